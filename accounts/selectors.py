@@ -1,0 +1,290 @@
+"""Reads for the book, the account page and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+
+from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
+
+QUIET_AFTER_DAYS = 60
+RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
+SORTS = {
+    "name": ("name",),
+    "tier": ("tier", "name"),
+    "plan": ("current_plan", "name"),
+    "arr": ("current_arr", "name"),
+    "renewal": ("renewal_date", "name"),
+    "csm": ("csm__name", "name"),
+}
+DEFAULT_SORT = "renewal"
+
+
+def today() -> date:
+    return date.today()
+
+
+def accounts_with_commercials(*, as_of: date | None = None) -> QuerySet[Account]:
+    """Accounts annotated with the ARR, plan, commit and renewal date derived from contracts.
+
+    ARR on a date is the sum over contracts active that day; plan and commit come from the
+    active contract that started last; the renewal date is the latest end among active ones.
+    """
+    on = as_of or today()
+    active = Contract.objects.filter(account=OuterRef("pk"), start__lte=on, end__gte=on)
+    arr = (active.order_by().values("account")
+           .annotate(total=Sum("arr")).values("total"))
+    latest = active.order_by("-start")
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return (
+        Account.objects.select_related("csm", "ae", "se")
+        .annotate(
+            current_arr=Coalesce(Subquery(arr, output_field=money), Value(Decimal(0)),
+                                 output_field=money),
+            current_plan=Subquery(latest.values("plan")[:1]),
+            current_commit=Subquery(latest.values("commit_units")[:1]),
+            period_start=Subquery(latest.values("start")[:1]),
+            renewal_date=Subquery(active.order_by("-end").values("end")[:1]),
+        )
+    )
+
+
+class FilterError(ValueError):
+    """A query-string value the book does not understand; shown to the user, answered 400."""
+
+
+@dataclass
+class BookFilters:
+    tier: int | None = None
+    segment: str = ""
+    plan: str = ""
+    csm: str = ""  # "", "me", "none" or a user id
+    renewal: str = ""  # "", a window in days, or "lapsed"
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    desc: bool = False
+    page: int = 1
+    errors: list[str] = field(default_factory=list)
+
+    def as_query(self, **overrides) -> str:
+        values = {
+            "tier": self.tier or "", "segment": self.segment, "plan": self.plan,
+            "csm": self.csm, "renewal": self.renewal, "q": self.q,
+            "sort": ("-" if self.desc else "") + self.sort, "page": self.page,
+        }
+        values.update(overrides)
+        query = QueryDict(mutable=True)
+        for key, value in values.items():
+            if value not in ("", None) and not (key == "page" and value == 1):
+                query[key] = str(value)
+        return query.urlencode()
+
+    @property
+    def active_count(self) -> int:
+        return sum(bool(v) for v in (self.tier, self.segment, self.plan, self.csm,
+                                     self.renewal, self.q))
+
+
+def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
+    """Read the book's query string. Bad values raise FilterError with a readable message."""
+    f = BookFilters()
+    problems = []
+    if not params and user.role == Role.CSM:
+        f.csm = "me"  # a CSM lands on their own book
+    tier = params.get("tier", "").strip()
+    if tier:
+        if tier not in {"1", "2", "3"}:
+            problems.append(f"tier must be 1, 2 or 3, not '{tier}'")
+        else:
+            f.tier = int(tier)
+    segment = params.get("segment", "").strip()
+    if segment:
+        if segment not in Segment.values:
+            problems.append(f"segment must be one of {', '.join(Segment.values)}")
+        f.segment = segment if segment in Segment.values else ""
+    plan = params.get("plan", "").strip()
+    if plan:
+        if plan not in Plan.values:
+            problems.append(f"plan must be one of {', '.join(Plan.values)}")
+        f.plan = plan if plan in Plan.values else ""
+    csm = params.get("csm", f.csm).strip()
+    if csm and csm not in ("me", "none", "all"):
+        if not csm.isdigit():
+            problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
+            csm = ""
+    f.csm = "" if csm == "all" else csm
+    renewal = params.get("renewal", "").strip()
+    if renewal:
+        if renewal not in RENEWAL_WINDOWS and renewal != "lapsed":
+            problems.append("renewal must be 30, 60, 90, 180, 365 (days) or 'lapsed'")
+        else:
+            f.renewal = renewal
+    f.q = params.get("q", "").strip()[:100]
+    sort = params.get("sort", "").strip()
+    if sort:
+        f.desc = sort.startswith("-")
+        key = sort.lstrip("-")
+        if key not in SORTS:
+            problems.append(f"sort must be one of {', '.join(SORTS)} (prefix '-' to reverse)")
+            f.desc = False
+        else:
+            f.sort = key
+    page = params.get("page", "1").strip() or "1"
+    if not page.isdigit() or int(page) < 1:
+        problems.append(f"page must be a positive whole number, not '{page}'")
+    else:
+        f.page = int(page)
+    if problems:
+        f.errors = problems
+        raise FilterError("; ".join(problems))
+    return f
+
+
+def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
+    """The accounts of the book matching `filters`, sorted as asked."""
+    on = today()
+    qs = accounts_with_commercials(as_of=on)
+    if filters.tier:
+        qs = qs.filter(tier=filters.tier)
+    if filters.segment:
+        qs = qs.filter(segment=filters.segment)
+    if filters.plan:
+        qs = qs.filter(current_plan=filters.plan)
+    if filters.csm == "me":
+        qs = qs.filter(csm=user)
+    elif filters.csm == "none":
+        qs = qs.filter(csm__isnull=True)
+    elif filters.csm:
+        qs = qs.filter(csm_id=int(filters.csm))
+    if filters.renewal == "lapsed":
+        qs = qs.filter(renewal_date__isnull=True)
+    elif filters.renewal:
+        horizon = on + timedelta(days=RENEWAL_WINDOWS[filters.renewal])
+        qs = qs.filter(renewal_date__gte=on, renewal_date__lte=horizon)
+    if filters.q:
+        qs = qs.filter(Q(name__icontains=filters.q) | Q(external_id__icontains=filters.q))
+    order = []
+    for name in SORTS[filters.sort]:
+        tie_breaker = name == "name" and filters.sort != "name"
+        if filters.desc and not tie_breaker:
+            order.append(F(name).desc(nulls_last=True))
+        else:
+            order.append(F(name).asc(nulls_last=True))
+    return qs.order_by(*order)
+
+
+def book_summary(qs: QuerySet[Account]) -> dict:
+    """Totals for the filtered book: accounts, ARR, renewals in the next 90 days."""
+    on = today()
+    horizon = on + timedelta(days=90)
+    totals = qs.order_by().aggregate(
+        accounts=Count("pk"),
+        arr=Sum("current_arr"),
+        renewing=Count("pk", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
+        renewing_arr=Sum("current_arr",
+                         filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
+    )
+    totals["arr"] = totals["arr"] or Decimal(0)
+    totals["renewing_arr"] = totals["renewing_arr"] or Decimal(0)
+    return totals
+
+
+def csm_choices() -> QuerySet[User]:
+    return User.objects.filter(role__in=[Role.CSM, Role.MANAGER]).order_by("name", "email")
+
+
+def account_detail(*, external_id: str) -> Account | None:
+    return accounts_with_commercials().filter(external_id=external_id).first()
+
+
+@dataclass
+class PersonView:
+    contact: Contact
+    status: str  # "active", "quiet", "left"
+    days_since: int | None
+
+
+def account_people(*, account: Account) -> list[tuple[str, list[PersonView]]]:
+    """Contacts grouped by role (exec sponsor first) with who left and who has gone quiet."""
+    on = today()
+    grouped: dict[str, list[PersonView]] = {role: [] for role in ContactRole.values}
+    for contact in account.contacts.all().order_by("name", "email"):
+        if contact.left and contact.left <= on:
+            status, days = "left", (on - contact.left).days
+        elif contact.last_engaged is None:
+            status, days = "quiet", None
+        else:
+            days = (on - contact.last_engaged).days
+            status = "quiet" if days > QUIET_AFTER_DAYS else "active"
+        grouped[contact.role].append(PersonView(contact, status, days))
+    labels = dict(ContactRole.choices)
+    return [(labels[role], people) for role, people in grouped.items() if people]
+
+
+@dataclass
+class TimelineEntry:
+    on: date
+    kind: str  # touchpoint kind or "tier"
+    title: str
+    detail: str
+    who: str
+    score: int | None = None
+
+
+def account_timeline(*, account: Account, limit: int = 100) -> list[TimelineEntry]:
+    """Touchpoints and tier changes, newest first."""
+    entries = [
+        TimelineEntry(
+            on=t.date, kind=t.kind, title=t.get_kind_display(), detail=t.note,
+            who=str(t.contact) if t.contact else (str(t.logged_by) if t.logged_by else ""),
+            score=t.score,
+        )
+        for t in account.touchpoints.select_related("contact", "logged_by")[:limit]
+    ]
+    entries += [
+        TimelineEntry(
+            on=c.changed_at.date(), kind="tier",
+            title=f"Tier {c.from_tier or '–'} → {c.to_tier}", detail=c.reason,
+            who=str(c.changed_by) if c.changed_by else "import",
+        )
+        for c in account.tier_changes.select_related("changed_by")[:limit]
+    ]
+    entries.sort(key=lambda e: e.on, reverse=True)
+    return entries[:limit]
+
+
+def account_contracts(*, account: Account) -> list[dict]:
+    on = today()
+    rows = []
+    for c in account.contracts.all().order_by("-start"):
+        state = "active" if c.start <= on <= c.end else ("ended" if c.end < on else "future")
+        rows.append({"contract": c, "state": state})
+    return rows
+
+
+def contract_progress(*, account: Account) -> dict | None:
+    """Elapsed share of the current contract period and days to renewal."""
+    if account.renewal_date is None or account.period_start is None:
+        return None
+    on = today()
+    total = max((account.renewal_date - account.period_start).days, 1)
+    elapsed = min(max((on - account.period_start).days, 0), total)
+    return {
+        "days_left": (account.renewal_date - on).days,
+        "elapsed_pct": round(100 * elapsed / total),
+    }

@@ -1,0 +1,79 @@
+"""Writes on accounts. Views, the API and commands call these; nothing else writes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from .access import can_change_tier, can_edit_account
+from .imports import SCORE_RANGES
+from .models import Account, ApiToken, Contact, TierChange, Touchpoint, TouchpointKind, User
+
+
+def touchpoint_log(
+    *,
+    account: Account,
+    logged_by: User,
+    kind: str,
+    on: date,
+    note: str = "",
+    contact: Contact | None = None,
+    score: int | None = None,
+) -> Touchpoint:
+    """Record a touchpoint from the browser. The caller must own the account (or manage)."""
+    if not can_edit_account(logged_by, account):
+        raise PermissionDenied("You can only log touchpoints on accounts you own.")
+    errors: dict[str, str] = {}
+    if kind not in TouchpointKind.values:
+        errors["kind"] = "Choose a touchpoint kind."
+    if on > date.today():
+        errors["date"] = "A touchpoint cannot be in the future."
+    if kind in SCORE_RANGES:
+        low, high = SCORE_RANGES[kind]
+        if score is None or not low <= score <= high:
+            errors["score"] = f"A {kind.upper()} touchpoint needs a score from {low} to {high}."
+    elif score is not None:
+        errors["score"] = "Only NPS and CSAT touchpoints carry a score."
+    if contact is not None and contact.account_id != account.pk:
+        errors["contact"] = "That contact belongs to another account."
+    if errors:
+        raise ValidationError(errors)
+    return Touchpoint.objects.create(
+        account=account, date=on, kind=kind, note=note.strip(), contact=contact, score=score,
+        logged_by=logged_by,
+    )
+
+
+@transaction.atomic
+def tier_change(*, account: Account, to_tier: int, reason: str, changed_by: User) -> TierChange:
+    """Move an account to another tier and write the history row. Managers only, with a reason."""
+    if not can_change_tier(changed_by):
+        raise PermissionDenied("Only a CS manager can change an account's tier.")
+    errors: dict[str, str] = {}
+    if to_tier not in (1, 2, 3):
+        errors["tier"] = "Choose tier 1, 2 or 3."
+    elif to_tier == account.tier:
+        errors["tier"] = f"The account is already tier {to_tier}."
+    if not reason.strip():
+        errors["reason"] = "Say why the tier changes; it goes into the account's history."
+    if errors:
+        raise ValidationError(errors)
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    change = TierChange.objects.create(
+        account=locked, from_tier=locked.tier, to_tier=to_tier, reason=reason.strip(),
+        changed_by=changed_by,
+    )
+    locked.tier = to_tier
+    locked.save(update_fields=["tier", "updated_at"])
+    account.tier = to_tier
+    return change
+
+
+def api_token_create(*, user: User) -> str:
+    """Create an API token for `user` and return it; only its hash is kept."""
+    raw = "csp_" + secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, prefix=raw[:12], token_hash=ApiToken.hash(raw))
+    return raw

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from cs_portal.http import AuthedRequest
+
+from . import selectors, services
+from .access import can_change_tier, can_edit_account
+from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
+
+
+
+
+BOOK_COLUMNS = [
+    ("name", "Account"), ("tier", "Tier"), ("plan", "Plan"), ("arr", "ARR"),
+    ("renewal", "Renewal"), ("csm", "CSM"),
+]
+
+
+@require_GET
+def home(request: AuthedRequest) -> HttpResponse:
+    return redirect("book")
+
+
+@require_GET
+def book(request: AuthedRequest) -> HttpResponse:
+    """The book of accounts: filter, search, sort and page without full reloads."""
+    error = ""
+    try:
+        filters = selectors.book_filters_parse(request.GET, user=request.user)
+    except selectors.FilterError as exc:
+        error = str(exc)
+        filters = selectors.BookFilters()
+    qs = selectors.book_accounts(filters=filters, user=request.user)
+    summary = selectors.book_summary(qs)
+    paginator = Paginator(qs, settings.BOOK_PAGE_SIZE)
+    page = paginator.get_page(filters.page)
+    filters.page = page.number
+    on = selectors.today()
+    for account in page.object_list:
+        account.days_left = (account.renewal_date - on).days if account.renewal_date else None
+    columns = []
+    for key, label in BOOK_COLUMNS:
+        state = ""
+        if filters.sort == key:
+            state = "descending" if filters.desc else "ascending"
+        # Clicking the sorted column flips it; money sorts biggest first on the first click.
+        if state == "ascending":
+            next_sort = f"-{key}"
+        elif state == "descending":
+            next_sort = key
+        else:
+            next_sort = f"-{key}" if key == "arr" else key
+        href = "?" + filters.as_query(sort=next_sort, page=1)
+        columns.append({"key": key, "label": label, "href": href, "state": state,
+                        "num": key == "arr"})
+    context = {
+        "filters": filters,
+        "error": error,
+        "page": page,
+        "summary": summary,
+        "today": on,
+        "tiers": Tier.choices,
+        "segments": Segment.choices,
+        "plans": Plan.choices,
+        "csms": selectors.csm_choices(),
+        "renewal_windows": selectors.RENEWAL_WINDOWS,
+        "columns": columns,
+        "prev_href": ("?" + filters.as_query(page=page.previous_page_number())
+                      if page.has_previous() else ""),
+        "next_href": ("?" + filters.as_query(page=page.next_page_number())
+                      if page.has_next() else ""),
+    }
+    template = "accounts/book.html#results" if request.htmx else "accounts/book.html"
+    return render(request, template, context, status=400 if error else 200)
+
+
+def _account_or_404(external_id: str) -> Account:
+    account = selectors.account_detail(external_id=external_id)
+    if account is None:
+        raise Http404("No account with that id")
+    return account
+
+
+def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
+    context = {
+        "account": account,
+        "people": selectors.account_people(account=account),
+        "contracts": selectors.account_contracts(account=account),
+        "progress": selectors.contract_progress(account=account),
+        "timeline": selectors.account_timeline(account=account),
+        "can_edit": can_edit_account(request.user, account),
+        "can_change_tier": can_change_tier(request.user),
+        "touchpoint_kinds": TouchpointKind.choices,
+        "contacts": account.contacts.filter(left__isnull=True).order_by("name"),
+        "tiers": Tier.choices,
+        "today": selectors.today(),
+        "tp_errors": {},
+        "tp_values": {},
+        "tier_errors": {},
+    }
+    context.update(extra)
+    return context
+
+
+@require_GET
+def account_detail(request: AuthedRequest, external_id: str) -> HttpResponse:
+    account = _account_or_404(external_id)
+    return render(request, "accounts/account.html", _account_context(request, account))
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -10**6  # out of every range: the service reports it
+
+
+@require_POST
+def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
+    account = _account_or_404(external_id)
+    if not can_edit_account(request.user, account):
+        raise PermissionDenied("You can only log touchpoints on accounts you own.")
+    data = request.POST
+    errors: dict[str, str] = {}
+    try:
+        on = date.fromisoformat(data.get("date", ""))
+    except ValueError:
+        on = None
+        errors["date"] = "Give the date as YYYY-MM-DD."
+    contact = None
+    if data.get("contact"):
+        contact = Contact.objects.filter(account=account, pk=_int_or_none(data["contact"])).first()
+        if contact is None:
+            errors["contact"] = "Choose one of this account's contacts."
+    if not errors:
+        try:
+            services.touchpoint_log(
+                account=account, logged_by=request.user, kind=data.get("kind", ""), on=on,
+                note=data.get("note", ""), contact=contact, score=_int_or_none(data.get("score")),
+            )
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    if errors:
+        context = _account_context(request, account, tp_errors=errors, tp_values=data)
+        if request.htmx:
+            return render(request, "accounts/account.html#touchpoint_form", context, status=422)
+        return render(request, "accounts/account.html", context, status=422)
+    if request.htmx:
+        context = _account_context(request, account, tp_saved=True)
+        return render(request, "accounts/account.html#activity", context)
+    messages.success(request, "Touchpoint logged.")
+    return redirect("account", external_id=account.external_id)
+
+
+@require_POST
+def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
+    account = _account_or_404(external_id)
+    if not can_change_tier(request.user):
+        raise PermissionDenied("Only a CS manager can change an account's tier.")
+    errors: dict[str, str] = {}
+    try:
+        services.tier_change(
+            account=account, to_tier=_int_or_none(request.POST.get("tier")) or 0,
+            reason=request.POST.get("reason", ""), changed_by=request.user,
+        )
+    except ValidationError as exc:
+        errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    if errors:
+        context = _account_context(request, account, tier_errors=errors,
+                                   tier_values=request.POST)
+        template = "accounts/account.html#tier_form" if request.htmx else "accounts/account.html"
+        return render(request, template, context, status=422)
+    messages.success(request, f"{account.name} moved to tier {account.tier}.")
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = request.build_absolute_uri(
+            f"/accounts/{account.external_id}/")
+        return response
+    return redirect("account", external_id=account.external_id)

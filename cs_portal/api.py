@@ -1,0 +1,118 @@
+"""The JSON API: token auth, OpenAPI at /api/v1/openapi.json. Apps add their own routers."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import HttpBearer
+
+from accounts.access import can_import
+from accounts.models import ApiToken
+
+from .imports import get_kind, run_import
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        found = (ApiToken.objects.select_related("user")
+                 .filter(token_hash=ApiToken.hash(token), revoked=False,
+                         user__is_active=True).first())
+        if found is None:
+            return None
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        request.user = found.user
+        return found.user
+
+
+api = NinjaAPI(
+    title="CS Portal API",
+    version="1",
+    description="Import data, read health, alerts and plays. Authorization: Bearer <token> "
+    "(create one with `python manage.py create_api_token EMAIL`).",
+    auth=TokenAuth(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return api.create_response(
+        request, {"detail": "Missing or invalid token. Send Authorization: Bearer <token>."},
+        status=401,
+    )
+
+
+class RowErrorOut(Schema):
+    row: int
+    column: str
+    message: str
+
+
+class ImportOut(Schema):
+    kind: str
+    ok: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    errors: list[RowErrorOut]
+    seconds: float
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+@api.post(
+    "/import/{kind}",
+    response={200: ImportOut, 400: ImportOut, 403: ErrorOut, 404: ErrorOut, 415: ErrorOut},
+    tags=["import"],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {
+                    "type": "object", "properties": {"rows": {"type": "array",
+                                                              "items": {"type": "object"}}}}},
+            },
+            "required": True,
+        }
+    },
+)
+def import_kind(request: HttpRequest, kind: str):
+    """Import rows of one kind, all or nothing. CSV body (text/csv) or JSON {"rows": [...]}.
+
+    A rejected import answers 400 with every bad row (row number, column, reason).
+    """
+    if get_kind(kind) is None:
+        return 404, {"detail": f"unknown import kind '{kind}'"}
+    if not can_import(request.user):
+        return 403, {"detail": "this token's user may not import data (managers and admins)"}
+    content_type = request.content_type or ""
+    if content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise HttpError(400, "the body is not valid JSON") from None
+        if not isinstance(payload, dict) or "rows" not in payload:
+            raise HttpError(400, 'expected a JSON object {"rows": [...]}')
+        result = run_import(kind, json_rows=payload["rows"], origin="api", user=request.user)
+    elif content_type in ("text/csv", "text/plain", "application/csv"):
+        result = run_import(kind, data=request.body, origin="api", user=request.user)
+    else:
+        return 415, {"detail": "send text/csv or application/json"}
+    return (200 if result.ok else 400), result.as_dict()
+
+
+def _register_routers() -> None:
+    from accounts.api import router as accounts_router
+
+    api.add_router("/", accounts_router)
+
+
+_register_routers()

@@ -1,0 +1,38 @@
+"""Error pages in the portal's layout: a message a person can act on, never a traceback."""
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.html import format_html
+
+
+def _page(request, status: int, title: str, message: str) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return HttpResponse(
+            format_html('<div class="flash flash-error" role="alert">{}: {}</div>', title,
+                        message),
+            status=status,
+        )
+    return render(request, "error.html", {"status": status, "title": title,
+                                          "message": message}, status=status)
+
+
+def bad_request(request, exception=None):
+    return _page(request, 400, "Bad request", "The request could not be understood.")
+
+
+def permission_denied(request, exception=None):
+    message = str(exception) if exception and str(exception) else (
+        "Your role does not allow this. Ask a CS manager if you need access.")
+    return _page(request, 403, "Not allowed", message)
+
+
+def page_not_found(request, exception=None):
+    return _page(request, 404, "Not found", "There is nothing at this address. "
+                 "Go back to the book and search for the account.")
+
+
+def server_error(request):
+    return render(request, "error.html", {
+        "status": 500, "title": "Something went wrong",
+        "message": "The error has been logged. Try again, and tell the team if it persists.",
+    }, status=500)

@@ -1,0 +1,516 @@
+"""The one import pipeline.
+
+Every import kind (users, accounts, contracts, ... and whatever later apps register) goes through
+`run_import`, whichever door it came in by: the `import_data` command, the browser upload or
+`POST /api/v1/import/{kind}`. The pipeline reads the table, parses every cell, checks natural-key
+duplicates and references set-based, and only when *no* row is bad writes everything in one
+transaction. A rejected import reports every bad row and writes nothing.
+
+Apps register kinds in their own `imports.py` with `@register`; the pipeline never changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from django.db import models, transaction
+
+MAX_REPORTED_ERRORS = 5000
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # CSV: the line number as a spreadsheet shows it (header = 1); JSON: 1-based index
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class WriteStats:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: WriteStats) -> WriteStats:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    stats: WriteStats = field(default_factory=WriteStats)
+    seconds: float = 0.0
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def add_error(self, row: int, column: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(row, column, message))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ok": self.ok,
+            "rows": self.rows,
+            "created": self.stats.created,
+            "updated": self.stats.updated,
+            "unchanged": self.stats.unchanged,
+            "error_count": self.error_count,
+            "errors": [e.as_dict() for e in self.errors],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class ImportRejected(Exception):
+    """Raised inside a kind's write step to abort the whole transaction with row errors."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} bad rows")
+        self.errors = errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell parsers: take a non-empty string, return a value or raise ValueError(reason).
+
+
+def parse_str(max_length: int = 255) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if len(raw) > max_length:
+            raise ValueError(f"longer than {max_length} characters")
+        return raw
+
+    return parse
+
+
+def parse_email(raw: str) -> str:
+    value = raw.strip().lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or " " in value:
+        raise ValueError(f"'{raw}' is not an email address")
+    return value
+
+
+def parse_date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a date in YYYY-MM-DD form") from None
+
+
+def parse_decimal(minimum: Decimal | None = Decimal(0)) -> Callable[[str], Decimal]:
+    def parse(raw: str) -> Decimal:
+        try:
+            value = Decimal(raw.replace("_", ""))
+        except InvalidOperation:
+            raise ValueError(f"'{raw}' is not a number") from None
+        if not value.is_finite():
+            raise ValueError(f"'{raw}' is not a finite number")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{raw} is negative; it must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def parse_int(minimum: int | None = 0, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a whole number") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{value} is below the minimum of {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{value} is above the maximum of {maximum}")
+        return value
+
+    return parse
+
+
+def parse_enum(choices: Iterable[str]) -> Callable[[str], str]:
+    allowed = tuple(choices)
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"'{raw}' is not one of: {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def parse_tier(raw: str) -> int:
+    if raw.strip() not in {"1", "2", "3"}:
+        raise ValueError(f"'{raw}' is not a tier (1, 2 or 3)")
+    return int(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    parse: Callable[[str], Any]
+    required: bool = False
+    help: str = ""
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict[str, Any]
+    refs: dict[str, Any] = field(default_factory=dict)  # resolved references (e.g. account id)
+
+
+class ImportKind:
+    """One importable kind. Subclasses declare columns and implement resolve() and write()."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    columns: ClassVar[list[Column]]
+    natural_key: ClassVar[tuple[str, ...]]
+    description: ClassVar[str] = ""
+    # Which permission roles may import this kind (None = any role with import rights).
+    order: ClassVar[int] = 100
+
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def resolve(self, rows: list[Row], result: ImportResult) -> None:
+        """Look up references set-based; add_error for each one that does not exist."""
+
+    def write(self, rows: list[Row]) -> WriteStats:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def after_commit(self, rows: list[Row], result: ImportResult) -> None:
+        """Hook run after the data is committed (e.g. enqueue a recompute)."""
+
+
+_REGISTRY: dict[str, ImportKind] = {}
+
+
+def register(cls: type[ImportKind]) -> type[ImportKind]:
+    _REGISTRY[cls.key] = cls()
+    return cls
+
+
+def get_kind(key: str) -> ImportKind | None:
+    return _REGISTRY.get(key)
+
+
+def all_kinds() -> list[ImportKind]:
+    return sorted(_REGISTRY.values(), key=lambda k: (k.order, k.key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the table
+
+
+class TableError(Exception):
+    def __init__(self, row: int, column: str, message: str):
+        super().__init__(message)
+        self.error = RowError(row, column, message)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TableError(
+            line, "", f"the file is not UTF-8 encoded (bad byte 0x{data[exc.start]:02x} on line "
+            f"{line}); save it as 'CSV UTF-8' and upload again"
+        ) from None
+
+
+def _read_csv(text: str, kind: ImportKind) -> Iterator[tuple[int, dict[str, str]]]:
+    if not text.strip():
+        raise TableError(1, "", "the file is empty; it needs a header row and at least one row")
+    first_line = text.lstrip("\r\n").splitlines()[0]
+    if "," not in first_line:
+        for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if delim in first_line:
+                raise TableError(
+                    1, "", f"the file is separated by {name}, not commas; export it as "
+                    "comma-separated CSV"
+                )
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] | None = None
+    for raw_row in reader:
+        line = reader.line_num
+        if header is None:
+            if not any(cell.strip() for cell in raw_row):
+                continue
+            header = [cell.strip().lower() for cell in raw_row]
+            _check_header(header, kind, line)
+            continue
+        if not any(cell.strip() for cell in raw_row):
+            continue  # blank line
+        if len(raw_row) != len(header):
+            yield line, {"__width__": f"expected {len(header)} fields, found {len(raw_row)}"}
+            continue
+        yield line, {name: cell.strip() for name, cell in zip(header, raw_row, strict=True)}
+    if header is None:
+        raise TableError(1, "", "the file is empty; it needs a header row and at least one row")
+
+
+def _check_header(header: list[str], kind: ImportKind, line: int) -> None:
+    known = set(kind.column_names())
+    problems: list[RowError] = []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            problems.append(RowError(line, name, "column appears twice in the header"))
+        seen.add(name)
+        if name not in known:
+            problems.append(RowError(
+                line, name, f"unknown column; {kind.key} takes: {', '.join(kind.column_names())}"
+            ))
+    for name in kind.required_columns():
+        if name not in seen:
+            problems.append(RowError(line, name, "required column is missing from the header"))
+    if problems:
+        raise HeaderError(problems)
+
+
+class HeaderError(Exception):
+    def __init__(self, errors: list[RowError]):
+        super().__init__("bad header")
+        self.errors = errors
+
+
+def _read_json_rows(rows: Any, kind: ImportKind) -> Iterator[tuple[int, dict[str, str]]]:
+    if not isinstance(rows, list) or not rows:
+        raise TableError(0, "", 'expected {"rows": [...]} with at least one row')
+    known = set(kind.column_names())
+    for index, item in enumerate(rows, start=1):
+        if not isinstance(item, dict):
+            yield index, {"__width__": "each row must be a JSON object of column: value"}
+            continue
+        unknown = sorted(set(item) - known)
+        if unknown:
+            yield index, {"__unknown__": ", ".join(unknown)}
+            continue
+        values = {}
+        for name in kind.column_names():
+            value = item.get(name)
+            if value is None:
+                values[name] = ""
+            elif isinstance(value, bool):
+                values[name] = "true" if value else "false"
+            else:
+                values[name] = str(value).strip()
+        yield index, values
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+
+
+def _parse_rows(
+    table: Iterable[tuple[int, dict[str, str]]], kind: ImportKind, result: ImportResult,
+    progress: Callable[[int], None] | None,
+) -> list[Row]:
+    rows: list[Row] = []
+    seen_keys: dict[tuple, int] = {}
+    columns = kind.columns
+    for number, raw in table:
+        result.rows += 1
+        if progress and result.rows % 5000 == 0:
+            progress(result.rows)
+        if "__width__" in raw:
+            result.add_error(number, "", raw["__width__"])
+            continue
+        if "__unknown__" in raw:
+            result.add_error(number, raw["__unknown__"], "unknown column(s) in this row")
+            continue
+        values: dict[str, Any] = {}
+        bad = False
+        for column in columns:
+            cell = raw.get(column.name, "")
+            if cell == "":
+                if column.required:
+                    result.add_error(number, column.name, "required value is missing")
+                    bad = True
+                values[column.name] = None
+                continue
+            try:
+                values[column.name] = column.parse(cell)
+            except ValueError as exc:
+                result.add_error(number, column.name, str(exc))
+                bad = True
+        if bad:
+            continue
+        key = tuple(values[name] for name in kind.natural_key)
+        first = seen_keys.get(key)
+        if first is not None:
+            result.add_error(
+                number, ",".join(kind.natural_key),
+                f"duplicate of row {first} ({', '.join(str(k) for k in key)}); "
+                "each key may appear once per import",
+            )
+            continue
+        seen_keys[key] = number
+        rows.append(Row(number, values))
+    return rows
+
+
+def run_import(
+    kind_key: str,
+    *,
+    data: bytes | str | None = None,
+    json_rows: Any = None,
+    origin: str = "cli",
+    user: Any = None,
+    filename: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Validate every row of one import and write all of it, or none of it.
+
+    Pass CSV as `data` (bytes or text) or a list of dicts as `json_rows`. The outcome is
+    recorded as an ImportRun whatever it is, so the upload page can show the history.
+    """
+    from cs_portal.models import ImportRun
+
+    started = time.monotonic()
+    kind = get_kind(kind_key)
+    result = ImportResult(kind=kind_key)
+    if kind is None:
+        result.add_error(0, "", f"unknown import kind '{kind_key}'; use one of: "
+                         + ", ".join(k.key for k in all_kinds()))
+        return result
+
+    rows: list[Row] = []
+    try:
+        if json_rows is not None:
+            table = _read_json_rows(json_rows, kind)
+        else:
+            text = _decode(data) if isinstance(data, bytes) else (data or "")
+            table = _read_csv(text, kind)
+        rows = _parse_rows(table, kind, result, progress)
+        if result.rows == 0 and result.ok:
+            result.add_error(1, "", "the file has a header but no rows")
+    except TableError as exc:
+        result.add_error(exc.error.row, exc.error.column, exc.error.message)
+    except HeaderError as exc:
+        for err in exc.errors:
+            result.add_error(err.row, err.column, err.message)
+    except csv.Error as exc:
+        result.add_error(0, "", f"the CSV could not be read: {exc}")
+
+    if rows:
+        # Check references even when some rows failed to parse, so one pass reports everything.
+        kind.resolve(rows, result)
+    if result.ok:
+        try:
+            with transaction.atomic():
+                result.stats = kind.write(rows)
+                transaction.on_commit(lambda: kind.after_commit(rows, result))
+        except ImportRejected as exc:
+            for err in exc.errors:
+                result.add_error(err.row, err.column, err.message)
+    result.seconds = time.monotonic() - started
+    run = ImportRun.objects.create(
+        kind=kind_key,
+        origin=origin,
+        filename=filename[:255],
+        user=user if getattr(user, "pk", None) else None,
+        status=ImportRun.Status.ACCEPTED if result.ok else ImportRun.Status.REJECTED,
+        rows=result.rows,
+        created=result.stats.created,
+        updated=result.stats.updated,
+        unchanged=result.stats.unchanged,
+        error_count=result.error_count,
+        errors=[e.as_dict() for e in result.errors[:200]],
+        seconds=result.seconds,
+    )
+    result.run_id = run.pk
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-based upsert used by the kinds' write() steps
+
+
+def upsert(
+    model: type[models.Model],
+    items: list[dict[str, Any]],
+    *,
+    key: tuple[str, ...],
+    fields: tuple[str, ...],
+    batch_size: int = 2000,
+) -> WriteStats:
+    """Insert new rows and update changed ones, keyed on `key`; identical rows are left alone.
+
+    One query per batch fetches the existing rows, then bulk_create / bulk_update.
+    """
+    stats = WriteStats()
+    for start in range(0, len(items), batch_size):
+        batch = items[start:start + batch_size]
+        existing = _existing_by_key(model, batch, key)
+        to_create, to_update = [], []
+        for item in batch:
+            obj = existing.get(tuple(item[k] for k in key))
+            if obj is None:
+                to_create.append(model(**item))
+                continue
+            changed = False
+            for name in fields:
+                if getattr(obj, name) != item[name]:
+                    setattr(obj, name, item[name])
+                    changed = True
+            if changed:
+                to_update.append(obj)
+            else:
+                stats.unchanged += 1
+        model.objects.bulk_create(to_create, batch_size=batch_size)
+        if to_update:
+            model.objects.bulk_update(to_update, fields, batch_size=batch_size)
+        stats.created += len(to_create)
+        stats.updated += len(to_update)
+    return stats
+
+
+def _existing_by_key(model, batch, key):
+    if len(key) == 1:
+        values = {item[key[0]] for item in batch}
+        qs = model.objects.filter(**{f"{key[0]}__in": values})
+    else:
+        # Narrow by the first key part, then match the full key in Python.
+        first = {item[key[0]] for item in batch}
+        qs = model.objects.filter(**{f"{key[0]}__in": first})
+    wanted = {tuple(item[k] for k in key) for item in batch}
+    found = {}
+    for obj in qs:
+        obj_key = tuple(getattr(obj, k) for k in key)
+        if obj_key in wanted:
+            found[obj_key] = obj
+    return found

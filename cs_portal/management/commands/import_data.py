@@ -1,0 +1,49 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cs_portal.imports import all_kinds, get_kind, run_import
+
+
+class Command(BaseCommand):
+    help = "Import a CSV of one kind, all or nothing (same pipeline as the upload page and API)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", help="one of the registered kinds, e.g. accounts")
+        parser.add_argument("path", help="path to a UTF-8, comma-separated CSV with a header")
+
+    def handle(self, *args, kind: str, path: str, **options):
+        if get_kind(kind) is None:
+            raise CommandError(f"unknown kind '{kind}'; use one of: "
+                               + ", ".join(k.key for k in all_kinds()))
+        file = Path(path)
+        if not file.is_file():
+            raise CommandError(f"no such file: {path}")
+        progress_bar = None
+        if self.stdout.isatty():
+            from tqdm import tqdm
+
+            progress_bar = tqdm(unit=" rows", desc=f"checking {kind}", leave=False)
+
+        def progress(rows: int) -> None:
+            if progress_bar is not None:
+                progress_bar.n = rows
+                progress_bar.refresh()
+
+        result = run_import(kind, data=file.read_bytes(), origin="cli", filename=file.name,
+                            progress=progress)
+        if progress_bar is not None:
+            progress_bar.close()
+        if not result.ok:
+            for err in result.errors:
+                column = f" [{err.column}]" if err.column else ""
+                self.stderr.write(f"row {err.row}{column}: {err.message}")
+            raise CommandError(
+                f"rejected: {result.error_count} problem(s) in {result.rows} rows; "
+                "nothing was imported"
+            )
+        self.stdout.write(self.style.SUCCESS(
+            f"imported {result.rows} {kind} rows: {result.stats.created} new, "
+            f"{result.stats.updated} updated, {result.stats.unchanged} unchanged "
+            f"({result.seconds:.2f} s)"
+        ))
