@@ -27,6 +27,15 @@ class AccountOut(Schema):
     seats: int | None
 
 
+CENTS = Decimal("0.01")
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    # SQLite sums decimals as floats and hands back unscaled values ("120000.5"); always answer
+    # with cents, as PostgreSQL does, so clients see the same figure on either database.
+    return None if value is None else Decimal(value).quantize(CENTS)
+
+
 def _out(account) -> dict:
     return {
         "external_id": account.external_id,
@@ -34,8 +43,8 @@ def _out(account) -> dict:
         "segment": account.segment,
         "tier": account.tier,
         "plan": account.current_plan,
-        "arr": account.current_arr,
-        "commit_units": account.current_commit,
+        "arr": _money(account.current_arr),
+        "commit_units": _money(account.current_commit),
         "renewal_date": account.renewal_date,
         "csm": account.csm.email if account.csm else None,
         "ae": account.ae.email if account.ae else None,

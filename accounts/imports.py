@@ -18,6 +18,7 @@ from cs_portal.imports import (
     parse_int,
     parse_str,
     parse_tier,
+    present_fields,
     register,
     upsert,
 )
@@ -78,14 +79,18 @@ class UsersImport(ImportKind):
         Column("name", parse_str(150)),
     ]
 
-    def write(self, rows: list[Row]) -> WriteStats:
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items = [
             {"email": r.values["email"], "role": r.values["role"], "name": r.values["name"] or ""}
             for r in rows
         ]
-        stats = upsert(User, items, key=("email",), fields=("role", "name"))
+        stats = upsert(User, items, key=("email",),
+                       fields=present_fields(columns, {"role": "role", "name": "name"}))
         # New users cannot log in until someone sets a password (admin or password reset).
-        User.objects.filter(password="").update(password="!unusable")
+        new_users = list(User.objects.filter(email__in=[i["email"] for i in items], password=""))
+        for user in new_users:
+            user.set_unusable_password()
+        User.objects.bulk_update(new_users, ["password"])
         return stats
 
 
@@ -104,13 +109,13 @@ class AccountsImport(ImportKind):
         Column("csm", parse_email),
         Column("ae", parse_email),
         Column("se", parse_email),
-        Column("seats", parse_int(minimum=0)),
+        Column("seats", parse_int(minimum=0, maximum=2_147_483_647)),
     ]
 
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
         resolve_users(rows, result, ("csm", "ae", "se"))
 
-    def write(self, rows: list[Row]) -> WriteStats:
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         before = dict(
             Account.objects.filter(external_id__in=[r.values["external_id"] for r in rows])
             .values_list("external_id", "tier")
@@ -128,8 +133,9 @@ class AccountsImport(ImportKind):
             }
             for r in rows
         ]
-        stats = upsert(Account, items, key=("external_id",),
-                       fields=("name", "segment", "tier", "csm_id", "ae_id", "se_id", "seats"))
+        stats = upsert(Account, items, key=("external_id",), fields=present_fields(columns, {
+            "name": "name", "segment": "segment", "tier": "tier", "csm": "csm_id",
+            "ae": "ae_id", "se": "se_id", "seats": "seats"}))
         moved = {r.values["external_id"]: r.values["tier"] for r in rows
                  if r.values["external_id"] in before
                  and before[r.values["external_id"]] != r.values["tier"]}
@@ -155,9 +161,9 @@ class ContractsImport(ImportKind):
         Column("account", parse_str(64), required=True),
         Column("start", parse_date, required=True),
         Column("end", parse_date, required=True),
-        Column("arr", parse_decimal(), required=True),
+        Column("arr", parse_decimal(max_digits=14, decimal_places=2), required=True),
         Column("plan", parse_enum(Plan.values), required=True),
-        Column("commit_units", parse_decimal()),
+        Column("commit_units", parse_decimal(max_digits=18, decimal_places=2)),
     ]
 
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
@@ -167,7 +173,7 @@ class ContractsImport(ImportKind):
                                  f"end {row.values['end']} is before start {row.values['start']}")
         resolve_accounts(rows, result)
 
-    def write(self, rows: list[Row]) -> WriteStats:
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items = [
             {
                 "account_id": r.refs["account"],
@@ -179,8 +185,8 @@ class ContractsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Contract, items, key=("account_id", "start"),
-                      fields=("end", "arr", "plan", "commit_units"))
+        return upsert(Contract, items, key=("account_id", "start"), fields=present_fields(
+            columns, {"end": "end", "arr": "arr", "plan": "plan", "commit_units": "commit_units"}))
 
 
 @register
@@ -202,7 +208,7 @@ class ContactsImport(ImportKind):
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
         resolve_accounts(rows, result)
 
-    def write(self, rows: list[Row]) -> WriteStats:
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items = [
             {
                 "account_id": r.refs["account"],
@@ -214,8 +220,9 @@ class ContactsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Contact, items, key=("account_id", "email"),
-                      fields=("role", "name", "last_engaged", "left"))
+        return upsert(Contact, items, key=("account_id", "email"), fields=present_fields(
+            columns, {"role": "role", "name": "name", "last_engaged": "last_engaged",
+                      "left": "left"}))
 
 
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5)}
@@ -274,7 +281,7 @@ class TouchpointsImport(ImportKind):
                 else:
                     row.refs["contact"] = contact_ids[(row.refs["account"], email)]
 
-    def write(self, rows: list[Row]) -> WriteStats:
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items = [
             {
                 "import_key": touchpoint_import_key(r.values),
@@ -287,4 +294,5 @@ class TouchpointsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Touchpoint, items, key=("import_key",), fields=("score",))
+        return upsert(Touchpoint, items, key=("import_key",),
+                      fields=present_fields(columns, {"score": "score"}))

@@ -100,6 +100,12 @@ class BookFilters:
                                      self.renewal, self.q))
 
 
+def _is_whole_number(raw: str) -> bool:
+    # ASCII digits only ("²".isdigit() is True but int() rejects it), and short enough for int()
+    # and for a bigint column.
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
 def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
     """Read the book's query string. Bad values raise FilterError with a readable message."""
     f = BookFilters()
@@ -123,10 +129,9 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
             problems.append(f"plan must be one of {', '.join(Plan.values)}")
         f.plan = plan if plan in Plan.values else ""
     csm = params.get("csm", f.csm).strip()
-    if csm and csm not in ("me", "none", "all"):
-        if not csm.isdigit():
-            problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
-            csm = ""
+    if csm and csm not in ("me", "none", "all") and not _is_whole_number(csm):
+        problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
+        csm = ""
     f.csm = "" if csm == "all" else csm
     renewal = params.get("renewal", "").strip()
     if renewal:
@@ -134,7 +139,7 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
             problems.append("renewal must be 30, 60, 90, 180, 365 (days) or 'lapsed'")
         else:
             f.renewal = renewal
-    f.q = params.get("q", "").strip()[:100]
+    f.q = params.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL rejects NUL
     sort = params.get("sort", "").strip()
     if sort:
         f.desc = sort.startswith("-")
@@ -145,7 +150,7 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
         else:
             f.sort = key
     page = params.get("page", "1").strip() or "1"
-    if not page.isdigit() or int(page) < 1:
+    if not _is_whole_number(page) or int(page) < 1:
         problems.append(f"page must be a positive whole number, not '{page}'")
     else:
         f.page = int(page)
@@ -209,6 +214,8 @@ def csm_choices() -> QuerySet[User]:
 
 
 def account_detail(*, external_id: str) -> Account | None:
+    if "\x00" in external_id:  # no such id can exist, and PostgreSQL rejects NUL in a query
+        return None
     return accounts_with_commercials().filter(external_id=external_id).first()
 
 

@@ -16,9 +16,6 @@ from . import selectors, services
 from .access import can_change_tier, can_edit_account
 from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
 
-
-
-
 BOOK_COLUMNS = [
     ("name", "Account"), ("tier", "Tier"), ("plan", "Plan"), ("arr", "ARR"),
     ("renewal", "Renewal"), ("csm", "CSM"),

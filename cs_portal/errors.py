@@ -7,11 +7,15 @@ from django.utils.html import format_html
 
 def _page(request, status: int, title: str, message: str) -> HttpResponse:
     if getattr(request, "htmx", False):
-        return HttpResponse(
+        # Show the message in the flash area instead of replacing the fragment being edited.
+        response = HttpResponse(
             format_html('<div class="flash flash-error" role="alert">{}: {}</div>', title,
                         message),
             status=status,
         )
+        response["HX-Retarget"] = "#flashes"
+        response["HX-Reswap"] = "innerHTML"
+        return response
     return render(request, "error.html", {"status": status, "title": title,
                                           "message": message}, status=status)
 

@@ -43,7 +43,8 @@ def import_page(request: AuthedRequest) -> HttpResponse:
     else:
         result = run_import(kind_key, data=upload.read(), origin="web", user=request.user,
                             filename=upload.name)
-        if result.ok:
+        # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
+        if result.ok and not request.htmx:
             messages.success(
                 request,
                 f"Imported {result.rows} {kind_key} rows: {result.stats.created} new, "

@@ -15,3 +15,15 @@ document.addEventListener("click", (event) => {
   form.querySelectorAll("select").forEach((s) => { s.selectedIndex = 0; });
   form.querySelectorAll("input[type=search]").forEach((i) => { i.value = ""; });
 });
+// A server error on an htmx request: say so instead of failing silently.
+document.addEventListener("htmx:responseError", (event) => {
+  if (event.detail.xhr && event.detail.xhr.status < 500) return;
+  const flashes = document.getElementById("flashes");
+  if (!flashes) return;
+  flashes.innerHTML = '<div class="flash flash-error" role="alert">Something went wrong on our side; ' +
+    "nothing was changed. Try again, and tell the team if it persists.</div>";
+});
+document.addEventListener("htmx:sendError", () => {
+  const flashes = document.getElementById("flashes");
+  if (flashes) flashes.innerHTML = '<div class="flash flash-error" role="alert">Could not reach the server. Check your connection and try again.</div>';
+});

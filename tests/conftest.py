@@ -1,0 +1,123 @@
+"""Shared fixtures: the named personas and helpers to prove that nothing was written.
+
+Personas (as healthchecks' hc/test.py does with alice/bob/charlie):
+- alice: a CSM who owns the account "acme"
+- bob: a CSM who owns nothing of acme's
+- maya: a CS manager
+- pat: a product user
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.apps import apps
+from django.test import Client
+
+from accounts.models import Account, Role, User
+from tests.factories import AccountFactory, ApiTokenFactory, UserFactory
+
+# Tables that legitimately change on any request or import attempt: the session of a logged-in
+# client and the ImportRun history row that records every attempt, accepted or rejected.
+_BOOKKEEPING = {"sessions.session", "cs_portal.importrun"}
+# Columns that change on any authenticated API call: a token remembers when it was last used.
+_VOLATILE = {"accounts.apitoken": {"last_used_at"}}
+
+
+def table_counts() -> dict[str, int]:
+    """Row count of every table of every installed app (except the bookkeeping ones)."""
+    return {
+        model._meta.label_lower: model._default_manager.count()
+        for model in apps.get_models()
+        if model._meta.label_lower not in _BOOKKEEPING and model._meta.managed
+    }
+
+
+def table_rows() -> dict[str, list[dict]]:
+    """Every row of every domain table, for 'the database is identical' checks."""
+    rows = {}
+    for model in apps.get_models():
+        label = model._meta.label_lower
+        if label in _BOOKKEEPING or not model._meta.managed:
+            continue
+        skip = _VOLATILE.get(label, set())
+        rows[label] = [{k: v for k, v in row.items() if k not in skip}
+                       for row in model._default_manager.order_by("pk").values()]
+    return rows
+
+
+@pytest.fixture
+def today() -> date:
+    return date.today()
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return UserFactory(email="alice@cs.example", name="Alice Archer", role=Role.CSM)
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return UserFactory(email="bob@cs.example", name="Bob Baker", role=Role.CSM)
+
+
+@pytest.fixture
+def maya(db) -> User:
+    return UserFactory(email="maya@cs.example", name="Maya Manager", role=Role.MANAGER)
+
+
+@pytest.fixture
+def pat(db) -> User:
+    return UserFactory(email="pat@cs.example", name="Pat Product", role=Role.PRODUCT)
+
+
+@pytest.fixture
+def acme(alice) -> Account:
+    """Alice's tier-2 institution account."""
+    return AccountFactory(external_id="acme", name="Acme Analytics", tier=2, csm=alice)
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return _client_for(bob)
+
+
+@pytest.fixture
+def maya_client(maya) -> Client:
+    return _client_for(maya)
+
+
+@pytest.fixture
+def pat_client(pat) -> Client:
+    return _client_for(pat)
+
+
+@pytest.fixture
+def maya_token(maya) -> str:
+    raw = "csp_maya_manager_token"
+    ApiTokenFactory(user=maya, raw=raw)
+    return raw
+
+
+@pytest.fixture
+def alice_token(alice) -> str:
+    raw = "csp_alice_csm_token"
+    ApiTokenFactory(user=alice, raw=raw)
+    return raw
+
+
+def pytest_configure(config):
+    # WhiteNoise warns once per test client that collectstatic has not run; tests do not need it.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
