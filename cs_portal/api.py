@@ -6,7 +6,7 @@ import json
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
@@ -90,9 +90,10 @@ def import_kind(request: HttpRequest, kind: str):
     A rejected import answers 400 with every bad row (row number, column, reason).
     """
     if get_kind(kind) is None:
-        return 404, {"detail": f"unknown import kind '{kind}'"}
+        return Status(404, {"detail": f"unknown import kind '{kind}'"})
     if not can_import(request.user):
-        return 403, {"detail": "this token's user may not import data (managers and admins)"}
+        return Status(403, {"detail": "this token's user may not import data "
+                                      "(managers and admins)"})
     content_type = request.content_type or ""
     if content_type == "application/json":
         try:
@@ -105,14 +106,16 @@ def import_kind(request: HttpRequest, kind: str):
     elif content_type in ("text/csv", "text/plain", "application/csv"):
         result = run_import(kind, data=request.body, origin="api", user=request.user)
     else:
-        return 415, {"detail": "send text/csv or application/json"}
-    return (200 if result.ok else 400), result.as_dict()
+        return Status(415, {"detail": "send text/csv or application/json"})
+    return Status(200 if result.ok else 400, result.as_dict())
 
 
 def _register_routers() -> None:
     from accounts.api import router as accounts_router
+    from health.api import router as health_router
 
     api.add_router("/", accounts_router)
+    api.add_router("/", health_router)
 
 
 _register_routers()

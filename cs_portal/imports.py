@@ -60,6 +60,7 @@ class ImportResult:
     stats: WriteStats = field(default_factory=WriteStats)
     seconds: float = 0.0
     run_id: int | None = None
+    touched_accounts: set[int] = field(default_factory=set)  # filled by bulk paths
 
     @property
     def ok(self) -> bool:
@@ -110,6 +111,8 @@ def parse_email(raw: str) -> str:
     local, _, domain = value.partition("@")
     if not local or "." not in domain or " " in value:
         raise ValueError(f"'{raw}' is not an email address")
+    if len(value) > 254:  # the database column's limit; longer would fail mid-write
+        raise ValueError("longer than 254 characters")
     return value
 
 
@@ -120,7 +123,10 @@ def parse_date(raw: str) -> date:
         raise ValueError(f"'{raw}' is not a date in YYYY-MM-DD form") from None
 
 
-def parse_decimal(minimum: Decimal | None = Decimal(0)) -> Callable[[str], Decimal]:
+def parse_decimal(
+    minimum: Decimal | None = Decimal(0), *, max_digits: int | None = None,
+    decimal_places: int | None = None,
+) -> Callable[[str], Decimal]:
     def parse(raw: str) -> Decimal:
         try:
             value = Decimal(raw.replace("_", ""))
@@ -130,6 +136,15 @@ def parse_decimal(minimum: Decimal | None = Decimal(0)) -> Callable[[str], Decim
             raise ValueError(f"'{raw}' is not a finite number")
         if minimum is not None and value < minimum:
             raise ValueError(f"{raw} is negative; it must be at least {minimum}")
+        # Match the column: more digits would make the database reject the whole write, more
+        # decimals would be rounded on write (so re-importing would "update" the row every time).
+        if max_digits is not None:
+            places = decimal_places or 0
+            largest = Decimal(10) ** (max_digits - places) - Decimal(1).scaleb(-places)
+            if abs(value) > largest:
+                raise ValueError(f"{raw} is too large; the most it can be is {largest:,}")
+        if decimal_places is not None and value != round(value, decimal_places):
+            raise ValueError(f"{raw} has more than {decimal_places} decimal places")
         return value
 
     return parse
@@ -207,8 +222,19 @@ class ImportKind:
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
         """Look up references set-based; add_error for each one that does not exist."""
 
-    def write(self, rows: list[Row]) -> WriteStats:  # pragma: no cover - abstract
+    def write(self, rows: list[Row], columns: set[str]) -> WriteStats:  # pragma: no cover
+        """Write the rows. `columns` are the columns the file had: a column left out of a file
+        must leave that field untouched on existing records, never blank it."""
         raise NotImplementedError
+
+    def bulk_csv(self, data: bytes, result: ImportResult,
+                 progress: Callable[[int], None] | None) -> bool:
+        """Optional fast path for a whole CSV. Return False to use the row-by-row path.
+
+        A kind that returns True has validated every row into `result` and, only if none was
+        bad, written them inside its own transaction.
+        """
+        return False
 
     def after_commit(self, rows: list[Row], result: ImportResult) -> None:
         """Hook run after the data is committed (e.g. enqueue a recompute)."""
@@ -251,7 +277,9 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _read_csv(text: str, kind: ImportKind) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_csv(
+    text: str, kind: ImportKind, present: set[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
     if not text.strip():
         raise TableError(1, "", "the file is empty; it needs a header row and at least one row")
     first_line = text.lstrip("\r\n").splitlines()[0]
@@ -264,13 +292,15 @@ def _read_csv(text: str, kind: ImportKind) -> Iterator[tuple[int, dict[str, str]
                 )
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
-    for raw_row in reader:
-        line = reader.line_num
+    # Count records, not physical lines: a quoted cell spanning lines is still one row in a
+    # spreadsheet, and blank lines are rows there too.
+    for line, raw_row in enumerate(reader, start=1):
         if header is None:
             if not any(cell.strip() for cell in raw_row):
                 continue
             header = [cell.strip().lower() for cell in raw_row]
             _check_header(header, kind, line)
+            present.update(header)
             continue
         if not any(cell.strip() for cell in raw_row):
             continue  # blank line
@@ -307,7 +337,9 @@ class HeaderError(Exception):
         self.errors = errors
 
 
-def _read_json_rows(rows: Any, kind: ImportKind) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_json_rows(
+    rows: Any, kind: ImportKind, present: set[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
     if not isinstance(rows, list) or not rows:
         raise TableError(0, "", 'expected {"rows": [...]} with at least one row')
     known = set(kind.column_names())
@@ -319,6 +351,7 @@ def _read_json_rows(rows: Any, kind: ImportKind) -> Iterator[tuple[int, dict[str
         if unknown:
             yield index, {"__unknown__": ", ".join(unknown)}
             continue
+        present.update(item)
         values = {}
         for name in kind.column_names():
             value = item.get(name)
@@ -356,6 +389,10 @@ def _parse_rows(
         bad = False
         for column in columns:
             cell = raw.get(column.name, "")
+            if "\x00" in cell:  # PostgreSQL cannot store it; it would fail mid-write
+                result.add_error(number, column.name, "contains a NUL character (0x00)")
+                bad = True
+                continue
             if cell == "":
                 if column.required:
                     result.add_error(number, column.name, "required value is missing")
@@ -398,8 +435,6 @@ def run_import(
     Pass CSV as `data` (bytes or text) or a list of dicts as `json_rows`. The outcome is
     recorded as an ImportRun whatever it is, so the upload page can show the history.
     """
-    from cs_portal.models import ImportRun
-
     started = time.monotonic()
     kind = get_kind(kind_key)
     result = ImportResult(kind=kind_key)
@@ -409,12 +444,16 @@ def run_import(
         return result
 
     rows: list[Row] = []
+    present: set[str] = set()
     try:
+        if json_rows is None and isinstance(data, bytes) and kind.bulk_csv(data, result, progress):
+            # The kind validated and wrote the file set-based (e.g. COPY on PostgreSQL).
+            return _finish(kind, result, started, origin, user, filename, rows=None)
         if json_rows is not None:
-            table = _read_json_rows(json_rows, kind)
+            table = _read_json_rows(json_rows, kind, present)
         else:
             text = _decode(data) if isinstance(data, bytes) else (data or "")
-            table = _read_csv(text, kind)
+            table = _read_csv(text, kind, present)
         rows = _parse_rows(table, kind, result, progress)
         if result.rows == 0 and result.ok:
             result.add_error(1, "", "the file has a header but no rows")
@@ -432,14 +471,27 @@ def run_import(
     if result.ok:
         try:
             with transaction.atomic():
-                result.stats = kind.write(rows)
+                result.stats = kind.write(rows, present)
                 transaction.on_commit(lambda: kind.after_commit(rows, result))
         except ImportRejected as exc:
             for err in exc.errors:
                 result.add_error(err.row, err.column, err.message)
+    # Resolve checks run after parsing; list problems top to bottom as the file reads.
+    result.errors.sort(key=lambda e: e.row)
+    return _finish(kind, result, started, origin, user, filename, rows=rows)
+
+
+def _finish(kind: ImportKind, result: ImportResult, started: float, origin: str, user: Any,
+            filename: str, rows: list[Row] | None) -> ImportResult:
+    """Record the outcome as an ImportRun whatever it was."""
+    from cs_portal.models import ImportRun
+
+    if rows is None and result.ok:
+        # A bulk path committed on its own: run the kind's follow-up now.
+        transaction.on_commit(lambda: kind.after_commit([], result))
     result.seconds = time.monotonic() - started
     run = ImportRun.objects.create(
-        kind=kind_key,
+        kind=kind.key,
         origin=origin,
         filename=filename[:255],
         user=user if getattr(user, "pk", None) else None,
@@ -458,6 +510,11 @@ def run_import(
 
 # ---------------------------------------------------------------------------------------------
 # Set-based upsert used by the kinds' write() steps
+
+
+def present_fields(columns: set[str], field_for: dict[str, str]) -> tuple[str, ...]:
+    """The model fields an import may update: only those whose column the file had."""
+    return tuple(field for column, field in field_for.items() if column in columns)
 
 
 def upsert(

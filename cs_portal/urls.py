@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from accounts import views as account_views
@@ -29,6 +29,7 @@ urlpatterns = [
          name="touchpoint_create"),
     path("accounts/<str:external_id>/tier", account_views.tier_update, name="tier_update"),
     path("imports/", views.import_page, name="imports"),
+    path("", include("health.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

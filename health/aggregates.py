@@ -1,0 +1,265 @@
+"""Set-based reads that feed the health engine: a handful of SQL aggregates for many accounts.
+
+Each function runs one query over the whole scope (the book, or the accounts an import touched)
+and returns per-account numbers; no query runs per account and no usage row reaches Python.
+The SQL is plain enough to run on PostgreSQL and on the embedded SQLite.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from django.db import connection
+
+from accounts.models import Account
+
+from .engine import SHARP_DROP_SHARE, AccountInputs
+from .models import Incident
+
+USAGE = "health_usagefact"
+ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
+
+
+def _d(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _scope(account_ids: list[int] | None, column: str = "account_id") -> tuple[str, list]:
+    if account_ids is None:
+        return "", []
+    if not account_ids:
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({', '.join(['%s'] * len(account_ids))})", list(account_ids)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    """One pass over 90 days of usage: trend, breadth, users, depth, 7-day and prior averages."""
+    d7, d28, d35 = (as_of - timedelta(days=n) for n in (7, 28, 35))
+    d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=90)
+    scope, scope_params = _scope(account_ids)
+    sql = f"""
+        SELECT account_id,
+          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
+          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
+          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND chain <> ''
+                THEN chain END),
+          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND dataset <> ''
+                THEN dataset END),
+          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND chain <> '' THEN chain END),
+          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND dataset <> ''
+                THEN dataset END),
+          MAX(CASE WHEN metric = 'active_users' AND date > %s THEN value END),
+          COUNT(DISTINCT CASE WHEN date > %s AND metric IN {ACTIVITY_METRICS} AND value > 0
+                THEN date END),
+          SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
+                THEN value ELSE 0 END),
+          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
+          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+        FROM {USAGE}
+        WHERE date > %s AND date <= %s{scope}
+        GROUP BY account_id
+    """
+    params = [d28, d56, d28, d28, d28, d28, d28, d28, d7, d35, d7, d90, as_of, *scope_params]
+    out = {}
+    for row in _rows(sql, params):
+        out[row[0]] = {
+            "units_28": float(row[1] or 0), "units_prev_28": float(row[2] or 0),
+            "breadth_28": int(row[3] or 0) + int(row[4] or 0),
+            "breadth_90": int(row[5] or 0) + int(row[6] or 0),
+            "peak_users_28": float(row[7] or 0), "active_days_28": int(row[8] or 0),
+            "production_calls_28": float(row[9] or 0), "units_7": float(row[10] or 0),
+            "prior_daily_avg": float(row[11] or 0) / 28,
+        }
+    return out
+
+
+def low_days(as_of: date, account_ids: list[int] | None) -> dict[int, int]:
+    """For each account with prior usage: how many of the last 7 days fell below the drop line.
+
+    A day with no usage row counts as a low day (zero usage is below any positive average).
+    """
+    d7, d35 = as_of - timedelta(days=7), as_of - timedelta(days=35)
+    scope, scope_params = _scope(account_ids)
+    sql = f"""
+        WITH prior AS (
+            SELECT account_id, SUM(value) / 28.0 AS avg_units FROM {USAGE}
+            WHERE metric = 'units' AND date > %s AND date <= %s{scope}
+            GROUP BY account_id HAVING SUM(value) > 0
+        ), daily AS (
+            SELECT account_id, date, SUM(value) AS units FROM {USAGE}
+            WHERE metric = 'units' AND date > %s AND date <= %s{scope}
+            GROUP BY account_id, date
+        )
+        SELECT prior.account_id,
+               SUM(CASE WHEN daily.units >= %s * prior.avg_units THEN 1 ELSE 0 END)
+        FROM prior LEFT JOIN daily ON daily.account_id = prior.account_id
+        GROUP BY prior.account_id
+    """
+    params = [d35, d7, *scope_params, d7, as_of, *scope_params, SHARP_DROP_SHARE]
+    return {row[0]: 7 - int(row[1] or 0) for row in _rows(sql, params)}
+
+
+def commit_consumption(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    """The current contract's commit and the units consumed in its period so far."""
+    scope, scope_params = _scope(account_ids, "c.account_id")
+    sql = f"""
+        WITH cur AS (
+            SELECT c.account_id, c.start, c."end", c.commit_units
+            FROM accounts_contract c
+            WHERE c.start <= %s AND c."end" >= %s{scope}
+              AND c.start = (SELECT MAX(c2.start) FROM accounts_contract c2
+                             WHERE c2.account_id = c.account_id
+                               AND c2.start <= %s AND c2."end" >= %s)
+        )
+        SELECT cur.account_id, cur.start, cur."end", cur.commit_units, SUM(u.value)
+        FROM cur LEFT JOIN {USAGE} u
+          ON u.account_id = cur.account_id AND u.metric = 'units'
+         AND u.date >= cur.start AND u.date <= %s
+        GROUP BY cur.account_id, cur.start, cur."end", cur.commit_units
+    """
+    params = [as_of, as_of, *scope_params, as_of, as_of, as_of]
+    return {
+        row[0]: {
+            "period_start": _d(row[1]), "period_end": _d(row[2]),
+            "commit_units": float(row[3]) if row[3] is not None else None,
+            "consumed_in_period": float(row[4] or 0),
+        }
+        for row in _rows(sql, params)
+    }
+
+
+def data_since() -> date | None:
+    """The first day we hold any usage for: commit pace only judges the days we can see."""
+    return _d(_rows(f"SELECT MIN(date) FROM {USAGE}", [])[0][0])
+
+
+def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    scope, scope_params = _scope(account_ids)
+    current = '("left" IS NULL OR "left" > %s)'
+    gone = '("left" IS NOT NULL AND "left" <= %s)'
+    sql = f"""
+        SELECT account_id, COUNT(*),
+          MAX(CASE WHEN role = 'exec_sponsor' AND {current} THEN last_engaged END),
+          SUM(CASE WHEN role = 'exec_sponsor' AND {current} THEN 1 ELSE 0 END),
+          SUM(CASE WHEN role = 'champion' AND {current} THEN 1 ELSE 0 END),
+          MAX(CASE WHEN role = 'exec_sponsor' AND {gone} THEN COALESCE(NULLIF(name, ''), email)
+              END),
+          MAX(CASE WHEN role = 'champion' AND {gone} THEN COALESCE(NULLIF(name, ''), email) END)
+        FROM accounts_contact WHERE 1 = 1{scope}
+        GROUP BY account_id
+    """
+    params = [as_of, as_of, as_of, as_of, as_of, *scope_params]
+    out = {}
+    for row in _rows(sql, params):
+        departed = []
+        if row[5] and not row[3]:
+            departed.append(f"exec sponsor {row[5]} has left")
+        if row[6] and not row[4]:
+            departed.append(f"champion {row[6]} has left")
+        out[row[0]] = {"has_contacts": row[1] > 0, "exec_last_engaged": _d(row[2]),
+                       "has_exec_sponsor": bool(row[3]), "departed_key_contacts": departed}
+    return out
+
+
+def touchpoints(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    scope, scope_params = _scope(account_ids)
+    year_ago = as_of - timedelta(days=365)
+    sql = f"""
+        WITH ranked AS (
+            SELECT account_id, kind, score, date,
+                   ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY date DESC, id DESC) AS rn
+            FROM accounts_touchpoint
+            WHERE kind IN ('nps', 'csat') AND score IS NOT NULL AND date <= %s
+              AND date > %s{scope}
+        ), touches AS (
+            SELECT account_id,
+                   MAX(CASE WHEN kind NOT IN ('nps', 'csat') THEN date END) AS last_touch,
+                   MAX(CASE WHEN kind = 'qbr' THEN date END) AS last_qbr
+            FROM accounts_touchpoint WHERE date <= %s{scope}
+            GROUP BY account_id
+        )
+        SELECT touches.account_id, touches.last_touch, touches.last_qbr,
+               ranked.kind, ranked.score, ranked.date
+        FROM touches LEFT JOIN ranked ON ranked.account_id = touches.account_id AND ranked.rn = 1
+    """
+    params = [as_of, year_ago, *scope_params, as_of, *scope_params]
+    return {
+        row[0]: {"last_touch": _d(row[1]), "last_qbr": _d(row[2]), "sentiment_kind": row[3],
+                 "sentiment_score": row[4], "sentiment_date": _d(row[5])}
+        for row in _rows(sql, params)
+    }
+
+
+def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list[dict]]:
+    """Open incidents touching datasets (or, if none listed, chains) used in the last 28 days."""
+    incidents = [i for i in Incident.objects.filter(started__lte=as_of) if i.is_open(as_of)]
+    if not incidents:
+        return {}
+    datasets = sorted({d for i in incidents for d in i.datasets})
+    chains = sorted({c for i in incidents if not i.datasets for c in i.chains})
+    if not datasets and not chains:
+        return {}
+    clauses, params = [], [as_of - timedelta(days=28), as_of]
+    if datasets:
+        clauses.append(f"dataset IN ({', '.join(['%s'] * len(datasets))})")
+        params += datasets
+    if chains:
+        clauses.append(f"chain IN ({', '.join(['%s'] * len(chains))})")
+        params += chains
+    scope, scope_params = _scope(account_ids)
+    sql = f"""
+        SELECT DISTINCT account_id, dataset, chain FROM {USAGE}
+        WHERE date > %s AND date <= %s AND metric <> 'failed_queries'
+          AND ({' OR '.join(clauses)}){scope}
+    """
+    used_datasets: dict[int, set] = defaultdict(set)
+    used_chains: dict[int, set] = defaultdict(set)
+    for account_id, dataset, chain in _rows(sql, params + scope_params):
+        used_datasets[account_id].add(dataset)
+        used_chains[account_id].add(chain)
+    out: dict[int, list[dict]] = defaultdict(list)
+    for account_id in set(used_datasets) | set(used_chains):
+        for inc in incidents:
+            hit = (set(inc.datasets) & used_datasets[account_id] if inc.datasets
+                   else set(inc.chains) & used_chains[account_id])
+            if hit:
+                out[account_id].append({"key": inc.key, "kind": inc.kind, "title": inc.title,
+                                        "touches": sorted(hit)})
+    return out
+
+
+def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
+    """Everything the engine needs for the scoped accounts, in a fixed number of queries."""
+    accounts = Account.objects.all()
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=account_ids)
+    base = list(accounts.values_list("id", "tier", "segment", "seats"))
+    windows = usage_windows(as_of, account_ids)
+    lows = low_days(as_of, account_ids)
+    commits = commit_consumption(as_of, account_ids)
+    since = data_since()
+    people = contacts(as_of, account_ids)
+    touches = touchpoints(as_of, account_ids)
+    incidents = open_incidents(as_of, account_ids)
+    inputs = []
+    for account_id, tier, segment, seats in base:
+        inp = AccountInputs(account_id=account_id, tier=tier, segment=segment, seats=seats,
+                            data_since=since)
+        for part in (windows.get(account_id), commits.get(account_id),
+                     people.get(account_id), touches.get(account_id)):
+            if part:
+                for key, value in part.items():
+                    setattr(inp, key, value)
+        inp.low_days_7 = lows.get(account_id, 0)
+        inp.open_incidents = incidents.get(account_id, [])
+        inputs.append(inp)
+    return inputs

@@ -1,0 +1,331 @@
+"""The health model's math: pure functions from per-account aggregates to an explained score.
+
+Aggregates come from `health.aggregates` (set-based SQL over the usage facts); this module only
+turns one account's numbers into signals, overrides and a band, so each rule is testable with
+hand-built inputs. Nothing here touches the database.
+
+Signal sub-scores (0-100), chosen so a CS leader can say each rule out loud:
+- usage_trend: r = units last 28 days ÷ the 28 before. r ≤ 0.5 → 0, r = 1.0 → 83, r ≥ 1.1 → 100.
+- commit_pace: consumed ÷ (commit × elapsed share of the period), capped at 100%.
+- breadth: chains + datasets used in 28 days ÷ those used in 90 days; 80% or more → 100.
+- active_users: institutions: peak daily active users ÷ half the seats; self-serve: 2+ users → 100.
+- production_depth: 70 × min(1, active days of 28 ÷ 20) + 30 if they use the API or streams.
+- exec_engagement: the exec sponsor engaged within 90 days → 100, within 180 → 40, else 0;
+  self-serve: 2+ active users → 100.
+- touch_cadence: last touch within the tier's cadence (tier 1: 30 days, tier 2: 60) → 100,
+  within twice it → 50, else 0; tier 1 without a QBR in 100 days is held to 50. Tier 3 has no
+  named human, so it does not apply.
+- sentiment: latest NPS × 10, or (CSAT − 1) × 25, within a year.
+- data_trust: 100 − 60 per open incident touching what they used in 28 days.
+- onboarding: milestones on time (not tracked yet, so it does not apply).
+A signal whose data the account lacks does not apply; the remaining weights are renormalised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+SIGNALS: list[tuple[str, str, str]] = [
+    # key, label, group
+    ("usage_trend", "Usage trend", "usage"),
+    ("commit_pace", "Commit pace", "usage"),
+    ("breadth", "Breadth", "usage"),
+    ("active_users", "Active users", "usage"),
+    ("production_depth", "Production depth", "usage"),
+    ("exec_engagement", "Exec engagement", "relationship"),
+    ("touch_cadence", "Touch cadence", "relationship"),
+    ("sentiment", "Sentiment", "relationship"),
+    ("data_trust", "Data trust", "trust"),
+    ("onboarding", "Onboarding", "trust"),
+]
+SIGNAL_KEYS = [key for key, _, _ in SIGNALS]
+SIGNAL_LABELS = {key: label for key, label, _ in SIGNALS}
+RELATIONSHIP = ("exec_engagement", "touch_cadence", "sentiment")
+DEFAULT_WEIGHTS = {
+    "usage_trend": 22, "commit_pace": 18, "breadth": 12, "active_users": 12,
+    "production_depth": 10, "exec_engagement": 8, "touch_cadence": 4, "sentiment": 4,
+    "data_trust": 5, "onboarding": 5,
+}
+DEFAULT_GREEN_MIN = 70
+DEFAULT_YELLOW_MIN = 40
+
+SHARP_DROP_SHARE = 0.5  # daily usage below this share of the prior 28-day daily average…
+SHARP_DROP_DAYS = 7  # …on each of the last 7 days
+COASTING_RELATIONSHIP_MIN = 80
+COASTING_PACE_MAX = 0.5
+FLAT_TREND_MAX = 1.05  # a trend ratio at or below this is "flat or falling"
+TOUCH_CADENCE_DAYS = {1: 30, 2: 60}
+QBR_CADENCE_DAYS = 100
+TRUST_KINDS = ("accuracy", "freshness", "outage")
+
+
+@dataclass
+class AccountInputs:
+    """Everything the model needs about one account as of one day (all already aggregated)."""
+
+    account_id: int
+    tier: int
+    segment: str
+    seats: int | None = None
+    # usage, from SQL aggregates
+    units_28: float = 0.0
+    units_prev_28: float = 0.0
+    breadth_28: int = 0
+    breadth_90: int = 0
+    peak_users_28: float = 0.0
+    active_days_28: int = 0
+    production_calls_28: float = 0.0
+    prior_daily_avg: float = 0.0  # units per day over the 28 days before the last 7
+    units_7: float = 0.0
+    low_days_7: int = 0  # of the last 7 days, how many were below SHARP_DROP_SHARE × prior avg
+    # commit
+    commit_units: float | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    consumed_in_period: float = 0.0
+    data_since: date | None = None  # first day we hold usage for (history may start mid-period)
+    # relationship
+    has_contacts: bool = False
+    exec_last_engaged: date | None = None
+    has_exec_sponsor: bool = False
+    departed_key_contacts: list[str] = field(default_factory=list)
+    last_touch: date | None = None
+    last_qbr: date | None = None
+    sentiment_kind: str | None = None
+    sentiment_score: int | None = None
+    sentiment_date: date | None = None
+    # trust
+    open_incidents: list[dict] = field(default_factory=list)  # {key, kind, title}
+
+
+@dataclass
+class Signal:
+    key: str
+    label: str
+    weight: float
+    applies: bool
+    value: str  # the raw value, in words a CSM reads
+    raw: float | None = None
+    score: float | None = None
+    contribution: float = 0.0
+    effective_weight: float = 0.0
+    reason: str = ""  # why it does not apply
+
+
+@dataclass
+class Override:
+    key: str
+    detail: str
+    cap_band: str  # "red" or "yellow"
+
+
+@dataclass
+class Result:
+    score: int
+    weighted_score: float
+    band: str
+    signals: list[Signal]
+    overrides: list[Override]
+    relationship: float | None
+    trend_ratio: float | None
+    commit_pace: float | None
+    spike_ratio: float | None
+
+    def signals_json(self) -> list[dict]:
+        return [asdict(s) for s in self.signals]
+
+    def overrides_json(self) -> list[dict]:
+        return [{"key": o.key, "detail": o.detail, "cap_band": o.cap_band} for o in self.overrides]
+
+
+def clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
+    return max(low, min(high, value))
+
+
+def _fmt(n: float) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,.0f}"
+
+
+def trend_ratio(inp: AccountInputs) -> float | None:
+    return inp.units_28 / inp.units_prev_28 if inp.units_prev_28 > 0 else None
+
+
+def commit_pace(inp: AccountInputs, as_of: date) -> float | None:
+    """Units consumed so far ÷ (commit × elapsed share of the period we hold data for)."""
+    if not inp.commit_units or inp.period_start is None or inp.period_end is None:
+        return None
+    start = max(inp.period_start, inp.data_since or inp.period_start)
+    period_days = (inp.period_end - inp.period_start).days + 1
+    observed_days = (as_of - start).days + 1
+    if observed_days <= 0 or period_days <= 0:
+        return None
+    expected = inp.commit_units * observed_days / period_days
+    return inp.consumed_in_period / expected if expected > 0 else None
+
+
+def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
+    s: dict[str, Signal] = {}
+
+    def add(key, applies, value, raw=None, score=None, reason=""):
+        s[key] = Signal(key=key, label=SIGNAL_LABELS[key], weight=0, applies=applies,
+                        value=value, raw=raw,
+                        score=round(clamp(score), 1) if score is not None else None,
+                        reason=reason)
+
+    ratio = trend_ratio(inp)
+    if ratio is None:
+        add("usage_trend", False, f"{_fmt(inp.units_28)} units in 28 days",
+            reason="no usage in the 28 days before, so there is no trend yet")
+    else:
+        add("usage_trend", True,
+            f"{_fmt(inp.units_28)} vs {_fmt(inp.units_prev_28)} units ({ratio - 1:+.0%})",
+            raw=round(ratio, 3), score=100 * (ratio - 0.5) / 0.6)
+
+    pace = commit_pace(inp, as_of)
+    if pace is None:
+        add("commit_pace", False, "no commit", reason="no committed units in the current contract")
+    else:
+        add("commit_pace", True,
+            f"{pace:.0%} of pro-rata commit ({_fmt(inp.consumed_in_period)} of "
+            f"{_fmt(inp.commit_units)} units)", raw=round(pace, 3), score=100 * pace)
+
+    if inp.breadth_90 == 0:
+        add("breadth", False, "no chains or datasets",
+            reason="no chain or dataset usage in 90 days")
+    else:
+        share = inp.breadth_28 / inp.breadth_90
+        add("breadth", True, f"{inp.breadth_28} of {inp.breadth_90} chains+datasets still in use",
+            raw=round(share, 3), score=100 * share / 0.8)
+
+    users = int(inp.peak_users_28)
+    if inp.segment == "self_serve":
+        add("active_users", True, f"{users} active user{'s' if users != 1 else ''} (need 2)",
+            raw=users, score=min(users, 2) * 50)
+    elif inp.seats:
+        share = users / inp.seats
+        add("active_users", True, f"{users} of {inp.seats} seats active ({share:.0%})",
+            raw=round(share, 3), score=100 * share / 0.5)
+    else:
+        add("active_users", False, f"{users} active users", reason="no seat count on the account")
+
+    api = inp.production_calls_28 > 0
+    depth = 70 * min(1.0, inp.active_days_28 / 20) + (30 if api else 0)
+    add("production_depth", True,
+        f"active {inp.active_days_28} of 28 days; {'uses' if api else 'no'} API/streams",
+        raw=inp.active_days_28, score=depth)
+
+    if inp.segment == "self_serve":
+        add("exec_engagement", True, f"{users} active users (self-serve: need 2)", raw=users,
+            score=100 if users >= 2 else 0)
+    elif not inp.has_contacts:
+        add("exec_engagement", False, "no contacts", reason="no contacts mapped for this account")
+    elif not inp.has_exec_sponsor:
+        add("exec_engagement", True, "no exec sponsor mapped", raw=None, score=0)
+    elif inp.exec_last_engaged is None:
+        add("exec_engagement", True, "exec sponsor never engaged", score=0)
+    else:
+        days = (as_of - inp.exec_last_engaged).days
+        add("exec_engagement", True, f"exec sponsor engaged {days} days ago", raw=days,
+            score=100 if days <= 90 else 40 if days <= 180 else 0)
+
+    cadence = TOUCH_CADENCE_DAYS.get(inp.tier)
+    if cadence is None:
+        add("touch_cadence", False, "digital tier",
+            reason="tier 3 has no named CSM; automation carries the touch")
+    elif inp.last_touch is None:
+        add("touch_cadence", True, "never touched", score=0)
+    else:
+        days = (as_of - inp.last_touch).days
+        score = 100 if days <= cadence else 50 if days <= 2 * cadence else 0
+        detail = f"last touch {days} days ago (cadence {cadence})"
+        if inp.tier == 1:
+            qbr_days = (as_of - inp.last_qbr).days if inp.last_qbr else None
+            if qbr_days is None or qbr_days > QBR_CADENCE_DAYS:
+                score = min(score, 50)
+                detail += "; QBR overdue" if qbr_days else "; no QBR yet"
+        add("touch_cadence", True, detail, raw=days, score=score)
+
+    if inp.sentiment_score is None:
+        add("sentiment", False, "no NPS/CSAT", reason="no NPS or CSAT response in the last year")
+    elif inp.sentiment_kind == "nps":
+        add("sentiment", True, f"NPS {inp.sentiment_score} on {inp.sentiment_date}",
+            raw=inp.sentiment_score, score=10 * inp.sentiment_score)
+    else:
+        add("sentiment", True, f"CSAT {inp.sentiment_score} on {inp.sentiment_date}",
+            raw=inp.sentiment_score, score=25 * (inp.sentiment_score - 1))
+
+    n = len(inp.open_incidents)
+    add("data_trust", True,
+        "no open incidents on their data" if n == 0 else
+        f"{n} open incident{'s' if n != 1 else ''}: "
+        + ", ".join(i["title"] or i["key"] for i in inp.open_incidents),
+        raw=n, score=100 - 60 * n)
+
+    add("onboarding", False, "not tracked", reason="no onboarding milestones recorded")
+    return s
+
+
+def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
+             green_min: int = DEFAULT_GREEN_MIN, yellow_min: int = DEFAULT_YELLOW_MIN) -> Result:
+    """Signals → renormalised weighted score → overrides → band."""
+    signals = compute_signals(inp, as_of)
+    applying = [k for k in SIGNAL_KEYS if signals[k].applies and weights.get(k, 0) > 0]
+    total = sum(weights[k] for k in applying)
+    weighted = 0.0
+    for key in SIGNAL_KEYS:
+        sig = signals[key]
+        sig.weight = weights.get(key, 0)
+        if key in applying and total > 0:
+            sig.effective_weight = round(100 * sig.weight / total, 2)
+            sig.contribution = round(sig.effective_weight * sig.score / 100, 2)
+            weighted += sig.weight * sig.score / total
+    rel_keys = [k for k in RELATIONSHIP if k in applying]
+    relationship = (sum(weights[k] * signals[k].score for k in rel_keys)
+                    / sum(weights[k] for k in rel_keys)) if rel_keys else None
+
+    ratio = trend_ratio(inp)
+    pace = commit_pace(inp, as_of)
+    overrides: list[Override] = []
+    if (inp.prior_daily_avg > 0 and inp.low_days_7 >= SHARP_DROP_DAYS
+            and inp.units_7 / 7 < SHARP_DROP_SHARE * inp.prior_daily_avg):
+        overrides.append(Override(
+            "sharp_drop",
+            f"usage below {SHARP_DROP_SHARE:.0%} of the prior 28-day daily average on each of "
+            f"the last {SHARP_DROP_DAYS} days: {_fmt(inp.units_7 / 7)} units/day vs "
+            f"{_fmt(inp.prior_daily_avg)}", "red"))
+    if (relationship is not None and relationship >= COASTING_RELATIONSHIP_MIN
+            and pace is not None and pace < COASTING_PACE_MAX
+            and (ratio is None or ratio <= FLAT_TREND_MAX)):
+        trend_words = "flat" if ratio is not None and ratio >= 0.95 else "falling"
+        overrides.append(Override(
+            "coasting",
+            f"relationship looks healthy ({relationship:.0f}/100) but commit pace is {pace:.0%} "
+            f"and usage is {trend_words}"
+            + (f" ({ratio - 1:+.0%} over 28 days)" if ratio is not None else "")
+            + ": shelfware that will not recommit", "red"))
+    trust = [i for i in inp.open_incidents if i["kind"] in TRUST_KINDS]
+    if trust:
+        overrides.append(Override(
+            "data_trust_incident",
+            "open " + ", ".join(f"{i['kind']} incident {i['title'] or i['key']}" for i in trust)
+            + " touching datasets they used in the last 28 days", "yellow"))
+    if inp.departed_key_contacts:
+        overrides.append(Override(
+            "champion_left", "; ".join(inp.departed_key_contacts) + " and nobody has replaced them",
+            "yellow"))
+
+    score = round(weighted)
+    for o in overrides:
+        cap = yellow_min - 1 if o.cap_band == "red" else green_min - 1
+        score = min(score, cap)
+    band = "green" if score >= green_min else "yellow" if score >= yellow_min else "red"
+    spike = (inp.units_7 / 7) / inp.prior_daily_avg if inp.prior_daily_avg > 0 else None
+    return Result(score=score, weighted_score=round(weighted, 2), band=band,
+                  signals=[signals[k] for k in SIGNAL_KEYS], overrides=overrides,
+                  relationship=relationship, trend_ratio=ratio, commit_pace=pace,
+                  spike_ratio=spike)

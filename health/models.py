@@ -1,0 +1,147 @@
+"""Usage facts, data-trust incidents, the versioned health model and daily health snapshots."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+
+
+class Metric(models.TextChoices):
+    QUERIES = "queries", "Queries"
+    UNITS = "units", "Units"
+    API_CALLS = "api_calls", "API calls"
+    STREAM_EVENTS = "stream_events", "Stream events"
+    ACTIVE_USERS = "active_users", "Active users"
+    FAILED_QUERIES = "failed_queries", "Failed queries"
+
+
+class Product(models.TextChoices):
+    EXPLORER = "explorer", "Explorer units"
+    DEVELOPER = "developer", "Developer units"
+    DATASTREAMS = "datastreams", "Datastreams"
+    CREDITS = "credits", "Legacy credits"
+
+
+class FailureReason(models.TextChoices):
+    CHAIN_NOT_COVERED = "chain_not_covered", "Chain not covered"
+    DATASET_NOT_FOUND = "dataset_not_found", "Dataset not found"
+    TIMEOUT = "timeout", "Timeout"
+    SYNTAX = "syntax", "Syntax error"
+
+
+class UsageFact(models.Model):
+    """One daily fact: (account, date, metric, dimensions) → value.
+
+    Dimensions are empty strings rather than NULL so the natural key can be a plain unique
+    constraint on every backend and re-imports are idempotent upserts.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage")
+    date = models.DateField()
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    product = models.CharField(max_length=20, blank=True, default="")
+    chain = models.CharField(max_length=40, blank=True, default="")
+    dataset = models.CharField(max_length=120, blank=True, default="")
+    reason = models.CharField(max_length=20, blank=True, default="")
+    value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "date", "metric", "product", "chain", "dataset", "reason"],
+                name="usage_natural_key",
+            ),
+            models.CheckConstraint(condition=Q(value__gte=0), name="usage_value_non_negative"),
+        ]
+        indexes = [models.Index(fields=["date", "account"], name="usage_date_account")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.date} {self.metric}={self.value}"
+
+
+class IncidentKind(models.TextChoices):
+    FRESHNESS = "freshness", "Freshness"
+    ACCURACY = "accuracy", "Accuracy"
+    OUTAGE = "outage", "Outage"
+    SCHEMA_CHANGE = "schema_change", "Schema change"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class Incident(models.Model):
+    """A data-trust event on the platform side touching datasets and chains."""
+
+    key = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=20, choices=IncidentKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    started = models.DateField()
+    resolved = models.DateField(null=True, blank=True)
+    datasets = models.JSONField(default=list, blank=True)
+    chains = models.JSONField(default=list, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return self.title or self.key
+
+    def is_open(self, on) -> bool:
+        return self.started <= on and (self.resolved is None or self.resolved > on)
+
+
+class HealthModel(models.Model):
+    """One version of the health model's weights and band thresholds. Every version is kept."""
+
+    version = models.PositiveIntegerField(unique=True)
+    weights = models.JSONField()
+    green_min = models.PositiveSmallIntegerField(default=70)
+    yellow_min = models.PositiveSmallIntegerField(default=40)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class Band(models.TextChoices):
+    GREEN = "green", "Green"
+    YELLOW = "yellow", "Yellow"
+    RED = "red", "Red"
+
+
+class HealthSnapshot(models.Model):
+    """An account's health as of one day, with the full explanation. One per account per day."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health")
+    date = models.DateField()
+    model = models.ForeignKey(HealthModel, on_delete=models.PROTECT, related_name="snapshots")
+    score = models.PositiveSmallIntegerField()
+    weighted_score = models.FloatField()
+    band = models.CharField(max_length=10, choices=Band.choices)
+    signals = models.JSONField()
+    overrides = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="snapshot_account_date"),
+        ]
+        indexes = [models.Index(fields=["date", "band"], name="snapshot_date_band")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.date}: {self.score} {self.band}"

@@ -1,0 +1,130 @@
+"""Reads for health pages and the API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Max, QuerySet, Sum
+
+from accounts.models import Account
+
+from .models import HealthModel, HealthSnapshot, UsageFact
+
+
+def latest_snapshot_date(on_or_before: date | None = None) -> date | None:
+    qs = HealthSnapshot.objects.all()
+    if on_or_before:
+        qs = qs.filter(date__lte=on_or_before)
+    return qs.aggregate(d=Max("date"))["d"]
+
+
+def account_snapshot(*, account: Account, as_of: date | None = None) -> HealthSnapshot | None:
+    """The snapshot of that day, or the latest one when no day is given."""
+    qs = HealthSnapshot.objects.filter(account=account).select_related("model")
+    if as_of:
+        return qs.filter(date=as_of).first()
+    return qs.order_by("-date").first()
+
+
+def book_snapshots(*, as_of: date, band: str = "", tier: int | None = None,
+                   csm_id: int | None = None) -> QuerySet[HealthSnapshot]:
+    qs = HealthSnapshot.objects.filter(date=as_of).select_related("account", "account__csm")
+    if band:
+        qs = qs.filter(band=band)
+    if tier:
+        qs = qs.filter(account__tier=tier)
+    if csm_id:
+        qs = qs.filter(account__csm_id=csm_id)
+    return qs.order_by("score", "account__name")
+
+
+def score_history(*, account_ids: list[int], since: date, until: date) -> dict[int, list]:
+    """Daily (date, score, band) per account in one query, oldest first."""
+    out: dict[int, list] = defaultdict(list)
+    rows = (HealthSnapshot.objects.filter(account_id__in=account_ids, date__gte=since,
+                                          date__lte=until)
+            .order_by("account_id", "date").values_list("account_id", "date", "score", "band"))
+    for account_id, day, score, band in rows:
+        out[account_id].append((day, score, band))
+    return out
+
+
+def sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a 0-100 score series (server-rendered, no chart library)."""
+    if len(history) < 2:
+        return ""
+    step = width / (len(history) - 1)
+    return " ".join(f"{i * step:.1f},{height - score * height / 100:.1f}"
+                    for i, (_, score, _) in enumerate(history))
+
+
+def usage_daily(*, account: Account, metric: str, start: date, end: date) -> list[dict]:
+    """Daily totals of one metric (summed over every dimension), zero-filled."""
+    totals = dict(
+        UsageFact.objects.filter(account=account, metric=metric, date__gte=start, date__lte=end)
+        .values("date").annotate(total=Sum("value")).values_list("date", "total")
+    )
+    days = (end - start).days + 1
+    return [{"date": start + timedelta(days=i), "value": float(totals.get(
+        start + timedelta(days=i), 0))} for i in range(days)]
+
+
+def usage_by(*, account: Account, metric: str, dimension: str, start: date, end: date,
+             top: int = 6) -> dict[str, list[tuple[date, float]]]:
+    """Daily totals of one metric split by product or chain, the top N plus 'other'."""
+    rows = list(
+        UsageFact.objects.filter(account=account, metric=metric, date__gte=start, date__lte=end)
+        .values_list("date", dimension).annotate(total=Sum("value")).order_by("date")
+    )
+    totals: dict[str, float] = defaultdict(float)
+    for _, key, total in rows:
+        totals[key or "unspecified"] += total
+    keep = set(sorted(totals, key=totals.get, reverse=True)[:top])
+    series: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for day, key, total in rows:
+        name = key or "unspecified"
+        series[name if name in keep else "other"][day] += total
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return {name: [(d, values.get(d, 0.0)) for d in days]
+            for name, values in sorted(series.items(), key=lambda kv: -sum(kv[1].values()))}
+
+
+@dataclass
+class BurnUp:
+    period_start: date
+    period_end: date
+    commit: float
+    consumed: list[tuple[date, float]]  # cumulative
+    projected_end: float
+    pace: float | None
+
+
+def commit_burn_up(*, account: Account, as_of: date) -> BurnUp | None:
+    """Cumulative units consumed in the current period vs pro-rata commit, run-rate projected."""
+    if not account.current_commit or not account.period_start or not account.renewal_date:
+        return None
+    start, end = account.period_start, account.renewal_date
+    daily = dict(
+        UsageFact.objects.filter(account=account, metric="units", date__gte=start,
+                                 date__lte=min(as_of, end))
+        .values("date").annotate(total=Sum("value")).values_list("date", "total")
+    )
+    consumed, running, day = [], 0.0, start
+    while day <= min(as_of, end):
+        running += float(daily.get(day, 0))
+        consumed.append((day, running))
+        day += timedelta(days=1)
+    last28 = sum(float(daily.get(as_of - timedelta(days=i), 0)) for i in range(28))
+    remaining_days = max((end - as_of).days, 0)
+    projected = running + last28 / 28 * remaining_days
+    commit = float(account.current_commit)
+    period_days = (end - start).days + 1
+    elapsed = max((min(as_of, end) - start).days + 1, 1)
+    pace = running / (commit * elapsed / period_days) if commit else None
+    return BurnUp(start, end, commit, consumed, projected, pace)
+
+
+def model_history() -> QuerySet[HealthModel]:
+    return HealthModel.objects.select_related("created_by").order_by("-version")

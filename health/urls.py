@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("accounts/<str:external_id>/health/", views.account_health, name="account_health"),
+    path("health/model/", views.health_model, name="health_model"),
+]
