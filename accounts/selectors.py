@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     DecimalField,
     F,
@@ -16,6 +18,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -25,6 +28,10 @@ from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
 SORTS = {
+    # Riskiest first: red, then yellow, green, unscored; within a band the biggest 7-day drop;
+    # then the nearest renewal.
+    "risk": ("band_rank", "score_change_7d", "renewal_date", "name"),
+    "health": ("health_score", "name"),
     "name": ("name",),
     "tier": ("tier", "name"),
     "plan": ("current_plan", "name"),
@@ -32,7 +39,8 @@ SORTS = {
     "renewal": ("renewal_date", "name"),
     "csm": ("csm__name", "name"),
 }
-DEFAULT_SORT = "renewal"
+DEFAULT_SORT = "risk"
+BANDS = ("red", "yellow", "green", "unscored")
 
 
 def today() -> date:
@@ -75,6 +83,7 @@ class BookFilters:
     plan: str = ""
     csm: str = ""  # "", "me", "none" or a user id
     renewal: str = ""  # "", a window in days, or "lapsed"
+    band: str = ""  # "", a band, or "unscored"
     q: str = ""
     sort: str = DEFAULT_SORT
     desc: bool = False
@@ -84,7 +93,7 @@ class BookFilters:
     def as_query(self, **overrides) -> str:
         values = {
             "tier": self.tier or "", "segment": self.segment, "plan": self.plan,
-            "csm": self.csm, "renewal": self.renewal, "q": self.q,
+            "csm": self.csm, "renewal": self.renewal, "band": self.band, "q": self.q,
             "sort": ("-" if self.desc else "") + self.sort, "page": self.page,
         }
         values.update(overrides)
@@ -97,7 +106,7 @@ class BookFilters:
     @property
     def active_count(self) -> int:
         return sum(bool(v) for v in (self.tier, self.segment, self.plan, self.csm,
-                                     self.renewal, self.q))
+                                     self.renewal, self.band, self.q))
 
 
 def _is_whole_number(raw: str) -> bool:
@@ -139,6 +148,12 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
             problems.append("renewal must be 30, 60, 90, 180, 365 (days) or 'lapsed'")
         else:
             f.renewal = renewal
+    band = params.get("band", "").strip()
+    if band:
+        if band not in BANDS:
+            problems.append(f"band must be one of {', '.join(BANDS)}, not '{band}'")
+        else:
+            f.band = band
     f.q = params.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL rejects NUL
     sort = params.get("sort", "").strip()
     if sort:
@@ -163,7 +178,11 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
 def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
     """The accounts of the book matching `filters`, sorted as asked."""
     on = today()
-    qs = accounts_with_commercials(as_of=on)
+    qs = with_health(accounts_with_commercials(as_of=on))
+    if filters.band == "unscored":
+        qs = qs.filter(health_band__isnull=True)
+    elif filters.band:
+        qs = qs.filter(health_band=filters.band)
     if filters.tier:
         qs = qs.filter(tier=filters.tier)
     if filters.segment:
@@ -193,17 +212,52 @@ def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
     return qs.order_by(*order)
 
 
+def health_as_of() -> date | None:
+    """The day the book's health is shown for: the latest scored day."""
+    from health.selectors import latest_snapshot_date
+
+    return latest_snapshot_date()
+
+
+def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Account]:
+    """Annotate the health snapshot of `as_of` (default: the latest scored day) and the change
+    in score over 7 days, for sorting riskiest first."""
+    from health.models import HealthSnapshot
+
+    day = as_of or health_as_of()
+    if day is None:
+        return qs.annotate(health_score=Value(None, output_field=DecimalField()),
+                           health_band=Value(None, output_field=CharField()),
+                           score_change_7d=Value(0), band_rank=Value(3))
+    snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
+    return qs.annotate(
+        health_score=Subquery(snap.filter(date=day).values("score")[:1]),
+        health_band=Subquery(snap.filter(date=day).values("band")[:1]),
+        score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
+    ).annotate(
+        score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
+        band_rank=Case(When(health_band="red", then=Value(0)),
+                       When(health_band="yellow", then=Value(1)),
+                       When(health_band="green", then=Value(2)), default=Value(3)),
+    )
+
+
 def book_summary(qs: QuerySet[Account]) -> dict:
     """Totals for the filtered book: accounts, ARR, renewals in the next 90 days."""
     on = today()
     horizon = on + timedelta(days=90)
+    if "health_band" not in qs.query.annotations:
+        qs = with_health(qs)
     totals = qs.order_by().aggregate(
         accounts=Count("pk"),
         arr=Sum("current_arr"),
         renewing=Count("pk", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
         renewing_arr=Sum("current_arr",
                          filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
+        red=Count("pk", filter=Q(health_band="red")),
+        red_arr=Sum("current_arr", filter=Q(health_band="red")),
     )
+    totals["red_arr"] = totals["red_arr"] or Decimal(0)
     totals["arr"] = totals["arr"] or Decimal(0)
     totals["renewing_arr"] = totals["renewing_arr"] or Decimal(0)
     return totals

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,15 +11,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cs_portal.http import AuthedRequest
+from health.selectors import score_history, sparkline_points
 
 from . import selectors, services
 from .access import can_change_tier, can_edit_account
 from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
 
 BOOK_COLUMNS = [
-    ("name", "Account"), ("tier", "Tier"), ("plan", "Plan"), ("arr", "ARR"),
-    ("renewal", "Renewal"), ("csm", "CSM"),
+    ("name", "Account"), ("health", "Health"), ("tier", "Tier"), ("plan", "Plan"),
+    ("arr", "ARR"), ("renewal", "Renewal"), ("csm", "CSM"),
 ]
+TREND_STEP = 5  # points of score change over 7 days before the arrow turns
 
 
 @require_GET
@@ -42,8 +44,17 @@ def book(request: AuthedRequest) -> HttpResponse:
     page = paginator.get_page(filters.page)
     filters.page = page.number
     on = selectors.today()
+    health_day = selectors.health_as_of()
+    history = {}
+    if health_day is not None:
+        history = score_history(account_ids=[a.pk for a in page.object_list],
+                                since=health_day - timedelta(days=27), until=health_day)
     for account in page.object_list:
         account.days_left = (account.renewal_date - on).days if account.renewal_date else None
+        account.spark = sparkline_points(history.get(account.pk, []))
+        change = account.score_change_7d or 0
+        account.trend = ("up" if change >= TREND_STEP else "down" if change <= -TREND_STEP
+                         else "flat")
     columns = []
     for key, label in BOOK_COLUMNS:
         state = ""
@@ -70,6 +81,8 @@ def book(request: AuthedRequest) -> HttpResponse:
         "plans": Plan.choices,
         "csms": selectors.csm_choices(),
         "renewal_windows": selectors.RENEWAL_WINDOWS,
+        "bands": selectors.BANDS,
+        "health_day": health_day,
         "columns": columns,
         "prev_href": ("?" + filters.as_query(page=page.previous_page_number())
                       if page.has_previous() else ""),

@@ -294,7 +294,7 @@ def test_list_accounts_filters(client, api_book, alice_token, query, expected):
 
 @pytest.mark.parametrize(("query", "detail"), [
     ("tier=9", "tier must be 1, 2 or 3, not '9'"),
-    ("sort=bogus", "sort must be one of name, tier, plan, arr, renewal, csm "
+    ("sort=bogus", "sort must be one of risk, health, name, tier, plan, arr, renewal, csm "
                    "(prefix '-' to reverse)"),
 ])
 def test_list_accounts_bad_filter_is_400(client, api_book, alice_token, query, detail):

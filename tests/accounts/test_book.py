@@ -191,18 +191,18 @@ def test_page_two_shows_the_rest(book, maya_client, settings):
     assert listed(second) == ["acme", "dunder"]
     assert "Showing 1–3 of 5" in first.text
     assert "Page 1 of 2" in first.text
-    assert 'href="?sort=renewal&amp;page=2"' in first.text
+    assert 'href="?sort=risk&amp;page=2"' in first.text
     assert 'rel="prev"' not in first.text
     assert "Showing 4–5 of 5" in second.text
     assert 'rel="next"' not in second.text
-    assert 'href="?sort=renewal"' in second.text  # back to page 1
+    assert 'href="?sort=risk"' in second.text  # back to page 1
 
 
 def test_pages_keep_the_filters(book, alice_client, settings):
     settings.BOOK_PAGE_SIZE = 1
     first = alice_client.get("/book/")
     assert listed(first) == ["crm-0042"]
-    assert 'href="?csm=me&amp;sort=renewal&amp;page=2"' in first.text
+    assert 'href="?csm=me&amp;sort=risk&amp;page=2"' in first.text
     assert listed(alice_client.get("/book/?csm=me&sort=renewal&page=2")) == ["acme"]
 
 
@@ -244,8 +244,9 @@ def test_plain_request_gets_the_full_page(book, maya_client):
     [
         ("tier=9", "tier must be 1, 2 or 3, not '9'"),
         ("tier=one", "tier must be 1, 2 or 3, not 'one'"),
-        ("sort=bogus", "sort must be one of name, tier, plan, arr, renewal, csm "
+        ("sort=bogus", "sort must be one of risk, health, name, tier, plan, arr, renewal, csm "
                        "(prefix '-' to reverse)"),
+        ("band=purple", "band must be one of red, yellow, green, unscored, not 'purple'"),
         ("page=abc", "page must be a positive whole number, not 'abc'"),
         ("page=0", "page must be a positive whole number, not '0'"),
         ("page=-1", "page must be a positive whole number, not '-1'"),
