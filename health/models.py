@@ -39,7 +39,11 @@ class UsageFact(models.Model):
     constraint on every backend and re-imports are idempotent upserts.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage")
+    # No database-level FK or extra index: every import checks the accounts exist, deletes
+    # cascade through the ORM, and the natural key (which starts with account_id) serves
+    # per-account reads. Each index and FK trigger costs on every one of millions of rows.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage",
+                                db_constraint=False, db_index=False)
     date = models.DateField()
     metric = models.CharField(max_length=20, choices=Metric.choices)
     product = models.CharField(max_length=20, blank=True, default="")
@@ -56,7 +60,6 @@ class UsageFact(models.Model):
             ),
             models.CheckConstraint(condition=Q(value__gte=0), name="usage_value_non_negative"),
         ]
-        indexes = [models.Index(fields=["date", "account"], name="usage_date_account")]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.date} {self.metric}={self.value}"

@@ -8,13 +8,17 @@ COPY into a temporary staging table, one set-based validation query, then one up
 from __future__ import annotations
 
 import csv
+import logging
+import re
+import time
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 
-from cs_portal.imports import ImportResult, WriteStats
+from accounts.models import Account
+from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats
 
-from .models import FailureReason, Metric, Product
+log = logging.getLogger(__name__)
 
 TABLE = "health_usagefact"
 KEY = "account_id, date, metric, product, chain, dataset, reason"
@@ -62,14 +66,8 @@ def usage_upsert(facts: list[tuple]) -> WriteStats:
 # PostgreSQL: COPY → staging → validate → upsert
 
 STAGE_COLUMNS = ("account", "date", "metric", "value", "product", "chain", "dataset", "reason")
-NUMBER = r"^\s*[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*$"
-NEGATIVE = r"^\s*-\s*[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*$"
-SLUG = r"^[a-z0-9_]{1,40}$"
-DATASET = r"^[a-z0-9_]+(\.[a-z0-9_*]+){1,2}$"
-
-
-def _enum_list(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+# What PostgreSQL's float8 cast and the row path's parser both accept as a usage value.
+NUMBER = r"^\s*[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 
 
 def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool:
@@ -97,9 +95,13 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
     except UnicodeDecodeError:
         return False
 
+    started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
         cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
+        # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
+        # previous import's staging table is still there.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
         cursor.execute(
             "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
             + ", ".join(f"{c} text" for c in STAGE_COLUMNS) + ") ON COMMIT DROP")
@@ -113,6 +115,7 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
                     copy.write(view[offset:offset + step])
         except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
             return False
+        phases = {"copy": time.monotonic()}
         cursor.execute("SELECT COUNT(*) FROM usage_stage")
         result.rows = cursor.fetchone()[0]
         if progress:
@@ -120,26 +123,42 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
         if result.rows == 0:
             result.add_error(1, "", "the file has a header but no rows")
             return True
-        _validate(cursor, result)
+        cursor.execute("ANALYZE usage_stage")
+        _validate(cursor, kind, result)
+        phases["validate"] = time.monotonic()
+        # Name duplicate keys before writing: two rows equal to a stored fact would slip through
+        # the upsert (its WHERE skips both), so the insert's own error cannot be relied on.
+        _report_duplicates(cursor, result)
         if not result.ok:
-            # Already rejected: also name duplicate keys so one pass reports every bad row.
-            _report_duplicates(cursor, result)
             result.errors.sort(key=lambda e: e.row)
             return True
+        # Appending days the account has no facts for yet (the usual daily feed) needs no
+        # conflict handling; anything overlapping existing facts takes the upsert.
+        cursor.execute(_OVERLAP_SQL)
+        overlap = cursor.fetchone() is not None
         sid = transaction.savepoint()
         try:
+            cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
+            created, affected = cursor.fetchone()
+        except (IntegrityError, ProgrammingError) as exc:
+            # A key twice in the file (or, appending, a fact another import just wrote).
+            transaction.savepoint_rollback(sid)
+            _report_duplicates(cursor, result)
+            if not result.ok:
+                return True
+            if overlap or "usage_natural_key" not in str(exc):
+                raise
+            sid = transaction.savepoint()
             cursor.execute(_INSERT_SQL)
             created, affected = cursor.fetchone()
-        except Exception as exc:  # noqa: BLE001
-            transaction.savepoint_rollback(sid)
-            if "cannot affect row a second time" not in str(exc):
-                raise
-            _report_duplicates(cursor, result)
-            return True
         transaction.savepoint_commit(sid)
         cursor.execute("SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
                        "JOIN accounts_account a ON a.external_id = s.account")
         result.touched_accounts = {row[0] for row in cursor.fetchall()}
+        phases["upsert"] = time.monotonic()
+        log.info("usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
+                 result.rows, phases["copy"] - started, phases["validate"] - phases["copy"],
+                 phases["upsert"] - phases["validate"])
         result.stats = WriteStats(created=created, updated=affected - created,
                                   unchanged=result.rows - affected)
     return True
@@ -159,69 +178,110 @@ _INSERT_SQL = f"""
 """
 
 
-def _validate(cursor, result: ImportResult) -> None:
-    metrics, products, reasons = Metric.values, Product.values, FailureReason.values
-    checks = [
-        ("account", "coalesce(trim(s.account), '') = ''", "'required value is missing'"),
-        ("date", "coalesce(trim(s.date), '') = ''", "'required value is missing'"),
-        ("metric", "coalesce(trim(s.metric), '') = ''", "'required value is missing'"),
-        ("value", "coalesce(trim(s.value), '') = ''", "'required value is missing'"),
-        ("date", r"trim(s.date) <> '' AND trim(s.date) !~ '^\d{4}-\d{2}-\d{2}$'",
-         "'''' || s.date || ''' is not a date in YYYY-MM-DD form'"),
-        ("metric", f"trim(s.metric) <> '' AND lower(trim(s.metric)) NOT IN ({_enum_list(metrics)})",
-         f"'''' || s.metric || ''' is not one of: {', '.join(metrics)}'"),
-        ("value", f"trim(s.value) <> '' AND s.value ~ '{NEGATIVE}'",
-         "s.value || ' is negative; usage cannot be below zero'"),
-        ("value", f"trim(s.value) <> '' AND s.value !~ '{NUMBER}' AND s.value !~ '{NEGATIVE}'",
-         "'''' || s.value || ''' is not a number'"),
-        ("product",
-         f"coalesce(trim(s.product), '') <> '' AND lower(trim(s.product)) NOT IN "
-         f"({_enum_list(products)})",
-         f"'''' || s.product || ''' is not one of: {', '.join(products)}'"),
-        ("reason",
-         f"coalesce(trim(s.reason), '') <> '' AND lower(trim(s.reason)) NOT IN "
-         f"({_enum_list(reasons)})",
-         f"'''' || s.reason || ''' is not one of: {', '.join(reasons)}'"),
-        ("reason",
-         "coalesce(trim(s.reason), '') <> '' AND lower(trim(s.metric)) <> 'failed_queries'",
-         "'only failed_queries rows carry a reason'"),
-        ("chain", f"coalesce(trim(s.chain), '') <> '' AND lower(trim(s.chain)) !~ '{SLUG}'",
-         "'''' || s.chain || ''' is not a chain slug (like ethereum, base, solana)'"),
-        ("dataset",
-         f"coalesce(trim(s.dataset), '') <> '' AND lower(trim(s.dataset)) !~ '{DATASET}'",
-         "'''' || s.dataset || ''' is not a dataset name (chain.schema.table)'"),
-        ("account",
-         "coalesce(trim(s.account), '') <> '' AND NOT EXISTS (SELECT 1 FROM accounts_account a "
-         "WHERE a.external_id = trim(s.account))",
-         "'unknown account ''' || s.account || '''; import it first'"),
-    ]
-    union = " UNION ALL ".join(
-        f"SELECT s.line, '{column}', {message} FROM usage_stage s WHERE {condition}"
-        for column, condition, message in checks
+_OVERLAP_SQL = f"""
+    SELECT 1 FROM (
+        SELECT a.id AS account_id, MIN(s.date::date) AS first, MAX(s.date::date) AS last
+        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        GROUP BY a.id
+    ) r
+    WHERE EXISTS (SELECT 1 FROM {TABLE} f WHERE f.account_id = r.account_id
+                  AND f.date BETWEEN r.first AND r.last)
+    LIMIT 1
+"""
+
+_APPEND_SQL = f"""
+    WITH written AS (
+        INSERT INTO {TABLE} ({KEY}, value)
+        SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
+               coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
+               coalesce(lower(trim(s.reason)), ''), s.value::float8
+        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        RETURNING 1
     )
-    cursor.execute(f"SELECT line, col, msg FROM ({union}) e(line, col, msg) "
-                   "ORDER BY line LIMIT 5001")
-    rows = cursor.fetchall()
-    # Dates of the right shape can still be impossible (2026-02-30): check the distinct ones.
-    cursor.execute(r"SELECT DISTINCT trim(date) FROM usage_stage "
-                   r"WHERE trim(date) ~ '^\d{4}-\d{2}-\d{2}$'")
-    impossible = []
-    for (value,) in cursor.fetchall():
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            impossible.append(value)
-    if impossible:
-        cursor.execute("SELECT line, 'date', '''' || date || ''' is not a real date' "
-                       "FROM usage_stage WHERE trim(date) = ANY(%s) ORDER BY line LIMIT 5001",
-                       [impossible])
-        rows += cursor.fetchall()
-    if rows:
-        cursor.execute(f"SELECT COUNT(*) FROM ({union}) e")
-        total = cursor.fetchone()[0]
-        for line, column, message in sorted(rows)[:5000]:
-            result.add_error(line, column, message)
-        result.error_count = max(result.error_count, total)
+    SELECT COUNT(*), COUNT(*) FROM written
+"""
+
+
+def _validate(cursor, kind, result: ImportResult) -> None:
+    """Set-based validation with the same rules and messages as the row path.
+
+    Per-row work stays in SQL (required cells, the shape of the value); every categorical
+    column (account, date, metric, product, chain, dataset, reason) is checked once per
+    *distinct* value with the kind's own cell parsers, so a million rows cost a few queries.
+    """
+    parsers = {c.name: c.parse for c in kind.columns}
+    errors: list[tuple[int, str, str]] = []
+    cursor.execute(f"""
+        SELECT line, account, date, metric, value, reason FROM usage_stage
+        WHERE coalesce(trim(account), '') = '' OR coalesce(trim(date), '') = ''
+           OR coalesce(trim(metric), '') = '' OR coalesce(trim(value), '') = ''
+           OR value !~ '{NUMBER}' OR value ~ '[eE][+]?[0-9]{{3,}}'
+           OR (coalesce(trim(reason), '') <> '' AND lower(trim(metric)) <> 'failed_queries')
+        ORDER BY line LIMIT {MAX_REPORTED_ERRORS + 1}
+    """)
+    for line, account, day, metric, value, reason in cursor.fetchall():
+        for column, cell in (("account", account), ("date", day), ("metric", metric),
+                             ("value", value)):
+            if not (cell or "").strip():
+                errors.append((line, column, "required value is missing"))
+        if (value or "").strip():
+            try:
+                parsers["value"](value.strip())
+            except ValueError as exc:
+                errors.append((line, "value", str(exc)))
+            else:
+                if not re.match(NUMBER, value):
+                    errors.append((line, "value", f"'{value}' is not a number"))
+        if (reason or "").strip() and (metric or "").strip().lower() != "failed_queries":
+            errors.append((line, "reason", "only failed_queries rows carry a reason"))
+
+    categorical = ("account", "date", "metric", "product", "chain", "dataset", "reason")
+    cursor.execute(f"""
+        SELECT GROUPING({', '.join(categorical)}), {', '.join(categorical)}
+        FROM usage_stage
+        GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in categorical)})
+    """)
+    distinct: dict[str, set[str]] = {c: set() for c in categorical}
+    for row in cursor.fetchall():
+        # GROUPING() has a 0 bit for the one column this set groups by.
+        mask = row[0]
+        column_index = next(i for i in range(len(categorical))
+                            if not mask & (1 << (len(categorical) - 1 - i)))
+        value = row[1 + column_index]
+        if value is not None and value.strip():
+            distinct[categorical[column_index]].add(value)
+    bad: dict[str, dict[str, str]] = {c: {} for c in categorical}
+    for column in categorical:
+        if column == "account":
+            continue
+        for raw in distinct[column]:
+            try:
+                parsers[column](raw.strip())
+            except ValueError as exc:
+                bad[column][raw] = str(exc)
+    accounts = {raw.strip(): raw for raw in distinct["account"]}
+    known = set(Account.objects.filter(external_id__in=list(accounts))
+                .values_list("external_id", flat=True))
+    for stripped, raw in accounts.items():
+        if stripped not in known:
+            bad["account"][raw] = f"unknown account '{stripped}'; import it first"
+    if any(bad.values()):
+        clauses, params = [], []
+        for column in categorical:
+            if bad[column]:
+                clauses.append(f"{column} = ANY(%s)")
+                params.append(list(bad[column]))
+        cursor.execute(
+            f"SELECT line, {', '.join(categorical)} FROM usage_stage "
+            f"WHERE {' OR '.join(clauses)} ORDER BY line LIMIT {MAX_REPORTED_ERRORS + 1}",
+            params)
+        for row in cursor.fetchall():
+            for i, column in enumerate(categorical):
+                message = bad[column].get(row[1 + i])
+                if message:
+                    errors.append((row[0], column, message))
+    for line, column, message in sorted(errors):
+        result.add_error(line, column, message)
 
 
 def _report_duplicates(cursor, result: ImportResult) -> None:
