@@ -23,6 +23,11 @@ from typing import Any, ClassVar
 from django.db import models, transaction
 
 MAX_REPORTED_ERRORS = 5000
+MAX_STORED_ERRORS = 1000  # kept on the ImportRun so a background job's outcome can be shown
+
+# progress(phase, done, total): called while a long import runs, e.g. ("reading rows", 50000,
+# None) or ("copying", bytes_sent, bytes_total). The command draws a bar; the browser polls.
+Progress = Callable[[str, int, "int | None"], None]
 
 # ---------------------------------------------------------------------------------------------
 # Results
@@ -228,7 +233,7 @@ class ImportKind:
         raise NotImplementedError
 
     def bulk_csv(self, data: bytes, result: ImportResult,
-                 progress: Callable[[int], None] | None) -> bool:
+                 progress: Progress | None) -> bool:
         """Optional fast path for a whole CSV. Return False to use the row-by-row path.
 
         A kind that returns True has validated every row into `result` and, only if none was
@@ -370,7 +375,7 @@ def _read_json_rows(
 
 def _parse_rows(
     table: Iterable[tuple[int, dict[str, str]]], kind: ImportKind, result: ImportResult,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> list[Row]:
     rows: list[Row] = []
     seen_keys: dict[tuple, int] = {}
@@ -378,7 +383,7 @@ def _parse_rows(
     for number, raw in table:
         result.rows += 1
         if progress and result.rows % 5000 == 0:
-            progress(result.rows)
+            progress("reading rows", result.rows, None)
         if "__width__" in raw:
             result.add_error(number, "", raw["__width__"])
             continue
@@ -428,7 +433,8 @@ def run_import(
     origin: str = "cli",
     user: Any = None,
     filename: str = "",
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    run: Any = None,
 ) -> ImportResult:
     """Validate every row of one import and write all of it, or none of it.
 
@@ -448,7 +454,7 @@ def run_import(
     try:
         if json_rows is None and isinstance(data, bytes) and kind.bulk_csv(data, result, progress):
             # The kind validated and wrote the file set-based (e.g. COPY on PostgreSQL).
-            return _finish(kind, result, started, origin, user, filename, rows=None)
+            return _finish(kind, result, started, origin, user, filename, rows=None, run=run)
         if json_rows is not None:
             table = _read_json_rows(json_rows, kind, present)
         else:
@@ -467,8 +473,12 @@ def run_import(
 
     if rows:
         # Check references even when some rows failed to parse, so one pass reports everything.
+        if progress:
+            progress("checking references", result.rows, result.rows)
         kind.resolve(rows, result)
     if result.ok:
+        if progress:
+            progress("writing", result.rows, result.rows)
         try:
             with transaction.atomic():
                 result.stats = kind.write(rows, present)
@@ -478,32 +488,38 @@ def run_import(
                 result.add_error(err.row, err.column, err.message)
     # Resolve checks run after parsing; list problems top to bottom as the file reads.
     result.errors.sort(key=lambda e: e.row)
-    return _finish(kind, result, started, origin, user, filename, rows=rows)
+    return _finish(kind, result, started, origin, user, filename, rows=rows, run=run)
 
 
 def _finish(kind: ImportKind, result: ImportResult, started: float, origin: str, user: Any,
-            filename: str, rows: list[Row] | None) -> ImportResult:
-    """Record the outcome as an ImportRun whatever it was."""
+            filename: str, rows: list[Row] | None, run: Any = None) -> ImportResult:
+    """Record the outcome as an ImportRun whatever it was (updating `run` if one was given)."""
     from cs_portal.models import ImportRun
 
     if rows is None and result.ok:
         # A bulk path committed on its own: run the kind's follow-up now.
         transaction.on_commit(lambda: kind.after_commit([], result))
     result.seconds = time.monotonic() - started
-    run = ImportRun.objects.create(
-        kind=kind.key,
-        origin=origin,
-        filename=filename[:255],
-        user=user if getattr(user, "pk", None) else None,
-        status=ImportRun.Status.ACCEPTED if result.ok else ImportRun.Status.REJECTED,
-        rows=result.rows,
-        created=result.stats.created,
-        updated=result.stats.updated,
-        unchanged=result.stats.unchanged,
-        error_count=result.error_count,
-        errors=[e.as_dict() for e in result.errors[:200]],
-        seconds=result.seconds,
-    )
+    fields = {
+        "kind": kind.key,
+        "origin": origin,
+        "filename": filename[:255],
+        "user": user if getattr(user, "pk", None) else None,
+        "status": ImportRun.Status.ACCEPTED if result.ok else ImportRun.Status.REJECTED,
+        "rows": result.rows,
+        "created": result.stats.created,
+        "updated": result.stats.updated,
+        "unchanged": result.stats.unchanged,
+        "error_count": result.error_count,
+        "errors": [e.as_dict() for e in result.errors[:MAX_STORED_ERRORS]],
+        "seconds": result.seconds,
+    }
+    if run is None:
+        run = ImportRun.objects.create(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(run, name, value)
+        run.save()
     result.run_id = run.pk
     return result
 

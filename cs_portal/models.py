@@ -6,8 +6,10 @@ class ImportRun(models.Model):
     """One attempt to import a file or a batch of rows, accepted or rejected."""
 
     class Status(models.TextChoices):
+        RUNNING = "running"
         ACCEPTED = "accepted"
         REJECTED = "rejected"
+        FAILED = "failed"  # crashed: nothing was written (the import is one transaction)
 
     class Origin(models.TextChoices):
         CLI = "cli", "command"

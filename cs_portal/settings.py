@@ -146,6 +146,11 @@ else:
 
 BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
 
+# Browser uploads larger than this run as a background job with a progress bar; the file waits
+# in the spool directory (shared by web and worker) until the worker has imported it.
+IMPORT_ASYNC_BYTES = envint("IMPORT_ASYNC_BYTES", 5 * 1024 * 1024)
+IMPORT_SPOOL_DIR = envstr("IMPORT_SPOOL_DIR", str(BASE_DIR / "var" / "imports"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

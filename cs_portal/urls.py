@@ -29,6 +29,7 @@ urlpatterns = [
          name="touchpoint_create"),
     path("accounts/<str:external_id>/tier", account_views.tier_update, name="tier_update"),
     path("imports/", views.import_page, name="imports"),
+    path("imports/jobs/<int:run_id>/", views.import_job, name="import_job"),
     path("", include("health.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

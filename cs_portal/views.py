@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.access import can_import
 from cs_portal.http import AuthedRequest
 
 from .imports import all_kinds, get_kind, run_import
+from .jobs import import_job_progress, import_job_start
 from .models import ImportRun
 
 
@@ -19,7 +22,8 @@ def _import_context(request: AuthedRequest, **extra) -> dict:
         "runs": ImportRun.objects.select_related("user")[:15],
         "can_import": can_import(request.user),
         "selected": request.GET.get("kind") or request.POST.get("kind") or "accounts",
-        "result": None,
+        "outcome": None,
+        "job": None,
     }
     context.update(extra)
     return context
@@ -29,20 +33,27 @@ def _import_context(request: AuthedRequest, **extra) -> dict:
 def import_page(request: AuthedRequest) -> HttpResponse:
     """Upload a CSV of any registered kind; show the accepted count or every bad row."""
     if request.method == "GET":
+        job_id = request.GET.get("job", "")
+        if job_id.isascii() and job_id.isdigit() and len(job_id) < 12:
+            return import_job(request, int(job_id))
         return render(request, "imports/import.html", _import_context(request))
     if not can_import(request.user):
         raise PermissionDenied("Only CS managers and admins can import data.")
     kind_key = request.POST.get("kind", "")
     upload = request.FILES.get("file")
     form_error = ""
-    result = None
+    outcome = job = None
     if get_kind(kind_key) is None:
         form_error = "Choose what kind of data the file holds."
     elif upload is None:
         form_error = "Choose a CSV file to upload."
+    elif upload.size > settings.IMPORT_ASYNC_BYTES:
+        # Big files run on a worker; the page polls the job's progress.
+        job = import_job_start(kind=kind_key, upload=upload, user=request.user)
     else:
         result = run_import(kind_key, data=upload.read(), origin="web", user=request.user,
                             filename=upload.name)
+        outcome = result.as_dict()
         # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
         if result.ok and not request.htmx:
             messages.success(
@@ -50,8 +61,35 @@ def import_page(request: AuthedRequest) -> HttpResponse:
                 f"Imported {result.rows} {kind_key} rows: {result.stats.created} new, "
                 f"{result.stats.updated} updated, {result.stats.unchanged} unchanged.",
             )
-    context = _import_context(request, result=result, form_error=form_error,
+    if job is not None and not request.htmx:
+        return redirect(f"{reverse('imports')}?job={job.pk}")
+    context = _import_context(request, outcome=outcome, form_error=form_error, job=job,
+                              progress=import_job_progress(job) if job else None,
                               selected=kind_key or "accounts")
-    status = 200 if result is not None and result.ok else 400
+    status = 200 if job is not None or (outcome and outcome["ok"]) else 400
     template = "imports/import.html#outcome" if request.htmx else "imports/import.html"
     return render(request, template, context, status=status)
+
+
+def run_outcome(run: ImportRun) -> dict:
+    """The same shape as ImportResult.as_dict(), for an import that ran in the background."""
+    return {
+        "kind": run.kind, "ok": run.status == ImportRun.Status.ACCEPTED, "rows": run.rows,
+        "created": run.created, "updated": run.updated, "unchanged": run.unchanged,
+        "error_count": run.error_count, "errors": run.errors, "seconds": run.seconds,
+        "failed": run.status == ImportRun.Status.FAILED,
+    }
+
+
+@require_GET
+def import_job(request: AuthedRequest, run_id: int) -> HttpResponse:
+    """Poll a background import: progress while it runs, then its outcome."""
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such import")
+    if run.status == ImportRun.Status.RUNNING:
+        context = _import_context(request, job=run, progress=import_job_progress(run))
+    else:
+        context = _import_context(request, outcome=run_outcome(run), selected=run.kind)
+    template = "imports/import.html#outcome" if request.htmx else "imports/import.html"
+    return render(request, template, context)

@@ -113,13 +113,15 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
                 step = 8 * 1024 * 1024
                 for offset in range(0, len(data), step):
                     copy.write(view[offset:offset + step])
+                    if progress:
+                        progress("copying", min(offset + step, len(data)), len(data))
         except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
             return False
         phases = {"copy": time.monotonic()}
         cursor.execute("SELECT COUNT(*) FROM usage_stage")
         result.rows = cursor.fetchone()[0]
         if progress:
-            progress(result.rows)
+            progress("validating", result.rows, result.rows)
         if result.rows == 0:
             result.add_error(1, "", "the file has a header but no rows")
             return True
@@ -134,6 +136,8 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             return True
         # Appending days the account has no facts for yet (the usual daily feed) needs no
         # conflict handling; anything overlapping existing facts takes the upsert.
+        if progress:
+            progress("writing", result.rows, result.rows)
         cursor.execute(_OVERLAP_SQL)
         overlap = cursor.fetchone() is not None
         sid = transaction.savepoint()

@@ -343,4 +343,4 @@ def test_book_shows_derived_arr_plan_and_renewal(book, maya_client, today):
 def test_book_summary_totals(book):
     summary = book_summary(accounts_with_commercials())
     assert summary == {"accounts": 5, "arr": Decimal("460000"), "renewing": 3,
-                       "renewing_arr": Decimal("360000")}
+                       "renewing_arr": Decimal("360000"), "red": 0, "red_arr": Decimal(0)}

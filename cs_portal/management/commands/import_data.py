@@ -19,21 +19,27 @@ class Command(BaseCommand):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"no such file: {path}")
-        progress_bar = None
-        if self.stdout.isatty():
+        bar = None
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            nonlocal bar
+            if not self.stdout.isatty():
+                return
             from tqdm import tqdm
 
-            progress_bar = tqdm(unit=" rows", desc=f"checking {kind}", leave=False)
-
-        def progress(rows: int) -> None:
-            if progress_bar is not None:
-                progress_bar.n = rows
-                progress_bar.refresh()
+            if bar is None or bar.desc != phase:
+                if bar is not None:
+                    bar.close()
+                unit = "B" if phase == "copying" else " rows"
+                bar = tqdm(total=total, desc=phase, unit=unit, unit_scale=unit == "B",
+                           leave=False)
+            bar.n = done
+            bar.refresh()
 
         result = run_import(kind, data=file.read_bytes(), origin="cli", filename=file.name,
                             progress=progress)
-        if progress_bar is not None:
-            progress_bar.close()
+        if bar is not None:
+            bar.close()
         if not result.ok:
             for err in result.errors:
                 column = f" [{err.column}]" if err.column else ""
