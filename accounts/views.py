@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cs_portal.http import AuthedRequest
-from health.selectors import score_history, sparkline_points
+from health.selectors import account_snapshot, score_history, sparkline_points
 
 from . import selectors, services
 from .access import can_change_tier, can_edit_account
@@ -106,6 +106,7 @@ def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
         "people": selectors.account_people(account=account),
         "contracts": selectors.account_contracts(account=account),
         "progress": selectors.contract_progress(account=account),
+        "snapshot": account_snapshot(account=account),
         "timeline": selectors.account_timeline(account=account),
         "can_edit": can_edit_account(request.user, account),
         "can_change_tier": can_change_tier(request.user),
