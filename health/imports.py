@@ -29,6 +29,8 @@ DATASET = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_*]+){1,2}$")
 
 
 def parse_value(raw: str) -> float:
+    if "_" in raw:  # float() takes 1_000; the database's number cast does not
+        raise ValueError(f"'{raw}' is not a number")
     try:
         value = float(raw)
     except ValueError:

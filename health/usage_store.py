@@ -13,7 +13,7 @@ import re
 import time
 from datetime import date
 
-from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
 from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats
@@ -128,31 +128,35 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
         cursor.execute("ANALYZE usage_stage")
         _validate(cursor, kind, result)
         phases["validate"] = time.monotonic()
-        # Name duplicate keys before writing: two rows equal to a stored fact would slip through
-        # the upsert (its WHERE skips both), so the insert's own error cannot be relied on.
-        _report_duplicates(cursor, result)
         if not result.ok:
+            _report_duplicates(cursor, result)  # so one pass names every bad row
             result.errors.sort(key=lambda e: e.row)
             return True
         # Appending days the account has no facts for yet (the usual daily feed) needs no
-        # conflict handling; anything overlapping existing facts takes the upsert.
+        # conflict handling: the unique key itself catches a key given twice. Anything
+        # overlapping stored facts takes the upsert, and there duplicates must be found first:
+        # two rows equal to a stored fact would both be skipped by the upsert's WHERE.
         if progress:
             progress("writing", result.rows, result.rows)
         cursor.execute(_OVERLAP_SQL)
         overlap = cursor.fetchone() is not None
-        sid = transaction.savepoint()
-        try:
-            cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
-            created, affected = cursor.fetchone()
-        except (IntegrityError, ProgrammingError) as exc:
-            # A key twice in the file (or, appending, a fact another import just wrote).
-            transaction.savepoint_rollback(sid)
+        if overlap:
             _report_duplicates(cursor, result)
             if not result.ok:
                 return True
+        sid = transaction.savepoint_create()
+        try:
+            cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
+            created, affected = cursor.fetchone()
+        except IntegrityError as exc:
+            transaction.savepoint_rollback(sid)
             if overlap or "usage_natural_key" not in str(exc):
                 raise
-            sid = transaction.savepoint()
+            _report_duplicates(cursor, result)
+            if not result.ok:
+                return True
+            # Not in the file: another import wrote the same facts meanwhile. Upsert instead.
+            sid = transaction.savepoint_create()
             cursor.execute(_INSERT_SQL)
             created, affected = cursor.fetchone()
         transaction.savepoint_commit(sid)

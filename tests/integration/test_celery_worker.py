@@ -1,0 +1,114 @@
+"""End to end on the real stack: usage POSTed to the API is rescored by a real Celery worker.
+
+PostgreSQL (the CSV goes through COPY), Redis as the broker, and a worker subprocess: the path a
+production import takes, with no eager shortcut.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from accounts.models import Role
+from accounts.services import api_token_create
+from health.models import HealthSnapshot, UsageFact
+from health.services import health_recompute
+from tests.factories import AccountFactory, UserFactory
+
+pytestmark = pytest.mark.integration
+
+POLL_SECONDS = 15
+SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
+RECEIVED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] received"
+DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
+
+
+def yesterday_utc() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=body.encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(condition, seconds: float = POLL_SECONDS):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    return condition()
+
+
+def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server,
+                                                               celery_worker_process):
+    worker = celery_worker_process
+    day = yesterday_utc()
+    token = api_token_create(user=UserFactory(role=Role.MANAGER))
+    account = AccountFactory(external_id="steady", tier=3, seats=10)
+    # 60 days of steady usage, written directly so that no import (and no task) is involved.
+    UsageFact.objects.bulk_create([
+        fact
+        for n in range(60)
+        for fact in (
+            UsageFact(account=account, date=day - timedelta(days=n), metric="units",
+                      value=1000, **DIMS),
+            UsageFact(account=account, date=day - timedelta(days=n), metric="api_calls",
+                      value=400),
+            UsageFact(account=account, date=day - timedelta(days=n), metric="active_users",
+                      value=6),
+        )
+    ])
+    assert health_recompute(as_of=day, account_ids=[account.pk]) == 1
+    before = HealthSnapshot.objects.get(account=account, date=day)
+    assert (before.band, before.overrides) == ("green", [])
+    assert worker.count(RECEIVED) == 0
+
+    # The last 7 days collapse to 10%: one CSV, 7 rows, through COPY on PostgreSQL.
+    csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
+        f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
+        f"{DIMS['dataset']}\n" for n in range(7))
+    status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
+    assert status == 200, body
+    assert {k: body[k] for k in ("ok", "rows", "created", "updated", "unchanged")} == {
+        "ok": True, "rows": 7, "created": 0, "updated": 7, "unchanged": 0}
+
+    def rescored():
+        snap = HealthSnapshot.objects.get(account=account, date=day)
+        return snap if snap.band == "red" else None
+
+    after = wait_for(rescored)
+    assert after is not None, f"not rescored within {POLL_SECONDS} s:\n{worker.log()}"
+    assert after.score < before.score
+    assert after.score <= 39
+    assert [o["key"] for o in after.overrides] == ["sharp_drop"]
+    assert after.overrides[0]["detail"].endswith("100 units/day vs 1,000")
+
+    # One task for the import, not one per row (and not one per account-day).
+    assert wait_for(lambda: worker.count(SUCCEEDED) >= 1), worker.log()
+    time.sleep(1)  # time for a stray second task to show up, if there were one
+    assert worker.count(RECEIVED) == 1, worker.log()
+    assert worker.count(SUCCEEDED) == 1, worker.log()
+
+    # A rejected import writes nothing and enqueues nothing.
+    status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token,
+                            f"account,date,metric,value\nsteady,{day},units,-5\n")
+    assert status == 400
+    assert body["errors"] == [{"row": 2, "column": "value",
+                               "message": "-5 is negative; usage cannot be below zero"}]
+    time.sleep(1)
+    assert worker.count(RECEIVED) == 1, worker.log()
+    assert HealthSnapshot.objects.get(account=account, date=day).score == after.score
