@@ -11,8 +11,9 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
-from accounts.models import Account
+from accounts.models import Account, Contract
 
 from .engine import SHARP_DROP_SHARE, AccountInputs
 from .models import Incident
@@ -239,7 +240,12 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
 
 def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
     """Everything the engine needs for the scoped accounts, in a fixed number of queries."""
-    accounts = Account.objects.all()
+    # Lapsed accounts (they had contracts, none is active that day) are not scored: nothing is
+    # left to protect, and their collapse would bury the book's real risks. Accounts with no
+    # contract data at all are scored; the commit signal simply does not apply to them.
+    contracts = Contract.objects.filter(account=OuterRef("pk"))
+    accounts = Account.objects.exclude(
+        Exists(contracts) & ~Exists(contracts.filter(start__lte=as_of, end__gte=as_of)))
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
     base = list(accounts.values_list("id", "tier", "segment", "seats"))

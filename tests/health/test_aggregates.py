@@ -322,3 +322,18 @@ def test_recompute_command_refuses_bad_input_and_writes_nothing(db, args, messag
         call_command("recompute_health", *args)
     assert str(exc.value) == message
     assert HealthSnapshot.objects.count() == 0
+
+
+def test_lapsed_accounts_are_not_scored_but_accounts_without_contract_data_are(db):
+    lapsed = AccountFactory(external_id="lapsed")
+    ContractFactory(account=lapsed, start=date(2025, 1, 1), end=date(2025, 12, 31))
+    active = AccountFactory(external_id="active")
+    ContractFactory(account=active, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    unknown = AccountFactory(external_id="no-contracts")
+    for account in (lapsed, active, unknown):
+        import_usage(units_rows(account.external_id,
+                                {d: seasonal(d) for d in days(START, END)}))
+    assert health_recompute(as_of=END) == 2
+    scored = set(HealthSnapshot.objects.filter(date=END)
+                 .values_list("account__external_id", flat=True))
+    assert scored == {"active", "no-contracts"}
