@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
@@ -138,9 +139,20 @@ def commit_consumption(as_of: date, account_ids: list[int] | None) -> dict[int, 
     }
 
 
+DATA_SINCE_KEY = "health:usage-data-since"
+
+
 def data_since() -> date | None:
-    """The first day we hold any usage for: commit pace only judges the days we can see."""
-    return _d(_rows(f"SELECT MIN(date) FROM {USAGE}", [])[0][0])
+    """The first day we hold any usage for: commit pace only judges the days we can see.
+
+    It scans the whole fact table, so it is cached; a usage import clears it on commit.
+    """
+    cached = cache.get(DATA_SINCE_KEY)
+    if cached is not None:
+        return _d(cached) if cached else None
+    value = _d(_rows(f"SELECT MIN(date) FROM {USAGE}", [])[0][0])
+    cache.set(DATA_SINCE_KEY, value.isoformat() if value else "", 3600)
+    return value
 
 
 def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:

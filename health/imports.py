@@ -112,8 +112,12 @@ class UsageImport(ImportKind):
         return {r.refs["account"] for r in rows}
 
     def after_commit(self, rows: list[Row], result: ImportResult) -> None:
+        from django.core.cache import cache
+
+        from .aggregates import DATA_SINCE_KEY
         from .tasks import enqueue_recompute
 
+        cache.delete(DATA_SINCE_KEY)  # the import may have added older days
         enqueue_recompute(result.touched_accounts or self.affected_accounts(rows))
 
 

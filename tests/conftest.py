@@ -121,3 +121,13 @@ def alice_token(alice) -> str:
 def pytest_configure(config):
     # WhiteNoise warns once per test client that collectstatic has not run; tests do not need it.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (cached aggregates must not leak between tests)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
