@@ -125,9 +125,12 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache (cached aggregates must not leak between tests)."""
+    """Cached aggregates must not leak between tests. Only our keys are deleted: with REDIS_URL
+    set, the cache shares its Redis database with the Celery broker."""
     from django.core.cache import cache
 
-    cache.clear()
+    from health.aggregates import DATA_SINCE_KEY
+
+    cache.delete(DATA_SINCE_KEY)
     yield
-    cache.clear()
+    cache.delete(DATA_SINCE_KEY)
