@@ -1,0 +1,372 @@
+"""Turn bench results into a console table and the generated part of docs/benchmarks.md.
+
+Every sentence about growth is computed from the measured numbers: for two sizes n1 < n2 with
+times t1, t2 the growth exponent is k = log(t2/t1) / log(n2/n1) (1 = linear in accounts).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+TARGET_SIZE = 5000  # the issue sets its targets at 5,000 accounts x 180 days
+
+INGEST_MAX_RATIO = 2.0
+RECOMPUTE_MAX_RATIO = 10.0
+RECOMPUTE_MAX_S = 10.0
+SINGLE_MAX_MS = 100.0
+FRESHNESS_MAX_S = 5.0
+BUSY_LOAD = 1.0  # a 1-minute load average at or above this when a size starts is flagged
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts
+
+
+def verdicts(r: dict) -> dict[str, bool | None]:
+    """PASS (True) / MISS (False) / not measured (None) per target for one size's results."""
+    ing, rec = r.get("ingest") or {}, r.get("recompute") or {}
+    one, fresh = r.get("single") or {}, r.get("freshness") or {}
+    out: dict[str, bool | None] = {
+        "ingest": ing["ratio"] <= INGEST_MAX_RATIO if "ratio" in ing else None,
+        "recompute_ratio": rec["ratio"] <= RECOMPUTE_MAX_RATIO if "ratio" in rec else None,
+        "recompute_time": rec["full_s"] < RECOMPUTE_MAX_S if "full_s" in rec else None,
+        "single": one["p95_ms"] < SINGLE_MAX_MS if "p95_ms" in one else None,
+        "freshness": None,
+    }
+    if fresh.get("runs"):
+        out["freshness"] = (fresh.get("max_s") is not None and fresh["max_s"] < FRESHNESS_MAX_S
+                            and all(run.get("seconds") is not None for run in fresh["runs"]))
+    return out
+
+
+def word(ok: bool | None) -> str:
+    return "n/a" if ok is None else "PASS" if ok else "MISS"
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting helpers
+
+
+def fs(seconds: float | None, digits: int = 2) -> str:
+    return "—" if seconds is None else f"{seconds:.{digits}f}"
+
+
+def fx(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def size_label(n: int) -> str:
+    return f"**{n:,}**" if n == TARGET_SIZE else f"{n:,}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Growth
+
+
+def exponent(n1: int, t1: float, n2: int, t2: float) -> float | None:
+    if min(n1, n2, t1, t2) <= 0 or n1 == n2:
+        return None
+    return math.log(t2 / t1) / math.log(n2 / n1)
+
+
+def shape(k: float | None) -> str:
+    if k is None:
+        return "not measurable"
+    if k < 0.3:
+        return "about flat"
+    if k < 0.8:
+        return "sub-linear"
+    if k <= 1.2:
+        return "about linear"
+    return "super-linear"
+
+
+SERIES = [
+    # key, label, getter, unit, target (value, better_below) for the crossing estimate
+    ("raw", "raw `\\copy`", lambda r: (r.get("ingest") or {}).get("raw_copy_s"), "s", None),
+    ("import", "`import_data usage`", lambda r: (r.get("ingest") or {}).get("import_s"), "s",
+     None),
+    ("floor", "the `usage_windows` floor", lambda r: (r.get("recompute") or {}).get("floor_s"),
+     "s", None),
+    ("full", "full-book recompute", lambda r: (r.get("recompute") or {}).get("full_s"), "s",
+     RECOMPUTE_MAX_S),
+    ("single", "one account's recompute (median)",
+     lambda r: (r.get("single") or {}).get("median_ms"), "ms", SINGLE_MAX_MS),
+    ("fresh", "freshness (median)", lambda r: (r.get("freshness") or {}).get("median_s"), "s",
+     FRESHNESS_MAX_S),
+]
+
+
+def growth(results: list[dict]) -> list[str]:
+    ok = sorted((r for r in results if r.get("accounts")), key=lambda r: r["accounts"])
+    if len(ok) < 2:
+        return ["Only one size was measured, so there is no growth to report; run with "
+                "several sizes, e.g. `make bench BENCH_SIZES=1000,5000,20000`."]
+    lines = []
+    for _key, label, get, unit, target in SERIES:
+        points = [(r["accounts"], get(r)) for r in ok if get(r) is not None]
+        if len(points) < 2:
+            continue
+        steps = []
+        for (n1, t1), (n2, t2) in zip(points, points[1:], strict=False):
+            k = exponent(n1, t1, n2, t2)
+            steps.append(f"{n1:,}→{n2:,} accounts ({n2 / n1:.0f}× the book): "
+                         f"{t1:.3g} → {t2:.3g} {unit}, ×{t2 / t1:.2f}"
+                         + (f" (k = {k:.2f}, {shape(k)})" if k is not None else ""))
+        (n1, t1), (n2, t2) = points[0], points[-1]
+        k = exponent(n1, t1, n2, t2)
+        sentence = f"- **{label}**: " + "; ".join(steps) + "."
+        if target is not None and k is not None and k > 0.1 and t2 < target:
+            at = n2 * (target / t2) ** (1 / k)
+            sentence += (f" At that rate it reaches the {target:g} {unit} target at about "
+                         f"{at:,.0f} accounts.")
+        elif target is not None and t2 >= target:
+            sentence += f" It is already over the {target:g} {unit} target at {n2:,} accounts."
+        lines.append(sentence)
+    ratios = []
+    for label, section in (("import ÷ raw copy", "ingest"), ("recompute ÷ floor", "recompute")):
+        values = [(r["accounts"], (r.get(section) or {}).get("ratio")) for r in ok]
+        values = [(n, v) for n, v in values if v is not None]
+        if len(values) >= 2:
+            ratios.append(f"{label} " + " → ".join(f"{v:.2f}× at {n:,}" for n, v in values))
+    if ratios:
+        lines.append("- **Ratios**: " + "; ".join(ratios) + ".")
+    lines.append("")
+    lines.append("k is the growth exponent log(t2/t1) / log(n2/n1): 1 means time grows in "
+                 "proportion to the number of accounts, 0 means it does not grow.")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def markdown(results: list[dict], meta: dict) -> str:
+    results = sorted(results, key=lambda r: r["accounts"])
+    out = [
+        "## Latest run",
+        "",
+        f"- **Date**: {meta['date']}",
+        f"- **Machine**: {meta['machine']}",
+        f"- **Code**: {meta['code']}",
+        f"- **Command**: `{meta['command']}`",
+        f"- **Data**: `bench/gen.py`, {meta['days']} days of usage per account (about "
+        f"{meta.get('rows_per_account_day', 0):.2f} rows per account-day); scores as of "
+        f"{meta['as_of']}, the last generated day.",
+        "- **Stack**: PostgreSQL (a fresh database per size, dropped afterwards), Redis as "
+        "the Celery broker, a real `celery worker --pool=solo` and `runserver --noreload` for "
+        "freshness. After the import, `VACUUM ANALYZE health_usagefact` (untimed) stands in "
+        "for autovacuum so it cannot kick in during the measurements.",
+        "",
+        f"The issue sets the targets at **{TARGET_SIZE:,} accounts** (bold rows); the other "
+        "sizes show how far the same bar holds.",
+        "",
+    ]
+    busy = [(r["accounts"], r["load"]) for r in results if r.get("load", 0) >= BUSY_LOAD]
+    if busy:
+        out += ["**Warning: the machine was busy** (1-minute load average when a size started: "
+                + ", ".join(f"{load:.2f} at {n:,} accounts" for n, load in busy)
+                + "), so these figures are inflated; rerun on a quiet machine.", ""]
+    errors = [(r["accounts"], e) for r in results for e in r.get("errors", [])]
+    if errors:
+        out += ["**Errors during the run** (figures missing below):", ""]
+        out += [f"- {n:,} accounts: {e}" for n, e in errors] + [""]
+
+    out += ["### 1. Ingest: `import_data usage` vs raw `psql \\copy`", "",
+            "Raw floor: `psql -c \"\\copy bare FROM 'usage.csv' WITH (FORMAT csv, HEADER true)\"` "
+            "into a table of text columns with no index or constraint (wall time of the psql "
+            "process, median of 3). Import: `manage.py import_data usage usage.csv` into the "
+            "empty fact table (wall time of the process, one run, with `REDIS_URL` set so the "
+            "follow-up recompute is queued, not run inline). Target: import ≤ "
+            f"{INGEST_MAX_RATIO:g}× raw.", ""]
+    rows = []
+    for r in results:
+        ing = r.get("ingest") or {}
+        rows.append([size_label(r["accounts"]), f"{ing.get('rows', 0):,}",
+                     fs(ing.get("csv_mb"), 0), fs(ing.get("raw_copy_s")),
+                     fs(ing.get("import_s")), fx(ing.get("ratio")),
+                     f"≤ {INGEST_MAX_RATIO:g}×", word(verdicts(r)["ingest"])])
+    out += table(["accounts", "usage rows", "CSV MB", "raw \\copy s", "import_data s", "ratio",
+                  "target", "result"], rows)
+    out += ["", "Where the import's time goes (its own INFO log line `usage COPY import of N "
+            "rows: copy …, validate …, upsert …`; *startup* is `manage.py import_data` failing on "
+            "a missing file, i.e. interpreter + Django setup; *other* is the rest of the wall "
+            "time: startup, reading the file, the run record, queueing the recompute):", ""]
+    names: list[str] = []  # whatever phases the app logs, in its order
+    for r in results:
+        for name in (r.get("ingest") or {}).get("phases") or {}:
+            if name not in names:
+                names.append(name)
+    rows = []
+    for r in results:
+        ing = r.get("ingest") or {}
+        ph = ing.get("phases") or {}
+        rows.append([size_label(r["accounts"])] + [fs(ph.get(name)) for name in names]
+                    + [fs(ing.get("startup_s")), fs(ing.get("other_s")),
+                       fs(ing.get("import_s")), str(ing.get("queued_tasks", "—"))])
+    out += table(["accounts"] + [f"{name} s" for name in names]
+                 + ["startup s", "other s", "total s", "tasks queued"], rows)
+
+    out += ["", "### 2. Full-book recompute vs one SQL aggregate", "",
+            "Both in one warm process: `health_recompute(as_of=…)` for every account vs the "
+            "`usage_windows` aggregate alone for every account (each run once to warm, then the "
+            f"median of 3, interleaved). Target: ≤ {RECOMPUTE_MAX_RATIO:g}× the floor and "
+            f"< {RECOMPUTE_MAX_S:g} s.", ""]
+    rows = []
+    for r in results:
+        rec, v = r.get("recompute") or {}, verdicts(r)
+        rows.append([size_label(r["accounts"]), fs(rec.get("floor_s"), 3),
+                     fs(rec.get("full_s"), 3), fx(rec.get("ratio")),
+                     f"≤ {RECOMPUTE_MAX_RATIO:g}×", word(v["recompute_ratio"]),
+                     f"< {RECOMPUTE_MAX_S:g} s", word(v["recompute_time"])])
+    out += table(["accounts", "floor s", "recompute s", "ratio", "target", "result",
+                  "target", "result"], rows)
+    out += breakdown(results, "recompute", "breakdown_s", "s", 3,
+                     "Where one full-book recompute's time goes (one profiled run):")
+
+    out += ["", "### 3. One account's recompute", "",
+            "`health_recompute(as_of=…, account_ids=[id])` in the same warm process, 20 runs over "
+            "20 random accounts (after one warm-up). Target: < "
+            f"{SINGLE_MAX_MS:g} ms, judged on the p95.", ""]
+    rows = []
+    for r in results:
+        one = r.get("single") or {}
+        rows.append([size_label(r["accounts"]), fs(one.get("median_ms"), 1),
+                     fs(one.get("p95_ms"), 1), fs(one.get("max_ms"), 1),
+                     f"< {SINGLE_MAX_MS:g} ms", word(verdicts(r)["single"])])
+    out += table(["accounts", "median ms", "p95 ms", "max ms", "target", "result"], rows)
+    out += breakdown(results, "single", "breakdown_ms", "ms", 1,
+                     "Where one account's recompute goes (median of 5 profiled runs):")
+
+    out += ["", "### 4. Freshness: usage POSTed to the API → new score readable", "",
+            "A real Celery worker and web server on the bench database. Each run POSTs one "
+            "account's last 7 days of `units` at 10% of what they were (a collapse: 7 CSV rows) "
+            "to `POST /api/v1/import/usage` with a manager's Bearer token, then polls the "
+            "database every 20 ms until that account's snapshot for the day is rewritten and "
+            "red with the `sharp_drop` override; the API's "
+            "`GET /api/v1/accounts/{id}/health` is checked to serve it. Seconds from the start "
+            "of the POST. Three runs, three different accounts. Target: < "
+            f"{FRESHNESS_MAX_S:g} s on every run.", ""]
+    rows = []
+    for r in results:
+        fr = r.get("freshness") or {}
+        runs = fr.get("runs") or []
+        post = [x["post_s"] for x in runs if x.get("post_s") is not None]
+        task = [x["task_s"] for x in runs if x.get("task_s") is not None]
+        rows.append([size_label(r["accounts"]), fs(fr.get("median_s")), fs(fr.get("max_s")),
+                     fs(sorted(post)[len(post) // 2] if post else None, 3),
+                     fs(sorted(task)[len(task) // 2] if task else None, 3),
+                     ", ".join(f"{x['before']}→{x['after']}" for x in runs if x.get("after")),
+                     f"< {FRESHNESS_MAX_S:g} s", word(verdicts(r)["freshness"])])
+    out += table(["accounts", "median s", "max s", "POST s (median)", "worker task s (median)",
+                  "score before→after", "target", "result"], rows)
+    rows = []
+    for r in results:
+        bl = (r.get("freshness") or {}).get("backlog") or {}
+        if bl:
+            rows.append([f"{r['accounts']:,}", str(bl.get("tasks", "—")),
+                         fs(bl.get("task_s")), fs(bl.get("wait_s"))])
+    if rows:
+        out += ["", "Before the freshness runs the worker first drains what the bulk "
+                "`import_data usage` queued (a rescore of every imported account):", ""]
+        out += table(["accounts", "tasks", "worker task s", "seconds until drained"], rows)
+
+    profiled = [r for r in results if r.get("import_profile")]
+    if profiled:
+        out += ["", "### Import, statement by statement (`--profile-import`)", "",
+                "One more `run_import(\"usage\", …)` of the same CSV into the emptied fact "
+                "table, in one process, timing every SQL statement it sends (statements over "
+                "10 ms; *outside SQL* is the COPY stream, reading the file and Python):", ""]
+        for r in profiled:
+            prof = r["import_profile"]
+            rows = [[f"`{short(st['sql'])}`", str(st["calls"]), fs(st["seconds"])]
+                    for st in prof["statements"][:10]]
+            rows.append(["*outside SQL*", "", fs(prof["outside_sql_s"])])
+            rows.append(["**total**", "", fs(prof["total_s"])])
+            out += [f"{r['accounts']:,} accounts ({prof['rows']:,} rows):", ""]
+            out += table(["statement", "calls", "s"], rows) + [""]
+
+    out += ["", "### How it grows", ""] + growth(results)
+    return "\n".join(out) + "\n"
+
+
+def short(sql: str, width: int = 70) -> str:
+    return sql if len(sql) <= width else sql[:width].rstrip() + "…"
+
+
+def breakdown(results: list[dict], section: str, key: str, unit: str, digits: int,
+              title: str) -> list[str]:
+    """Phases down, sizes across: each cell is the time and its share of that size's total."""
+    data = [(r["accounts"], (r.get(section) or {}).get(key)) for r in results]
+    data = [(n, b) for n, b in data if b]
+    if not data:
+        return []
+    phases = [p for p in data[-1][1] if p != "total"] + ["total"]
+    rows = []
+    for phase in phases:
+        cells = []
+        for _, b in data:
+            value, total = b.get(phase), b.get("total") or 0
+            share = f" ({100 * value / total:.0f}%)" if value is not None and total and \
+                phase != "total" else ""
+            cells.append(fs(value, digits) + share)
+        rows.append([f"**{phase}**" if phase == "total" else phase] + cells)
+    return ["", title, ""] + table([f"phase ({unit})"] + [f"{n:,} accounts" for n, _ in data],
+                                   rows)
+
+
+def write_doc(path: Path, generated: str) -> None:
+    """Replace what sits between the markers; keep everything a human wrote around them."""
+    block = f"{START}\n{generated}{END}"
+    if path.exists():
+        text = path.read_text()
+        if START in text and END in text:
+            head, rest = text.split(START, 1)
+            tail = rest.split(END, 1)[1]
+            path.write_text(head + block + tail)
+            return
+        path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Benchmarks\n\n"
+        "Produced by `make bench` (`bench/run.py`); sizes with "
+        "`make bench BENCH_SIZES=1000,5000,20000`. Everything between the `bench:start` and "
+        "`bench:end` markers is regenerated on every run; notes written outside them are "
+        "kept.\n\n" + block + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Console
+
+
+def console(results: list[dict]) -> str:
+    head = ["accounts", "raw copy s", "import s", "ratio", "", "floor s", "recompute s",
+            "ratio", "", "", "one p50 ms", "one p95 ms", "", "fresh p50 s", "fresh max s", ""]
+    rows = []
+    for r in sorted(results, key=lambda r: r["accounts"]):
+        ing, rec = r.get("ingest") or {}, r.get("recompute") or {}
+        one, fr, v = r.get("single") or {}, r.get("freshness") or {}, verdicts(r)
+        rows.append([f"{r['accounts']:,}", fs(ing.get("raw_copy_s")), fs(ing.get("import_s")),
+                     fx(ing.get("ratio")), word(v["ingest"]), fs(rec.get("floor_s"), 3),
+                     fs(rec.get("full_s"), 3), fx(rec.get("ratio")), word(v["recompute_ratio"]),
+                     word(v["recompute_time"]), fs(one.get("median_ms"), 1),
+                     fs(one.get("p95_ms"), 1), word(v["single"]), fs(fr.get("median_s")),
+                     fs(fr.get("max_s")), word(v["freshness"])])
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in rows]
+    lines.append(f"targets: import ≤ {INGEST_MAX_RATIO:g}× raw copy; recompute ≤ "
+                 f"{RECOMPUTE_MAX_RATIO:g}× floor and < {RECOMPUTE_MAX_S:g} s; one account p95 "
+                 f"< {SINGLE_MAX_MS:g} ms; freshness < {FRESHNESS_MAX_S:g} s (set at "
+                 f"{TARGET_SIZE:,} accounts)")
+    return "\n".join(lines)
