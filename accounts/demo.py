@@ -24,7 +24,10 @@ from typing import Any
 SEED = 2026
 DEMO_DOMAIN = "demo.csportal.test"
 DEMO_PASSWORD = "demo-pass-2026"
-IMPORT_ORDER = ("users", "accounts", "contracts", "contacts", "touchpoints")
+BOOK_KINDS = ("users", "accounts", "contracts", "contacts", "touchpoints")
+# `health.demo.apply_stories` adds these two after the book: incidents, then 180 days of usage.
+STORY_KINDS = ("incidents", "usage")
+IMPORT_ORDER = BOOK_KINDS + STORY_KINDS
 
 Row = dict[str, Any]
 
@@ -407,8 +410,10 @@ class Draft:
         return min(c[0] for c in self.contracts)
 
 
-def build_book(today: date, seed: int = SEED) -> dict[str, list[Row]]:
-    """All demo rows, keyed by import kind, in import order. Same (today, seed) → same rows."""
+def build_plans(today: date, seed: int = SEED) -> list[Draft]:
+    """The accounts behind the book, in external-id order, with what they use (chains,
+    datasets, channel, the chain they ask for) and their mood: `health.demo` writes their usage
+    from this. Same (today, seed) → same plans."""
     rng = random.Random(seed)
     plans = _plan_accounts(rng)
     for plan in plans:
@@ -427,6 +432,12 @@ def build_book(today: date, seed: int = SEED) -> dict[str, list[Row]]:
     plans.sort(key=lambda p: (p.customer_since, p.name))
     for number, plan in enumerate(plans, start=1):
         plan.external_id = f"acct-{number:04d}"
+    return plans
+
+
+def build_book(today: date, seed: int = SEED) -> dict[str, list[Row]]:
+    """All demo rows, keyed by import kind, in import order. Same (today, seed) → same rows."""
+    plans = build_plans(today, seed)
     return {
         "users": user_rows(),
         "accounts": [_account_row(p) for p in plans],

@@ -1,36 +1,65 @@
-"""`manage.py seed_demo`: load the demo book through the import pipeline.
+"""`manage.py seed_demo`: load the demo book through the import pipeline, then score it.
 
-The rows come from `accounts.demo.build_book(today)` and go in through `run_import`, kind by kind
-(users → accounts → contracts → contacts → touchpoints), exactly as a customer's CSVs would. A
-rejected kind stops the seed with the pipeline's own row errors.
+The rows come from `accounts.demo.build_book(today)` plus `health.demo.apply_stories` (which
+tunes a few story accounts and writes 180 days of usage and the data-trust incidents), and go in
+through `run_import`, kind by kind (users → accounts → contracts → contacts → touchpoints →
+incidents → usage), exactly as a customer's files would; usage goes as one CSV, which PostgreSQL
+loads through COPY. A rejected kind stops the seed with the pipeline's own row errors. Then the
+last 90 days of health snapshots are backfilled so the trend charts have a history, and the
+command prints the band counts and where each story lives.
 
-Re-running is a no-op because the pipeline upserts on natural keys and the book is a pure
-function of its anchor date. Contract starts and touchpoint dates are part of those keys, so a
-book anchored on a later day would *add* shifted contracts next to the old ones. The anchor is
-therefore recorded in the import history (the runs' filename) and reused on later runs while
-the demo book exists; `--today` moves it on purpose.
+The book is a pure function of its anchor date, and usage is relative to it: a book anchored on
+an older day would look as if every customer had stopped using the product. So:
+- by default the anchor is today; if the existing demo book was anchored on another day, its
+  accounts (and, by cascade, their contracts, contacts, touchpoints, usage and snapshots) and its
+  incidents are deleted and the book is re-seeded at today;
+- `--today` pins the anchor on purpose (a reproducible demo or test); a pinned book is reused by
+  later runs without `--today` until another `--today` moves it;
+- re-running with the same anchor changes nothing: every import upserts on natural keys and
+  reports 0 new / 0 updated, and the snapshot backfill is skipped when nothing changed.
+The anchor is recorded in the import history (the runs' filename).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 import re
 import time
-from datetime import date
+from collections import Counter
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, is_password_usable
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import demo
 from accounts.models import Account, Role, User
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
+from health import demo as health_demo
+from health.imports import USAGE_COLUMNS
+from health.models import HealthSnapshot, Incident
+from health.services import health_backfill
 
 ANCHOR_LABEL = "seed_demo anchor="
+PINNED = " pinned"
+BACKFILL_DAYS = 90
+ANALYZE_TABLES = ("accounts_account", "accounts_contract", "accounts_contact",
+                  "accounts_touchpoint", "health_incident", "health_usagefact")
 
 
-def previous_anchor() -> date | None:
+class Anchor(NamedTuple):
+    day: date
+    pinned: bool
+
+
+def previous_anchor() -> Anchor | None:
     """The anchor date the existing demo book was seeded with, if there is one."""
     run = (ImportRun.objects
            .filter(kind="accounts", status=ImportRun.Status.ACCEPTED,
@@ -38,8 +67,9 @@ def previous_anchor() -> date | None:
            .order_by("-created_at", "-id").first())
     if run is None or not Account.objects.filter(external_id="acct-0001").exists():
         return None
-    match = re.fullmatch(re.escape(ANCHOR_LABEL) + r"(\d{4}-\d{2}-\d{2})", run.filename)
-    return date.fromisoformat(match.group(1)) if match else None
+    match = re.fullmatch(re.escape(ANCHOR_LABEL) + r"(\d{4}-\d{2}-\d{2})(" + PINNED + ")?",
+                         run.filename)
+    return Anchor(date.fromisoformat(match.group(1)), bool(match.group(2))) if match else None
 
 
 def set_demo_passwords(emails: list[str]) -> int:
@@ -47,8 +77,8 @@ def set_demo_passwords(emails: list[str]) -> int:
 
     PBKDF2 costs ~0.8 s per hash, so hashing once per user would dominate the seed. One
     set_password() call produces the hash and the other demo users share it (a shared salt is
-    harmless for a password printed on screen), and each distinct stored hash is verified once,
-    so a re-run costs one check and writes nothing.
+    harmless for a password printed on screen), and each distinct usable stored hash is verified
+    once, so a re-run costs one check and writes nothing.
     """
     users = list(User.objects.filter(email__in=emails).order_by("email"))
     verified: dict[str, bool] = {}
@@ -57,7 +87,10 @@ def set_demo_passwords(emails: list[str]) -> int:
     for user in users:
         fields: list[str] = []
         if user.password not in verified:
-            verified[user.password] = check_password(demo.DEMO_PASSWORD, user.password)
+            # An unusable password cannot match; skip the check, which would still spend a full
+            # PBKDF2 round on a dummy hash (Django's timing-attack guard).
+            verified[user.password] = (is_password_usable(user.password)
+                                       and check_password(demo.DEMO_PASSWORD, user.password))
         if not verified[user.password]:
             if new_hash is None:
                 user.set_password(demo.DEMO_PASSWORD)
@@ -80,30 +113,110 @@ def set_demo_passwords(emails: list[str]) -> int:
     return changed
 
 
+def usage_csv(rows: list[dict]) -> bytes:
+    """The usage rows as one CSV file (the bulk path: COPY on PostgreSQL)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=USAGE_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@transaction.atomic
+def drop_demo_book(anchor: date) -> int:
+    """Delete the demo book seeded at `anchor`: its accounts (cascading to everything hanging
+    off them) and its incidents. Demo users stay. Returns the number of accounts deleted."""
+    book = demo.build_book(anchor)
+    ids = [row["external_id"] for row in book["accounts"]]
+    Incident.objects.filter(
+        key__in=[i["key"] for i in health_demo.story_incidents(anchor)]).delete()
+    _, per_model = Account.objects.filter(external_id__in=ids).delete()
+    return per_model.get(Account._meta.label, 0)
+
+
+@contextmanager
+def quiet_logs(*names: str):
+    """Mute the per-recompute INFO lines while seeding: the command prints its own summary."""
+    names = names or ("health.services", "health.usage_store", "celery.app.trace")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 class Command(BaseCommand):
-    help = ("Load a realistic demo book (~475 accounts with contracts, contacts and touchpoints) "
-            "through the import pipeline, plus demo users for every role. Safe to re-run.")
+    help = ("Load a realistic demo book (~475 accounts with contracts, contacts, touchpoints, "
+            "incidents and 180 days of usage) through the import pipeline, plus demo users for "
+            "every role, and backfill 90 days of health snapshots. Safe to re-run.")
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--today", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-            help="anchor date for the book (default: the anchor of the existing demo book, "
-                 "else today)",
+            help="pin the book's anchor date (default: today, or the pinned anchor of the "
+                 "existing demo book)",
         )
 
     def handle(self, *args, today: date | None = None, **options):
         started = time.monotonic()
-        reused = None if today else previous_anchor()
-        today = today or reused or timezone.localdate()
-        book = demo.build_book(today)
-        # Re-anchoring an existing book would add shifted contracts beside the old ones.
-        note = (" (the existing demo book's anchor; to re-anchor, seed an empty database)"
-                if reused else "")
+        calendar_today = timezone.localdate()
+        previous = previous_anchor()
+        explicit = today is not None
+        if today is not None:
+            anchor = Anchor(today, today != calendar_today)
+        elif previous is not None and previous.pinned:
+            anchor = previous
+        else:
+            anchor = Anchor(calendar_today, False)
+        today = anchor.day
+
+        if previous is not None and previous.day != today:
+            dropped = drop_demo_book(previous.day)
+            self.stdout.write(
+                f"Re-anchored the demo book from {previous.day.isoformat()} to "
+                f"{today.isoformat()}: deleted its {dropped} accounts with their contracts, "
+                "contacts, touchpoints, usage and snapshots, and re-seeding")
+        note = ""
+        if previous is not None and previous.day == today:
+            note = " (the existing demo book's anchor)"
+            if anchor.pinned and not explicit:
+                note = " (pinned by an earlier --today; pass --today to move it)"
         self.stdout.write(f"Seeding the demo book anchored at {today.isoformat()}{note}")
 
-        label = f"{ANCHOR_LABEL}{today.isoformat()}"
+        book = demo.build_book(today)
+        story = health_demo.apply_stories(book, today, demo.SEED)
+        label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
+        with quiet_logs():
+            changed = self._import(book, story, label)
+            ids = list(Account.objects.filter(
+                external_id__in=[row["external_id"] for row in book["accounts"]]
+            ).values_list("id", flat=True))
+            self._snapshots(today, ids, changed)
+
+        tiers = [row["tier"] for row in book["accounts"]]
+        arr = demo.arr_on(book["contracts"], today)
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo book: {len(tiers)} accounts (tier 1: {tiers.count(1)}, tier 2: "
+            f"{tiers.count(2)}, tier 3: {tiers.count(3)}), ARR ${arr:,} on {today.isoformat()}, "
+            f"{len(story['usage']):,} usage facts, seeded in {time.monotonic() - started:.1f} s"
+        ))
+        self._summary(today, book, story["stories"])
+        self.stdout.write("")
+        self.stdout.write(demo.logins_text(settings.SITE_URL))
+
+    def _import(self, book: dict, story: dict, label: str) -> bool:
+        """Every kind through the pipeline, in order; True if any of them wrote something."""
+        changed = False
         for kind in demo.IMPORT_ORDER:
-            result = run_import(kind, json_rows=book[kind], origin="cli", filename=label)
+            rows = book[kind] if kind in demo.BOOK_KINDS else story[kind]
+            if kind == "usage":
+                result = run_import(kind, data=usage_csv(rows), origin="cli", filename=label)
+            else:
+                result = run_import(kind, json_rows=rows, origin="cli", filename=label)
             if not result.ok:
                 first = "\n".join(
                     f"  row {e.row}{f' [{e.column}]' if e.column else ''}: {e.message}"
@@ -114,20 +227,63 @@ class Command(BaseCommand):
                     f"rows); nothing of it was written. First errors:\n{first}"
                 )
             stats = result.stats
+            changed = changed or bool(stats.created or stats.updated)
             self.stdout.write(
-                f"  {kind:<12} {result.rows:>5} rows: {stats.created} new, {stats.updated} "
+                f"  {kind:<12} {result.rows:>6} rows: {stats.created} new, {stats.updated} "
                 f"updated, {stats.unchanged} unchanged ({result.seconds:.2f} s)"
             )
             if kind == "users":
-                changed = set_demo_passwords([row["email"] for row in book["users"]])
-                self.stdout.write(f"  {'passwords':<12} {changed} demo user(s) updated")
+                changed_users = set_demo_passwords([row["email"] for row in book["users"]])
+                self.stdout.write(f"  {'passwords':<12} {changed_users} demo user(s) updated")
+        return changed
 
-        tiers = [row["tier"] for row in book["accounts"]]
-        arr = demo.arr_on(book["contracts"], today)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo book: {len(tiers)} accounts (tier 1: {tiers.count(1)}, tier 2: "
-            f"{tiers.count(2)}, tier 3: {tiers.count(3)}), ARR ${arr:,} on {today.isoformat()}, "
-            f"seeded in {time.monotonic() - started:.1f} s"
-        ))
-        self.stdout.write("")
-        self.stdout.write(demo.logins_text(settings.SITE_URL))
+    def _snapshots(self, today: date, ids: list[int], changed: bool) -> None:
+        """Backfill the last 90 days of snapshots, unless they are complete and nothing moved."""
+        since, until = today - timedelta(days=BACKFILL_DAYS), today - timedelta(days=1)
+        days = (until - since).days + 1
+        # The imports' own recompute scores "yesterday" by the calendar: after a pinned anchor
+        # in the past, that is a day the book holds no usage for. Drop those snapshots.
+        HealthSnapshot.objects.filter(account_id__in=ids, date__gt=until).delete()
+        have = (HealthSnapshot.objects.filter(account_id__in=ids, date__gte=since,
+                                              date__lte=until)
+                .values("date").distinct().count())
+        if not changed and have == days:
+            self.stdout.write(f"  {'snapshots':<12} {days} days up to date")
+            return
+        clock = time.monotonic()
+        if connection.vendor == "postgresql" and changed:
+            # A bulk load leaves the planner's statistics stale until autovacuum catches up;
+            # with them the backfill's aggregates pick plans for empty tables (~3x slower).
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE " + ", ".join(ANALYZE_TABLES))
+        # One transaction for the whole history: all or nothing, and one commit instead of 90.
+        with transaction.atomic():
+            written = health_backfill(since=since, until=until, account_ids=ids)
+        self.stdout.write(
+            f"  {'snapshots':<12} {written:>6} for {days} days ({since.isoformat()} to "
+            f"{until.isoformat()}, {time.monotonic() - clock:.1f} s)")
+
+    def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
+        as_of = today - timedelta(days=1)
+        names = {row["external_id"]: row["name"] for row in book["accounts"]}
+        latest = {
+            ext: (band, score, [o["key"] for o in overrides])
+            for ext, band, score, overrides in HealthSnapshot.objects.filter(
+                date=as_of, account__external_id__in=list(names)
+            ).values_list("account__external_id", "band", "score", "overrides")
+        }
+        bands = Counter(band for band, _, _ in latest.values())
+        unscored = len(names) - len(latest)
+        self.stdout.write(
+            f"Health as of {as_of.isoformat()}: {len(latest)} accounts scored"
+            + (f" ({unscored} without a live contract are not)" if unscored else ""))
+        for band in ("green", "yellow", "red"):
+            share = bands[band] / len(latest) if latest else 0
+            self.stdout.write(f"  {band:<7} {bands[band]:>4} accounts ({share:.0%})")
+        self.stdout.write("Stories (where to look):")
+        for key, ext in stories.items():
+            band, score, overrides = latest.get(ext, ("-", 0, []))
+            self.stdout.write(
+                f"  {key:<14} {names.get(ext, ext)} ({ext}): {band} {score}"
+                + (f", overrides: {', '.join(overrides)}" if overrides else "")
+                + f" - {health_demo.STORY_NOTES[key]}")
