@@ -65,12 +65,15 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
           SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
                 THEN value ELSE 0 END),
           SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
+          COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
+                THEN date END)
         FROM {USAGE}
         WHERE date > %s AND date <= %s{scope}
         GROUP BY account_id
     """
-    params = [d28, d56, d28, d28, d28, d28, d28, d28, d7, d35, d7, d90, as_of, *scope_params]
+    params = [d28, d56, d28, d28, d28, d28, d28, d28, d7, d35, d7, d35, d7, d90, as_of,
+              *scope_params]
     out = {}
     for row in _rows(sql, params):
         out[row[0]] = {
@@ -80,6 +83,7 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             "peak_users_28": float(row[7] or 0), "active_days_28": int(row[8] or 0),
             "production_calls_28": float(row[9] or 0), "units_7": float(row[10] or 0),
             "prior_daily_avg": float(row[11] or 0) / 28,
+            "prior_active_days": int(row[12] or 0),
         }
     return out
 
@@ -161,7 +165,8 @@ def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
     gone = '("left" IS NOT NULL AND "left" <= %s)'
     sql = f"""
         SELECT account_id, COUNT(*),
-          MAX(CASE WHEN role = 'exec_sponsor' AND {current} THEN last_engaged END),
+          MAX(CASE WHEN role = 'exec_sponsor' AND {current} AND last_engaged <= %s
+              THEN last_engaged END),
           SUM(CASE WHEN role = 'exec_sponsor' AND {current} THEN 1 ELSE 0 END),
           SUM(CASE WHEN role = 'champion' AND {current} THEN 1 ELSE 0 END),
           MAX(CASE WHEN role = 'exec_sponsor' AND {gone} THEN COALESCE(NULLIF(name, ''), email)
@@ -170,7 +175,7 @@ def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
         FROM accounts_contact WHERE 1 = 1{scope}
         GROUP BY account_id
     """
-    params = [as_of, as_of, as_of, as_of, as_of, *scope_params]
+    params = [as_of, as_of, as_of, as_of, as_of, as_of, *scope_params]
     out = {}
     for row in _rows(sql, params):
         departed = []

@@ -55,6 +55,7 @@ SHARP_DROP_DAYS = 7  # …on each of the last 7 days
 COASTING_RELATIONSHIP_MIN = 80
 COASTING_PACE_MAX = 0.5
 FLAT_TREND_MAX = 1.05  # a trend ratio at or below this is "flat or falling"
+SPIKE_MIN_BASELINE_DAYS = 14  # of the prior 28, for a usage spike to mean anything
 TOUCH_CADENCE_DAYS = {1: 30, 2: 60}
 QBR_CADENCE_DAYS = 100
 TRUST_KINDS = ("accuracy", "freshness", "outage")
@@ -79,6 +80,7 @@ class AccountInputs:
     prior_daily_avg: float = 0.0  # units per day over the 28 days before the last 7
     units_7: float = 0.0
     low_days_7: int = 0  # of the last 7 days, how many were below SHARP_DROP_SHARE × prior avg
+    prior_active_days: int = 0  # days with units in the 28 days before the last 7
     # commit
     commit_units: float | None = None
     period_start: date | None = None
@@ -324,7 +326,10 @@ def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
         cap = yellow_min - 1 if o.cap_band == "red" else green_min - 1
         score = min(score, cap)
     band = "green" if score >= green_min else "yellow" if score >= yellow_min else "red"
-    spike = (inp.units_7 / 7) / inp.prior_daily_avg if inp.prior_daily_avg > 0 else None
+    # A spike needs a real baseline: a new signup's first week is not a 5x surge.
+    spike = ((inp.units_7 / 7) / inp.prior_daily_avg
+             if inp.prior_daily_avg > 0 and inp.prior_active_days >= SPIKE_MIN_BASELINE_DAYS
+             else None)
     return Result(score=score, weighted_score=round(weighted, 2), band=band,
                   signals=[signals[k] for k in SIGNAL_KEYS], overrides=overrides,
                   relationship=relationship, trend_ratio=ratio, commit_pace=pace,

@@ -160,6 +160,9 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             cursor.execute(_INSERT_SQL)
             created, affected = cursor.fetchone()
         transaction.savepoint_commit(sid)
+        if created > 100_000:
+            # Fresh statistics now, or the next recompute plans for the table as it was.
+            cursor.execute(f"ANALYZE {TABLE}")
         cursor.execute("SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
                        "JOIN accounts_account a ON a.external_id = s.account")
         result.touched_accounts = {row[0] for row in cursor.fetchall()}

@@ -337,3 +337,14 @@ def test_lapsed_accounts_are_not_scored_but_accounts_without_contract_data_are(d
     scored = set(HealthSnapshot.objects.filter(date=END)
                  .values_list("account__external_id", flat=True))
     assert scored == {"active", "no-contracts"}
+
+
+def test_backfilled_snapshots_do_not_see_engagement_from_their_future(db):
+    account = AccountFactory(external_id="exec")
+    ContactFactory(account=account, role=ContactRole.EXEC_SPONSOR,
+                   last_engaged=date(2026, 3, 20))
+    import_usage(units_rows("exec", {d: seasonal(d) for d in days(START, END)}))
+    health_recompute(as_of=date(2026, 3, 1))
+    health_recompute(as_of=END)
+    assert signals(snapshot(account, date(2026, 3, 1)))["exec_engagement"]["score"] == 0
+    assert signals(snapshot(account, END))["exec_engagement"]["score"] == 100

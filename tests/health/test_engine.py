@@ -458,3 +458,10 @@ def test_a_signal_weighted_zero_contributes_nothing():
     by_key = {s.key: s for s in evaluate(inp, as_of=AS_OF, weights=weights).signals}
     assert by_key["usage_trend"].score == 0.0
     assert (by_key["usage_trend"].contribution, by_key["usage_trend"].effective_weight) == (0, 0)
+
+
+@pytest.mark.parametrize(("baseline_days", "spike"), [(13, None), (14, 6.0)])
+def test_a_usage_spike_needs_a_real_baseline(baseline_days, spike):
+    """A new signup's first week is not a 5x surge: the prior window must have usage."""
+    inp = inputs(units_7=7 * 600, prior_daily_avg=100, prior_active_days=baseline_days)
+    assert evaluate(inp, as_of=AS_OF, weights=DEFAULT_WEIGHTS).spike_ratio == spike
