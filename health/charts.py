@@ -14,10 +14,10 @@ def _layout(title: str, y_title: str, **extra) -> dict:
         "title": {"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left"},
         "font": FONT,
         "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
-        "height": 280,
+        "height": 300,
         "xaxis": {"title": {"text": "Date"}, "type": "date", "gridcolor": "#eef0f4"},
         "yaxis": {"title": {"text": y_title}, "gridcolor": "#eef0f4", "rangemode": "tozero"},
-        "legend": {"orientation": "h", "y": -0.25},
+        "legend": {"orientation": "h", "y": -0.32, "yanchor": "top", "x": 0},
         "plot_bgcolor": "#fff",
         "paper_bgcolor": "#fff",
         "hovermode": "x unified",
@@ -92,7 +92,8 @@ def stacked_usage(series: dict[str, list], *, title: str, y_title: str, until: d
             "line": {"width": 0.5, "color": PALETTE[i % len(PALETTE)]},
         })
     return {"data": data, "layout": _layout(title, y_title, shapes=_windows(until),
-                                            annotations=_window_labels(until))}
+                                            annotations=_window_labels(until), height=340,
+                                            margin={"l": 56, "r": 16, "t": 40, "b": 90})}
 
 
 def usage_line(points: list[dict], *, title: str, y_title: str, until: date,
@@ -122,6 +123,7 @@ def burn_up(b) -> dict:
              "y": [consumed_now, b.projected_end], "line": {"color": "#d97706", "dash": "dash"}},
         ],
         "layout": _layout("Commit burn-up: consumed vs pro-rata commit", "Units",
+                          margin={"l": 56, "r": 16, "t": 40, "b": 90},
                           xaxis={"title": {"text": "Date"}, "type": "date",
                                  "range": [b.period_start.isoformat(), b.period_end.isoformat()]}),
     }
