@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "cs_portal.apps.CsPortalConfig",
     "accounts",
     "health",
+    "playbooks",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cs_portal.context_processors.portal",
+                "playbooks.context_processors.inbox",
             ],
         },
     },
@@ -169,4 +171,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=15),
         "options": {"expires": 6 * 3600},
     },
+    "daily-alert-digest": {
+        "task": "playbooks.delivery.send_digests",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
 }
+
+# Alert delivery. Slack: an incoming-webhook URL (unset = Slack delivery skipped). Email: the
+# daily digest per CSM goes through Django's email backend (console unless configured).
+SLACK_WEBHOOK_URL = envstr("SLACK_WEBHOOK_URL", "")
+ALERT_HTTP_TIMEOUT = envint("ALERT_HTTP_TIMEOUT", 5)
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "CS Portal <cs-portal@localhost>")
+
+# Digital-tier nudges go to the product's own messaging through a signed webhook.
+NUDGE_WEBHOOK_URL = envstr("NUDGE_WEBHOOK_URL", "")
+NUDGE_WEBHOOK_SECRET = envstr("NUDGE_WEBHOOK_SECRET", "")
+
+# Dynamic tiering: ARR above which a tier-3 account is suggested for tier 2, and tier 2 for 1.
+TIER3_PROMOTE_ARR = envint("TIER3_PROMOTE_ARR", 30000)
+TIER2_PROMOTE_ARR = envint("TIER2_PROMOTE_ARR", 250000)

@@ -31,6 +31,9 @@ urlpatterns = [
     path("imports/", views.import_page, name="imports"),
     path("imports/jobs/<int:run_id>/", views.import_job, name="import_job"),
     path("", include("health.urls")),
+    path("", include("playbooks.urls_alerts")),
+    path("", include("playbooks.urls_work")),
+    path("", include("playbooks.urls_success")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

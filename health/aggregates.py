@@ -255,6 +255,19 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     return out
 
 
+def onboarding(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    """Milestones due by `as_of`: how many, and how many were done on time."""
+    scope, scope_params = _scope(account_ids)
+    sql = f"""
+        SELECT account_id, COUNT(*),
+               SUM(CASE WHEN completed_on IS NOT NULL AND completed_on <= due THEN 1 ELSE 0 END)
+        FROM playbooks_milestone WHERE due <= %s{scope}
+        GROUP BY account_id
+    """
+    return {row[0]: {"milestones_due": int(row[1]), "milestones_on_time": int(row[2] or 0)}
+            for row in _rows(sql, [as_of, *scope_params])}
+
+
 def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
     """Everything the engine needs for the scoped accounts, in a fixed number of queries."""
     # Lapsed accounts (they had contracts, none is active that day) are not scored: nothing is
@@ -273,12 +286,14 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     people = contacts(as_of, account_ids)
     touches = touchpoints(as_of, account_ids)
     incidents = open_incidents(as_of, account_ids)
+    milestones = onboarding(as_of, account_ids)
     inputs = []
     for account_id, tier, segment, seats in base:
         inp = AccountInputs(account_id=account_id, tier=tier, segment=segment, seats=seats,
                             data_since=since)
         for part in (windows.get(account_id), commits.get(account_id),
-                     people.get(account_id), touches.get(account_id)):
+                     people.get(account_id), touches.get(account_id),
+                     milestones.get(account_id)):
             if part:
                 for key, value in part.items():
                     setattr(inp, key, value)

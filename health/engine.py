@@ -17,7 +17,8 @@ Signal sub-scores (0-100), chosen so a CS leader can say each rule out loud:
   named human, so it does not apply.
 - sentiment: latest NPS × 10, or (CSAT − 1) × 25, within a year.
 - data_trust: 100 − 60 per open incident touching what they used in 28 days.
-- onboarding: milestones on time (not tracked yet, so it does not apply).
+- onboarding: share of the milestones due so far that were done by their due date (does not
+  apply until one is due).
 A signal whose data the account lacks does not apply; the remaining weights are renormalised.
 """
 
@@ -99,6 +100,8 @@ class AccountInputs:
     sentiment_date: date | None = None
     # trust
     open_incidents: list[dict] = field(default_factory=list)  # {key, kind, title}
+    milestones_due: int = 0  # onboarding milestones due by the day
+    milestones_on_time: int = 0  # of those, done by their due date
 
 
 @dataclass
@@ -133,6 +136,7 @@ class Result:
     trend_ratio: float | None
     commit_pace: float | None
     spike_ratio: float | None
+    facts: dict = field(default_factory=dict)  # the numbers alerts quote
 
     def signals_json(self) -> list[dict]:
         return [asdict(s) for s in self.signals]
@@ -268,7 +272,14 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         + ", ".join(i["title"] or i["key"] for i in inp.open_incidents),
         raw=n, score=100 - 60 * n)
 
-    add("onboarding", False, "not tracked", reason="no onboarding milestones recorded")
+    if inp.milestones_due == 0:
+        add("onboarding", False, "no milestones due",
+            reason="no onboarding milestones due yet")
+    else:
+        share = inp.milestones_on_time / inp.milestones_due
+        add("onboarding", True,
+            f"{inp.milestones_on_time} of {inp.milestones_due} milestones done on time",
+            raw=round(share, 3), score=100 * share)
     return s
 
 
@@ -330,7 +341,22 @@ def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
     spike = ((inp.units_7 / 7) / inp.prior_daily_avg
              if inp.prior_daily_avg > 0 and inp.prior_active_days >= SPIKE_MIN_BASELINE_DAYS
              else None)
+    share = (inp.consumed_in_period / inp.commit_units
+             if inp.commit_units and inp.period_start else None)
+    facts = {
+        "trend_ratio": _round(ratio), "commit_pace": _round(pace), "spike_ratio": _round(spike),
+        "relationship": _round(relationship), "units_7": round(inp.units_7, 1),
+        "prior_daily_avg": round(inp.prior_daily_avg, 1),
+        "consumed": round(inp.consumed_in_period, 1), "commit": inp.commit_units,
+        "consumed_share": _round(share),
+        "period_start": inp.period_start.isoformat() if inp.period_start else None,
+        "period_end": inp.period_end.isoformat() if inp.period_end else None,
+    }
     return Result(score=score, weighted_score=round(weighted, 2), band=band,
                   signals=[signals[k] for k in SIGNAL_KEYS], overrides=overrides,
                   relationship=relationship, trend_ratio=ratio, commit_pace=pace,
-                  spike_ratio=spike)
+                  spike_ratio=spike, facts=facts)
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None

@@ -137,6 +137,8 @@ class HealthSnapshot(models.Model):
     band = models.CharField(max_length=10, choices=Band.choices)
     signals = models.JSONField()
     overrides = models.JSONField(default=list)
+    facts = models.JSONField(default=dict, blank=True,
+                             help_text="numbers behind the score (trend, pace, spike, commit)")
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -78,14 +78,19 @@ def health_recompute(*, as_of: date | None = None, account_ids: list[int] | None
             account_id=inp.account_id, date=as_of, model=model, score=result.score,
             weighted_score=result.weighted_score, band=result.band,
             signals=result.signals_json(), overrides=result.overrides_json(),
+            facts=result.facts,
         ))
     with transaction.atomic():
+        # Snapshots and the alerts (and plays) they raise commit together or not at all.
         HealthSnapshot.objects.bulk_create(
             snapshots, batch_size=1000, update_conflicts=True,
             unique_fields=["account", "date"],
             update_fields=["model", "score", "weighted_score", "band", "signals", "overrides",
-                           "computed_at"],
+                           "facts", "computed_at"],
         )
+        from playbooks.hooks import after_recompute
+
+        after_recompute(as_of=as_of, account_ids=account_ids)
     log.info("recomputed health for %d accounts as of %s in %.2fs", len(snapshots), as_of,
              time.monotonic() - started)
     return len(snapshots)

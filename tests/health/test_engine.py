@@ -257,10 +257,17 @@ def test_data_trust_loses_60_per_open_incident(count, expected):
     assert signal(inp, "data_trust").score == expected
 
 
-def test_onboarding_never_applies_yet():
+def test_onboarding_does_not_apply_until_a_milestone_is_due():
     sig = signal(inputs(), "onboarding")
     assert sig.applies is False
-    assert sig.reason == "no onboarding milestones recorded"
+    assert sig.reason == "no onboarding milestones due yet"
+
+
+@pytest.mark.parametrize(("due", "on_time", "score"), [(4, 4, 100.0), (4, 3, 75.0), (3, 0, 0.0)])
+def test_onboarding_scores_the_share_of_milestones_done_on_time(due, on_time, score):
+    sig = signal(inputs(milestones_due=due, milestones_on_time=on_time), "onboarding")
+    assert (sig.applies, sig.score) == (True, score)
+    assert sig.value == f"{on_time} of {due} milestones done on time"
 
 
 # --- overrides -------------------------------------------------------------------------------
@@ -433,7 +440,7 @@ def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormal
         "commit_pace": "no committed units in the current contract",
         "exec_engagement": "no contacts mapped for this account",
         "sentiment": "no NPS or CSAT response in the last year",
-        "onboarding": "no onboarding milestones recorded",
+        "onboarding": "no onboarding milestones due yet",
     }
     for key in not_applying:
         assert (by_key[key].contribution, by_key[key].effective_weight) == (0.0, 0.0)

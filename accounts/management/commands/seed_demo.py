@@ -45,11 +45,16 @@ from cs_portal.models import ImportRun
 from health import demo as health_demo
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, Incident
-from health.services import health_backfill
+from health.services import health_backfill, last_complete_day
+from playbooks.demo import demo_success_seed
+from playbooks.hooks import after_recompute, paused
+from playbooks.library import playbooks_load_defaults
+from playbooks.models import Alert, Play
 
 ANCHOR_LABEL = "seed_demo anchor="
 PINNED = " pinned"
 BACKFILL_DAYS = 90
+ALERT_CATCH_UP_DAYS = 30
 ANALYZE_TABLES = ("accounts_account", "accounts_contract", "accounts_contact",
                   "accounts_touchpoint", "health_incident", "health_usagefact")
 
@@ -137,7 +142,9 @@ def drop_demo_book(anchor: date) -> int:
 @contextmanager
 def quiet_logs(*names: str):
     """Mute the per-recompute INFO lines while seeding: the command prints its own summary."""
-    names = names or ("health.services", "health.usage_store", "celery.app.trace")
+    names = names or ("health.services", "health.usage_store", "celery.app.trace",
+                      "playbooks.alerts", "playbooks.plays", "playbooks.tiering",
+                      "playbooks.nudges", "playbooks.success", "playbooks.delivery")
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -190,12 +197,14 @@ class Command(BaseCommand):
         book = demo.build_book(today)
         story = health_demo.apply_stories(book, today, demo.SEED)
         label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
-        with quiet_logs():
+        with quiet_logs(), paused():
             changed = self._import(book, story, label)
             ids = list(Account.objects.filter(
                 external_id__in=[row["external_id"] for row in book["accounts"]]
             ).values_list("id", flat=True))
+            self._playbooks(today)
             self._snapshots(today, ids, changed)
+        self._alerts(today)
 
         tiers = [row["tier"] for row in book["accounts"]]
         arr = demo.arr_on(book["contracts"], today)
@@ -262,6 +271,31 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  {'snapshots':<12} {written:>6} for {days} days ({since.isoformat()} to "
             f"{until.isoformat()}, {time.monotonic() - clock:.1f} s)")
+
+    def _playbooks(self, today: date) -> None:
+        """The default playbook library and the success plans and onboarding milestones, before
+        the snapshots, so the live day's alerts start plays and milestones can complete."""
+        created, _ = playbooks_load_defaults()
+        counts = demo_success_seed(today)
+        self.stdout.write(
+            f"  {'playbooks':<12} {created} new default playbook(s); success data: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+    def _alerts(self, today: date) -> None:
+        """Act on the book as it stands: complete milestones from usage, raise what crossed in
+        the last 30 days and still holds (starting plays), refresh tier suggestions and nudges.
+        The history above was loaded with these paused. Idempotent like every alert."""
+        as_of = today - timedelta(days=1)
+        if as_of < last_complete_day() - timedelta(days=1):
+            self.stdout.write(f"  {'alerts':<12} none: the book is anchored in the past")
+            return
+        with quiet_logs(), transaction.atomic():
+            after_recompute(as_of=as_of, account_ids=None, since_days=ALERT_CATCH_UP_DAYS)
+        kinds = Counter(Alert.objects.values_list("kind", flat=True))
+        plays = Play.objects.filter(status="open").count()
+        self.stdout.write(
+            f"  {'alerts':<12} {sum(kinds.values())} ("
+            + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + f"), {plays} open plays")
 
     def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
         as_of = today - timedelta(days=1)

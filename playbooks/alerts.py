@@ -1,0 +1,175 @@
+"""Raise alerts from the day's snapshots: one alert per threshold crossing, never repeated.
+
+Called right after a recompute has stored its snapshots. Each alert's `key` names the crossing
+(the day it happened, the renewal or contract period it belongs to), and (account, kind, key)
+is unique, so recomputing the same day, a retried task or a second worker cannot raise it
+twice. Backfills of past days raise nothing: an alert is news, not history.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import IntegrityError, transaction
+
+from accounts.selectors import accounts_with_commercials
+from health.models import HealthSnapshot
+
+from .models import Alert, AlertKind, Milestone
+
+log = logging.getLogger(__name__)
+
+SCORE_DROP_POINTS = 15
+RENEWAL_WINDOW_DAYS = 90
+COMMIT_THRESHOLDS = (0.7, 0.9)
+SPIKE_RATIO = 5.0
+LIVE_DAYS = 2  # recomputes of the last complete day (or the one before) raise alerts
+
+
+@dataclass
+class Candidate:
+    account_id: int
+    kind: str
+    key: str
+    title: str
+    detail: str
+    data: dict
+    owner_id: int | None
+
+
+def _by_account(day: date, ids: list[int] | None) -> dict[int, HealthSnapshot]:
+    qs = HealthSnapshot.objects.filter(date=day)
+    if ids is not None:
+        qs = qs.filter(account_id__in=ids)
+    return {s.account_id: s for s in qs.only("account_id", "score", "band", "overrides",
+                                             "facts")}
+
+
+def alert_candidates(*, as_of: date, account_ids: list[int] | None = None,
+                     since_days: int = 1) -> list[Candidate]:
+    """Every crossing on `as_of`, from the day's snapshots and the ones before (5 queries).
+
+    `since_days` > 1 compares with the snapshot that many days back instead of yesterday's:
+    a catch-up after a backfill raises what crossed inside that window and still holds.
+    """
+    today = _by_account(as_of, account_ids)
+    ids = list(today)
+    if not ids:
+        return []
+    yesterday = _by_account(as_of - timedelta(days=since_days), ids)
+    week_ago = _by_account(as_of - timedelta(days=7), ids)
+    week_ago_yesterday = _by_account(as_of - timedelta(days=8), ids)
+    accounts = {a.pk: a for a in accounts_with_commercials(as_of=as_of).filter(pk__in=ids)}
+    out: list[Candidate] = []
+
+    for account_id, snap in today.items():
+        account = accounts[account_id]
+        prev = yesterday.get(account_id)
+        facts = snap.facts or {}
+
+        def add(kind, key, title, detail, data, _a=account, _s=snap):
+            out.append(Candidate(_a.pk, kind, key, title, detail,
+                                 {"score": _s.score, "band": _s.band, **data}, _a.csm_id))
+
+        if prev is not None and prev.band != snap.band:
+            add(AlertKind.BAND_CHANGE, f"{as_of}:{prev.band}>{snap.band}",
+                f"{account.name} moved {prev.band} → {snap.band}",
+                f"Health went from {prev.score} ({prev.band}) to {snap.score} ({snap.band}).",
+                {"from_band": prev.band, "from_score": prev.score})
+        before = {o["key"] for o in (prev.overrides if prev else [])}
+        for override in snap.overrides:
+            if override["key"] not in before:
+                add(AlertKind.OVERRIDE, f"{as_of}:{override['key']}",
+                    f"{account.name}: {override['key']}", override["detail"],
+                    {"override": override["key"], "cap_band": override["cap_band"]})
+        old = week_ago.get(account_id)
+        if old is not None and old.score - snap.score >= SCORE_DROP_POINTS:
+            old_prev, prev_score = week_ago_yesterday.get(account_id), prev.score if prev else None
+            already = (old_prev is not None and prev_score is not None
+                       and old_prev.score - prev_score >= SCORE_DROP_POINTS)
+            if not already:
+                add(AlertKind.SCORE_DROP, f"{as_of}",
+                    f"{account.name} dropped {old.score - snap.score} points in 7 days",
+                    f"Health fell from {old.score} to {snap.score} in 7 days.",
+                    {"from_score": old.score, "points": old.score - snap.score})
+        renewal = account.renewal_date
+        if (renewal and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS
+                and snap.band != "green"):
+            add(AlertKind.RENEWAL_RISK, f"{renewal}",
+                f"{account.name} renews in {(renewal - as_of).days} days while {snap.band}",
+                f"Renewal on {renewal}"
+                + (f" (${account.current_arr:,.0f} ARR)" if account.current_arr else "")
+                + f" and health is {snap.score} ({snap.band}).",
+                {"renewal": renewal.isoformat(), "arr": float(account.current_arr)})
+        share = facts.get("consumed_share")
+        if share is not None and facts.get("period_start"):
+            for threshold in COMMIT_THRESHOLDS:
+                if share >= threshold:
+                    add(AlertKind.COMMIT_THRESHOLD,
+                        f"{int(threshold * 100)}:{facts['period_start']}",
+                        f"{account.name} has used {share:.0%} of its commit",
+                        f"{facts['consumed']:,.0f} of {facts['commit']:,.0f} committed units "
+                        f"consumed since {facts['period_start']} (contract ends "
+                        f"{facts['period_end']}).",
+                        {"threshold": threshold, "consumed_share": share,
+                         "consumed": facts["consumed"], "commit": facts["commit"]})
+        spike = facts.get("spike_ratio")
+        prev_spike = (prev.facts or {}).get("spike_ratio") if prev else None
+        if (account.tier == 3 and spike is not None and spike >= SPIKE_RATIO
+                and (prev_spike is None or prev_spike < SPIKE_RATIO)):
+            add(AlertKind.USAGE_SPIKE, f"{as_of}",
+                f"{account.name}: usage {spike:.1f}× its normal level",
+                f"Last 7 days average {facts['units_7'] / 7:,.0f} units/day vs "
+                f"{facts['prior_daily_avg']:,.0f} over the 28 days before: a product-qualified "
+                "signal for a human to step in.",
+                {"spike_ratio": spike})
+
+    overdue = (Milestone.objects.filter(account_id__in=ids, completed_on__isnull=True,
+                                        due__lt=as_of).select_related("account"))
+    for milestone in overdue:
+        account = accounts[milestone.account_id]
+        out.append(Candidate(
+            account.pk, AlertKind.ONBOARDING_OVERDUE, f"{milestone.key}:{milestone.due}",
+            f"{account.name}: {milestone.get_key_display()} overdue",
+            f"Due {milestone.due}, {(as_of - milestone.due).days} days ago, not done yet.",
+            {"milestone": milestone.key, "due": milestone.due.isoformat()}, account.csm_id))
+    return out
+
+
+def alerts_raise(*, as_of: date, account_ids: list[int] | None = None,
+                 since_days: int = 1) -> list[Alert]:
+    """Create the alerts for the day's crossings that do not exist yet; start their plays and
+    queue their delivery after commit. Returns the new alerts.
+
+    With `since_days` (e.g. 30 after a first backfill) the day is compared with the snapshot
+    that far back, so conditions that began inside the window and still hold are raised once.
+    """
+    from health.services import last_complete_day
+
+    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
+        return []
+    created: list[Alert] = []
+    for c in alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days):
+        try:
+            with transaction.atomic():
+                alert, new = Alert.objects.get_or_create(
+                    account_id=c.account_id, kind=c.kind, key=c.key,
+                    defaults={"as_of": as_of, "title": c.title[:200], "detail": c.detail,
+                              "data": c.data, "owner_id": c.owner_id})
+        except IntegrityError:  # another worker raised it a moment ago
+            continue
+        if new:
+            created.append(alert)
+    if created:
+        from .delivery import deliveries_enqueue
+        from .plays import plays_start_for_alerts
+
+        plays_start_for_alerts(created)
+        ids = [a.pk for a in created]
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+        log.info("raised %d alerts as of %s", len(created), as_of)
+    return created
+
+

@@ -1,0 +1,158 @@
+"""End to end on the real stack: usage that turns an account red raises its alerts, starts its
+play for the right CSM and posts one Block Kit message to a real HTTP server standing in for
+Slack, all through a real Celery worker; recomputing again adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Role
+from accounts.services import api_token_create
+from health.models import HealthSnapshot, UsageFact
+from health.services import health_recompute
+from health.tasks import recompute_health
+from playbooks.library import playbooks_load_defaults
+from playbooks.models import Alert, AlertDelivery, Play, Task
+from tests.factories import AccountFactory, ContractFactory, UserFactory
+from tests.playbooks import conftest_ha as fx
+
+pytestmark = pytest.mark.integration
+
+slack_server = fx.slack_server
+POLL_SECONDS = 20
+SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
+DELIVERED = r"Task playbooks\.delivery\.deliver_alert\[[0-9a-f-]+\] succeeded"
+DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
+SITE_URL = "https://portal.example"
+
+
+def yesterday_utc() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=body.encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(condition, seconds: float = POLL_SECONDS):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.fixture
+def worker_with_slack(slack_server, monkeypatch, request):
+    """The real worker, started with SLACK_WEBHOOK_URL pointing at the fake Slack."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_server.url)
+    monkeypatch.setenv("ALERT_HTTP_TIMEOUT", "5")
+    monkeypatch.setenv("SITE_URL", SITE_URL)
+    return request.getfixturevalue("celery_worker_process")
+
+
+def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
+        live_server, worker_with_slack, slack_server):
+    worker = worker_with_slack
+    day = yesterday_utc()
+    token = api_token_create(user=UserFactory(role=Role.MANAGER))
+    csm = UserFactory(role=Role.CSM, email="carol@cs.example", name="Carol Chen")
+    UserFactory(role=Role.CSM, email="dave@cs.example", name="Dave Other")
+    account = AccountFactory(external_id="steady", name="Steady Labs", tier=2, seats=10,
+                             csm=csm)
+    # Renewal beyond 90 days: the collapse is the only story here.
+    ContractFactory(account=account, start=day - timedelta(days=200),
+                    end=day + timedelta(days=165), arr=Decimal("90000"))
+    playbooks_load_defaults()
+    UsageFact.objects.bulk_create([
+        fact
+        for n in range(60)
+        for fact in (
+            UsageFact(account=account, date=day - timedelta(days=n), metric="units",
+                      value=1000, **DIMS),
+            UsageFact(account=account, date=day - timedelta(days=n), metric="api_calls",
+                      value=400),
+            UsageFact(account=account, date=day - timedelta(days=n), metric="active_users",
+                      value=6),
+        )
+    ])
+    health_recompute(as_of=day - timedelta(days=1), account_ids=[account.pk])
+    health_recompute(as_of=day, account_ids=[account.pk])
+    before = HealthSnapshot.objects.get(account=account, date=day)
+    assert before.band == "green"
+    assert Alert.objects.count() == 0
+
+    # The last 7 days collapse to 10%, posted through the import API.
+    csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
+        f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
+        f"{DIMS['dataset']}\n" for n in range(7))
+    status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
+    assert status == 200, body
+
+    # Within seconds: the alerts exist …
+    alerts = wait_for(lambda: list(Alert.objects.filter(account=account).order_by("kind")))
+    assert alerts, f"no alert within {POLL_SECONDS} s:\n{worker.log()}"
+    after = HealthSnapshot.objects.get(account=account, date=day)
+    assert after.band == "red"
+    assert [(a.kind, a.key, a.owner_id) for a in alerts] == [
+        ("band_change", f"{day}:green>red", csm.pk),
+        ("override", f"{day}:sharp_drop", csm.pk)]
+
+    # … the sharp-drop play runs, it and its tasks assigned to the account's CSM …
+    play = Play.objects.get(account=account)
+    assert (play.playbook.key, play.status, play.owner_id) == ("sharp-drop", "open", csm.pk)
+    tasks = list(Task.objects.filter(play=play))
+    assert len(tasks) == play.playbook.steps.count() > 0
+    assert {t.owner_id for t in tasks} == {csm.pk}
+
+    # … and the fake Slack received exactly one Block Kit message with the account's numbers.
+    assert wait_for(lambda: worker.count(DELIVERED) >= 1), worker.log()
+    time.sleep(1)  # time for a stray second message to arrive, if there were one
+    assert len(slack_server.requests) == 1, slack_server.bodies
+    message = slack_server.bodies[0]
+    blocks = message["blocks"]
+    assert blocks[0]["text"]["text"] == "Steady Labs"
+    assert [b["text"]["text"].split("\n")[0] for b in blocks[1:3]] == [
+        "*Steady Labs moved green → red*", "*Steady Labs: sharp_drop*"]
+    assert blocks[2]["text"]["text"].endswith("100 units/day vs 1,000")
+    renewal = day + timedelta(days=165)
+    assert [f["text"] for f in blocks[3]["fields"]] == [
+        f"*Health*\n{after.score} · red (was {before.score} · green)",
+        "*Override*\nsharp_drop → at most red",
+        "*ARR*\n$90,000",
+        f"*Renewal*\n{renewal} (165 days)",
+    ]
+    assert blocks[4]["elements"][0]["text"] == (
+        f"Band change + Override fired · as of {day} · Tier 2 · scaled · owner: Carol Chen")
+    assert blocks[5]["elements"][0]["url"] == f"{SITE_URL}/accounts/steady/health/"
+    assert sorted(AlertDelivery.objects.values_list("channel", "status", "attempts")) == [
+        ("email", "pending", 0), ("email", "pending", 0), ("inbox", "sent", 1),
+        ("inbox", "sent", 1), ("slack", "sent", 1), ("slack", "sent", 1)]
+
+    # Recompute again, on the worker: nothing new (no alert, no play, no message).
+    recomputes = worker.count(SUCCEEDED)
+    recompute_health.delay([account.pk])
+    assert wait_for(lambda: worker.count(SUCCEEDED) > recomputes), worker.log()
+    time.sleep(1)
+    assert Alert.objects.filter(account=account).count() == 2
+    assert Play.objects.filter(account=account).count() == 1
+    assert Task.objects.filter(account=account).count() == len(tasks)
+    assert len(slack_server.requests) == 1
+    assert worker.count(DELIVERED) == 1, worker.log()
