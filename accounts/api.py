@@ -54,11 +54,30 @@ def _out(account) -> dict:
 
 
 @router.get("/accounts", response=list[AccountOut])
-def accounts_list(request: HttpRequest, tier: str = "", segment: str = "", plan: str = "",
-                  csm: str = "", renewal: str = "", q: str = "", sort: str = ""):
+def accounts_list(
+    request: HttpRequest,
+    tier: str = "",
+    segment: str = "",
+    plan: str = "",
+    csm: str = "",
+    renewal: str = "",
+    q: str = "",
+    sort: str = "",
+):
     """The book with the same filters as the browser (csm takes a user id, 'me' or 'none')."""
-    params = {k: v for k, v in {"tier": tier, "segment": segment, "plan": plan, "csm": csm,
-                                "renewal": renewal, "q": q, "sort": sort}.items() if v}
+    params = {
+        k: v
+        for k, v in {
+            "tier": tier,
+            "segment": segment,
+            "plan": plan,
+            "csm": csm,
+            "renewal": renewal,
+            "q": q,
+            "sort": sort,
+        }.items()
+        if v
+    }
 
     query = QueryDict(mutable=True)
     query.update(params)

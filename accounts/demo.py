@@ -109,134 +109,230 @@ class Archetype:
     plans: tuple[tuple[str, int], ...]  # (plan, weight) for the current contract
 
 
-INSTITUTION_TYPES: dict[str, Archetype] = {a.key: a for a in (
-    Archetype(
-        "payments", ("Payments", "Pay", "Remit", "Settlement"),
-        ("ethereum", "base", "polygon", "arbitrum", "tron", "solana", "optimism", "stellar"),
-        ("crosschain.assets.transfers", "crosschain.assets.native_token_transfers",
-         "ethereum.assets.fungible_token_transfers",
-         "crosschain.assets.fungible_balances_latest_evm", "common.prices.hourly"),
-        ("snowflake", "kafka", "api"),
-        ("stablecoin settlement reconciliation", "deposit attribution",
-         "treasury balance monitoring"),
-        (("datastreams", 5), ("developer", 4), ("explorer", 1)),
-    ),
-    Archetype(
-        "fund", ("Capital", "Research", "Partners", "Asset Management"),
-        ("ethereum", "arbitrum", "base", "solana", "hyperliquid", "optimism", "bsc"),
-        ("crosschain.dex.trades", "crosschain.dex.orderflow", "crosschain.lending.metrics_daily",
-         "ethereum.lending.liquidations", "common.prices.hourly"),
-        ("snowflake", "databricks", "bigquery"),
-        ("alpha research notebooks", "liquidity and flow signals", "token due diligence"),
-        (("explorer", 4), ("developer", 3), ("datastreams", 2)),
-    ),
-    Archetype(
-        "exchange", ("Exchange", "Markets", "Brokerage"),
-        ("ethereum", "bitcoin", "solana", "tron", "bsc", "base", "arbitrum", "sui"),
-        ("crosschain.assets.transfers", "bitcoin.raw.outputs", "solana.raw.transactions",
-         "crosschain.assets.native_token_transfers", "ethereum.raw.traces"),
-        ("kafka", "api", "snowflake"),
-        ("deposit and withdrawal monitoring", "proof-of-reserves reporting",
-         "listing due diligence"),
-        (("datastreams", 6), ("developer", 3), ("explorer", 1)),
-    ),
-    Archetype(
-        "compliance", ("Compliance", "Risk", "Forensics"),
-        ("ethereum", "bitcoin", "tron", "bsc", "solana", "polygon", "avalanche"),
-        ("ethereum.raw.traces", "crosschain.assets.transfers", "bitcoin.raw.inputs",
-         "bitcoin.raw.outputs", "tron.dex.trades"),
-        ("bigquery", "snowflake", "api"),
-        ("transaction screening", "sanctions exposure tracing", "case investigations"),
-        (("explorer", 3), ("developer", 4), ("datastreams", 2)),
-    ),
-    Archetype(
-        "wallet", ("Wallet",),
-        ("ethereum", "base", "arbitrum", "optimism", "polygon", "solana", "zksync", "linea"),
-        ("crosschain.assets.fungible_balances_latest_evm",
-         "crosschain.assets.fungible_balances_evm", "crosschain.nfts.transfers",
-         "common.prices.hourly", "crosschain.assets.transfers"),
-        ("api", "kafka"),
-        ("portfolio balances in the app", "activity feeds",
-         "push notifications on incoming transfers"),
-        (("developer", 6), ("datastreams", 4)),
-    ),
-    Archetype(
-        "tax", ("Tax", "Accounting"),
-        ("ethereum", "base", "arbitrum", "polygon", "solana", "bitcoin"),
-        ("crosschain.assets.transfers", "ethereum.decoded.logs", "crosschain.dex.trades_evm",
-         "common.prices.hourly"),
-        ("api", "bigquery"),
-        ("cost-basis reports", "year-end tax statements"),
-        (("developer", 6), ("explorer", 3)),
-    ),
-    Archetype(
-        "market_maker", ("Trading", "Liquidity"),
-        ("ethereum", "base", "arbitrum", "solana", "hyperliquid", "bsc"),
-        ("crosschain.dex.trades", "crosschain.dex.orderflow", "crosschain.dex.trades_evm",
-         "common.prices.hourly"),
-        ("kafka", "databricks"),
-        ("inventory risk", "pricing engine inputs", "post-trade analytics"),
-        (("datastreams", 7), ("developer", 2)),
-    ),
-    Archetype(
-        "custody", ("Custody", "Trust", "Fund Services"),
-        ("ethereum", "bitcoin", "solana", "polygon", "avalanche", "sui"),
-        ("bitcoin.raw.outputs", "crosschain.assets.fungible_balances_latest_evm",
-         "crosschain.assets.native_token_transfers", "ethereum.raw.traces",
-         "common.prices.hourly"),
-        ("snowflake", "databricks", "api"),
-        ("client balance attestations", "staking rewards reporting", "NAV reconciliation"),
-        (("developer", 4), ("explorer", 3), ("datastreams", 2)),
-    ),
-)}
+INSTITUTION_TYPES: dict[str, Archetype] = {
+    a.key: a
+    for a in (
+        Archetype(
+            "payments",
+            ("Payments", "Pay", "Remit", "Settlement"),
+            ("ethereum", "base", "polygon", "arbitrum", "tron", "solana", "optimism", "stellar"),
+            (
+                "crosschain.assets.transfers",
+                "crosschain.assets.native_token_transfers",
+                "ethereum.assets.fungible_token_transfers",
+                "crosschain.assets.fungible_balances_latest_evm",
+                "common.prices.hourly",
+            ),
+            ("snowflake", "kafka", "api"),
+            (
+                "stablecoin settlement reconciliation",
+                "deposit attribution",
+                "treasury balance monitoring",
+            ),
+            (("datastreams", 5), ("developer", 4), ("explorer", 1)),
+        ),
+        Archetype(
+            "fund",
+            ("Capital", "Research", "Partners", "Asset Management"),
+            ("ethereum", "arbitrum", "base", "solana", "hyperliquid", "optimism", "bsc"),
+            (
+                "crosschain.dex.trades",
+                "crosschain.dex.orderflow",
+                "crosschain.lending.metrics_daily",
+                "ethereum.lending.liquidations",
+                "common.prices.hourly",
+            ),
+            ("snowflake", "databricks", "bigquery"),
+            ("alpha research notebooks", "liquidity and flow signals", "token due diligence"),
+            (("explorer", 4), ("developer", 3), ("datastreams", 2)),
+        ),
+        Archetype(
+            "exchange",
+            ("Exchange", "Markets", "Brokerage"),
+            ("ethereum", "bitcoin", "solana", "tron", "bsc", "base", "arbitrum", "sui"),
+            (
+                "crosschain.assets.transfers",
+                "bitcoin.raw.outputs",
+                "solana.raw.transactions",
+                "crosschain.assets.native_token_transfers",
+                "ethereum.raw.traces",
+            ),
+            ("kafka", "api", "snowflake"),
+            (
+                "deposit and withdrawal monitoring",
+                "proof-of-reserves reporting",
+                "listing due diligence",
+            ),
+            (("datastreams", 6), ("developer", 3), ("explorer", 1)),
+        ),
+        Archetype(
+            "compliance",
+            ("Compliance", "Risk", "Forensics"),
+            ("ethereum", "bitcoin", "tron", "bsc", "solana", "polygon", "avalanche"),
+            (
+                "ethereum.raw.traces",
+                "crosschain.assets.transfers",
+                "bitcoin.raw.inputs",
+                "bitcoin.raw.outputs",
+                "tron.dex.trades",
+            ),
+            ("bigquery", "snowflake", "api"),
+            ("transaction screening", "sanctions exposure tracing", "case investigations"),
+            (("explorer", 3), ("developer", 4), ("datastreams", 2)),
+        ),
+        Archetype(
+            "wallet",
+            ("Wallet",),
+            ("ethereum", "base", "arbitrum", "optimism", "polygon", "solana", "zksync", "linea"),
+            (
+                "crosschain.assets.fungible_balances_latest_evm",
+                "crosschain.assets.fungible_balances_evm",
+                "crosschain.nfts.transfers",
+                "common.prices.hourly",
+                "crosschain.assets.transfers",
+            ),
+            ("api", "kafka"),
+            (
+                "portfolio balances in the app",
+                "activity feeds",
+                "push notifications on incoming transfers",
+            ),
+            (("developer", 6), ("datastreams", 4)),
+        ),
+        Archetype(
+            "tax",
+            ("Tax", "Accounting"),
+            ("ethereum", "base", "arbitrum", "polygon", "solana", "bitcoin"),
+            (
+                "crosschain.assets.transfers",
+                "ethereum.decoded.logs",
+                "crosschain.dex.trades_evm",
+                "common.prices.hourly",
+            ),
+            ("api", "bigquery"),
+            ("cost-basis reports", "year-end tax statements"),
+            (("developer", 6), ("explorer", 3)),
+        ),
+        Archetype(
+            "market_maker",
+            ("Trading", "Liquidity"),
+            ("ethereum", "base", "arbitrum", "solana", "hyperliquid", "bsc"),
+            (
+                "crosschain.dex.trades",
+                "crosschain.dex.orderflow",
+                "crosschain.dex.trades_evm",
+                "common.prices.hourly",
+            ),
+            ("kafka", "databricks"),
+            ("inventory risk", "pricing engine inputs", "post-trade analytics"),
+            (("datastreams", 7), ("developer", 2)),
+        ),
+        Archetype(
+            "custody",
+            ("Custody", "Trust", "Fund Services"),
+            ("ethereum", "bitcoin", "solana", "polygon", "avalanche", "sui"),
+            (
+                "bitcoin.raw.outputs",
+                "crosschain.assets.fungible_balances_latest_evm",
+                "crosschain.assets.native_token_transfers",
+                "ethereum.raw.traces",
+                "common.prices.hourly",
+            ),
+            ("snowflake", "databricks", "api"),
+            ("client balance attestations", "staking rewards reporting", "NAV reconciliation"),
+            (("developer", 4), ("explorer", 3), ("datastreams", 2)),
+        ),
+    )
+}
 
-DEVELOPER_TYPES: dict[str, Archetype] = {a.key: a for a in (
-    Archetype(
-        "dapp", ("Labs", "Studio", "Works"),
-        ("base", "arbitrum", "optimism", "zora", "blast", "polygon", "abstract"),
-        ("ethereum.raw.logs", "ethereum.decoded.logs", "crosschain.assets.erc721_token_transfers",
-         "crosschain.nfts.transfers"),
-        ("api",),
-        ("mint dashboards", "holder snapshots for airdrops"),
-        (("explorer", 5), ("developer", 4), ("datastreams", 1)),
-    ),
-    Archetype(
-        "dao_tooling", ("DAO Tools", "Governance", "Collective"),
-        ("ethereum", "arbitrum", "optimism", "gnosis", "base"),
-        ("ethereum.decoded.logs", "crosschain.assets.fungible_balances_evm",
-         "crosschain.assets.transfers"),
-        ("api", "bigquery"),
-        ("voting-power snapshots", "treasury dashboards"),
-        (("explorer", 6), ("developer", 3)),
-    ),
-    Archetype(
-        "defi_bot", ("Bot", "Analytics", "Terminal"),
-        ("solana", "base", "hyperevm", "berachain", "sonic", "unichain", "arbitrum"),
-        ("crosschain.dex.trades", "solana.raw.instructions", "common.prices.hourly",
-         "crosschain.lending.metrics_daily"),
-        ("api", "kafka"),
-        ("trade alerts", "yield dashboards"),
-        (("developer", 6), ("explorer", 3), ("datastreams", 1)),
-    ),
-    Archetype(
-        "nft", ("Indexer", "Tracker", "Dashboards"),
-        ("zora", "base", "ethereum", "apechain", "abstract", "polygon"),
-        ("crosschain.nfts.trades_with_wash_trading_flags", "crosschain.nfts.transfers",
-         "crosschain.assets.erc721_token_transfers"),
-        ("api",),
-        ("floor-price tracker", "wash-trade filtering"),
-        (("explorer", 6), ("developer", 4)),
-    ),
-)}
+DEVELOPER_TYPES: dict[str, Archetype] = {
+    a.key: a
+    for a in (
+        Archetype(
+            "dapp",
+            ("Labs", "Studio", "Works"),
+            ("base", "arbitrum", "optimism", "zora", "blast", "polygon", "abstract"),
+            (
+                "ethereum.raw.logs",
+                "ethereum.decoded.logs",
+                "crosschain.assets.erc721_token_transfers",
+                "crosschain.nfts.transfers",
+            ),
+            ("api",),
+            ("mint dashboards", "holder snapshots for airdrops"),
+            (("explorer", 5), ("developer", 4), ("datastreams", 1)),
+        ),
+        Archetype(
+            "dao_tooling",
+            ("DAO Tools", "Governance", "Collective"),
+            ("ethereum", "arbitrum", "optimism", "gnosis", "base"),
+            (
+                "ethereum.decoded.logs",
+                "crosschain.assets.fungible_balances_evm",
+                "crosschain.assets.transfers",
+            ),
+            ("api", "bigquery"),
+            ("voting-power snapshots", "treasury dashboards"),
+            (("explorer", 6), ("developer", 3)),
+        ),
+        Archetype(
+            "defi_bot",
+            ("Bot", "Analytics", "Terminal"),
+            ("solana", "base", "hyperevm", "berachain", "sonic", "unichain", "arbitrum"),
+            (
+                "crosschain.dex.trades",
+                "solana.raw.instructions",
+                "common.prices.hourly",
+                "crosschain.lending.metrics_daily",
+            ),
+            ("api", "kafka"),
+            ("trade alerts", "yield dashboards"),
+            (("developer", 6), ("explorer", 3), ("datastreams", 1)),
+        ),
+        Archetype(
+            "nft",
+            ("Indexer", "Tracker", "Dashboards"),
+            ("zora", "base", "ethereum", "apechain", "abstract", "polygon"),
+            (
+                "crosschain.nfts.trades_with_wash_trading_flags",
+                "crosschain.nfts.transfers",
+                "crosschain.assets.erc721_token_transfers",
+            ),
+            ("api",),
+            ("floor-price tracker", "wash-trade filtering"),
+            (("explorer", 6), ("developer", 4)),
+        ),
+    )
+}
 
 # Chains customers ask for before we (or their product) cover them: the coverage-gap VoC.
-FRONTIER_CHAINS = ("monad", "hyperevm", "berachain", "sui", "aptos", "ton", "starknet", "plasma",
-                   "sonic", "celestia", "injective", "near", "hedera", "worldchain")
+FRONTIER_CHAINS = (
+    "monad",
+    "hyperevm",
+    "berachain",
+    "sui",
+    "aptos",
+    "ton",
+    "starknet",
+    "plasma",
+    "sonic",
+    "celestia",
+    "injective",
+    "near",
+    "hedera",
+    "worldchain",
+)
 
 CHAIN_LABELS = {
-    "bsc": "BNB Chain", "hyperevm": "HyperEVM", "zksync": "zkSync",
-    "polygon_zkevm": "Polygon zkEVM", "apechain": "ApeChain", "ton": "TON", "dydx": "dYdX",
-    "near": "NEAR", "worldchain": "World Chain",
+    "bsc": "BNB Chain",
+    "hyperevm": "HyperEVM",
+    "zksync": "zkSync",
+    "polygon_zkevm": "Polygon zkEVM",
+    "apechain": "ApeChain",
+    "ton": "TON",
+    "dydx": "dYdX",
+    "near": "NEAR",
+    "worldchain": "World Chain",
 }
 
 
@@ -251,19 +347,30 @@ def chain_label(slug: str) -> str:
 
 # Real, dated platform changes (DOMAIN.md): a CSM mentions them in the weeks around the date.
 PLATFORM_CHANGES = (
-    (date(2025, 12, 18),
-     ("ethereum", "arbitrum", "base", "optimism", "polygon", "avalanche", "bsc"),
-     "Heads-up on the 2025-12-18 removal of legacy asset schemas (eth_*, matic_* → fungible_*, "
-     "native_*); walked {who} through moving their models to common.prices.hourly"),
-    (date(2026, 6, 19), ("zora", "apechain", "abstract"),
-     "Flagged the 2026-06-19 change: NFT wash-trading tables drop the per-trade flag columns; "
-     "{who} will switch their filter to the aggregate flags"),
-    (date(2026, 7, 10), ("stellar",),
-     "Stellar Horizon (v1) → RPC (_v2) on 2026-07-10: shared the migration note for "
-     "stellar.raw.* with {who}"),
-    (date(2026, 8, 19), ("sui",),
-     "Sui JSON-RPC → gRPC on 2026-08-19: nested JSON in sui.raw.transactions changes shape; "
-     "{who} is updating their parser"),
+    (
+        date(2025, 12, 18),
+        ("ethereum", "arbitrum", "base", "optimism", "polygon", "avalanche", "bsc"),
+        "Heads-up on the 2025-12-18 removal of legacy asset schemas (eth_*, matic_* → fungible_*, "
+        "native_*); walked {who} through moving their models to common.prices.hourly",
+    ),
+    (
+        date(2026, 6, 19),
+        ("zora", "apechain", "abstract"),
+        "Flagged the 2026-06-19 change: NFT wash-trading tables drop the per-trade flag columns; "
+        "{who} will switch their filter to the aggregate flags",
+    ),
+    (
+        date(2026, 7, 10),
+        ("stellar",),
+        "Stellar Horizon (v1) → RPC (_v2) on 2026-07-10: shared the migration note for "
+        "stellar.raw.* with {who}",
+    ),
+    (
+        date(2026, 8, 19),
+        ("sui",),
+        "Sui JSON-RPC → gRPC on 2026-08-19: nested JSON in sui.raw.transactions changes shape; "
+        "{who} is updating their parser",
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -288,39 +395,214 @@ TIER1_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 INSTITUTION_PREFIXES = (
-    "Alderbrook", "Bramble", "Cedarline", "Driftwood", "Emberfield", "Fairhaven", "Glenmore",
-    "Hollowell", "Ironbark", "Juniper Row", "Kingsmere", "Lanternfish", "Millbrook", "Nettlefield",
-    "Oakhurst", "Pembrook", "Quarry Lane", "Rookwood", "Sablewood", "Thornbury", "Umberfield",
-    "Vesper", "Westmere", "Yarrow", "Ashgrove", "Blackthorn", "Copperleaf", "Dunmore", "Eastwick",
-    "Foxhollow", "Greyfriars", "Hawthorne", "Inkwell", "Kittering", "Larchmont", "Marlowe",
-    "Orchard Hill", "Pinehurst", "Redfern", "Silverbirch", "Tamarack", "Underhill", "Wrenfield",
-    "Bellhaven", "Corriedale", "Halloway", "Mistral Bay", "Stonecrop",
+    "Alderbrook",
+    "Bramble",
+    "Cedarline",
+    "Driftwood",
+    "Emberfield",
+    "Fairhaven",
+    "Glenmore",
+    "Hollowell",
+    "Ironbark",
+    "Juniper Row",
+    "Kingsmere",
+    "Lanternfish",
+    "Millbrook",
+    "Nettlefield",
+    "Oakhurst",
+    "Pembrook",
+    "Quarry Lane",
+    "Rookwood",
+    "Sablewood",
+    "Thornbury",
+    "Umberfield",
+    "Vesper",
+    "Westmere",
+    "Yarrow",
+    "Ashgrove",
+    "Blackthorn",
+    "Copperleaf",
+    "Dunmore",
+    "Eastwick",
+    "Foxhollow",
+    "Greyfriars",
+    "Hawthorne",
+    "Inkwell",
+    "Kittering",
+    "Larchmont",
+    "Marlowe",
+    "Orchard Hill",
+    "Pinehurst",
+    "Redfern",
+    "Silverbirch",
+    "Tamarack",
+    "Underhill",
+    "Wrenfield",
+    "Bellhaven",
+    "Corriedale",
+    "Halloway",
+    "Mistral Bay",
+    "Stonecrop",
 )
 
 DEV_HEADS = (
-    "Pixel", "Nonce", "Hex", "Block", "Fork", "Gas", "Byte", "Merkle", "Shard", "Node", "Slot",
-    "Epoch", "Mint", "Relay", "Calldata", "Mempool", "Opcode", "Keccak", "Rollup", "Blob",
-    "Gwei", "Salt", "Hash", "Zero", "Lambda", "Quorum", "Delta", "Orbit", "Vector", "Kernel",
+    "Pixel",
+    "Nonce",
+    "Hex",
+    "Block",
+    "Fork",
+    "Gas",
+    "Byte",
+    "Merkle",
+    "Shard",
+    "Node",
+    "Slot",
+    "Epoch",
+    "Mint",
+    "Relay",
+    "Calldata",
+    "Mempool",
+    "Opcode",
+    "Keccak",
+    "Rollup",
+    "Blob",
+    "Gwei",
+    "Salt",
+    "Hash",
+    "Zero",
+    "Lambda",
+    "Quorum",
+    "Delta",
+    "Orbit",
+    "Vector",
+    "Kernel",
 )
 DEV_TAILS = (
-    "wren", "fox", "moth", "otter", "finch", "lark", "fern", "moss", "pine", "kite", "heron",
-    "vole", "badger", "robin", "cedar", "brook", "stone", "spark", "loom", "forge",
+    "wren",
+    "fox",
+    "moth",
+    "otter",
+    "finch",
+    "lark",
+    "fern",
+    "moss",
+    "pine",
+    "kite",
+    "heron",
+    "vole",
+    "badger",
+    "robin",
+    "cedar",
+    "brook",
+    "stone",
+    "spark",
+    "loom",
+    "forge",
 )
 
 FIRST_NAMES = (
-    "Aisha", "Ben", "Camille", "Diego", "Emeka", "Freya", "Gabriel", "Hana", "Ivan", "Jana",
-    "Kofi", "Leila", "Mateo", "Nadia", "Oskar", "Pia", "Quentin", "Rosa", "Stefan", "Tara",
-    "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe", "Arjun", "Beatriz", "Chen", "Dana",
-    "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Liam", "Mina", "Nils",
-    "Olga", "Pedro", "Rahul", "Sara", "Tomas", "Uma", "Viktor", "Yara", "Zain", "Anouk",
+    "Aisha",
+    "Ben",
+    "Camille",
+    "Diego",
+    "Emeka",
+    "Freya",
+    "Gabriel",
+    "Hana",
+    "Ivan",
+    "Jana",
+    "Kofi",
+    "Leila",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Pia",
+    "Quentin",
+    "Rosa",
+    "Stefan",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wei",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Arjun",
+    "Beatriz",
+    "Chen",
+    "Dana",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Mina",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Rahul",
+    "Sara",
+    "Tomas",
+    "Uma",
+    "Viktor",
+    "Yara",
+    "Zain",
+    "Anouk",
 )
 LAST_NAMES = (
-    "Abara", "Bergstrom", "Castillo", "Dubois", "Eriksen", "Fontaine", "Gupta", "Halvorsen",
-    "Ito", "Jovanovic", "Kowalski", "Laurent", "Mbeki", "Novak", "Oyelaran", "Petrov", "Quinn",
-    "Rossi", "Sato", "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Yilmaz", "Zhang", "Andersen",
-    "Brennan", "Costa", "Demir", "Esposito", "Fischer", "Grant", "Huang", "Iyer", "Jensen",
-    "Kim", "Lindqvist", "Moreau", "Nakamura", "Okoro", "Park", "Reyes", "Silva", "Torres",
-    "Vogel", "Walsh", "Yamamoto", "Ziegler", "Haddad",
+    "Abara",
+    "Bergstrom",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fontaine",
+    "Gupta",
+    "Halvorsen",
+    "Ito",
+    "Jovanovic",
+    "Kowalski",
+    "Laurent",
+    "Mbeki",
+    "Novak",
+    "Oyelaran",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Sato",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Andersen",
+    "Brennan",
+    "Costa",
+    "Demir",
+    "Esposito",
+    "Fischer",
+    "Grant",
+    "Huang",
+    "Iyer",
+    "Jensen",
+    "Kim",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okoro",
+    "Park",
+    "Reyes",
+    "Silva",
+    "Torres",
+    "Vogel",
+    "Walsh",
+    "Yamamoto",
+    "Ziegler",
+    "Haddad",
 )
 
 
@@ -460,11 +742,19 @@ def _plan_accounts(rng: random.Random) -> list[Draft]:
         # with 15) gives the demo CSM's four accounts one renewal per quarter, the first
         # inside 30 days, so the renewals-ahead views have something to show.
         slot = (i * 4) % count
-        plans.append(Draft(
-            name=name, tier=1, segment="institution", kind=INSTITUTION_TYPES[kind],
-            csm=tier1_owners[i], ae=aes[i % len(aes)], se=ses[(i // 2) % len(ses)],
-            seats=rng.randint(20, 80), renews_in=int((slot + rng.random()) * 365 / count),
-        ))
+        plans.append(
+            Draft(
+                name=name,
+                tier=1,
+                segment="institution",
+                kind=INSTITUTION_TYPES[kind],
+                csm=tier1_owners[i],
+                ae=aes[i % len(aes)],
+                se=ses[(i // 2) % len(ses)],
+                seats=rng.randint(20, 80),
+                renews_in=int((slot + rng.random()) * 365 / count),
+            )
+        )
 
     # Tier 2: 40 institutions and 20 self-serve developers that grew into a contract.
     # Pooled CSMs: the demo CSM owns 12, five are unassigned, the rest are spread evenly.
@@ -473,13 +763,21 @@ def _plan_accounts(rng: random.Random) -> list[Draft]:
     tier2: list[Draft] = []
     for prefix in prefixes:
         kind = INSTITUTION_TYPES[rng.choice(kinds)]
-        tier2.append(Draft(name=f"{prefix} {rng.choice(kind.suffixes)}", tier=2,
-                          segment="institution", kind=kind, ae=rng.choice(aes),
-                          seats=rng.randint(5, 25)))
+        tier2.append(
+            Draft(
+                name=f"{prefix} {rng.choice(kind.suffixes)}",
+                tier=2,
+                segment="institution",
+                kind=kind,
+                ae=rng.choice(aes),
+                seats=rng.randint(5, 25),
+            )
+        )
     dev_names = _developer_names(rng, 420)
     for name, kind in dev_names[:20]:
-        tier2.append(Draft(name=name, tier=2, segment="self_serve", kind=kind,
-                          seats=rng.randint(5, 15)))
+        tier2.append(
+            Draft(name=name, tier=2, segment="self_serve", kind=kind, seats=rng.randint(5, 15))
+        )
     owners = [csms[0]] * 12 + [None] * 5
     owners += [csms[1 + i % (len(csms) - 1)] for i in range(len(tier2) - len(owners))]
     rng.shuffle(owners)
@@ -492,8 +790,9 @@ def _plan_accounts(rng: random.Random) -> list[Draft]:
 
     # Tier 3: the digital tier; no named human, seats for a small team.
     for name, kind in dev_names[20:]:
-        plans.append(Draft(name=name, tier=3, segment="self_serve", kind=kind,
-                          seats=rng.randint(1, 5)))
+        plans.append(
+            Draft(name=name, tier=3, segment="self_serve", kind=kind, seats=rng.randint(1, 5))
+        )
     return plans
 
 
@@ -520,8 +819,11 @@ def _profile(rng: random.Random, plan: Draft) -> None:
     plan.want_chain = rng.choice([c for c in FRONTIER_CHAINS if c not in plan.chains])
 
 
-ARR_RANGES = {1: (250_000, 1_500_000, 1.5, 5_000), 2: (40_000, 250_000, 1.6, 2_500),
-              3: (1_200, 30_000, 2.2, 100)}
+ARR_RANGES = {
+    1: (250_000, 1_500_000, 1.5, 5_000),
+    2: (40_000, 250_000, 1.6, 2_500),
+    3: (1_200, 30_000, 2.2, 100),
+}
 
 
 def _contracts(rng: random.Random, plan: Draft, today: date) -> None:
@@ -542,8 +844,9 @@ def _contracts(rng: random.Random, plan: Draft, today: date) -> None:
     plan_name = "explorer" if free else weighted(rng, options)
     if plan.tier == 3 and plan_name == "datastreams" and arr < 15_000:
         plan_name = "developer"  # streams start well above hobby budgets
-    history = rng.choice({1: (0, 1, 1, 2, 2, 3), 2: (0, 0, 1, 1, 2, 3),
-                          3: (0,) * 6 + (1,)}[plan.tier])
+    history = rng.choice(
+        {1: (0, 1, 1, 2, 2, 3), 2: (0, 0, 1, 1, 2, 3), 3: (0,) * 6 + (1,)}[plan.tier]
+    )
     offset = rng.randint(0, 364) if plan.renews_in is None else 364 - min(plan.renews_in, 364)
     start = today - timedelta(days=offset)
     terms = [(start, arr, plan_name)]
@@ -576,8 +879,9 @@ def _contracts(rng: random.Random, plan: Draft, today: date) -> None:
     for term_start, term_arr, term_plan in reversed(terms):
         commit = None
         if term_arr:
-            commit = round_to(term_arr * 10 * rng.uniform(0.8, 1.25), 1000 if term_arr > 10_000
-                              else 100)
+            commit = round_to(
+                term_arr * 10 * rng.uniform(0.8, 1.25), 1000 if term_arr > 10_000 else 100
+            )
         plan.contracts.append((term_start, contract_end(term_start), term_arr, term_plan, commit))
 
 
@@ -591,8 +895,10 @@ def _assign_moods(rng: random.Random, plans: list[Draft], today: date) -> None:
         plan.contracts = [(start, contract_end(start), arr, plan_name, commit)]
         plan.mood = "lapsed"
     year_old = today - timedelta(days=200)
-    by_tier = {t: [p for p in plans if p.tier == t and p.customer_since < year_old and p.csm]
-               for t in (1, 2)}
+    by_tier = {
+        t: [p for p in plans if p.tier == t and p.customer_since < year_old and p.csm]
+        for t in (1, 2)
+    }
     for tier, count in ((1, 2), (2, 1)):
         for plan in rng.sample(by_tier[tier], count):
             plan.mood = "champion_left"
@@ -658,8 +964,15 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
         if key in seen:
             return  # same row twice would be a duplicate natural key in the import
         seen.add(key)
-        plan.touches.append({"date": day.isoformat(), "kind": kind, "score": score,
-                             "contact": person.email if person else None, "note": note})
+        plan.touches.append(
+            {
+                "date": day.isoformat(),
+                "kind": kind,
+                "score": score,
+                "contact": person.email if person else None,
+                "note": note,
+            }
+        )
 
     def day_in(lo: date = start, hi: date = end) -> date:
         return lo + timedelta(days=rng.randint(0, (hi - lo).days))
@@ -670,14 +983,21 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
             add(day, "email", _pick(rng, plan, day, ["data_engineer"]), _tier3_note(rng, plan))
             if rng.random() < 0.15:
                 day = day_in(day)
-                add(day, "csat", _pick(rng, plan, day, ["data_engineer"]),
-                    "CSAT after support ticket: " + _ticket(rng, plan), rng.choice((3, 4, 5, 5)))
+                add(
+                    day,
+                    "csat",
+                    _pick(rng, plan, day, ["data_engineer"]),
+                    "CSAT after support ticket: " + _ticket(rng, plan),
+                    rng.choice((3, 4, 5, 5)),
+                )
         return
 
     months = (end - start).days / 30
     pooled = plan.tier == 2 and plan.csm is None
-    meetings, slack, emails = (rate * months * (0.5 if pooled else 1) * rng.uniform(0.7, 1.3)
-                               for rate in CADENCE[plan.tier])
+    meetings, slack, emails = (
+        rate * months * (0.5 if pooled else 1) * rng.uniform(0.7, 1.3)
+        for rate in CADENCE[plan.tier]
+    )
     for _ in range(round(meetings)):
         day = day_in()
         who = _pick(rng, plan, day, ["champion", "data_engineer", "analyst"])
@@ -699,14 +1019,19 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
             if day > end:
                 break
             if day >= start:
-                who = _pick(rng, plan, day, ["exec_sponsor"] if rng.random() < 0.6
-                            else ["champion"])
+                who = _pick(
+                    rng, plan, day, ["exec_sponsor"] if rng.random() < 0.6 else ["champion"]
+                )
                 add(day, "qbr", who, _qbr_note(rng, plan))
     else:
         for _ in range(rng.choice((0, 0, 1, 1, 2)) if not pooled else 0):
             day = day_in()
-            add(day, "qbr", _pick(rng, plan, day, ["champion", "exec_sponsor"]),
-                _qbr_note(rng, plan))
+            add(
+                day,
+                "qbr",
+                _pick(rng, plan, day, ["champion", "exec_sponsor"]),
+                _qbr_note(rng, plan),
+            )
 
     # Surveys: NPS twice a year (tier 1) or yearly; CSAT after support tickets.
     unhappy = plan.mood != "healthy"
@@ -718,17 +1043,26 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
     for _ in range(rng.randint(2, 4) if plan.tier == 1 else rng.randint(0, 2)):
         day = day_in()
         score = rng.choice((2, 3, 3, 4) if unhappy else (3, 4, 5, 5, 5))
-        add(day, "csat", _pick(rng, plan, day, ["data_engineer", "analyst"]),
-            "CSAT after support ticket: " + _ticket(rng, plan), score)
+        add(
+            day,
+            "csat",
+            _pick(rng, plan, day, ["data_engineer", "analyst"]),
+            "CSAT after support ticket: " + _ticket(rng, plan),
+            score,
+        )
 
     if plan.mood == "champion_left":
         champion = next(p for p in plan.people if p.role == "champion")
         day = min(today, champion.left + timedelta(days=rng.randint(3, 10)))
         who = _pick(rng, plan, day, ["exec_sponsor", "data_engineer", "analyst"])
         asked = who.first if who else "the team"
-        add(day, "meeting", who,
+        add(
+            day,
+            "meeting",
+            who,
             f"Learned {champion.name} has left {plan.name}; asked {asked} who owns the data "
-            "budget now. No new champion yet.")
+            "budget now. No new champion yet.",
+        )
     plan.touches.sort(key=lambda t: (t["date"], t["kind"], t["contact"] or "", t["note"]))
 
 
@@ -795,8 +1129,7 @@ SLACK_NOTES = (
     "Flagged duplicate rows in {dataset} after a reorg on {chain}; filed with data engineering",
     "Asked for the freshness SLA on {dataset}: enriched tables hourly, raw ~6-10 min on EVM",
     "Shared a query joining {dataset} to common.prices.hourly for USD values",
-    "Rate-limit question on the wallet endpoints (30 developer units per call) during a batch "
-    "job",
+    "Rate-limit question on the wallet endpoints (30 developer units per call) during a batch job",
     "Asked whether {want} is on the Datastreams roadmap",
 )
 EMAIL_NOTES = (
@@ -874,19 +1207,25 @@ def _tier3_note(rng: random.Random, plan: Draft) -> str:
 def _nps_note(rng: random.Random, plan: Draft, score: int) -> str:
     ctx = _ctx(rng, plan)
     if score >= 9:
-        return rng.choice((
-            "NPS {score}: 'saved us running our own nodes; wish {want} was covered'",
-            "NPS {score}: '{dataset} just works, freshness is what we needed'",
-        )).format(score=score, **ctx)
+        return rng.choice(
+            (
+                "NPS {score}: 'saved us running our own nodes; wish {want} was covered'",
+                "NPS {score}: '{dataset} just works, freshness is what we needed'",
+            )
+        ).format(score=score, **ctx)
     if score >= 7:
-        return rng.choice((
-            "NPS {score}: 'good data, but query costs are hard to predict'",
-            "NPS {score}: 'solid, missing {want} coverage'",
-        )).format(score=score, **ctx)
-    return rng.choice((
-        "NPS {score}: 'timeouts on large backfills are painful'",
-        "NPS {score}: 'we had to chase a data gap on {chain} twice this quarter'",
-    )).format(score=score, **ctx)
+        return rng.choice(
+            (
+                "NPS {score}: 'good data, but query costs are hard to predict'",
+                "NPS {score}: 'solid, missing {want} coverage'",
+            )
+        ).format(score=score, **ctx)
+    return rng.choice(
+        (
+            "NPS {score}: 'timeouts on large backfills are painful'",
+            "NPS {score}: 'we had to chase a data gap on {chain} twice this quarter'",
+        )
+    ).format(score=score, **ctx)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -895,24 +1234,41 @@ def _nps_note(rng: random.Random, plan: Draft, score: int) -> str:
 
 def _account_row(plan: Draft) -> Row:
     return {
-        "external_id": plan.external_id, "name": plan.name, "segment": plan.segment,
-        "tier": plan.tier, "csm": plan.csm, "ae": plan.ae, "se": plan.se, "seats": plan.seats,
+        "external_id": plan.external_id,
+        "name": plan.name,
+        "segment": plan.segment,
+        "tier": plan.tier,
+        "csm": plan.csm,
+        "ae": plan.ae,
+        "se": plan.se,
+        "seats": plan.seats,
     }
 
 
 def _contract_rows(plan: Draft) -> list[Row]:
     return [
-        {"account": plan.external_id, "start": start.isoformat(), "end": end.isoformat(),
-         "arr": arr, "plan": plan_name, "commit_units": commit}
+        {
+            "account": plan.external_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "arr": arr,
+            "plan": plan_name,
+            "commit_units": commit,
+        }
         for start, end, arr, plan_name, commit in plan.contracts
     ]
 
 
 def _contact_rows(plan: Draft) -> list[Row]:
     return [
-        {"account": plan.external_id, "email": p.email, "role": p.role, "name": p.name,
-         "last_engaged": p.last_engaged.isoformat() if p.last_engaged else None,
-         "left": p.left.isoformat() if p.left else None}
+        {
+            "account": plan.external_id,
+            "email": p.email,
+            "role": p.role,
+            "name": p.name,
+            "last_engaged": p.last_engaged.isoformat() if p.last_engaged else None,
+            "left": p.left.isoformat() if p.left else None,
+        }
         for p in plan.people
     ]
 

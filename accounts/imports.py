@@ -45,8 +45,9 @@ def resolve_accounts(rows: list[Row], result: ImportResult, column: str = "accou
     for row in rows:
         account_id = ids.get(row.values[column])
         if account_id is None:
-            result.add_error(row.number, column,
-                             f"unknown account '{row.values[column]}'; import it first")
+            result.add_error(
+                row.number, column, f"unknown account '{row.values[column]}'; import it first"
+            )
         else:
             row.refs[column] = account_id
 
@@ -62,8 +63,9 @@ def resolve_users(rows: list[Row], result: ImportResult, columns: tuple[str, ...
             elif email in ids:
                 row.refs[column] = ids[email]
             else:
-                result.add_error(row.number, column,
-                                 f"unknown user '{email}'; import them as users first")
+                result.add_error(
+                    row.number, column, f"unknown user '{email}'; import them as users first"
+                )
 
 
 @register
@@ -84,8 +86,12 @@ class UsersImport(ImportKind):
             {"email": r.values["email"], "role": r.values["role"], "name": r.values["name"] or ""}
             for r in rows
         ]
-        stats = upsert(User, items, key=("email",),
-                       fields=present_fields(columns, {"role": "role", "name": "name"}))
+        stats = upsert(
+            User,
+            items,
+            key=("email",),
+            fields=present_fields(columns, {"role": "role", "name": "name"}),
+        )
         # New users cannot log in until someone sets a password (admin or password reset).
         new_users = list(User.objects.filter(email__in=[i["email"] for i in items], password=""))
         for user in new_users:
@@ -117,8 +123,9 @@ class AccountsImport(ImportKind):
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         before = dict(
-            Account.objects.filter(external_id__in=[r.values["external_id"] for r in rows])
-            .values_list("external_id", "tier")
+            Account.objects.filter(
+                external_id__in=[r.values["external_id"] for r in rows]
+            ).values_list("external_id", "tier")
         )
         items = [
             {
@@ -133,18 +140,40 @@ class AccountsImport(ImportKind):
             }
             for r in rows
         ]
-        stats = upsert(Account, items, key=("external_id",), fields=present_fields(columns, {
-            "name": "name", "segment": "segment", "tier": "tier", "csm": "csm_id",
-            "ae": "ae_id", "se": "se_id", "seats": "seats"}))
-        moved = {r.values["external_id"]: r.values["tier"] for r in rows
-                 if r.values["external_id"] in before
-                 and before[r.values["external_id"]] != r.values["tier"]}
+        stats = upsert(
+            Account,
+            items,
+            key=("external_id",),
+            fields=present_fields(
+                columns,
+                {
+                    "name": "name",
+                    "segment": "segment",
+                    "tier": "tier",
+                    "csm": "csm_id",
+                    "ae": "ae_id",
+                    "se": "se_id",
+                    "seats": "seats",
+                },
+            ),
+        )
+        moved = {
+            r.values["external_id"]: r.values["tier"]
+            for r in rows
+            if r.values["external_id"] in before
+            and before[r.values["external_id"]] != r.values["tier"]
+        }
         if moved:
-            ids = dict(Account.objects.filter(external_id__in=moved)
-                       .values_list("external_id", "id"))
+            ids = dict(
+                Account.objects.filter(external_id__in=moved).values_list("external_id", "id")
+            )
             TierChange.objects.bulk_create(
-                TierChange(account_id=ids[ext], from_tier=before[ext], to_tier=tier,
-                           reason="Changed by an accounts import")
+                TierChange(
+                    account_id=ids[ext],
+                    from_tier=before[ext],
+                    to_tier=tier,
+                    reason="Changed by an accounts import",
+                )
                 for ext, tier in moved.items()
             )
         return stats
@@ -169,8 +198,11 @@ class ContractsImport(ImportKind):
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
         for row in rows:
             if row.values["end"] < row.values["start"]:
-                result.add_error(row.number, "end",
-                                 f"end {row.values['end']} is before start {row.values['start']}")
+                result.add_error(
+                    row.number,
+                    "end",
+                    f"end {row.values['end']} is before start {row.values['start']}",
+                )
         resolve_accounts(rows, result)
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
@@ -185,8 +217,15 @@ class ContractsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Contract, items, key=("account_id", "start"), fields=present_fields(
-            columns, {"end": "end", "arr": "arr", "plan": "plan", "commit_units": "commit_units"}))
+        return upsert(
+            Contract,
+            items,
+            key=("account_id", "start"),
+            fields=present_fields(
+                columns,
+                {"end": "end", "arr": "arr", "plan": "plan", "commit_units": "commit_units"},
+            ),
+        )
 
 
 @register
@@ -220,9 +259,15 @@ class ContactsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Contact, items, key=("account_id", "email"), fields=present_fields(
-            columns, {"role": "role", "name": "name", "last_engaged": "last_engaged",
-                      "left": "left"}))
+        return upsert(
+            Contact,
+            items,
+            key=("account_id", "email"),
+            fields=present_fields(
+                columns,
+                {"role": "role", "name": "name", "last_engaged": "last_engaged", "left": "left"},
+            ),
+        )
 
 
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5)}
@@ -257,11 +302,11 @@ class TouchpointsImport(ImportKind):
                 if score is None:
                     result.add_error(row.number, "score", f"a {kind} touchpoint needs a score")
                 elif not low <= score <= high:
-                    result.add_error(row.number, "score",
-                                     f"{kind} score {score} is outside {low}-{high}")
+                    result.add_error(
+                        row.number, "score", f"{kind} score {score} is outside {low}-{high}"
+                    )
             elif score is not None:
-                result.add_error(row.number, "score",
-                                 "only nps and csat touchpoints carry a score")
+                result.add_error(row.number, "score", "only nps and csat touchpoints carry a score")
         resolve_accounts(rows, result)
         with_contact = [r for r in rows if r.values["contact"] and "account" in r.refs]
         contact_ids = {
@@ -276,8 +321,11 @@ class TouchpointsImport(ImportKind):
                 row.refs["contact"] = None
             elif "account" in row.refs:
                 if (row.refs["account"], email) not in contact_ids:
-                    result.add_error(row.number, "contact",
-                                     f"'{email}' is not a contact of {row.values['account']}")
+                    result.add_error(
+                        row.number,
+                        "contact",
+                        f"'{email}' is not a contact of {row.values['account']}",
+                    )
                 else:
                     row.refs["contact"] = contact_ids[(row.refs["account"], email)]
 
@@ -294,5 +342,9 @@ class TouchpointsImport(ImportKind):
             }
             for r in rows
         ]
-        return upsert(Touchpoint, items, key=("import_key",),
-                      fields=present_fields(columns, {"score": "score"}))
+        return upsert(
+            Touchpoint,
+            items,
+            key=("import_key",),
+            fields=present_fields(columns, {"score": "score"}),
+        )

@@ -121,12 +121,15 @@ class Account(models.Model):
     name = models.CharField(max_length=200)
     segment = models.CharField(max_length=20, choices=Segment.choices)
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, db_index=True)
-    csm = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="csm_accounts")
-    ae = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                           related_name="ae_accounts")
-    se = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                           related_name="se_accounts")
+    csm = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="csm_accounts"
+    )
+    ae = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="ae_accounts"
+    )
+    se = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="se_accounts"
+    )
     seats = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -153,8 +156,9 @@ class Contract(models.Model):
         ordering = ["-start"]
         constraints = [
             models.UniqueConstraint(fields=["account", "start"], name="contract_account_start"),
-            models.CheckConstraint(condition=Q(end__gte=models.F("start")),
-                                   name="contract_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end__gte=models.F("start")), name="contract_end_after_start"
+            ),
             models.CheckConstraint(condition=Q(arr__gte=0), name="contract_arr_non_negative"),
         ]
         indexes = [models.Index(fields=["account", "start", "end"])]
@@ -210,11 +214,13 @@ class Touchpoint(models.Model):
     date = models.DateField()
     kind = models.CharField(max_length=10, choices=TouchpointKind.choices)
     score = models.SmallIntegerField(null=True, blank=True)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="touchpoints")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+    )
     note = models.TextField(blank=True)
-    logged_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="touchpoints_logged")
+    logged_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints_logged"
+    )
     import_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

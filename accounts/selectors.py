@@ -55,20 +55,17 @@ def accounts_with_commercials(*, as_of: date | None = None) -> QuerySet[Account]
     """
     on = as_of or today()
     active = Contract.objects.filter(account=OuterRef("pk"), start__lte=on, end__gte=on)
-    arr = (active.order_by().values("account")
-           .annotate(total=Sum("arr")).values("total"))
+    arr = active.order_by().values("account").annotate(total=Sum("arr")).values("total")
     latest = active.order_by("-start")
     money = DecimalField(max_digits=14, decimal_places=2)
-    return (
-        Account.objects.select_related("csm", "ae", "se")
-        .annotate(
-            current_arr=Coalesce(Subquery(arr, output_field=money), Value(Decimal(0)),
-                                 output_field=money),
-            current_plan=Subquery(latest.values("plan")[:1]),
-            current_commit=Subquery(latest.values("commit_units")[:1]),
-            period_start=Subquery(latest.values("start")[:1]),
-            renewal_date=Subquery(active.order_by("-end").values("end")[:1]),
-        )
+    return Account.objects.select_related("csm", "ae", "se").annotate(
+        current_arr=Coalesce(
+            Subquery(arr, output_field=money), Value(Decimal(0)), output_field=money
+        ),
+        current_plan=Subquery(latest.values("plan")[:1]),
+        current_commit=Subquery(latest.values("commit_units")[:1]),
+        period_start=Subquery(latest.values("start")[:1]),
+        renewal_date=Subquery(active.order_by("-end").values("end")[:1]),
     )
 
 
@@ -92,9 +89,15 @@ class BookFilters:
 
     def as_query(self, **overrides) -> str:
         values = {
-            "tier": self.tier or "", "segment": self.segment, "plan": self.plan,
-            "csm": self.csm, "renewal": self.renewal, "band": self.band, "q": self.q,
-            "sort": ("-" if self.desc else "") + self.sort, "page": self.page,
+            "tier": self.tier or "",
+            "segment": self.segment,
+            "plan": self.plan,
+            "csm": self.csm,
+            "renewal": self.renewal,
+            "band": self.band,
+            "q": self.q,
+            "sort": ("-" if self.desc else "") + self.sort,
+            "page": self.page,
         }
         values.update(overrides)
         query = QueryDict(mutable=True)
@@ -105,8 +108,10 @@ class BookFilters:
 
     @property
     def active_count(self) -> int:
-        return sum(bool(v) for v in (self.tier, self.segment, self.plan, self.csm,
-                                     self.renewal, self.band, self.q))
+        return sum(
+            bool(v)
+            for v in (self.tier, self.segment, self.plan, self.csm, self.renewal, self.band, self.q)
+        )
 
 
 def _is_whole_number(raw: str) -> bool:
@@ -226,9 +231,12 @@ def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Ac
 
     day = as_of or health_as_of()
     if day is None:
-        return qs.annotate(health_score=Value(None, output_field=DecimalField()),
-                           health_band=Value(None, output_field=CharField()),
-                           score_change_7d=Value(0), band_rank=Value(3))
+        return qs.annotate(
+            health_score=Value(None, output_field=DecimalField()),
+            health_band=Value(None, output_field=CharField()),
+            score_change_7d=Value(0),
+            band_rank=Value(3),
+        )
     snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
     return qs.annotate(
         health_score=Subquery(snap.filter(date=day).values("score")[:1]),
@@ -236,9 +244,12 @@ def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Ac
         score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
     ).annotate(
         score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
-        band_rank=Case(When(health_band="red", then=Value(0)),
-                       When(health_band="yellow", then=Value(1)),
-                       When(health_band="green", then=Value(2)), default=Value(3)),
+        band_rank=Case(
+            When(health_band="red", then=Value(0)),
+            When(health_band="yellow", then=Value(1)),
+            When(health_band="green", then=Value(2)),
+            default=Value(3),
+        ),
     )
 
 
@@ -252,8 +263,7 @@ def book_summary(qs: QuerySet[Account]) -> dict:
         accounts=Count("pk"),
         arr=Sum("current_arr"),
         renewing=Count("pk", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
-        renewing_arr=Sum("current_arr",
-                         filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
+        renewing_arr=Sum("current_arr", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
         red=Count("pk", filter=Q(health_band="red")),
         red_arr=Sum("current_arr", filter=Q(health_band="red")),
     )
@@ -311,7 +321,10 @@ def account_timeline(*, account: Account, limit: int = 100) -> list[TimelineEntr
     """Touchpoints and tier changes, newest first."""
     entries = [
         TimelineEntry(
-            on=t.date, kind=t.kind, title=t.get_kind_display(), detail=t.note,
+            on=t.date,
+            kind=t.kind,
+            title=t.get_kind_display(),
+            detail=t.note,
             who=str(t.contact) if t.contact else (str(t.logged_by) if t.logged_by else ""),
             score=t.score,
         )
@@ -319,8 +332,10 @@ def account_timeline(*, account: Account, limit: int = 100) -> list[TimelineEntr
     ]
     entries += [
         TimelineEntry(
-            on=c.changed_at.date(), kind="tier",
-            title=f"Tier {c.from_tier or '–'} → {c.to_tier}", detail=c.reason,
+            on=c.changed_at.date(),
+            kind="tier",
+            title=f"Tier {c.from_tier or '–'} → {c.to_tier}",
+            detail=c.reason,
             who=str(c.changed_by) if c.changed_by else "import",
         )
         for c in account.tier_changes.select_related("changed_by")[:limit]

@@ -42,7 +42,12 @@ def touchpoint_log(
     if errors:
         raise ValidationError(errors)
     return Touchpoint.objects.create(
-        account=account, date=on, kind=kind, note=note.strip(), contact=contact, score=score,
+        account=account,
+        date=on,
+        kind=kind,
+        note=note.strip(),
+        contact=contact,
+        score=score,
         logged_by=logged_by,
     )
 
@@ -63,7 +68,10 @@ def tier_change(*, account: Account, to_tier: int, reason: str, changed_by: User
         raise ValidationError(errors)
     locked = Account.objects.select_for_update().get(pk=account.pk)
     change = TierChange.objects.create(
-        account=locked, from_tier=locked.tier, to_tier=to_tier, reason=reason.strip(),
+        account=locked,
+        from_tier=locked.tier,
+        to_tier=to_tier,
+        reason=reason.strip(),
         changed_by=changed_by,
     )
     locked.tier = to_tier

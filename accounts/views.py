@@ -18,8 +18,13 @@ from .access import can_change_tier, can_edit_account
 from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
 
 BOOK_COLUMNS = [
-    ("name", "Account"), ("health", "Health"), ("tier", "Tier"), ("plan", "Plan"),
-    ("arr", "ARR"), ("renewal", "Renewal"), ("csm", "CSM"),
+    ("name", "Account"),
+    ("health", "Health"),
+    ("tier", "Tier"),
+    ("plan", "Plan"),
+    ("arr", "ARR"),
+    ("renewal", "Renewal"),
+    ("csm", "CSM"),
 ]
 TREND_STEP = 5  # points of score change over 7 days before the arrow turns
 
@@ -47,14 +52,18 @@ def book(request: AuthedRequest) -> HttpResponse:
     health_day = selectors.health_as_of()
     history = {}
     if health_day is not None:
-        history = score_history(account_ids=[a.pk for a in page.object_list],
-                                since=health_day - timedelta(days=27), until=health_day)
+        history = score_history(
+            account_ids=[a.pk for a in page.object_list],
+            since=health_day - timedelta(days=27),
+            until=health_day,
+        )
     for account in page.object_list:
         account.days_left = (account.renewal_date - on).days if account.renewal_date else None
         account.spark = sparkline_points(history.get(account.pk, []))
         change = account.score_change_7d or 0
-        account.trend = ("up" if change >= TREND_STEP else "down" if change <= -TREND_STEP
-                         else "flat")
+        account.trend = (
+            "up" if change >= TREND_STEP else "down" if change <= -TREND_STEP else "flat"
+        )
     columns = []
     for key, label in BOOK_COLUMNS:
         state = ""
@@ -68,8 +77,9 @@ def book(request: AuthedRequest) -> HttpResponse:
         else:
             next_sort = f"-{key}" if key == "arr" else key
         href = "?" + filters.as_query(sort=next_sort, page=1)
-        columns.append({"key": key, "label": label, "href": href, "state": state,
-                        "num": key == "arr"})
+        columns.append(
+            {"key": key, "label": label, "href": href, "state": state, "num": key == "arr"}
+        )
     context = {
         "filters": filters,
         "error": error,
@@ -84,10 +94,12 @@ def book(request: AuthedRequest) -> HttpResponse:
         "bands": selectors.BANDS,
         "health_day": health_day,
         "columns": columns,
-        "prev_href": ("?" + filters.as_query(page=page.previous_page_number())
-                      if page.has_previous() else ""),
-        "next_href": ("?" + filters.as_query(page=page.next_page_number())
-                      if page.has_next() else ""),
+        "prev_href": (
+            "?" + filters.as_query(page=page.previous_page_number()) if page.has_previous() else ""
+        ),
+        "next_href": (
+            "?" + filters.as_query(page=page.next_page_number()) if page.has_next() else ""
+        ),
     }
     template = "accounts/book.html#results" if request.htmx else "accounts/book.html"
     return render(request, template, context, status=400 if error else 200)
@@ -135,7 +147,7 @@ def _int_or_none(raw: str | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        return -10**6  # out of every range: the service reports it
+        return -(10**6)  # out of every range: the service reports it
 
 
 @require_POST
@@ -158,8 +170,13 @@ def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
     if not errors:
         try:
             services.touchpoint_log(
-                account=account, logged_by=request.user, kind=data.get("kind", ""), on=on,
-                note=data.get("note", ""), contact=contact, score=_int_or_none(data.get("score")),
+                account=account,
+                logged_by=request.user,
+                kind=data.get("kind", ""),
+                on=on,
+                note=data.get("note", ""),
+                contact=contact,
+                score=_int_or_none(data.get("score")),
             )
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
@@ -183,20 +200,20 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
     errors: dict[str, str] = {}
     try:
         services.tier_change(
-            account=account, to_tier=_int_or_none(request.POST.get("tier")) or 0,
-            reason=request.POST.get("reason", ""), changed_by=request.user,
+            account=account,
+            to_tier=_int_or_none(request.POST.get("tier")) or 0,
+            reason=request.POST.get("reason", ""),
+            changed_by=request.user,
         )
     except ValidationError as exc:
         errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     if errors:
-        context = _account_context(request, account, tier_errors=errors,
-                                   tier_values=request.POST)
+        context = _account_context(request, account, tier_errors=errors, tier_values=request.POST)
         template = "accounts/account.html#tier_form" if request.htmx else "accounts/account.html"
         return render(request, template, context, status=422)
     messages.success(request, f"{account.name} moved to tier {account.tier}.")
     if request.htmx:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = request.build_absolute_uri(
-            f"/accounts/{account.external_id}/")
+        response["HX-Redirect"] = request.build_absolute_uri(f"/accounts/{account.external_id}/")
         return response
     return redirect("account", external_id=account.external_id)

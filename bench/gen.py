@@ -16,16 +16,19 @@ from pathlib import Path
 CHAINS = ("ethereum", "base", "arbitrum", "solana", "polygon", "optimism", "bsc", "tron")
 
 
-def generate(out: Path, accounts: int, days: int = 180, seed: int = 7,
-             today: date | None = None) -> dict[str, Path]:
+def generate(
+    out: Path, accounts: int, days: int = 180, seed: int = 7, today: date | None = None
+) -> dict[str, Path]:
     rng = random.Random(seed)
     today = today or date.today()
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: out / f"{k}.csv" for k in ("accounts", "contracts", "usage")}
     first = today - timedelta(days=days)
-    with open(paths["accounts"], "w", newline="") as fa, \
-            open(paths["contracts"], "w", newline="") as fc, \
-            open(paths["usage"], "w", newline="") as fu:
+    with (
+        open(paths["accounts"], "w", newline="") as fa,
+        open(paths["contracts"], "w", newline="") as fc,
+        open(paths["usage"], "w", newline="") as fu,
+    ):
         wa, wc, wu = csv.writer(fa), csv.writer(fc), csv.writer(fu)
         wa.writerow(["external_id", "name", "segment", "tier", "seats"])
         wc.writerow(["account", "start", "end", "arr", "plan", "commit_units"])
@@ -34,13 +37,28 @@ def generate(out: Path, accounts: int, days: int = 180, seed: int = 7,
             ext = f"bench-{i:06d}"
             tier = 1 if i % 300 == 0 else 2 if i % 12 == 0 else 3
             seats = rng.randint(2, 60)
-            wa.writerow([ext, f"Bench Account {i}", "institution" if tier < 3 else "self_serve",
-                         tier, seats])
+            wa.writerow(
+                [
+                    ext,
+                    f"Bench Account {i}",
+                    "institution" if tier < 3 else "self_serve",
+                    tier,
+                    seats,
+                ]
+            )
             plan = "developer" if i % 3 else "explorer"
             start = today - timedelta(days=rng.randint(30, 330))
             base = rng.uniform(200, 20000)
-            wc.writerow([ext, start.isoformat(), (start + timedelta(days=364)).isoformat(),
-                         round(base * 36, 2), plan, round(base * 365, 0)])
+            wc.writerow(
+                [
+                    ext,
+                    start.isoformat(),
+                    (start + timedelta(days=364)).isoformat(),
+                    round(base * 36, 2),
+                    plan,
+                    round(base * 365, 0),
+                ]
+            )
             chain = CHAINS[i % len(CHAINS)]
             decay = 0.5 if i % 17 == 0 else 1.0
             for d in range(days):

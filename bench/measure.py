@@ -32,8 +32,15 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_portal.settings")
 
 # The inputs build_inputs gathers, in the order it gathers them; timed one by one when present.
-AGGREGATES = ("usage_windows", "low_days", "commit_consumption", "data_since", "contacts",
-              "touchpoints", "open_incidents")
+AGGREGATES = (
+    "usage_windows",
+    "low_days",
+    "commit_consumption",
+    "data_since",
+    "contacts",
+    "touchpoints",
+    "open_incidents",
+)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -68,13 +75,20 @@ def profile(run: Callable[[], object], repeat: int) -> dict[str, float]:
     with contextlib.ExitStack() as stack:
         for name in AGGREGATES:
             if callable(getattr(aggregates, name, None)):
-                stack.enter_context(mock.patch.object(
-                    aggregates, name, wrap(name, getattr(aggregates, name))))
-        stack.enter_context(mock.patch.object(
-            aggregates, "build_inputs", wrap("build_inputs", aggregates.build_inputs)))
+                stack.enter_context(
+                    mock.patch.object(aggregates, name, wrap(name, getattr(aggregates, name)))
+                )
+        stack.enter_context(
+            mock.patch.object(
+                aggregates, "build_inputs", wrap("build_inputs", aggregates.build_inputs)
+            )
+        )
         if callable(getattr(services, "evaluate", None)):
-            stack.enter_context(mock.patch.object(
-                services, "evaluate", wrap("engine (evaluate)", services.evaluate)))
+            stack.enter_context(
+                mock.patch.object(
+                    services, "evaluate", wrap("engine (evaluate)", services.evaluate)
+                )
+            )
         for _ in range(repeat):
             current.clear()
             total = timed(run)
@@ -82,8 +96,7 @@ def profile(run: Callable[[], object], repeat: int) -> dict[str, float]:
             parts = {name: current[name] for name in AGGREGATES if name in current}
             parts["accounts + assembling inputs"] = max(inputs - sum(parts.values()), 0.0)
             parts["engine (evaluate)"] = current.get("engine (evaluate)", 0.0)
-            parts["snapshot upsert + rest"] = max(
-                total - inputs - parts["engine (evaluate)"], 0.0)
+            parts["snapshot upsert + rest"] = max(total - inputs - parts["engine (evaluate)"], 0.0)
             parts["total"] = total
             for name, seconds in parts.items():
                 samples[name].append(seconds)
@@ -134,9 +147,12 @@ def profile_import(csv_path: Path) -> dict:
     ranked = sorted(((sum(v), len(v), sql) for sql, v in statements.items()), reverse=True)
     in_sql = sum(t for t, _, _ in ranked)
     return {
-        "rows": result.rows, "total_s": total, "log": lines,
-        "statements": [{"sql": sql, "calls": calls, "seconds": t} for t, calls, sql in ranked
-                       if t >= 0.01],
+        "rows": result.rows,
+        "total_s": total,
+        "log": lines,
+        "statements": [
+            {"sql": sql, "calls": calls, "seconds": t} for t, calls, sql in ranked if t >= 0.01
+        ],
         "outside_sql_s": total - in_sql,  # the COPY stream, reading, Python
     }
 
@@ -181,20 +197,25 @@ def main() -> None:
 
     ids = sorted(Account.objects.values_list("id", flat=True))
     sample = random.Random(11).sample(ids, min(args.single_runs, len(ids)))
-    sample = (sample * args.single_runs)[:args.single_runs]
+    sample = (sample * args.single_runs)[: args.single_runs]
     services.health_recompute(as_of=as_of, account_ids=[sample[-1]])  # warm
-    single_runs = [timed(lambda i=i: services.health_recompute(as_of=as_of, account_ids=[i]))
-                   for i in sample]
+    single_runs = [
+        timed(lambda i=i: services.health_recompute(as_of=as_of, account_ids=[i])) for i in sample
+    ]
     single_profile = profile(
-        lambda: services.health_recompute(as_of=as_of, account_ids=[sample[0]]), repeat=5)
+        lambda: services.health_recompute(as_of=as_of, account_ids=[sample[0]]), repeat=5
+    )
 
     out = {
         "accounts": accounts,
         "scored": scored,
         "floor_accounts": floor_rows,
         "recompute": {
-            "floor_s": statistics.median(floor_runs), "full_s": statistics.median(full_runs),
-            "floor_runs": floor_runs, "full_runs": full_runs, "breakdown_s": full_profile,
+            "floor_s": statistics.median(floor_runs),
+            "full_s": statistics.median(full_runs),
+            "floor_runs": floor_runs,
+            "full_runs": full_runs,
+            "breakdown_s": full_profile,
         },
         "single": {
             "median_ms": 1000 * statistics.median(single_runs),

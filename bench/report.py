@@ -36,8 +36,11 @@ def verdicts(r: dict) -> dict[str, bool | None]:
         "freshness": None,
     }
     if fresh.get("runs"):
-        out["freshness"] = (fresh.get("max_s") is not None and fresh["max_s"] < FRESHNESS_MAX_S
-                            and all(run.get("seconds") is not None for run in fresh["runs"]))
+        out["freshness"] = (
+            fresh.get("max_s") is not None
+            and fresh["max_s"] < FRESHNESS_MAX_S
+            and all(run.get("seconds") is not None for run in fresh["runs"])
+        )
     return out
 
 
@@ -92,24 +95,45 @@ def shape(k: float | None) -> str:
 SERIES = [
     # key, label, getter, unit, target (value, better_below) for the crossing estimate
     ("raw", "raw `\\copy`", lambda r: (r.get("ingest") or {}).get("raw_copy_s"), "s", None),
-    ("import", "`import_data usage`", lambda r: (r.get("ingest") or {}).get("import_s"), "s",
-     None),
-    ("floor", "the `usage_windows` floor", lambda r: (r.get("recompute") or {}).get("floor_s"),
-     "s", None),
-    ("full", "full-book recompute", lambda r: (r.get("recompute") or {}).get("full_s"), "s",
-     RECOMPUTE_MAX_S),
-    ("single", "one account's recompute (median)",
-     lambda r: (r.get("single") or {}).get("median_ms"), "ms", SINGLE_MAX_MS),
-    ("fresh", "freshness (median)", lambda r: (r.get("freshness") or {}).get("median_s"), "s",
-     FRESHNESS_MAX_S),
+    ("import", "`import_data usage`", lambda r: (r.get("ingest") or {}).get("import_s"), "s", None),
+    (
+        "floor",
+        "the `usage_windows` floor",
+        lambda r: (r.get("recompute") or {}).get("floor_s"),
+        "s",
+        None,
+    ),
+    (
+        "full",
+        "full-book recompute",
+        lambda r: (r.get("recompute") or {}).get("full_s"),
+        "s",
+        RECOMPUTE_MAX_S,
+    ),
+    (
+        "single",
+        "one account's recompute (median)",
+        lambda r: (r.get("single") or {}).get("median_ms"),
+        "ms",
+        SINGLE_MAX_MS,
+    ),
+    (
+        "fresh",
+        "freshness (median)",
+        lambda r: (r.get("freshness") or {}).get("median_s"),
+        "s",
+        FRESHNESS_MAX_S,
+    ),
 ]
 
 
 def growth(results: list[dict]) -> list[str]:
     ok = sorted((r for r in results if r.get("accounts")), key=lambda r: r["accounts"])
     if len(ok) < 2:
-        return ["Only one size was measured, so there is no growth to report; run with "
-                "several sizes, e.g. `make bench BENCH_SIZES=1000,5000,20000`."]
+        return [
+            "Only one size was measured, so there is no growth to report; run with "
+            "several sizes, e.g. `make bench BENCH_SIZES=1000,5000,20000`."
+        ]
     lines = []
     for _key, label, get, unit, target in SERIES:
         points = [(r["accounts"], get(r)) for r in ok if get(r) is not None]
@@ -118,16 +142,20 @@ def growth(results: list[dict]) -> list[str]:
         steps = []
         for (n1, t1), (n2, t2) in zip(points, points[1:], strict=False):
             k = exponent(n1, t1, n2, t2)
-            steps.append(f"{n1:,}→{n2:,} accounts ({n2 / n1:.0f}× the book): "
-                         f"{t1:.3g} → {t2:.3g} {unit}, ×{t2 / t1:.2f}"
-                         + (f" (k = {k:.2f}, {shape(k)})" if k is not None else ""))
+            steps.append(
+                f"{n1:,}→{n2:,} accounts ({n2 / n1:.0f}× the book): "
+                f"{t1:.3g} → {t2:.3g} {unit}, ×{t2 / t1:.2f}"
+                + (f" (k = {k:.2f}, {shape(k)})" if k is not None else "")
+            )
         (n1, t1), (n2, t2) = points[0], points[-1]
         k = exponent(n1, t1, n2, t2)
         sentence = f"- **{label}**: " + "; ".join(steps) + "."
         if target is not None and k is not None and k > 0.1 and t2 < target:
             at = n2 * (target / t2) ** (1 / k)
-            sentence += (f" At that rate it reaches the {target:g} {unit} target at about "
-                         f"{at:,.0f} accounts.")
+            sentence += (
+                f" At that rate it reaches the {target:g} {unit} target at about "
+                f"{at:,.0f} accounts."
+            )
         elif target is not None and t2 >= target:
             sentence += f" It is already over the {target:g} {unit} target at {n2:,} accounts."
         lines.append(sentence)
@@ -140,8 +168,10 @@ def growth(results: list[dict]) -> list[str]:
     if ratios:
         lines.append("- **Ratios**: " + "; ".join(ratios) + ".")
     lines.append("")
-    lines.append("k is the growth exponent log(t2/t1) / log(n2/n1): 1 means time grows in "
-                 "proportion to the number of accounts, 0 means it does not grow.")
+    lines.append(
+        "k is the growth exponent log(t2/t1) / log(n2/n1): 1 means time grows in "
+        "proportion to the number of accounts, 0 means it does not grow."
+    )
     return lines
 
 
@@ -172,34 +202,64 @@ def markdown(results: list[dict], meta: dict) -> str:
     ]
     busy = [(r["accounts"], r["load"]) for r in results if r.get("load", 0) >= BUSY_LOAD]
     if busy:
-        out += ["**Warning: the machine was busy** (1-minute load average when a size started: "
-                + ", ".join(f"{load:.2f} at {n:,} accounts" for n, load in busy)
-                + "), so these figures are inflated; rerun on a quiet machine.", ""]
+        out += [
+            "**Warning: the machine was busy** (1-minute load average when a size started: "
+            + ", ".join(f"{load:.2f} at {n:,} accounts" for n, load in busy)
+            + "), so these figures are inflated; rerun on a quiet machine.",
+            "",
+        ]
     errors = [(r["accounts"], e) for r in results for e in r.get("errors", [])]
     if errors:
         out += ["**Errors during the run** (figures missing below):", ""]
         out += [f"- {n:,} accounts: {e}" for n, e in errors] + [""]
 
-    out += ["### 1. Ingest: `import_data usage` vs raw `psql \\copy`", "",
-            "Raw floor: `psql -c \"\\copy bare FROM 'usage.csv' WITH (FORMAT csv, HEADER true)\"` "
-            "into a table of text columns with no index or constraint (wall time of the psql "
-            "process, median of 3). Import: `manage.py import_data usage usage.csv` into the "
-            "empty fact table (wall time of the process, one run, with `REDIS_URL` set so the "
-            "follow-up recompute is queued, not run inline). Target: import ≤ "
-            f"{INGEST_MAX_RATIO:g}× raw.", ""]
+    out += [
+        "### 1. Ingest: `import_data usage` vs raw `psql \\copy`",
+        "",
+        "Raw floor: `psql -c \"\\copy bare FROM 'usage.csv' WITH (FORMAT csv, HEADER true)\"` "
+        "into a table of text columns with no index or constraint (wall time of the psql "
+        "process, median of 3). Import: `manage.py import_data usage usage.csv` into the "
+        "empty fact table (wall time of the process, one run, with `REDIS_URL` set so the "
+        "follow-up recompute is queued, not run inline). Target: import ≤ "
+        f"{INGEST_MAX_RATIO:g}× raw.",
+        "",
+    ]
     rows = []
     for r in results:
         ing = r.get("ingest") or {}
-        rows.append([size_label(r["accounts"]), f"{ing.get('rows', 0):,}",
-                     fs(ing.get("csv_mb"), 0), fs(ing.get("raw_copy_s")),
-                     fs(ing.get("import_s")), fx(ing.get("ratio")),
-                     f"≤ {INGEST_MAX_RATIO:g}×", word(verdicts(r)["ingest"])])
-    out += table(["accounts", "usage rows", "CSV MB", "raw \\copy s", "import_data s", "ratio",
-                  "target", "result"], rows)
-    out += ["", "Where the import's time goes (its own INFO log line `usage COPY import of N "
-            "rows: copy …, validate …, upsert …`; *startup* is `manage.py import_data` failing on "
-            "a missing file, i.e. interpreter + Django setup; *other* is the rest of the wall "
-            "time: startup, reading the file, the run record, queueing the recompute):", ""]
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                f"{ing.get('rows', 0):,}",
+                fs(ing.get("csv_mb"), 0),
+                fs(ing.get("raw_copy_s")),
+                fs(ing.get("import_s")),
+                fx(ing.get("ratio")),
+                f"≤ {INGEST_MAX_RATIO:g}×",
+                word(verdicts(r)["ingest"]),
+            ]
+        )
+    out += table(
+        [
+            "accounts",
+            "usage rows",
+            "CSV MB",
+            "raw \\copy s",
+            "import_data s",
+            "ratio",
+            "target",
+            "result",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        "Where the import's time goes (its own INFO log line `usage COPY import of N "
+        "rows: copy …, validate …, upsert …`; *startup* is `manage.py import_data` failing on "
+        "a missing file, i.e. interpreter + Django setup; *other* is the rest of the wall "
+        "time: startup, reading the file, the run record, queueing the recompute):",
+        "",
+    ]
     names: list[str] = []  # whatever phases the app logs, in its order
     for r in results:
         for name in (r.get("ingest") or {}).get("phases") or {}:
@@ -209,86 +269,176 @@ def markdown(results: list[dict], meta: dict) -> str:
     for r in results:
         ing = r.get("ingest") or {}
         ph = ing.get("phases") or {}
-        rows.append([size_label(r["accounts"])] + [fs(ph.get(name)) for name in names]
-                    + [fs(ing.get("startup_s")), fs(ing.get("other_s")),
-                       fs(ing.get("import_s")), str(ing.get("queued_tasks", "—"))])
-    out += table(["accounts"] + [f"{name} s" for name in names]
-                 + ["startup s", "other s", "total s", "tasks queued"], rows)
+        rows.append(
+            [size_label(r["accounts"])]
+            + [fs(ph.get(name)) for name in names]
+            + [
+                fs(ing.get("startup_s")),
+                fs(ing.get("other_s")),
+                fs(ing.get("import_s")),
+                str(ing.get("queued_tasks", "—")),
+            ]
+        )
+    out += table(
+        ["accounts"]
+        + [f"{name} s" for name in names]
+        + ["startup s", "other s", "total s", "tasks queued"],
+        rows,
+    )
 
-    out += ["", "### 2. Full-book recompute vs one SQL aggregate", "",
-            "Both in one warm process: `health_recompute(as_of=…)` for every account vs the "
-            "`usage_windows` aggregate alone for every account (each run once to warm, then the "
-            f"median of 3, interleaved). Target: ≤ {RECOMPUTE_MAX_RATIO:g}× the floor and "
-            f"< {RECOMPUTE_MAX_S:g} s.", ""]
+    out += [
+        "",
+        "### 2. Full-book recompute vs one SQL aggregate",
+        "",
+        "Both in one warm process: `health_recompute(as_of=…)` for every account vs the "
+        "`usage_windows` aggregate alone for every account (each run once to warm, then the "
+        f"median of 3, interleaved). Target: ≤ {RECOMPUTE_MAX_RATIO:g}× the floor and "
+        f"< {RECOMPUTE_MAX_S:g} s.",
+        "",
+    ]
     rows = []
     for r in results:
         rec, v = r.get("recompute") or {}, verdicts(r)
-        rows.append([size_label(r["accounts"]), fs(rec.get("floor_s"), 3),
-                     fs(rec.get("full_s"), 3), fx(rec.get("ratio")),
-                     f"≤ {RECOMPUTE_MAX_RATIO:g}×", word(v["recompute_ratio"]),
-                     f"< {RECOMPUTE_MAX_S:g} s", word(v["recompute_time"])])
-    out += table(["accounts", "floor s", "recompute s", "ratio", "target", "result",
-                  "target", "result"], rows)
-    out += breakdown(results, "recompute", "breakdown_s", "s", 3,
-                     "Where one full-book recompute's time goes (one profiled run):")
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                fs(rec.get("floor_s"), 3),
+                fs(rec.get("full_s"), 3),
+                fx(rec.get("ratio")),
+                f"≤ {RECOMPUTE_MAX_RATIO:g}×",
+                word(v["recompute_ratio"]),
+                f"< {RECOMPUTE_MAX_S:g} s",
+                word(v["recompute_time"]),
+            ]
+        )
+    out += table(
+        ["accounts", "floor s", "recompute s", "ratio", "target", "result", "target", "result"],
+        rows,
+    )
+    out += breakdown(
+        results,
+        "recompute",
+        "breakdown_s",
+        "s",
+        3,
+        "Where one full-book recompute's time goes (one profiled run):",
+    )
 
-    out += ["", "### 3. One account's recompute", "",
-            "`health_recompute(as_of=…, account_ids=[id])` in the same warm process, 20 runs over "
-            "20 random accounts (after one warm-up). Target: < "
-            f"{SINGLE_MAX_MS:g} ms, judged on the p95.", ""]
+    out += [
+        "",
+        "### 3. One account's recompute",
+        "",
+        "`health_recompute(as_of=…, account_ids=[id])` in the same warm process, 20 runs over "
+        "20 random accounts (after one warm-up). Target: < "
+        f"{SINGLE_MAX_MS:g} ms, judged on the p95.",
+        "",
+    ]
     rows = []
     for r in results:
         one = r.get("single") or {}
-        rows.append([size_label(r["accounts"]), fs(one.get("median_ms"), 1),
-                     fs(one.get("p95_ms"), 1), fs(one.get("max_ms"), 1),
-                     f"< {SINGLE_MAX_MS:g} ms", word(verdicts(r)["single"])])
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                fs(one.get("median_ms"), 1),
+                fs(one.get("p95_ms"), 1),
+                fs(one.get("max_ms"), 1),
+                f"< {SINGLE_MAX_MS:g} ms",
+                word(verdicts(r)["single"]),
+            ]
+        )
     out += table(["accounts", "median ms", "p95 ms", "max ms", "target", "result"], rows)
-    out += breakdown(results, "single", "breakdown_ms", "ms", 1,
-                     "Where one account's recompute goes (median of 5 profiled runs):")
+    out += breakdown(
+        results,
+        "single",
+        "breakdown_ms",
+        "ms",
+        1,
+        "Where one account's recompute goes (median of 5 profiled runs):",
+    )
 
-    out += ["", "### 4. Freshness: usage POSTed to the API → new score readable", "",
-            "A real Celery worker and web server on the bench database. Each run POSTs one "
-            "account's last 7 days of `units` at 10% of what they were (a collapse: 7 CSV rows) "
-            "to `POST /api/v1/import/usage` with a manager's Bearer token, then polls the "
-            "database every 20 ms until that account's snapshot for the day is rewritten and "
-            "red with the `sharp_drop` override; the API's "
-            "`GET /api/v1/accounts/{id}/health` is checked to serve it. Seconds from the start "
-            "of the POST. Three runs, three different accounts. Target: < "
-            f"{FRESHNESS_MAX_S:g} s on every run.", ""]
+    out += [
+        "",
+        "### 4. Freshness: usage POSTed to the API → new score readable",
+        "",
+        "A real Celery worker and web server on the bench database. Each run POSTs one "
+        "account's last 7 days of `units` at 10% of what they were (a collapse: 7 CSV rows) "
+        "to `POST /api/v1/import/usage` with a manager's Bearer token, then polls the "
+        "database every 20 ms until that account's snapshot for the day is rewritten and "
+        "red with the `sharp_drop` override; the API's "
+        "`GET /api/v1/accounts/{id}/health` is checked to serve it. Seconds from the start "
+        "of the POST. Three runs, three different accounts. Target: < "
+        f"{FRESHNESS_MAX_S:g} s on every run.",
+        "",
+    ]
     rows = []
     for r in results:
         fr = r.get("freshness") or {}
         runs = fr.get("runs") or []
         post = [x["post_s"] for x in runs if x.get("post_s") is not None]
         task = [x["task_s"] for x in runs if x.get("task_s") is not None]
-        rows.append([size_label(r["accounts"]), fs(fr.get("median_s")), fs(fr.get("max_s")),
-                     fs(sorted(post)[len(post) // 2] if post else None, 3),
-                     fs(sorted(task)[len(task) // 2] if task else None, 3),
-                     ", ".join(f"{x['before']}→{x['after']}" for x in runs if x.get("after")),
-                     f"< {FRESHNESS_MAX_S:g} s", word(verdicts(r)["freshness"])])
-    out += table(["accounts", "median s", "max s", "POST s (median)", "worker task s (median)",
-                  "score before→after", "target", "result"], rows)
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                fs(fr.get("median_s")),
+                fs(fr.get("max_s")),
+                fs(sorted(post)[len(post) // 2] if post else None, 3),
+                fs(sorted(task)[len(task) // 2] if task else None, 3),
+                ", ".join(f"{x['before']}→{x['after']}" for x in runs if x.get("after")),
+                f"< {FRESHNESS_MAX_S:g} s",
+                word(verdicts(r)["freshness"]),
+            ]
+        )
+    out += table(
+        [
+            "accounts",
+            "median s",
+            "max s",
+            "POST s (median)",
+            "worker task s (median)",
+            "score before→after",
+            "target",
+            "result",
+        ],
+        rows,
+    )
     rows = []
     for r in results:
         bl = (r.get("freshness") or {}).get("backlog") or {}
         if bl:
-            rows.append([f"{r['accounts']:,}", str(bl.get("tasks", "—")),
-                         fs(bl.get("task_s")), fs(bl.get("wait_s"))])
+            rows.append(
+                [
+                    f"{r['accounts']:,}",
+                    str(bl.get("tasks", "—")),
+                    fs(bl.get("task_s")),
+                    fs(bl.get("wait_s")),
+                ]
+            )
     if rows:
-        out += ["", "Before the freshness runs the worker first drains what the bulk "
-                "`import_data usage` queued (a rescore of every imported account):", ""]
+        out += [
+            "",
+            "Before the freshness runs the worker first drains what the bulk "
+            "`import_data usage` queued (a rescore of every imported account):",
+            "",
+        ]
         out += table(["accounts", "tasks", "worker task s", "seconds until drained"], rows)
 
     profiled = [r for r in results if r.get("import_profile")]
     if profiled:
-        out += ["", "### Import, statement by statement (`--profile-import`)", "",
-                "One more `run_import(\"usage\", …)` of the same CSV into the emptied fact "
-                "table, in one process, timing every SQL statement it sends (statements over "
-                "10 ms; *outside SQL* is the COPY stream, reading the file and Python):", ""]
+        out += [
+            "",
+            "### Import, statement by statement (`--profile-import`)",
+            "",
+            'One more `run_import("usage", …)` of the same CSV into the emptied fact '
+            "table, in one process, timing every SQL statement it sends (statements over "
+            "10 ms; *outside SQL* is the COPY stream, reading the file and Python):",
+            "",
+        ]
         for r in profiled:
             prof = r["import_profile"]
-            rows = [[f"`{short(st['sql'])}`", str(st["calls"]), fs(st["seconds"])]
-                    for st in prof["statements"][:10]]
+            rows = [
+                [f"`{short(st['sql'])}`", str(st["calls"]), fs(st["seconds"])]
+                for st in prof["statements"][:10]
+            ]
             rows.append(["*outside SQL*", "", fs(prof["outside_sql_s"])])
             rows.append(["**total**", "", fs(prof["total_s"])])
             out += [f"{r['accounts']:,} accounts ({prof['rows']:,} rows):", ""]
@@ -302,8 +452,9 @@ def short(sql: str, width: int = 70) -> str:
     return sql if len(sql) <= width else sql[:width].rstrip() + "…"
 
 
-def breakdown(results: list[dict], section: str, key: str, unit: str, digits: int,
-              title: str) -> list[str]:
+def breakdown(
+    results: list[dict], section: str, key: str, unit: str, digits: int, title: str
+) -> list[str]:
     """Phases down, sizes across: each cell is the time and its share of that size's total."""
     data = [(r["accounts"], (r.get(section) or {}).get(key)) for r in results]
     data = [(n, b) for n, b in data if b]
@@ -315,12 +466,14 @@ def breakdown(results: list[dict], section: str, key: str, unit: str, digits: in
         cells = []
         for _, b in data:
             value, total = b.get(phase), b.get("total") or 0
-            share = f" ({100 * value / total:.0f}%)" if value is not None and total and \
-                phase != "total" else ""
+            share = (
+                f" ({100 * value / total:.0f}%)"
+                if value is not None and total and phase != "total"
+                else ""
+            )
             cells.append(fs(value, digits) + share)
         rows.append([f"**{phase}**" if phase == "total" else phase] + cells)
-    return ["", title, ""] + table([f"phase ({unit})"] + [f"{n:,} accounts" for n, _ in data],
-                                   rows)
+    return ["", title, ""] + table([f"phase ({unit})"] + [f"{n:,} accounts" for n, _ in data], rows)
 
 
 def write_doc(path: Path, generated: str) -> None:
@@ -341,7 +494,8 @@ def write_doc(path: Path, generated: str) -> None:
         "Produced by `make bench` (`bench/run.py`); sizes with "
         "`make bench BENCH_SIZES=1000,5000,20000`. Everything between the `bench:start` and "
         "`bench:end` markers is regenerated on every run; notes written outside them are "
-        "kept.\n\n" + block + "\n")
+        "kept.\n\n" + block + "\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,24 +503,56 @@ def write_doc(path: Path, generated: str) -> None:
 
 
 def console(results: list[dict]) -> str:
-    head = ["accounts", "raw copy s", "import s", "ratio", "", "floor s", "recompute s",
-            "ratio", "", "", "one p50 ms", "one p95 ms", "", "fresh p50 s", "fresh max s", ""]
+    head = [
+        "accounts",
+        "raw copy s",
+        "import s",
+        "ratio",
+        "",
+        "floor s",
+        "recompute s",
+        "ratio",
+        "",
+        "",
+        "one p50 ms",
+        "one p95 ms",
+        "",
+        "fresh p50 s",
+        "fresh max s",
+        "",
+    ]
     rows = []
     for r in sorted(results, key=lambda r: r["accounts"]):
         ing, rec = r.get("ingest") or {}, r.get("recompute") or {}
         one, fr, v = r.get("single") or {}, r.get("freshness") or {}, verdicts(r)
-        rows.append([f"{r['accounts']:,}", fs(ing.get("raw_copy_s")), fs(ing.get("import_s")),
-                     fx(ing.get("ratio")), word(v["ingest"]), fs(rec.get("floor_s"), 3),
-                     fs(rec.get("full_s"), 3), fx(rec.get("ratio")), word(v["recompute_ratio"]),
-                     word(v["recompute_time"]), fs(one.get("median_ms"), 1),
-                     fs(one.get("p95_ms"), 1), word(v["single"]), fs(fr.get("median_s")),
-                     fs(fr.get("max_s")), word(v["freshness"])])
+        rows.append(
+            [
+                f"{r['accounts']:,}",
+                fs(ing.get("raw_copy_s")),
+                fs(ing.get("import_s")),
+                fx(ing.get("ratio")),
+                word(v["ingest"]),
+                fs(rec.get("floor_s"), 3),
+                fs(rec.get("full_s"), 3),
+                fx(rec.get("ratio")),
+                word(v["recompute_ratio"]),
+                word(v["recompute_time"]),
+                fs(one.get("median_ms"), 1),
+                fs(one.get("p95_ms"), 1),
+                word(v["single"]),
+                fs(fr.get("median_s")),
+                fs(fr.get("max_s")),
+                word(v["freshness"]),
+            ]
+        )
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
-    lines.append(f"targets: import ≤ {INGEST_MAX_RATIO:g}× raw copy; recompute ≤ "
-                 f"{RECOMPUTE_MAX_RATIO:g}× floor and < {RECOMPUTE_MAX_S:g} s; one account p95 "
-                 f"< {SINGLE_MAX_MS:g} ms; freshness < {FRESHNESS_MAX_S:g} s (set at "
-                 f"{TARGET_SIZE:,} accounts)")
+    lines.append(
+        f"targets: import ≤ {INGEST_MAX_RATIO:g}× raw copy; recompute ≤ "
+        f"{RECOMPUTE_MAX_RATIO:g}× floor and < {RECOMPUTE_MAX_S:g} s; one account p95 "
+        f"< {SINGLE_MAX_MS:g} ms; freshness < {FRESHNESS_MAX_S:g} s (set at "
+        f"{TARGET_SIZE:,} accounts)"
+    )
     return "\n".join(lines)

@@ -50,8 +50,10 @@ RAW_RUNS = 3
 FRESHNESS_RUNS = 3
 POLL = 0.02
 MANAGER = "bench-manager@bench.csportal.test"
-TASK_DONE = re.compile(r"Task health\.tasks\.recompute_health\[[^\]]+\] "
-                       r"(?:succeeded in ([0-9.]+)s|raised|failed)")
+TASK_DONE = re.compile(
+    r"Task health\.tasks\.recompute_health\[[^\]]+\] "
+    r"(?:succeeded in ([0-9.]+)s|raised|failed)"
+)
 
 
 class BenchError(Exception):
@@ -96,8 +98,14 @@ class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
         self.name, self.log_path = name, log_path
         self._out = log_path.open("wb")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -121,21 +129,24 @@ class Proc:
         self._out.close()
 
 
-def run(argv: list[str], env: dict[str, str], timeout: float = 3600,
-        check: bool = True) -> tuple[float, subprocess.CompletedProcess]:
+def run(
+    argv: list[str], env: dict[str, str], timeout: float = 3600, check: bool = True
+) -> tuple[float, subprocess.CompletedProcess]:
     """Run a command to completion; returns (wall seconds, completed process)."""
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - started
     if check and done.returncode != 0:
-        raise BenchError(f"{' '.join(argv[:4])}… exited {done.returncode}:\n"
-                         f"{(done.stdout + done.stderr)[-3000:]}")
+        raise BenchError(
+            f"{' '.join(argv[:4])}… exited {done.returncode}:\n"
+            f"{(done.stdout + done.stderr)[-3000:]}"
+        )
     return seconds, done
 
 
-def manage(env: dict[str, str], *args: str, timeout: float = 3600,
-           check: bool = True) -> tuple[float, subprocess.CompletedProcess]:
+def manage(
+    env: dict[str, str], *args: str, timeout: float = 3600, check: bool = True
+) -> tuple[float, subprocess.CompletedProcess]:
     return run([str(PY), "manage.py", *args], env, timeout=timeout, check=check)
 
 
@@ -145,19 +156,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(what: str, condition, timeout: float, proc: Proc | None = None,
-               interval: float = 0.1):
+def wait_until(
+    what: str, condition, timeout: float, proc: Proc | None = None, interval: float = 0.1
+):
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if proc is not None and not proc.alive():
-            raise BenchError(f"{proc.name} exited ({proc.process.returncode}) while waiting "
-                             f"for {what}:\n{proc.tail()}")
+            raise BenchError(
+                f"{proc.name} exited ({proc.process.returncode}) while waiting "
+                f"for {what}:\n{proc.tail()}"
+            )
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:g} s waiting for {what}"
-                             + (f":\n{proc.tail()}" if proc else ""))
+            raise BenchError(
+                f"timed out after {timeout:g} s waiting for {what}"
+                + (f":\n{proc.tail()}" if proc else "")
+            )
         time.sleep(interval)
 
 
@@ -222,14 +238,19 @@ def book(n: int) -> tuple[Path, dict]:
     folder = OUT / str(n)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "users.csv").write_text(f"email,role,name\n{MANAGER},manager,Bench Manager\n")
-    wanted = {"accounts": n, "days": DAYS, "seed": SEED, "today": today_utc().isoformat(),
-              "gen": (BENCH / "gen.py").stat().st_mtime}
+    wanted = {
+        "accounts": n,
+        "days": DAYS,
+        "seed": SEED,
+        "today": today_utc().isoformat(),
+        "gen": (BENCH / "gen.py").stat().st_mtime,
+    }
     meta_path = folder / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if ({k: meta.get(k) for k in wanted} == wanted
-                and all((folder / f"{k}.csv").exists() for k in ("accounts", "contracts",
-                                                                 "usage"))):
+        if {k: meta.get(k) for k in wanted} == wanted and all(
+            (folder / f"{k}.csv").exists() for k in ("accounts", "contracts", "usage")
+        ):
             return folder, meta
     sys.path.insert(0, str(BENCH))
     from gen import generate
@@ -290,9 +311,14 @@ def measure_ingest(n: int, folder: Path, db_url: str, env: dict[str, str], redis
         raise BenchError(f"the import stored {stored:,} usage rows; the raw copy {copied:,}")
     raw = statistics.median(raw_runs)
     return {
-        "rows": copied, "csv_mb": usage.stat().st_size / 1e6,
-        "raw_copy_s": raw, "raw_copy_runs": raw_runs, "import_s": seconds,
-        "ratio": seconds / raw, "phases": phases, "startup_s": startup,
+        "rows": copied,
+        "csv_mb": usage.stat().st_size / 1e6,
+        "raw_copy_s": raw,
+        "raw_copy_runs": raw_runs,
+        "import_s": seconds,
+        "ratio": seconds / raw,
+        "phases": phases,
+        "startup_s": startup,
         "other_s": seconds - sum(phases.values()) if phases else None,
         "queued_tasks": queued_tasks(redis) - before,
         "import_output": output.strip().splitlines()[-3:],
@@ -302,42 +328,78 @@ def measure_ingest(n: int, folder: Path, db_url: str, env: dict[str, str], redis
 def measure_in_process(n: int, as_of: date, env: dict[str, str]) -> dict:
     out = OUT / f"measure-{n}.json"
     out.unlink(missing_ok=True)
-    seconds, _ = run([str(PY), str(BENCH / "measure.py"), "--as-of", as_of.isoformat(),
-                      "--out", str(out)], {**env, "LOG_LEVEL": "WARNING"})
+    seconds, _ = run(
+        [str(PY), str(BENCH / "measure.py"), "--as-of", as_of.isoformat(), "--out", str(out)],
+        {**env, "LOG_LEVEL": "WARNING"},
+    )
     data = json.loads(out.read_text())
     if data["scored"] != n or data["floor_accounts"] != n:
-        raise BenchError(f"recompute scored {data['scored']} and the floor saw "
-                         f"{data['floor_accounts']} accounts; expected {n}")
+        raise BenchError(
+            f"recompute scored {data['scored']} and the floor saw "
+            f"{data['floor_accounts']} accounts; expected {n}"
+        )
     rec = data["recompute"]
     rec["ratio"] = rec["full_s"] / rec["floor_s"]
-    log(f"  recompute {rec['full_s']:.3f} s vs floor {rec['floor_s']:.3f} s "
+    log(
+        f"  recompute {rec['full_s']:.3f} s vs floor {rec['floor_s']:.3f} s "
         f"({rec['ratio']:.2f}×); one account median {data['single']['median_ms']:.1f} ms, "
-        f"p95 {data['single']['p95_ms']:.1f} ms ({seconds:.0f} s in all)")
+        f"p95 {data['single']['p95_ms']:.1f} ms ({seconds:.0f} s in all)"
+    )
     return {"recompute": rec, "single": data["single"]}
 
 
 def measure_import_profile(n: int, folder: Path, env: dict[str, str], redis) -> dict:
     out = OUT / f"import-profile-{n}.json"
     out.unlink(missing_ok=True)
-    run([str(PY), str(BENCH / "measure.py"), "--import-csv", str(folder / "usage.csv"),
-         "--out", str(out)], {**env, "LOG_LEVEL": "WARNING"})
+    run(
+        [
+            str(PY),
+            str(BENCH / "measure.py"),
+            "--import-csv",
+            str(folder / "usage.csv"),
+            "--out",
+            str(out),
+        ],
+        {**env, "LOG_LEVEL": "WARNING"},
+    )
     clear_queue(redis)
     data = json.loads(out.read_text())
     top = data["statements"][0] if data["statements"] else None
-    log(f"  profiled import: {data['total_s']:.2f} s in process"
-        + (f"; slowest statement {top['seconds']:.2f} s: {top['sql'][:60]}…" if top else ""))
+    log(
+        f"  profiled import: {data['total_s']:.2f} s in process"
+        + (f"; slowest statement {top['seconds']:.2f} s: {top['sql'][:60]}…" if top else "")
+    )
     return data
 
 
 def start_stack(n: int, env: dict[str, str], stack: contextlib.ExitStack) -> tuple[Proc, str]:
-    worker = Proc("celery worker", [
-        str(CELERY), "-A", "cs_portal", "worker", "--pool=solo", "-l", "info",
-        "-n", f"bench{n}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-        "--without-heartbeat"], env, OUT / f"worker-{n}.log")
+    worker = Proc(
+        "celery worker",
+        [
+            str(CELERY),
+            "-A",
+            "cs_portal",
+            "worker",
+            "--pool=solo",
+            "-l",
+            "info",
+            "-n",
+            f"bench{n}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env,
+        OUT / f"worker-{n}.log",
+    )
     stack.callback(worker.stop)
     port = free_port()
-    web = Proc("web server", [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}",
-                              "--noreload"], env, OUT / f"web-{n}.log")
+    web = Proc(
+        "web server",
+        [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env,
+        OUT / f"web-{n}.log",
+    )
     stack.callback(web.stop)
     base = f"http://127.0.0.1:{port}"
 
@@ -355,8 +417,9 @@ def start_stack(n: int, env: dict[str, str], stack: contextlib.ExitStack) -> tup
     return worker, base
 
 
-def http(method: str, url: str, token: str, body: bytes | None = None,
-         content_type: str | None = None) -> tuple[int, dict]:
+def http(
+    method: str, url: str, token: str, body: bytes | None = None, content_type: str | None = None
+) -> tuple[int, dict]:
     headers = {"Authorization": f"Bearer {token}"}
     if content_type:
         headers["Content-Type"] = content_type
@@ -368,8 +431,9 @@ def http(method: str, url: str, token: str, body: bytes | None = None,
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def measure_freshness(n: int, as_of: date, db_url: str, env: dict[str, str], redis,
-                      token: str) -> dict:
+def measure_freshness(
+    n: int, as_of: date, db_url: str, env: dict[str, str], redis, token: str
+) -> dict:
     backlog = queued_tasks(redis)
     with contextlib.ExitStack() as stack:
         started = time.perf_counter()
@@ -378,105 +442,162 @@ def measure_freshness(n: int, as_of: date, db_url: str, env: dict[str, str], red
 
         # The bulk import queued a rescore of the whole book: let the worker finish it first.
         drain = time.perf_counter()
-        wait_until(f"the worker to drain {backlog} queued task(s)",
-                   lambda: len(TASK_DONE.findall(worker.text())) >= backlog
-                   and queued_tasks(redis) == 0, 1800, worker, interval=0.2)
-        drained = {"tasks": backlog, "wait_s": time.perf_counter() - drain,
-                   "task_s": sum(float(s) for s in TASK_DONE.findall(worker.text()) if s)}
+        wait_until(
+            f"the worker to drain {backlog} queued task(s)",
+            lambda: len(TASK_DONE.findall(worker.text())) >= backlog and queued_tasks(redis) == 0,
+            1800,
+            worker,
+            interval=0.2,
+        )
+        drained = {
+            "tasks": backlog,
+            "wait_s": time.perf_counter() - drain,
+            "task_s": sum(float(s) for s in TASK_DONE.findall(worker.text()) if s),
+        }
         if backlog:
             log(f"  worker drained the import's {backlog} task(s) in {drained['wait_s']:.1f} s")
 
-        candidates = [row[0] for row in pg_exec(db_url, """
+        candidates = [
+            row[0]
+            for row in pg_exec(
+                db_url,
+                """
             SELECT s.account_id FROM health_healthsnapshot s
             WHERE s.date = %s AND s.band <> 'red' AND s.overrides::text = '[]'
-            ORDER BY s.account_id""", [as_of])]
+            ORDER BY s.account_id""",
+                [as_of],
+            )
+        ]
         if len(candidates) < FRESHNESS_RUNS:
             raise BenchError(f"only {len(candidates)} accounts without a red band to collapse")
-        picks = [candidates[(i + 1) * len(candidates) // (FRESHNESS_RUNS + 1)]
-                 for i in range(FRESHNESS_RUNS)]
+        picks = [
+            candidates[(i + 1) * len(candidates) // (FRESHNESS_RUNS + 1)]
+            for i in range(FRESHNESS_RUNS)
+        ]
         runs = []
         with pg_connect(db_url) as conn:
             for i, account_id in enumerate(picks, start=1):
                 runs.append(one_freshness_run(conn, account_id, as_of, base, token, worker))
                 r = runs[-1]
-                log(f"  freshness run {i}/{FRESHNESS_RUNS}: {fmt(r['seconds'])} s "
+                log(
+                    f"  freshness run {i}/{FRESHNESS_RUNS}: {fmt(r['seconds'])} s "
                     f"(POST {r['post_s']:.3f} s, worker task {fmt(r['task_s'], 3)} s, "
-                    f"score {r['before']}→{r['after']})")
+                    f"score {r['before']}→{r['after']})"
+                )
     seconds = [r["seconds"] for r in runs]
     complete = [s for s in seconds if s is not None]
-    return {"runs": runs, "backlog": drained,
-            "median_s": statistics.median(complete) if complete else None,
-            "max_s": max(complete) if len(complete) == len(seconds) else None}
+    return {
+        "runs": runs,
+        "backlog": drained,
+        "median_s": statistics.median(complete) if complete else None,
+        "max_s": max(complete) if len(complete) == len(seconds) else None,
+    }
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def one_freshness_run(conn, account_id: int, as_of: date, base: str, token: str,
-                      worker: Proc) -> dict:
+def one_freshness_run(
+    conn, account_id: int, as_of: date, base: str, token: str, worker: Proc
+) -> dict:
     with conn.cursor() as cur:
         cur.execute("SELECT external_id FROM accounts_account WHERE id = %s", [account_id])
         external_id = cur.fetchone()[0]
-        cur.execute("""
+        cur.execute(
+            """
             SELECT date, metric, value, product, chain, dataset, reason FROM health_usagefact
             WHERE account_id = %s AND metric = 'units' AND date > %s AND date <= %s
-            ORDER BY date""", [account_id, as_of - timedelta(days=7), as_of])
+            ORDER BY date""",
+            [account_id, as_of - timedelta(days=7), as_of],
+        )
         facts = cur.fetchall()
-        cur.execute("SELECT score, band FROM health_healthsnapshot "
-                    "WHERE account_id = %s AND date = %s", [account_id, as_of])
+        cur.execute(
+            "SELECT score, band FROM health_healthsnapshot WHERE account_id = %s AND date = %s",
+            [account_id, as_of],
+        )
         before_score, before_band = cur.fetchone()
     body = io.StringIO()
     writer = csv.writer(body, lineterminator="\n")
-    writer.writerow(["account", "date", "metric", "value", "product", "chain", "dataset",
-                     "reason"])
+    writer.writerow(["account", "date", "metric", "value", "product", "chain", "dataset", "reason"])
     for day, metric, value, product, chain, dataset, reason in facts:
-        writer.writerow([external_id, day.isoformat(), metric, f"{value * 0.1:.1f}", product,
-                         chain, dataset, reason])
+        writer.writerow(
+            [
+                external_id,
+                day.isoformat(),
+                metric,
+                f"{value * 0.1:.1f}",
+                product,
+                chain,
+                dataset,
+                reason,
+            ]
+        )
     tasks_before = len(TASK_DONE.findall(worker.text()))
 
     wall = datetime.now(UTC)
     started = time.perf_counter()
-    status, answer = http("POST", f"{base}/api/v1/import/usage", token,
-                          body.getvalue().encode(), "text/csv")
+    status, answer = http(
+        "POST", f"{base}/api/v1/import/usage", token, body.getvalue().encode(), "text/csv"
+    )
     post_s = time.perf_counter() - started
     if status != 200 or not answer.get("ok") or answer.get("updated") != len(facts):
         raise BenchError(f"POST /api/v1/import/usage answered {status}: {answer}")
 
     def rescored():
         with conn.cursor() as cur:
-            cur.execute("SELECT score, band, overrides::text, computed_at "
-                        "FROM health_healthsnapshot WHERE account_id = %s AND date = %s",
-                        [account_id, as_of])
+            cur.execute(
+                "SELECT score, band, overrides::text, computed_at "
+                "FROM health_healthsnapshot WHERE account_id = %s AND date = %s",
+                [account_id, as_of],
+            )
             score, band, overrides, computed_at = cur.fetchone()
         if computed_at > wall and band == "red" and "sharp_drop" in overrides:
             return time.perf_counter() - started, score, band
         return None
 
     try:
-        seconds, score, band = wait_until("the collapse to be scored", rescored, 60,
-                                          worker, interval=POLL)
+        seconds, score, band = wait_until(
+            "the collapse to be scored", rescored, 60, worker, interval=POLL
+        )
     except BenchError as exc:
-        return {"account": external_id, "seconds": None, "post_s": post_s, "task_s": None,
-                "before": f"{before_score} {before_band}", "after": None, "error": str(exc)}
-    done = wait_until("the worker to log the task", lambda: TASK_DONE.findall(worker.text())
-                      if len(TASK_DONE.findall(worker.text())) > tasks_before else None, 10,
-                      worker)
+        return {
+            "account": external_id,
+            "seconds": None,
+            "post_s": post_s,
+            "task_s": None,
+            "before": f"{before_score} {before_band}",
+            "after": None,
+            "error": str(exc),
+        }
+    done = wait_until(
+        "the worker to log the task",
+        lambda: (
+            TASK_DONE.findall(worker.text())
+            if len(TASK_DONE.findall(worker.text())) > tasks_before
+            else None
+        ),
+        10,
+        worker,
+    )
     status, shown = http("GET", f"{base}/api/v1/accounts/{external_id}/health", token)
     if status != 200 or shown.get("band") != "red":
-        raise BenchError(f"the API does not serve the new score of {external_id}: "
-                         f"{status} {shown}")
-    return {"account": external_id, "seconds": seconds, "post_s": post_s,
-            "task_s": float(done[-1]) if done[-1] else None,
-            "before": f"{before_score} {before_band}", "after": f"{score} {band}"}
+        raise BenchError(f"the API does not serve the new score of {external_id}: {status} {shown}")
+    return {
+        "account": external_id,
+        "seconds": seconds,
+        "post_s": post_s,
+        "task_s": float(done[-1]) if done[-1] else None,
+        "before": f"{before_score} {before_band}",
+        "after": f"{score} {band}",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # One size
 
 
-def bench_size(n: int, pg_url: str, redis_url: str, keep: bool,
-               profile_import: bool) -> dict:
+def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: bool) -> dict:
     result: dict = {"accounts": n, "errors": [], "load": os.getloadavg()[0]}
     folder, meta = book(n)
     as_of = date.fromisoformat(meta["today"]) - timedelta(days=1)
@@ -485,8 +606,15 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool,
     admin = with_database(pg_url, "postgres")
     db_url = with_database(pg_url, name)
     env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH",)}
-    env.update({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1",
-                "LOG_LEVEL": "INFO", "DEBUG": "false"})
+    env.update(
+        {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+            "DEBUG": "false",
+        }
+    )
     redis = redis_client(redis_url)
     clear_queue(redis)
     pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -500,8 +628,10 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool,
         token = done.stdout.strip().splitlines()[-1]
         clear_queue(redis)  # the accounts and contracts imports may have queued work
         result["setup"] = setup
-        log(f"{n:,} accounts: database {name} ready ({meta['usage_rows']:,} usage rows to load; "
-            f"load average {os.getloadavg()[0]:.2f})")
+        log(
+            f"{n:,} accounts: database {name} ready ({meta['usage_rows']:,} usage rows to load; "
+            f"load average {os.getloadavg()[0]:.2f})"
+        )
 
         steps = [
             ("ingest", lambda: measure_ingest(n, folder, db_url, env, redis)),
@@ -510,8 +640,7 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool,
             ("freshness", lambda: measure_freshness(n, as_of, db_url, env, redis, token)),
         ]
         if profile_import:  # last: it empties and reloads the fact table
-            steps.append(("import profile",
-                          lambda: measure_import_profile(n, folder, env, redis)))
+            steps.append(("import profile", lambda: measure_import_profile(n, folder, env, redis)))
         for step, fn in steps:
             if step != "ingest" and "ingest" not in result:
                 break  # nothing to measure without the usage
@@ -554,17 +683,28 @@ def machine(pg_version: str) -> str:
         kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
         ram = f", {kb / 1024 / 1024:.1f} GiB RAM"
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} cores{f' ({cpu})' if cpu else ''}{ram}, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"PostgreSQL {pg_version}; load average at start {load}")
+    return (
+        f"{os.cpu_count()} cores{f' ({cpu})' if cpu else ''}{ram}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"PostgreSQL {pg_version}; load average at start {load}"
+    )
 
 
 def code_version() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                                capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return f"commit `{commit}`" + (" with uncommitted changes" if dirty else "")
@@ -587,17 +727,25 @@ def interrupted(signum, frame) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sizes", nargs="*", help="numbers of accounts (default: BENCH_SIZES "
-                        "or 1000,5000)")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "sizes", nargs="*", help="numbers of accounts (default: BENCH_SIZES or 1000,5000)"
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the databases")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--profile-import", action="store_true",
-                        help="also time every SQL statement of one more usage import "
-                        "(in-process, after the other measurements)")
-    parser.add_argument("--from-json", metavar="PATH",
-                        help="only re-render the table and the doc from a saved results file")
+    parser.add_argument(
+        "--profile-import",
+        action="store_true",
+        help="also time every SQL statement of one more usage import "
+        "(in-process, after the other measurements)",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="only re-render the table and the doc from a saved results file",
+    )
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
@@ -613,9 +761,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, interrupted)
     pg_version = preflight(pg_url, redis_url)
     OUT.mkdir(parents=True, exist_ok=True)
-    meta = {"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "machine": machine(pg_version),
-            "code": code_version(), "command": command(args.sizes), "days": DAYS,
-            "pg_version": pg_version, "as_of": (today_utc() - timedelta(days=1)).isoformat()}
+    meta = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": machine(pg_version),
+        "code": code_version(),
+        "command": command(args.sizes),
+        "days": DAYS,
+        "pg_version": pg_version,
+        "as_of": (today_utc() - timedelta(days=1)).isoformat(),
+    }
     log(f"sizes {', '.join(f'{n:,}' for n in sizes)}; {meta['machine']}")
 
     results = []
@@ -628,7 +782,8 @@ def main() -> int:
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (OUT / f"results-{stamp}.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=2, default=str))
+        json.dumps({"meta": meta, "results": results}, indent=2, default=str)
+    )
     print()
     print(report.console(results))
     if not args.no_doc:

@@ -18,9 +18,11 @@ from .imports import get_kind, run_import
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        found = (ApiToken.objects.select_related("user")
-                 .filter(token_hash=ApiToken.hash(token), revoked=False,
-                         user__is_active=True).first())
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=ApiToken.hash(token), revoked=False, user__is_active=True)
+            .first()
+        )
         if found is None:
             return None
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
@@ -41,7 +43,8 @@ api = NinjaAPI(
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
     return api.create_response(
-        request, {"detail": "Missing or invalid token. Send Authorization: Bearer <token>."},
+        request,
+        {"detail": "Missing or invalid token. Send Authorization: Bearer <token>."},
         status=401,
     )
 
@@ -76,9 +79,12 @@ class ErrorOut(Schema):
         "requestBody": {
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": {
-                    "type": "object", "properties": {"rows": {"type": "array",
-                                                              "items": {"type": "object"}}}}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"rows": {"type": "array", "items": {"type": "object"}}},
+                    }
+                },
             },
             "required": True,
         }
@@ -92,8 +98,9 @@ def import_kind(request: HttpRequest, kind: str):
     if get_kind(kind) is None:
         return Status(404, {"detail": f"unknown import kind '{kind}'"})
     if not can_import(request.user):
-        return Status(403, {"detail": "this token's user may not import data "
-                                      "(managers and admins)"})
+        return Status(
+            403, {"detail": "this token's user may not import data (managers and admins)"}
+        )
     content_type = request.content_type or ""
     if content_type == "application/json":
         try:

@@ -9,15 +9,15 @@ def _page(request, status: int, title: str, message: str) -> HttpResponse:
     if getattr(request, "htmx", False):
         # Show the message in the flash area instead of replacing the fragment being edited.
         response = HttpResponse(
-            format_html('<div class="flash flash-error" role="alert">{}: {}</div>', title,
-                        message),
+            format_html('<div class="flash flash-error" role="alert">{}: {}</div>', title, message),
             status=status,
         )
         response["HX-Retarget"] = "#flashes"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return render(request, "error.html", {"status": status, "title": title,
-                                          "message": message}, status=status)
+    return render(
+        request, "error.html", {"status": status, "title": title, "message": message}, status=status
+    )
 
 
 def bad_request(request, exception=None):
@@ -25,18 +25,31 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
-    message = str(exception) if exception and str(exception) else (
-        "Your role does not allow this. Ask a CS manager if you need access.")
+    message = (
+        str(exception)
+        if exception and str(exception)
+        else ("Your role does not allow this. Ask a CS manager if you need access.")
+    )
     return _page(request, 403, "Not allowed", message)
 
 
 def page_not_found(request, exception=None):
-    return _page(request, 404, "Not found", "There is nothing at this address. "
-                 "Go back to the book and search for the account.")
+    return _page(
+        request,
+        404,
+        "Not found",
+        "There is nothing at this address. Go back to the book and search for the account.",
+    )
 
 
 def server_error(request):
-    return render(request, "error.html", {
-        "status": 500, "title": "Something went wrong",
-        "message": "The error has been logged. Try again, and tell the team if it persists.",
-    }, status=500)
+    return render(
+        request,
+        "error.html",
+        {
+            "status": 500,
+            "title": "Something went wrong",
+            "message": "The error has been logged. Try again, and tell the team if it persists.",
+        },
+        status=500,
+    )

@@ -129,7 +129,9 @@ def parse_date(raw: str) -> date:
 
 
 def parse_decimal(
-    minimum: Decimal | None = Decimal(0), *, max_digits: int | None = None,
+    minimum: Decimal | None = Decimal(0),
+    *,
+    max_digits: int | None = None,
     decimal_places: int | None = None,
 ) -> Callable[[str], Decimal]:
     def parse(raw: str) -> Decimal:
@@ -232,8 +234,7 @@ class ImportKind:
         must leave that field untouched on existing records, never blank it."""
         raise NotImplementedError
 
-    def bulk_csv(self, data: bytes, result: ImportResult,
-                 progress: Progress | None) -> bool:
+    def bulk_csv(self, data: bytes, result: ImportResult, progress: Progress | None) -> bool:
         """Optional fast path for a whole CSV. Return False to use the row-by-row path.
 
         A kind that returns True has validated every row into `result` and, only if none was
@@ -277,8 +278,10 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise TableError(
-            line, "", f"the file is not UTF-8 encoded (bad byte 0x{data[exc.start]:02x} on line "
-            f"{line}); save it as 'CSV UTF-8' and upload again"
+            line,
+            "",
+            f"the file is not UTF-8 encoded (bad byte 0x{data[exc.start]:02x} on line "
+            f"{line}); save it as 'CSV UTF-8' and upload again",
         ) from None
 
 
@@ -292,8 +295,10 @@ def _read_csv(
         for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delim in first_line:
                 raise TableError(
-                    1, "", f"the file is separated by {name}, not commas; export it as "
-                    "comma-separated CSV"
+                    1,
+                    "",
+                    f"the file is separated by {name}, not commas; export it as "
+                    "comma-separated CSV",
                 )
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
@@ -326,9 +331,13 @@ def _check_header(header: list[str], kind: ImportKind, line: int) -> None:
             problems.append(RowError(line, name, "column appears twice in the header"))
         seen.add(name)
         if name not in known:
-            problems.append(RowError(
-                line, name, f"unknown column; {kind.key} takes: {', '.join(kind.column_names())}"
-            ))
+            problems.append(
+                RowError(
+                    line,
+                    name,
+                    f"unknown column; {kind.key} takes: {', '.join(kind.column_names())}",
+                )
+            )
     for name in kind.required_columns():
         if name not in seen:
             problems.append(RowError(line, name, "required column is missing from the header"))
@@ -374,7 +383,9 @@ def _read_json_rows(
 
 
 def _parse_rows(
-    table: Iterable[tuple[int, dict[str, str]]], kind: ImportKind, result: ImportResult,
+    table: Iterable[tuple[int, dict[str, str]]],
+    kind: ImportKind,
+    result: ImportResult,
     progress: Progress | None,
 ) -> list[Row]:
     rows: list[Row] = []
@@ -415,7 +426,8 @@ def _parse_rows(
         first = seen_keys.get(key)
         if first is not None:
             result.add_error(
-                number, ",".join(kind.natural_key),
+                number,
+                ",".join(kind.natural_key),
                 f"duplicate of row {first} ({', '.join(str(k) for k in key)}); "
                 "each key may appear once per import",
             )
@@ -445,8 +457,12 @@ def run_import(
     kind = get_kind(kind_key)
     result = ImportResult(kind=kind_key)
     if kind is None:
-        result.add_error(0, "", f"unknown import kind '{kind_key}'; use one of: "
-                         + ", ".join(k.key for k in all_kinds()))
+        result.add_error(
+            0,
+            "",
+            f"unknown import kind '{kind_key}'; use one of: "
+            + ", ".join(k.key for k in all_kinds()),
+        )
         return result
 
     rows: list[Row] = []
@@ -491,8 +507,16 @@ def run_import(
     return _finish(kind, result, started, origin, user, filename, rows=rows, run=run)
 
 
-def _finish(kind: ImportKind, result: ImportResult, started: float, origin: str, user: Any,
-            filename: str, rows: list[Row] | None, run: Any = None) -> ImportResult:
+def _finish(
+    kind: ImportKind,
+    result: ImportResult,
+    started: float,
+    origin: str,
+    user: Any,
+    filename: str,
+    rows: list[Row] | None,
+    run: Any = None,
+) -> ImportResult:
     """Record the outcome as an ImportRun whatever it was (updating `run` if one was given)."""
     from cs_portal.models import ImportRun
 
@@ -547,7 +571,7 @@ def upsert(
     """
     stats = WriteStats()
     for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
+        batch = items[start : start + batch_size]
         existing = _existing_by_key(model, batch, key)
         to_create, to_update = [], []
         for item in batch:

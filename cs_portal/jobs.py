@@ -32,10 +32,14 @@ def import_job_start(*, kind: str, upload: UploadedFile, user) -> ImportRun:
     with open(path, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
-    run = ImportRun.objects.create(kind=kind, origin=ImportRun.Origin.WEB, user=user,
-                                   filename=upload.name[:255], status=ImportRun.Status.RUNNING)
-    cache.set(progress_key(run.pk), {"phase": "queued", "done": 0, "total": None},
-              PROGRESS_TTL)
+    run = ImportRun.objects.create(
+        kind=kind,
+        origin=ImportRun.Origin.WEB,
+        user=user,
+        filename=upload.name[:255],
+        status=ImportRun.Status.RUNNING,
+    )
+    cache.set(progress_key(run.pk), {"phase": "queued", "done": 0, "total": None}, PROGRESS_TTL)
     from .tasks import import_file
 
     transaction.on_commit(lambda: import_file.delay(run.pk, str(path)))
@@ -59,7 +63,8 @@ def cache_progress(run_id: int):
         if now - last[0] < 0.3 and phase == cache.get(progress_key(run_id), {}).get("phase"):
             return
         last[0] = now
-        cache.set(progress_key(run_id), {"phase": phase, "done": done, "total": total},
-                  PROGRESS_TTL)
+        cache.set(
+            progress_key(run_id), {"phase": phase, "done": done, "total": total}, PROGRESS_TTL
+        )
 
     return report

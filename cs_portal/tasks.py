@@ -15,15 +15,25 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def import_file(run_id: int, path: str) -> str:
     """Run a spooled browser upload through the pipeline, then delete the file."""
-    run = ImportRun.objects.select_related("user").filter(
-        pk=run_id, status=ImportRun.Status.RUNNING).first()
+    run = (
+        ImportRun.objects.select_related("user")
+        .filter(pk=run_id, status=ImportRun.Status.RUNNING)
+        .first()
+    )
     file = Path(path)
     if run is None:  # already finished (a retried task): nothing to do
         file.unlink(missing_ok=True)
         return "skipped"
     try:
-        result = run_import(run.kind, data=file.read_bytes(), origin=run.origin, user=run.user,
-                            filename=run.filename, progress=cache_progress(run.pk), run=run)
+        result = run_import(
+            run.kind,
+            data=file.read_bytes(),
+            origin=run.origin,
+            user=run.user,
+            filename=run.filename,
+            progress=cache_progress(run.pk),
+            run=run,
+        )
     except Exception:
         log.exception("import %s failed", run_id)
         ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.FAILED)

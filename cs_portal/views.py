@@ -51,8 +51,9 @@ def import_page(request: AuthedRequest) -> HttpResponse:
         # Big files run on a worker; the page polls the job's progress.
         job = import_job_start(kind=kind_key, upload=upload, user=request.user)
     else:
-        result = run_import(kind_key, data=upload.read(), origin="web", user=request.user,
-                            filename=upload.name)
+        result = run_import(
+            kind_key, data=upload.read(), origin="web", user=request.user, filename=upload.name
+        )
         outcome = result.as_dict()
         # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
         if result.ok and not request.htmx:
@@ -63,9 +64,14 @@ def import_page(request: AuthedRequest) -> HttpResponse:
             )
     if job is not None and not request.htmx:
         return redirect(f"{reverse('imports')}?job={job.pk}")
-    context = _import_context(request, outcome=outcome, form_error=form_error, job=job,
-                              progress=import_job_progress(job) if job else None,
-                              selected=kind_key or "accounts")
+    context = _import_context(
+        request,
+        outcome=outcome,
+        form_error=form_error,
+        job=job,
+        progress=import_job_progress(job) if job else None,
+        selected=kind_key or "accounts",
+    )
     status = 200 if job is not None or (outcome and outcome["ok"]) else 400
     template = "imports/import.html#outcome" if request.htmx else "imports/import.html"
     return render(request, template, context, status=status)
@@ -74,9 +80,15 @@ def import_page(request: AuthedRequest) -> HttpResponse:
 def run_outcome(run: ImportRun) -> dict:
     """The same shape as ImportResult.as_dict(), for an import that ran in the background."""
     return {
-        "kind": run.kind, "ok": run.status == ImportRun.Status.ACCEPTED, "rows": run.rows,
-        "created": run.created, "updated": run.updated, "unchanged": run.unchanged,
-        "error_count": run.error_count, "errors": run.errors, "seconds": run.seconds,
+        "kind": run.kind,
+        "ok": run.status == ImportRun.Status.ACCEPTED,
+        "rows": run.rows,
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "error_count": run.error_count,
+        "errors": run.errors,
+        "seconds": run.seconds,
         "failed": run.status == ImportRun.Status.FAILED,
     }
 

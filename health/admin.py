@@ -24,8 +24,7 @@ class IncidentAdmin(admin.ModelAdmin):
 @admin.register(HealthModel)
 class HealthModelAdmin(admin.ModelAdmin):
     list_display = ("version", "green_min", "yellow_min", "created_by", "created_at", "note")
-    readonly_fields = ("version", "weights", "green_min", "yellow_min", "created_by",
-                       "created_at")
+    readonly_fields = ("version", "weights", "green_min", "yellow_min", "created_by", "created_at")
 
     def has_change_permission(self, request, obj=None):
         return False  # versions are immutable; edit the model on the Health model page

@@ -72,16 +72,35 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
         WHERE date > %s AND date <= %s{scope}
         GROUP BY account_id
     """
-    params = [d28, d56, d28, d28, d28, d28, d28, d28, d7, d35, d7, d35, d7, d90, as_of,
-              *scope_params]
+    params = [
+        d28,
+        d56,
+        d28,
+        d28,
+        d28,
+        d28,
+        d28,
+        d28,
+        d7,
+        d35,
+        d7,
+        d35,
+        d7,
+        d90,
+        as_of,
+        *scope_params,
+    ]
     out = {}
     for row in _rows(sql, params):
         out[row[0]] = {
-            "units_28": float(row[1] or 0), "units_prev_28": float(row[2] or 0),
+            "units_28": float(row[1] or 0),
+            "units_prev_28": float(row[2] or 0),
             "breadth_28": int(row[3] or 0) + int(row[4] or 0),
             "breadth_90": int(row[5] or 0) + int(row[6] or 0),
-            "peak_users_28": float(row[7] or 0), "active_days_28": int(row[8] or 0),
-            "production_calls_28": float(row[9] or 0), "units_7": float(row[10] or 0),
+            "peak_users_28": float(row[7] or 0),
+            "active_days_28": int(row[8] or 0),
+            "production_calls_28": float(row[9] or 0),
+            "units_7": float(row[10] or 0),
             "prior_daily_avg": float(row[11] or 0) / 28,
             "prior_active_days": int(row[12] or 0),
         }
@@ -135,7 +154,8 @@ def commit_consumption(as_of: date, account_ids: list[int] | None) -> dict[int, 
     params = [as_of, as_of, *scope_params, as_of, as_of, as_of]
     return {
         row[0]: {
-            "period_start": _d(row[1]), "period_end": _d(row[2]),
+            "period_start": _d(row[1]),
+            "period_end": _d(row[2]),
             "commit_units": float(row[3]) if row[3] is not None else None,
             "consumed_in_period": float(row[4] or 0),
         }
@@ -183,8 +203,12 @@ def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
             departed.append(f"exec sponsor {row[5]} has left")
         if row[6] and not row[4]:
             departed.append(f"champion {row[6]} has left")
-        out[row[0]] = {"has_contacts": row[1] > 0, "exec_last_engaged": _d(row[2]),
-                       "has_exec_sponsor": bool(row[3]), "departed_key_contacts": departed}
+        out[row[0]] = {
+            "has_contacts": row[1] > 0,
+            "exec_last_engaged": _d(row[2]),
+            "has_exec_sponsor": bool(row[3]),
+            "departed_key_contacts": departed,
+        }
     return out
 
 
@@ -211,8 +235,13 @@ def touchpoints(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
     """
     params = [as_of, year_ago, *scope_params, as_of, *scope_params]
     return {
-        row[0]: {"last_touch": _d(row[1]), "last_qbr": _d(row[2]), "sentiment_kind": row[3],
-                 "sentiment_score": row[4], "sentiment_date": _d(row[5])}
+        row[0]: {
+            "last_touch": _d(row[1]),
+            "last_qbr": _d(row[2]),
+            "sentiment_kind": row[3],
+            "sentiment_score": row[4],
+            "sentiment_date": _d(row[5]),
+        }
         for row in _rows(sql, params)
     }
 
@@ -237,7 +266,7 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     sql = f"""
         SELECT DISTINCT account_id, dataset, chain FROM {USAGE}
         WHERE date > %s AND date <= %s AND metric <> 'failed_queries'
-          AND ({' OR '.join(clauses)}){scope}
+          AND ({" OR ".join(clauses)}){scope}
     """
     used_datasets: dict[int, set] = defaultdict(set)
     used_chains: dict[int, set] = defaultdict(set)
@@ -247,11 +276,15 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     out: dict[int, list[dict]] = defaultdict(list)
     for account_id in set(used_datasets) | set(used_chains):
         for inc in incidents:
-            hit = (set(inc.datasets) & used_datasets[account_id] if inc.datasets
-                   else set(inc.chains) & used_chains[account_id])
+            hit = (
+                set(inc.datasets) & used_datasets[account_id]
+                if inc.datasets
+                else set(inc.chains) & used_chains[account_id]
+            )
             if hit:
-                out[account_id].append({"key": inc.key, "kind": inc.kind, "title": inc.title,
-                                        "touches": sorted(hit)})
+                out[account_id].append(
+                    {"key": inc.key, "kind": inc.kind, "title": inc.title, "touches": sorted(hit)}
+                )
     return out
 
 
@@ -264,8 +297,10 @@ def onboarding(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
         FROM playbooks_milestone WHERE due <= %s{scope}
         GROUP BY account_id
     """
-    return {row[0]: {"milestones_due": int(row[1]), "milestones_on_time": int(row[2] or 0)}
-            for row in _rows(sql, [as_of, *scope_params])}
+    return {
+        row[0]: {"milestones_due": int(row[1]), "milestones_on_time": int(row[2] or 0)}
+        for row in _rows(sql, [as_of, *scope_params])
+    }
 
 
 def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
@@ -275,7 +310,8 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     # contract data at all are scored; the commit signal simply does not apply to them.
     contracts = Contract.objects.filter(account=OuterRef("pk"))
     accounts = Account.objects.exclude(
-        Exists(contracts) & ~Exists(contracts.filter(start__lte=as_of, end__gte=as_of)))
+        Exists(contracts) & ~Exists(contracts.filter(start__lte=as_of, end__gte=as_of))
+    )
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
     base = list(accounts.values_list("id", "tier", "segment", "seats"))
@@ -289,11 +325,16 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     milestones = onboarding(as_of, account_ids)
     inputs = []
     for account_id, tier, segment, seats in base:
-        inp = AccountInputs(account_id=account_id, tier=tier, segment=segment, seats=seats,
-                            data_since=since)
-        for part in (windows.get(account_id), commits.get(account_id),
-                     people.get(account_id), touches.get(account_id),
-                     milestones.get(account_id)):
+        inp = AccountInputs(
+            account_id=account_id, tier=tier, segment=segment, seats=seats, data_since=since
+        )
+        for part in (
+            windows.get(account_id),
+            commits.get(account_id),
+            people.get(account_id),
+            touches.get(account_id),
+            milestones.get(account_id),
+        ):
             if part:
                 for key, value in part.items():
                     setattr(inp, key, value)

@@ -89,18 +89,25 @@ def account_health(request: HttpRequest, external_id: str, as_of: str | None = N
     day = _day(as_of, "as_of")
     snap = selectors.account_snapshot(account=account, as_of=day)
     if snap is None:
-        raise HttpError(404, f"no health snapshot for '{external_id}'"
-                        + (f" on {day}" if day else " yet"))
+        raise HttpError(
+            404, f"no health snapshot for '{external_id}'" + (f" on {day}" if day else " yet")
+        )
     return {
-        "account": account.external_id, "name": account.name, "as_of": snap.date,
-        "score": snap.score, "band": snap.band, "model_version": snap.model.version,
-        "signals": snap.signals, "overrides": snap.overrides,
+        "account": account.external_id,
+        "name": account.name,
+        "as_of": snap.date,
+        "score": snap.score,
+        "band": snap.band,
+        "model_version": snap.model.version,
+        "signals": snap.signals,
+        "overrides": snap.overrides,
     }
 
 
 @router.get("/health", response=list[BookHealthOut])
-def book_health(request: HttpRequest, band: str = "", tier: str = "", csm: str = "",
-                as_of: str | None = None):
+def book_health(
+    request: HttpRequest, band: str = "", tier: str = "", csm: str = "", as_of: str | None = None
+):
     """The book's health on one day (default: the latest scored day), riskiest first."""
     if band and band not in Band.values:
         raise HttpError(400, f"band must be one of {', '.join(Band.values)}, not '{band}'")
@@ -108,8 +115,11 @@ def book_health(request: HttpRequest, band: str = "", tier: str = "", csm: str =
         raise HttpError(400, f"tier must be 1, 2 or 3, not '{tier}'")
     csm_id = None
     if csm:
-        user = (User.objects.filter(pk=int(csm)).first() if csm.isdigit()
-                else User.objects.filter(email=csm.lower()).first())
+        user = (
+            User.objects.filter(pk=int(csm)).first()
+            if csm.isdigit()
+            else User.objects.filter(email=csm.lower()).first()
+        )
         if user is None:
             raise HttpError(400, f"csm '{csm}' is not a user (give an email or id)")
         csm_id = user.pk
@@ -117,17 +127,30 @@ def book_health(request: HttpRequest, band: str = "", tier: str = "", csm: str =
     if day is None:
         return []
     return [
-        {"account": s.account.external_id, "name": s.account.name, "tier": s.account.tier,
-         "csm": s.account.csm.email if s.account.csm else None, "as_of": s.date,
-         "score": s.score, "band": s.band, "overrides": s.overrides}
-        for s in selectors.book_snapshots(as_of=day, band=band,
-                                          tier=int(tier) if tier else None, csm_id=csm_id)
+        {
+            "account": s.account.external_id,
+            "name": s.account.name,
+            "tier": s.account.tier,
+            "csm": s.account.csm.email if s.account.csm else None,
+            "as_of": s.date,
+            "score": s.score,
+            "band": s.band,
+            "overrides": s.overrides,
+        }
+        for s in selectors.book_snapshots(
+            as_of=day, band=band, tier=int(tier) if tier else None, csm_id=csm_id
+        )
     ]
 
 
 @router.get("/accounts/{external_id}/usage", response=UsageOut)
-def account_usage(request: HttpRequest, external_id: str, metric: str = "units",
-                  start: str | None = None, end: str | None = None):
+def account_usage(
+    request: HttpRequest,
+    external_id: str,
+    metric: str = "units",
+    start: str | None = None,
+    end: str | None = None,
+):
     """Daily totals of one metric (summed over products, chains and datasets), zero-filled."""
     if metric not in Metric.values:
         raise HttpError(400, f"metric must be one of {', '.join(Metric.values)}, not '{metric}'")
@@ -138,6 +161,12 @@ def account_usage(request: HttpRequest, external_id: str, metric: str = "units",
         raise HttpError(400, f"start {start_day} is after end {end_day}")
     if (end_day - start_day).days > 3660:
         raise HttpError(400, "ask for at most ten years at a time")
-    return {"account": account.external_id, "metric": metric, "start": start_day,
-            "end": end_day, "points": selectors.usage_daily(account=account, metric=metric,
-                                                            start=start_day, end=end_day)}
+    return {
+        "account": account.external_id,
+        "metric": metric,
+        "start": start_day,
+        "end": end_day,
+        "points": selectors.usage_daily(
+            account=account, metric=metric, start=start_day, end=end_day
+        ),
+    }

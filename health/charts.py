@@ -30,31 +30,85 @@ def health_trend(history: list, *, green_min: int, yellow_min: int, until: date)
     days = [d.isoformat() for d, _, _ in history]
     start = (until - timedelta(days=89)).isoformat()
     shapes = [
-        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": green_min, "y1": 100,
-         "fillcolor": "#e3f5ec", "opacity": 0.5, "line": {"width": 0}, "layer": "below"},
-        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": yellow_min, "y1": green_min,
-         "fillcolor": "#fef0c7", "opacity": 0.5, "line": {"width": 0}, "layer": "below"},
-        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": 0, "y1": yellow_min,
-         "fillcolor": "#fde8e8", "opacity": 0.5, "line": {"width": 0}, "layer": "below"},
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "y0": green_min,
+            "y1": 100,
+            "fillcolor": "#e3f5ec",
+            "opacity": 0.5,
+            "line": {"width": 0},
+            "layer": "below",
+        },
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "y0": yellow_min,
+            "y1": green_min,
+            "fillcolor": "#fef0c7",
+            "opacity": 0.5,
+            "line": {"width": 0},
+            "layer": "below",
+        },
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "y0": 0,
+            "y1": yellow_min,
+            "fillcolor": "#fde8e8",
+            "opacity": 0.5,
+            "line": {"width": 0},
+            "layer": "below",
+        },
     ]
     annotations = [
-        {"xref": "paper", "x": 1, "y": green_min, "text": f"green ≥ {green_min}",
-         "showarrow": False, "xanchor": "right", "yanchor": "bottom", "font": {"size": 10}},
-        {"xref": "paper", "x": 1, "y": yellow_min, "text": f"yellow ≥ {yellow_min}",
-         "showarrow": False, "xanchor": "right", "yanchor": "bottom", "font": {"size": 10}},
+        {
+            "xref": "paper",
+            "x": 1,
+            "y": green_min,
+            "text": f"green ≥ {green_min}",
+            "showarrow": False,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "font": {"size": 10},
+        },
+        {
+            "xref": "paper",
+            "x": 1,
+            "y": yellow_min,
+            "text": f"yellow ≥ {yellow_min}",
+            "showarrow": False,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "font": {"size": 10},
+        },
     ]
     return {
-        "data": [{
-            "type": "scatter", "mode": "lines+markers", "name": "Health score", "x": days,
-            "y": [s for _, s, _ in history], "line": {"color": "#1b2330", "width": 2},
-            "marker": {"size": 5, "color": [BAND_COLORS[b] for _, _, b in history]},
-        }],
-        "layout": _layout("Health score, last 90 days", "Score (0-100)", shapes=shapes,
-                          annotations=annotations,
-                          yaxis={"title": {"text": "Score (0-100)"}, "range": [0, 100],
-                                 "gridcolor": "#eef0f4"},
-                          xaxis={"title": {"text": "Date"}, "type": "date",
-                                 "range": [start, until.isoformat()]}),
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "Health score",
+                "x": days,
+                "y": [s for _, s, _ in history],
+                "line": {"color": "#1b2330", "width": 2},
+                "marker": {"size": 5, "color": [BAND_COLORS[b] for _, _, b in history]},
+            }
+        ],
+        "layout": _layout(
+            "Health score, last 90 days",
+            "Score (0-100)",
+            shapes=shapes,
+            annotations=annotations,
+            yaxis={"title": {"text": "Score (0-100)"}, "range": [0, 100], "gridcolor": "#eef0f4"},
+            xaxis={"title": {"text": "Date"}, "type": "date", "range": [start, until.isoformat()]},
+        ),
     }
 
 
@@ -63,47 +117,108 @@ def _windows(until: date) -> list[dict]:
     last_start = until - timedelta(days=27)
     prev_start = until - timedelta(days=55)
     return [
-        {"type": "rect", "xref": "x", "yref": "paper", "x0": prev_start.isoformat(),
-         "x1": (last_start - timedelta(days=1)).isoformat(), "y0": 0, "y1": 1,
-         "fillcolor": "#94a3b8", "opacity": 0.10, "line": {"width": 0}, "layer": "below"},
-        {"type": "rect", "xref": "x", "yref": "paper", "x0": last_start.isoformat(),
-         "x1": until.isoformat(), "y0": 0, "y1": 1, "fillcolor": "#3b5bdb", "opacity": 0.10,
-         "line": {"width": 0}, "layer": "below"},
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": prev_start.isoformat(),
+            "x1": (last_start - timedelta(days=1)).isoformat(),
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "#94a3b8",
+            "opacity": 0.10,
+            "line": {"width": 0},
+            "layer": "below",
+        },
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": last_start.isoformat(),
+            "x1": until.isoformat(),
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "#3b5bdb",
+            "opacity": 0.10,
+            "line": {"width": 0},
+            "layer": "below",
+        },
     ]
 
 
 def _window_labels(until: date) -> list[dict]:
     return [
-        {"xref": "x", "yref": "paper", "x": (until - timedelta(days=41)).isoformat(), "y": 1,
-         "text": "prior 28 days", "showarrow": False, "yanchor": "bottom",
-         "font": {"size": 10, "color": "#667085"}},
-        {"xref": "x", "yref": "paper", "x": (until - timedelta(days=13)).isoformat(), "y": 1,
-         "text": "last 28 days", "showarrow": False, "yanchor": "bottom",
-         "font": {"size": 10, "color": "#3b5bdb"}},
+        {
+            "xref": "x",
+            "yref": "paper",
+            "x": (until - timedelta(days=41)).isoformat(),
+            "y": 1,
+            "text": "prior 28 days",
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"size": 10, "color": "#667085"},
+        },
+        {
+            "xref": "x",
+            "yref": "paper",
+            "x": (until - timedelta(days=13)).isoformat(),
+            "y": 1,
+            "text": "last 28 days",
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"size": 10, "color": "#3b5bdb"},
+        },
     ]
 
 
 def stacked_usage(series: dict[str, list], *, title: str, y_title: str, until: date) -> dict:
     data = []
     for i, (name, points) in enumerate(series.items()):
-        data.append({
-            "type": "scatter", "mode": "lines", "stackgroup": "one", "name": name,
-            "x": [d.isoformat() for d, _ in points], "y": [v for _, v in points],
-            "line": {"width": 0.5, "color": PALETTE[i % len(PALETTE)]},
-        })
-    return {"data": data, "layout": _layout(title, y_title, shapes=_windows(until),
-                                            annotations=_window_labels(until), height=340,
-                                            margin={"l": 56, "r": 16, "t": 40, "b": 90})}
-
-
-def usage_line(points: list[dict], *, title: str, y_title: str, until: date,
-               color: str = "#3b5bdb") -> dict:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "stackgroup": "one",
+                "name": name,
+                "x": [d.isoformat() for d, _ in points],
+                "y": [v for _, v in points],
+                "line": {"width": 0.5, "color": PALETTE[i % len(PALETTE)]},
+            }
+        )
     return {
-        "data": [{"type": "scatter", "mode": "lines", "name": y_title,
-                  "x": [p["date"].isoformat() for p in points], "y": [p["value"] for p in points],
-                  "line": {"color": color, "width": 2}}],
-        "layout": _layout(title, y_title, shapes=_windows(until),
-                          annotations=_window_labels(until), showlegend=False),
+        "data": data,
+        "layout": _layout(
+            title,
+            y_title,
+            shapes=_windows(until),
+            annotations=_window_labels(until),
+            height=340,
+            margin={"l": 56, "r": 16, "t": 40, "b": 90},
+        ),
+    }
+
+
+def usage_line(
+    points: list[dict], *, title: str, y_title: str, until: date, color: str = "#3b5bdb"
+) -> dict:
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": y_title,
+                "x": [p["date"].isoformat() for p in points],
+                "y": [p["value"] for p in points],
+                "line": {"color": color, "width": 2},
+            }
+        ],
+        "layout": _layout(
+            title,
+            y_title,
+            shapes=_windows(until),
+            annotations=_window_labels(until),
+            showlegend=False,
+        ),
     }
 
 
@@ -112,18 +227,41 @@ def burn_up(b) -> dict:
     last_day, consumed_now = b.consumed[-1] if b.consumed else (b.period_start, 0.0)
     return {
         "data": [
-            {"type": "scatter", "mode": "lines", "name": "Consumed (cumulative)", "x": days,
-             "y": [v for _, v in b.consumed], "line": {"color": "#3b5bdb", "width": 2.5},
-             "fill": "tozeroy", "fillcolor": "rgba(59,91,219,0.08)"},
-            {"type": "scatter", "mode": "lines", "name": "Pro-rata commit",
-             "x": [b.period_start.isoformat(), b.period_end.isoformat()], "y": [0, b.commit],
-             "line": {"color": "#667085", "dash": "dot"}},
-            {"type": "scatter", "mode": "lines", "name": "Projected at current run-rate",
-             "x": [last_day.isoformat(), b.period_end.isoformat()],
-             "y": [consumed_now, b.projected_end], "line": {"color": "#d97706", "dash": "dash"}},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Consumed (cumulative)",
+                "x": days,
+                "y": [v for _, v in b.consumed],
+                "line": {"color": "#3b5bdb", "width": 2.5},
+                "fill": "tozeroy",
+                "fillcolor": "rgba(59,91,219,0.08)",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Pro-rata commit",
+                "x": [b.period_start.isoformat(), b.period_end.isoformat()],
+                "y": [0, b.commit],
+                "line": {"color": "#667085", "dash": "dot"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Projected at current run-rate",
+                "x": [last_day.isoformat(), b.period_end.isoformat()],
+                "y": [consumed_now, b.projected_end],
+                "line": {"color": "#d97706", "dash": "dash"},
+            },
         ],
-        "layout": _layout("Commit burn-up: consumed vs pro-rata commit", "Units",
-                          margin={"l": 56, "r": 16, "t": 40, "b": 90},
-                          xaxis={"title": {"text": "Date"}, "type": "date",
-                                 "range": [b.period_start.isoformat(), b.period_end.isoformat()]}),
+        "layout": _layout(
+            "Commit burn-up: consumed vs pro-rata commit",
+            "Units",
+            margin={"l": 56, "r": 16, "t": 40, "b": 90},
+            xaxis={
+                "title": {"text": "Date"},
+                "type": "date",
+                "range": [b.period_start.isoformat(), b.period_end.isoformat()],
+            },
+        ),
     }

@@ -47,19 +47,19 @@ STORIES: dict[str, str] = {
 
 STORY_NOTES: dict[str, str] = {
     "silent_decay": "tier 1 nobody has heard from in months; units slid ~40% over 8 weeks with "
-                    "no single cliff and people drifted away: the weighted score turns it yellow",
+    "no single cliff and people drifted away: the weighted score turns it yellow",
     "sharp_drop": "tier 2 developer-plan account whose usage fell ~80% ten days ago and stayed "
-                  "down: red, override sharp_drop",
+    "down: red, override sharp_drop",
     "coasting": "tier 1 with a glowing relationship (exec sponsor, QBR, NPS 9) but flat usage "
-                "at ~30% of commit pace: red, override coasting (shelfware)",
+    "at ~30% of commit pace: red, override coasting (shelfware)",
     "data_trust": "tier 2 account living on crosschain.dex.trades, hit by the open accuracy "
-                  "incident on that dataset: yellow, override data_trust_incident",
+    "incident on that dataset: yellow, override data_trust_incident",
     "champion_left": "healthy strategic account whose champion left three weeks ago with no "
-                     "replacement: yellow, override champion_left",
+    "replacement: yellow, override champion_left",
     "tier3_spike": "digital-tier developer whose units in the last 7 days run ~8x their prior "
-                   "daily average: a product-qualified signal for a human to step in",
+    "daily average: a product-qualified signal for a human to step in",
     "heavy_burn": "tier 2 that has burned ~95% of its annual commit with more than half the "
-                  "period left: green, and a commit upsize to talk about",
+    "period left: green, and a commit upsize to talk about",
 }
 
 # What each story's latest snapshot should show: allowed bands and the override key (or None).
@@ -76,23 +76,43 @@ EXPECTED: dict[str, tuple[tuple[str, ...], str | None]] = {
 STORY_INCIDENT_NUMBER = 1107
 STORY_DATASET = "crosschain.dex.trades"
 
-PRODUCT_OF_PLAN = {"explorer": "explorer", "developer": "developer",
-                   "datastreams": "datastreams", "credits": "credits"}
+PRODUCT_OF_PLAN = {
+    "explorer": "explorer",
+    "developer": "developer",
+    "datastreams": "datastreams",
+    "credits": "credits",
+}
 
 # Real schema changes (DOMAIN.md): the latest one before the anchor goes in as an incident.
 SCHEMA_CHANGES: tuple[tuple[date, str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (date(2025, 12, 18),
-     "Legacy asset schemas removed (eth_*, matic_* → native_*, fungible_*); "
-     "common.prices.token_prices_hourly_easy → common.prices.hourly",
-     ("common.prices.token_prices_hourly_easy",),
-     ("ethereum", "arbitrum", "base", "optimism", "polygon", "avalanche", "bsc")),
-    (date(2026, 6, 19), "NFT wash-trading tables drop the per-trade flag columns",
-     ("polygon.nfts.trades_with_wash_trading_flags",
-      "solana.nfts.trades_with_wash_trading_flags"), ("polygon", "solana")),
-    (date(2026, 7, 10), "Stellar Horizon (v1) → RPC (_v2): stellar.raw.* and stellar.assets.*",
-     ("stellar.raw.*", "stellar.assets.*"), ("stellar",)),
-    (date(2026, 8, 19), "Sui JSON-RPC → gRPC: nested JSON in sui.raw.transactions changes shape",
-     ("sui.raw.transactions", "sui.raw.checkpoints"), ("sui",)),
+    (
+        date(2025, 12, 18),
+        "Legacy asset schemas removed (eth_*, matic_* → native_*, fungible_*); "
+        "common.prices.token_prices_hourly_easy → common.prices.hourly",
+        ("common.prices.token_prices_hourly_easy",),
+        ("ethereum", "arbitrum", "base", "optimism", "polygon", "avalanche", "bsc"),
+    ),
+    (
+        date(2026, 6, 19),
+        "NFT wash-trading tables drop the per-trade flag columns",
+        (
+            "polygon.nfts.trades_with_wash_trading_flags",
+            "solana.nfts.trades_with_wash_trading_flags",
+        ),
+        ("polygon", "solana"),
+    ),
+    (
+        date(2026, 7, 10),
+        "Stellar Horizon (v1) → RPC (_v2): stellar.raw.* and stellar.assets.*",
+        ("stellar.raw.*", "stellar.assets.*"),
+        ("stellar",),
+    ),
+    (
+        date(2026, 8, 19),
+        "Sui JSON-RPC → gRPC: nested JSON in sui.raw.transactions changes shape",
+        ("sui.raw.transactions", "sui.raw.checkpoints"),
+        ("sui",),
+    ),
 )
 
 
@@ -122,8 +142,10 @@ def pick_stories(plans: list[Draft], today: date) -> dict[str, str]:
         return (cur[1] - today).days if cur else -1
 
     def first(test: Callable[[Draft], bool], prefer: Callable[[Draft], Any] = lambda p: 0):
-        found = sorted((p for p in plans if p.external_id not in taken and test(p)),
-                       key=lambda p: (prefer(p), p.external_id))
+        found = sorted(
+            (p for p in plans if p.external_id not in taken and test(p)),
+            key=lambda p: (prefer(p), p.external_id),
+        )
         if not found:
             raise ValueError("the demo book has no account for a story")
         taken.add(found[0].external_id)
@@ -138,27 +160,74 @@ def pick_stories(plans: list[Draft], today: date) -> dict[str, str]:
         return cur[3] if cur else ""
 
     stories = {
-        "silent_decay": first(lambda p: p.tier == 1 and p.mood == "quiet" and clean(p)
-                              and age(p) >= 90 and left(p) >= 60),
-        "coasting": first(lambda p: p.tier == 1 and p.mood == "healthy" and clean(p)
-                          and age(p) >= 120 and left(p) >= 60 and "exec_sponsor" in _roles(p),
-                          prefer=lambda p: plan_of(p) != "explorer"),
-        "champion_left": first(lambda p: p.tier in (1, 2) and p.mood == "champion_left"
-                               and clean(p) and age(p) >= 60 and "exec_sponsor" in _roles(p),
-                               prefer=lambda p: p.tier),
-        "data_trust": first(lambda p: p.tier == 2 and p.segment == "institution"
-                            and p.mood == "healthy" and STORY_DATASET in p.datasets
-                            and age(p) >= 60 and left(p) >= 30,
-                            prefer=lambda p: plan_of(p) != "datastreams"),
-        "heavy_burn": first(lambda p: p.tier == 2 and p.segment == "institution"
-                            and p.mood == "healthy" and clean(p) and 110 <= age(p) <= 170
-                            and plan_of(p) in ("developer", "datastreams")),
-        "sharp_drop": first(lambda p: p.tier == 2 and p.segment == "institution"
-                            and p.mood == "healthy" and clean(p) and age(p) >= 90 and left(p) >= 60
-                            and plan_of(p) == "developer"),
-        "tier3_spike": first(lambda p: p.tier == 3 and p.mood == "healthy" and p.seats >= 2
-                             and plan_of(p) == "developer" and left(p) >= 30
-                             and (today - p.customer_since).days >= 150),
+        "silent_decay": first(
+            lambda p: (
+                p.tier == 1 and p.mood == "quiet" and clean(p) and age(p) >= 90 and left(p) >= 60
+            )
+        ),
+        "coasting": first(
+            lambda p: (
+                p.tier == 1
+                and p.mood == "healthy"
+                and clean(p)
+                and age(p) >= 120
+                and left(p) >= 60
+                and "exec_sponsor" in _roles(p)
+            ),
+            prefer=lambda p: plan_of(p) != "explorer",
+        ),
+        "champion_left": first(
+            lambda p: (
+                p.tier in (1, 2)
+                and p.mood == "champion_left"
+                and clean(p)
+                and age(p) >= 60
+                and "exec_sponsor" in _roles(p)
+            ),
+            prefer=lambda p: p.tier,
+        ),
+        "data_trust": first(
+            lambda p: (
+                p.tier == 2
+                and p.segment == "institution"
+                and p.mood == "healthy"
+                and STORY_DATASET in p.datasets
+                and age(p) >= 60
+                and left(p) >= 30
+            ),
+            prefer=lambda p: plan_of(p) != "datastreams",
+        ),
+        "heavy_burn": first(
+            lambda p: (
+                p.tier == 2
+                and p.segment == "institution"
+                and p.mood == "healthy"
+                and clean(p)
+                and 110 <= age(p) <= 170
+                and plan_of(p) in ("developer", "datastreams")
+            )
+        ),
+        "sharp_drop": first(
+            lambda p: (
+                p.tier == 2
+                and p.segment == "institution"
+                and p.mood == "healthy"
+                and clean(p)
+                and age(p) >= 90
+                and left(p) >= 60
+                and plan_of(p) == "developer"
+            )
+        ),
+        "tier3_spike": first(
+            lambda p: (
+                p.tier == 3
+                and p.mood == "healthy"
+                and p.seats >= 2
+                and plan_of(p) == "developer"
+                and left(p) >= 30
+                and (today - p.customer_since).days >= 150
+            )
+        ),
     }
     return {key: stories[key] for key in STORIES}
 
@@ -173,6 +242,7 @@ def story_incidents(today: date) -> list[Row]:
     Keys carry the year the incident started, so the set differs by anchor: a re-anchored seed
     deletes the previous anchor's keys first (see seed_demo).
     """
+
     def day(n: int) -> str:
         return (today - timedelta(days=n)).isoformat()
 
@@ -180,30 +250,63 @@ def story_incidents(today: date) -> list[Row]:
         return f"INC-{(today - timedelta(days=n)).year}-{number:04d}"
 
     rows: list[Row] = [
-        {"key": key(5, STORY_INCIDENT_NUMBER), "kind": "accuracy", "severity": "high",
-         "started": day(5), "resolved": None, "datasets": STORY_DATASET, "chains": "base",
-         "title": "DEX trades: duplicated swaps on Base after reorg"},
-        {"key": key(118, 987), "kind": "outage", "severity": "high", "started": day(118),
-         "resolved": day(117), "datasets": "crosschain.assets.fungible_balances_latest_evm",
-         "chains": "", "title": "Balances API: stale latest balances on EVM chains "
-                               "(cache cluster failover)"},
-        {"key": key(64, 1043), "kind": "accuracy", "severity": "medium", "started": day(64),
-         "resolved": day(61), "datasets": "ethereum.lending.liquidations", "chains": "ethereum",
-         "title": "Lending liquidations: Aave v3 liquidations missing for 6 hours"},
-        {"key": key(41, 1071), "kind": "freshness", "severity": "medium", "started": day(41),
-         "resolved": day(40),
-         "datasets": "solana.raw.transactions;solana.raw.instructions", "chains": "solana",
-         "title": "Solana raw tables ~3 h behind after an RPC provider degradation"},
+        {
+            "key": key(5, STORY_INCIDENT_NUMBER),
+            "kind": "accuracy",
+            "severity": "high",
+            "started": day(5),
+            "resolved": None,
+            "datasets": STORY_DATASET,
+            "chains": "base",
+            "title": "DEX trades: duplicated swaps on Base after reorg",
+        },
+        {
+            "key": key(118, 987),
+            "kind": "outage",
+            "severity": "high",
+            "started": day(118),
+            "resolved": day(117),
+            "datasets": "crosschain.assets.fungible_balances_latest_evm",
+            "chains": "",
+            "title": "Balances API: stale latest balances on EVM chains (cache cluster failover)",
+        },
+        {
+            "key": key(64, 1043),
+            "kind": "accuracy",
+            "severity": "medium",
+            "started": day(64),
+            "resolved": day(61),
+            "datasets": "ethereum.lending.liquidations",
+            "chains": "ethereum",
+            "title": "Lending liquidations: Aave v3 liquidations missing for 6 hours",
+        },
+        {
+            "key": key(41, 1071),
+            "kind": "freshness",
+            "severity": "medium",
+            "started": day(41),
+            "resolved": day(40),
+            "datasets": "solana.raw.transactions;solana.raw.instructions",
+            "chains": "solana",
+            "title": "Solana raw tables ~3 h behind after an RPC provider degradation",
+        },
     ]
     changes = [c for c in SCHEMA_CHANGES if c[0] < today]
     if changes:
         effective, title, datasets, chains = changes[-1]
         settled = effective + timedelta(days=30)
-        rows.append({
-            "key": f"CHG-{effective:%Y-%m-%d}", "kind": "schema_change", "severity": "medium",
-            "started": effective.isoformat(),
-            "resolved": settled.isoformat() if settled < today else None,
-            "datasets": ";".join(datasets), "chains": ";".join(chains), "title": title})
+        rows.append(
+            {
+                "key": f"CHG-{effective:%Y-%m-%d}",
+                "kind": "schema_change",
+                "severity": "medium",
+                "started": effective.isoformat(),
+                "resolved": settled.isoformat() if settled < today else None,
+                "datasets": ";".join(datasets),
+                "chains": ";".join(chains),
+                "title": title,
+            }
+        )
     return rows
 
 
@@ -211,10 +314,17 @@ def story_incidents(today: date) -> list[Row]:
 # Story adjustments to the book's contact and touchpoint rows
 
 
-def _touch(account: str, day: date, kind: str, contact: str | None, note: str,
-           score: int | None = None) -> Row:
-    return {"account": account, "date": day.isoformat(), "kind": kind, "score": score,
-            "contact": contact, "note": note}
+def _touch(
+    account: str, day: date, kind: str, contact: str | None, note: str, score: int | None = None
+) -> Row:
+    return {
+        "account": account,
+        "date": day.isoformat(),
+        "kind": kind,
+        "score": score,
+        "contact": contact,
+        "note": note,
+    }
 
 
 def _make_coasting(book: dict[str, list[Row]], ext: str, plan: Draft, today: date) -> None:
@@ -225,23 +335,43 @@ def _make_coasting(book: dict[str, list[Row]], ext: str, plan: Draft, today: dat
     recent = (today - timedelta(days=60)).isoformat()
     yesterday = (today - timedelta(days=1)).isoformat()
     if not any(t["kind"] == "qbr" and recent <= t["date"] <= yesterday for t in touches):
-        book["touchpoints"].append(_touch(
-            ext, today - timedelta(days=38), "qbr", sponsor["email"],
-            "QBR: everyone happy with data quality; no new projects planned this half, "
-            "so the committed volume is mostly unused"))
-    book["touchpoints"].append(_touch(
-        ext, today - timedelta(days=9), "meeting", sponsor["email"],
-        f"Exec check-in with {sponsor['name'].split()[0]}: relationship strong, but their "
-        f"{plan.kind.uses[0]} rollout is parked until next year"))
-    sentiment = [t["date"] for t in touches if t["kind"] in ("nps", "csat")
-                 and t["date"] <= yesterday]
-    nps_day = max([today - timedelta(days=6)]
-                  + [date.fromisoformat(d) + timedelta(days=1) for d in sentiment])
+        book["touchpoints"].append(
+            _touch(
+                ext,
+                today - timedelta(days=38),
+                "qbr",
+                sponsor["email"],
+                "QBR: everyone happy with data quality; no new projects planned this half, "
+                "so the committed volume is mostly unused",
+            )
+        )
+    book["touchpoints"].append(
+        _touch(
+            ext,
+            today - timedelta(days=9),
+            "meeting",
+            sponsor["email"],
+            f"Exec check-in with {sponsor['name'].split()[0]}: relationship strong, but their "
+            f"{plan.kind.uses[0]} rollout is parked until next year",
+        )
+    )
+    sentiment = [
+        t["date"] for t in touches if t["kind"] in ("nps", "csat") and t["date"] <= yesterday
+    ]
+    nps_day = max(
+        [today - timedelta(days=6)] + [date.fromisoformat(d) + timedelta(days=1) for d in sentiment]
+    )
     nps_day = min(nps_day, today - timedelta(days=1))
-    book["touchpoints"].append(_touch(
-        ext, nps_day, "nps", sponsor["email"],
-        "NPS 9: 'great team and great data; we just have not found the time to use more of it'",
-        9))
+    book["touchpoints"].append(
+        _touch(
+            ext,
+            nps_day,
+            "nps",
+            sponsor["email"],
+            "NPS 9: 'great team and great data; we just have not found the time to use more of it'",
+            9,
+        )
+    )
     engaged = max(sponsor["last_engaged"] or "", (today - timedelta(days=9)).isoformat())
     sponsor["last_engaged"] = min(engaged, yesterday)
 
@@ -286,7 +416,7 @@ def _streams(rng: random.Random, plan: Draft, story: str | None) -> list[tuple[s
             # Every chain the account works on shows up, dealt over its crosschain datasets.
             for i, chain in enumerate(plan.chains):
                 pairs.append((chain, cross[i % len(cross)]))
-            for dataset in cross[len(plan.chains):]:
+            for dataset in cross[len(plan.chains) :]:
                 pairs.append((plan.chains[0], dataset))
         elif not pairs:
             pairs = [(chain, "") for chain in plan.chains]
@@ -294,8 +424,10 @@ def _streams(rng: random.Random, plan: Draft, story: str | None) -> list[tuple[s
     weights = [rng.gammavariate(1.6, 1.0) + 0.15 for _ in pairs]
     if story == "data_trust":
         # Most of what they pull is DEX trades.
-        weights = [w * (12 if dataset == STORY_DATASET else 1)
-                   for w, (_, dataset) in zip(weights, pairs, strict=True)]
+        weights = [
+            w * (12 if dataset == STORY_DATASET else 1)
+            for w, (_, dataset) in zip(weights, pairs, strict=True)
+        ]
     total = sum(weights)
     return [(chain, dataset, w / total) for (chain, dataset), w in zip(pairs, weights, strict=True)]
 
@@ -308,6 +440,7 @@ def _trend(story: str | None, plan: Draft, rng: random.Random) -> Callable[[int]
         def silent(t: int) -> float:
             base = math.exp(0.08 * t / 365)
             return base * (1 - decay * (t + 57) / 56) if t > -57 else base
+
         return silent
     if story == "sharp_drop":
         growth = rng.uniform(0.15, 0.35)
@@ -346,11 +479,22 @@ def _value(x: float) -> float:
     return round(x, 1) if x < 1000 else float(round(x))
 
 
-def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
-                   story: str | None) -> list[Row]:
+def _account_usage(
+    plan: Draft, contracts: list[Row], today: date, seed: int, story: str | None
+) -> list[Row]:
     rng = random.Random(f"{seed}:{plan.external_id}:usage")
-    terms = sorted(((date.fromisoformat(c["start"]), date.fromisoformat(c["end"]), c["plan"],
-                     c["commit_units"]) for c in contracts), key=lambda c: c[0])
+    terms = sorted(
+        (
+            (
+                date.fromisoformat(c["start"]),
+                date.fromisoformat(c["end"]),
+                c["plan"],
+                c["commit_units"],
+            )
+            for c in contracts
+        ),
+        key=lambda c: c[0],
+    )
     window_start = today - timedelta(days=HISTORY_DAYS)
     yesterday = today - timedelta(days=1)
 
@@ -374,8 +518,9 @@ def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
     # Digital-tier activity: idle days, but two weekdays a week are always active.
     if plan.tier == 3:
         current_plan = terms[-1][2]
-        weekday_p, weekend_p = ((0.65, 0.3) if free else (0.95, 0.7)
-                                if current_plan == "developer" else (0.85, 0.45))
+        weekday_p, weekend_p = (
+            (0.65, 0.3) if free else (0.95, 0.7) if current_plan == "developer" else (0.85, 0.45)
+        )
         anchors = set(rng.sample(range(5), 2))
     else:
         weekday_p, weekend_p, anchors = 1.0, (0.85 if plan.segment == "self_serve" else 1.0), set()
@@ -387,7 +532,7 @@ def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
     for d in days:
         t = (d - today).days
         is_weekend = d.weekday() >= 5
-        on = (d.weekday() in anchors or rng.random() < (weekend_p if is_weekend else weekday_p))
+        on = d.weekday() in anchors or rng.random() < (weekend_p if is_weekend else weekday_p)
         ramp = min(1.0, 0.25 + 0.75 * (d - since).days / 21) if onboarding else 1.0
         m = trend(t) * ramp * (weekend if is_weekend else 1.0) * rng.lognormvariate(0, sigma)
         active[d] = on
@@ -411,9 +556,11 @@ def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
     # Everything else scales with the same curve (per active day, relative to its level).
     scale = {1: 1.0, 2: 0.35, 3: 0.04}[plan.tier] * (0.15 if free else 1.0)
     queries_base = demo.heavy_tail(rng, 300, 3000, 1.2) * scale
-    api_base = {1: demo.heavy_tail(rng, 200_000, 3_000_000, 1.5),
-                2: demo.heavy_tail(rng, 20_000, 400_000, 1.5),
-                3: demo.heavy_tail(rng, 1_000, 50_000, 1.5)}[plan.tier]
+    api_base = {
+        1: demo.heavy_tail(rng, 200_000, 3_000_000, 1.5),
+        2: demo.heavy_tail(rng, 20_000, 400_000, 1.5),
+        3: demo.heavy_tail(rng, 1_000, 50_000, 1.5),
+    }[plan.tier]
     msgs_per_s = {1: rng.uniform(800, 4000), 2: rng.uniform(40, 500), 3: rng.uniform(5, 40)}
     stream_base = msgs_per_s[plan.tier] * 86_400
     user_share = rng.uniform(0.55, 0.85)
@@ -434,16 +581,26 @@ def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
     gap_p = {1: 0.5, 2: 0.3, 3: 0.12}[plan.tier]
     asks_for_gap = rng.random() < gap_p
     # EVM-only API and stream users asking for Solana, which their product does not cover.
-    asks_for_solana = ("solana" not in plan.chains and terms[-1][2] in ("developer", "datastreams")
-                       and rng.random() < 0.25)
+    asks_for_solana = (
+        "solana" not in plan.chains
+        and terms[-1][2] in ("developer", "datastreams")
+        and rng.random() < 0.25
+    )
     legacy_prices = plan.tier < 3 and rng.random() < 0.1
     main_chain, main_dataset = max(streams, key=lambda s: s[2])[:2]
     gap_dataset = next((d for _, d, _ in streams if d.startswith("crosschain.")), "")
 
     rows: list[Row] = []
 
-    def add(day: str, metric: str, value: float, product: str = "", chain: str = "",
-            dataset: str = "", reason: str = "") -> None:
+    def add(
+        day: str,
+        metric: str,
+        value: float,
+        product: str = "",
+        chain: str = "",
+        dataset: str = "",
+        reason: str = "",
+    ) -> None:
         if value <= 0:
             return
         row: Row = {"account": ext, "date": day, "metric": metric, "value": value}
@@ -492,24 +649,46 @@ def _account_usage(plan: Draft, contracts: list[Row], today: date, seed: int,
         if is_weekend:
             continue
         if asks_for_gap and rng.random() < 0.3:
-            add(iso, "failed_queries", rng.randint(1, 12), chain=plan.want_chain,
-                dataset=gap_dataset, reason="chain_not_covered")
+            add(
+                iso,
+                "failed_queries",
+                rng.randint(1, 12),
+                chain=plan.want_chain,
+                dataset=gap_dataset,
+                reason="chain_not_covered",
+            )
         if asks_for_solana and rng.random() < 0.2:
-            add(iso, "failed_queries", rng.randint(1, 20), chain="solana",
-                dataset=gap_dataset, reason="chain_not_covered")
+            add(
+                iso,
+                "failed_queries",
+                rng.randint(1, 20),
+                chain="solana",
+                dataset=gap_dataset,
+                reason="chain_not_covered",
+            )
         if explorer_heavy and rng.random() < 0.08:
-            add(iso, "failed_queries", rng.randint(1, 6), chain=main_chain,
-                dataset=main_dataset, reason="timeout")
+            add(
+                iso,
+                "failed_queries",
+                rng.randint(1, 6),
+                chain=main_chain,
+                dataset=main_dataset,
+                reason="timeout",
+            )
         if explorer_heavy and rng.random() < 0.05:
             add(iso, "failed_queries", rng.randint(1, 3), reason="syntax")
         if legacy_prices and rng.random() < 0.15:
-            add(iso, "failed_queries", rng.randint(1, 4),
-                dataset="common.prices.token_prices_hourly_easy", reason="dataset_not_found")
+            add(
+                iso,
+                "failed_queries",
+                rng.randint(1, 4),
+                dataset="common.prices.token_prices_hourly_easy",
+                reason="dataset_not_found",
+            )
     return rows
 
 
-def apply_stories(book: dict[str, list[Row]], today: date,
-                  seed: int = demo.SEED) -> dict[str, Any]:
+def apply_stories(book: dict[str, list[Row]], today: date, seed: int = demo.SEED) -> dict[str, Any]:
     """Adjust the story accounts' rows in `book` (in place) and return the story kinds.
 
     Returns {"incidents": rows, "usage": rows, "stories": {story_key: external_id}}.

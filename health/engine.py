@@ -44,9 +44,16 @@ SIGNAL_KEYS = [key for key, _, _ in SIGNALS]
 SIGNAL_LABELS = {key: label for key, label, _ in SIGNALS}
 RELATIONSHIP = ("exec_engagement", "touch_cadence", "sentiment")
 DEFAULT_WEIGHTS = {
-    "usage_trend": 22, "commit_pace": 18, "breadth": 12, "active_users": 12,
-    "production_depth": 10, "exec_engagement": 8, "touch_cadence": 4, "sentiment": 4,
-    "data_trust": 5, "onboarding": 5,
+    "usage_trend": 22,
+    "commit_pace": 18,
+    "breadth": 12,
+    "active_users": 12,
+    "production_depth": 10,
+    "exec_engagement": 8,
+    "touch_cadence": 4,
+    "sentiment": 4,
+    "data_trust": 5,
+    "onboarding": 5,
 }
 DEFAULT_GREEN_MIN = 70
 DEFAULT_YELLOW_MIN = 40
@@ -178,56 +185,100 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
     s: dict[str, Signal] = {}
 
     def add(key, applies, value, raw=None, score=None, reason=""):
-        s[key] = Signal(key=key, label=SIGNAL_LABELS[key], weight=0, applies=applies,
-                        value=value, raw=raw,
-                        score=round(clamp(score), 1) if score is not None else None,
-                        reason=reason)
+        s[key] = Signal(
+            key=key,
+            label=SIGNAL_LABELS[key],
+            weight=0,
+            applies=applies,
+            value=value,
+            raw=raw,
+            score=round(clamp(score), 1) if score is not None else None,
+            reason=reason,
+        )
 
     ratio = trend_ratio(inp)
     if ratio is None:
-        add("usage_trend", False, f"{_fmt(inp.units_28)} units in 28 days",
-            reason="no usage in the 28 days before, so there is no trend yet")
+        add(
+            "usage_trend",
+            False,
+            f"{_fmt(inp.units_28)} units in 28 days",
+            reason="no usage in the 28 days before, so there is no trend yet",
+        )
     else:
-        add("usage_trend", True,
+        add(
+            "usage_trend",
+            True,
             f"{_fmt(inp.units_28)} vs {_fmt(inp.units_prev_28)} units ({ratio - 1:+.0%})",
-            raw=round(ratio, 3), score=100 * (ratio - 0.5) / 0.6)
+            raw=round(ratio, 3),
+            score=100 * (ratio - 0.5) / 0.6,
+        )
 
     pace = commit_pace(inp, as_of)
     if pace is None:
         add("commit_pace", False, "no commit", reason="no committed units in the current contract")
     else:
-        add("commit_pace", True,
+        add(
+            "commit_pace",
+            True,
             f"{pace:.0%} of pro-rata commit ({_fmt(inp.consumed_in_period)} of "
-            f"{_fmt(inp.commit_units)} units)", raw=round(pace, 3), score=100 * pace)
+            f"{_fmt(inp.commit_units)} units)",
+            raw=round(pace, 3),
+            score=100 * pace,
+        )
 
     if inp.breadth_90 == 0:
-        add("breadth", False, "no chains or datasets",
-            reason="no chain or dataset usage in 90 days")
+        add(
+            "breadth", False, "no chains or datasets", reason="no chain or dataset usage in 90 days"
+        )
     else:
         share = inp.breadth_28 / inp.breadth_90
-        add("breadth", True, f"{inp.breadth_28} of {inp.breadth_90} chains+datasets still in use",
-            raw=round(share, 3), score=100 * share / 0.8)
+        add(
+            "breadth",
+            True,
+            f"{inp.breadth_28} of {inp.breadth_90} chains+datasets still in use",
+            raw=round(share, 3),
+            score=100 * share / 0.8,
+        )
 
     users = int(inp.peak_users_28)
     if inp.segment == "self_serve":
-        add("active_users", True, f"{users} active user{'s' if users != 1 else ''} (need 2)",
-            raw=users, score=min(users, 2) * 50)
+        add(
+            "active_users",
+            True,
+            f"{users} active user{'s' if users != 1 else ''} (need 2)",
+            raw=users,
+            score=min(users, 2) * 50,
+        )
     elif inp.seats:
         share = users / inp.seats
-        add("active_users", True, f"{users} of {inp.seats} seats active ({share:.0%})",
-            raw=round(share, 3), score=100 * share / 0.5)
+        add(
+            "active_users",
+            True,
+            f"{users} of {inp.seats} seats active ({share:.0%})",
+            raw=round(share, 3),
+            score=100 * share / 0.5,
+        )
     else:
         add("active_users", False, f"{users} active users", reason="no seat count on the account")
 
     api = inp.production_calls_28 > 0
     depth = 70 * min(1.0, inp.active_days_28 / 20) + (30 if api else 0)
-    add("production_depth", True,
+    add(
+        "production_depth",
+        True,
         f"active {inp.active_days_28} of 28 days; {'uses' if api else 'no'} API/streams",
-        raw=inp.active_days_28, score=depth)
+        raw=inp.active_days_28,
+        score=depth,
+    )
 
     if inp.segment == "self_serve":
-        add("exec_engagement", True, f"{users} active users (self-serve: need 2)", raw=users,
-            score=100 if users >= 2 else 0)
+        add(
+            "exec_engagement",
+            True,
+            f"{users} active users (self-serve: need 2)",
+            raw=users,
+            score=100 if users >= 2 else 0,
+        )
     elif not inp.has_contacts:
         add("exec_engagement", False, "no contacts", reason="no contacts mapped for this account")
     elif not inp.has_exec_sponsor:
@@ -236,13 +287,22 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         add("exec_engagement", True, "exec sponsor never engaged", score=0)
     else:
         days = (as_of - inp.exec_last_engaged).days
-        add("exec_engagement", True, f"exec sponsor engaged {days} days ago", raw=days,
-            score=100 if days <= 90 else 40 if days <= 180 else 0)
+        add(
+            "exec_engagement",
+            True,
+            f"exec sponsor engaged {days} days ago",
+            raw=days,
+            score=100 if days <= 90 else 40 if days <= 180 else 0,
+        )
 
     cadence = TOUCH_CADENCE_DAYS.get(inp.tier)
     if cadence is None:
-        add("touch_cadence", False, "digital tier",
-            reason="tier 3 has no named CSM; automation carries the touch")
+        add(
+            "touch_cadence",
+            False,
+            "digital tier",
+            reason="tier 3 has no named CSM; automation carries the touch",
+        )
     elif inp.last_touch is None:
         add("touch_cadence", True, "never touched", score=0)
     else:
@@ -259,32 +319,56 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
     if inp.sentiment_score is None:
         add("sentiment", False, "no NPS/CSAT", reason="no NPS or CSAT response in the last year")
     elif inp.sentiment_kind == "nps":
-        add("sentiment", True, f"NPS {inp.sentiment_score} on {inp.sentiment_date}",
-            raw=inp.sentiment_score, score=10 * inp.sentiment_score)
+        add(
+            "sentiment",
+            True,
+            f"NPS {inp.sentiment_score} on {inp.sentiment_date}",
+            raw=inp.sentiment_score,
+            score=10 * inp.sentiment_score,
+        )
     else:
-        add("sentiment", True, f"CSAT {inp.sentiment_score} on {inp.sentiment_date}",
-            raw=inp.sentiment_score, score=25 * (inp.sentiment_score - 1))
+        add(
+            "sentiment",
+            True,
+            f"CSAT {inp.sentiment_score} on {inp.sentiment_date}",
+            raw=inp.sentiment_score,
+            score=25 * (inp.sentiment_score - 1),
+        )
 
     n = len(inp.open_incidents)
-    add("data_trust", True,
-        "no open incidents on their data" if n == 0 else
-        f"{n} open incident{'s' if n != 1 else ''}: "
+    add(
+        "data_trust",
+        True,
+        "no open incidents on their data"
+        if n == 0
+        else f"{n} open incident{'s' if n != 1 else ''}: "
         + ", ".join(i["title"] or i["key"] for i in inp.open_incidents),
-        raw=n, score=100 - 60 * n)
+        raw=n,
+        score=100 - 60 * n,
+    )
 
     if inp.milestones_due == 0:
-        add("onboarding", False, "no milestones due",
-            reason="no onboarding milestones due yet")
+        add("onboarding", False, "no milestones due", reason="no onboarding milestones due yet")
     else:
         share = inp.milestones_on_time / inp.milestones_due
-        add("onboarding", True,
+        add(
+            "onboarding",
+            True,
             f"{inp.milestones_on_time} of {inp.milestones_due} milestones done on time",
-            raw=round(share, 3), score=100 * share)
+            raw=round(share, 3),
+            score=100 * share,
+        )
     return s
 
 
-def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
-             green_min: int = DEFAULT_GREEN_MIN, yellow_min: int = DEFAULT_YELLOW_MIN) -> Result:
+def evaluate(
+    inp: AccountInputs,
+    *,
+    as_of: date,
+    weights: dict[str, float],
+    green_min: int = DEFAULT_GREEN_MIN,
+    yellow_min: int = DEFAULT_YELLOW_MIN,
+) -> Result:
     """Signals → renormalised weighted score → overrides → band."""
     signals = compute_signals(inp, as_of)
     applying = [k for k in SIGNAL_KEYS if signals[k].applies and weights.get(k, 0) > 0]
@@ -298,39 +382,67 @@ def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
             sig.contribution = round(sig.effective_weight * sig.score / 100, 2)
             weighted += sig.weight * sig.score / total
     rel_keys = [k for k in RELATIONSHIP if k in applying]
-    relationship = (sum(weights[k] * signals[k].score for k in rel_keys)
-                    / sum(weights[k] for k in rel_keys)) if rel_keys else None
+    relationship = (
+        (sum(weights[k] * signals[k].score for k in rel_keys) / sum(weights[k] for k in rel_keys))
+        if rel_keys
+        else None
+    )
 
     ratio = trend_ratio(inp)
     pace = commit_pace(inp, as_of)
     overrides: list[Override] = []
-    if (inp.prior_daily_avg > 0 and inp.low_days_7 >= SHARP_DROP_DAYS
-            and inp.units_7 / 7 < SHARP_DROP_SHARE * inp.prior_daily_avg):
-        overrides.append(Override(
-            "sharp_drop",
-            f"usage below {SHARP_DROP_SHARE:.0%} of the prior 28-day daily average on each of "
-            f"the last {SHARP_DROP_DAYS} days: {_fmt(inp.units_7 / 7)} units/day vs "
-            f"{_fmt(inp.prior_daily_avg)}", "red"))
-    if (relationship is not None and relationship >= COASTING_RELATIONSHIP_MIN
-            and pace is not None and pace < COASTING_PACE_MAX
-            and (ratio is None or ratio <= FLAT_TREND_MAX)):
+    if (
+        inp.prior_daily_avg > 0
+        and inp.low_days_7 >= SHARP_DROP_DAYS
+        and inp.units_7 / 7 < SHARP_DROP_SHARE * inp.prior_daily_avg
+    ):
+        overrides.append(
+            Override(
+                "sharp_drop",
+                f"usage below {SHARP_DROP_SHARE:.0%} of the prior 28-day daily average on each of "
+                f"the last {SHARP_DROP_DAYS} days: {_fmt(inp.units_7 / 7)} units/day vs "
+                f"{_fmt(inp.prior_daily_avg)}",
+                "red",
+            )
+        )
+    if (
+        relationship is not None
+        and relationship >= COASTING_RELATIONSHIP_MIN
+        and pace is not None
+        and pace < COASTING_PACE_MAX
+        and (ratio is None or ratio <= FLAT_TREND_MAX)
+    ):
         trend_words = "flat" if ratio is not None and ratio >= 0.95 else "falling"
-        overrides.append(Override(
-            "coasting",
-            f"relationship looks healthy ({relationship:.0f}/100) but commit pace is {pace:.0%} "
-            f"and usage is {trend_words}"
-            + (f" ({ratio - 1:+.0%} over 28 days)" if ratio is not None else "")
-            + ": shelfware that will not recommit", "red"))
+        overrides.append(
+            Override(
+                "coasting",
+                f"relationship looks healthy ({relationship:.0f}/100) "
+                f"but commit pace is {pace:.0%} "
+                f"and usage is {trend_words}"
+                + (f" ({ratio - 1:+.0%} over 28 days)" if ratio is not None else "")
+                + ": shelfware that will not recommit",
+                "red",
+            )
+        )
     trust = [i for i in inp.open_incidents if i["kind"] in TRUST_KINDS]
     if trust:
-        overrides.append(Override(
-            "data_trust_incident",
-            "open " + ", ".join(f"{i['kind']} incident {i['title'] or i['key']}" for i in trust)
-            + " touching datasets they used in the last 28 days", "yellow"))
+        overrides.append(
+            Override(
+                "data_trust_incident",
+                "open "
+                + ", ".join(f"{i['kind']} incident {i['title'] or i['key']}" for i in trust)
+                + " touching datasets they used in the last 28 days",
+                "yellow",
+            )
+        )
     if inp.departed_key_contacts:
-        overrides.append(Override(
-            "champion_left", "; ".join(inp.departed_key_contacts) + " and nobody has replaced them",
-            "yellow"))
+        overrides.append(
+            Override(
+                "champion_left",
+                "; ".join(inp.departed_key_contacts) + " and nobody has replaced them",
+                "yellow",
+            )
+        )
 
     score = round(weighted)
     for o in overrides:
@@ -338,24 +450,39 @@ def evaluate(inp: AccountInputs, *, as_of: date, weights: dict[str, float],
         score = min(score, cap)
     band = "green" if score >= green_min else "yellow" if score >= yellow_min else "red"
     # A spike needs a real baseline: a new signup's first week is not a 5x surge.
-    spike = ((inp.units_7 / 7) / inp.prior_daily_avg
-             if inp.prior_daily_avg > 0 and inp.prior_active_days >= SPIKE_MIN_BASELINE_DAYS
-             else None)
-    share = (inp.consumed_in_period / inp.commit_units
-             if inp.commit_units and inp.period_start else None)
+    spike = (
+        (inp.units_7 / 7) / inp.prior_daily_avg
+        if inp.prior_daily_avg > 0 and inp.prior_active_days >= SPIKE_MIN_BASELINE_DAYS
+        else None
+    )
+    share = (
+        inp.consumed_in_period / inp.commit_units if inp.commit_units and inp.period_start else None
+    )
     facts = {
-        "trend_ratio": _round(ratio), "commit_pace": _round(pace), "spike_ratio": _round(spike),
-        "relationship": _round(relationship), "units_7": round(inp.units_7, 1),
+        "trend_ratio": _round(ratio),
+        "commit_pace": _round(pace),
+        "spike_ratio": _round(spike),
+        "relationship": _round(relationship),
+        "units_7": round(inp.units_7, 1),
         "prior_daily_avg": round(inp.prior_daily_avg, 1),
-        "consumed": round(inp.consumed_in_period, 1), "commit": inp.commit_units,
+        "consumed": round(inp.consumed_in_period, 1),
+        "commit": inp.commit_units,
         "consumed_share": _round(share),
         "period_start": inp.period_start.isoformat() if inp.period_start else None,
         "period_end": inp.period_end.isoformat() if inp.period_end else None,
     }
-    return Result(score=score, weighted_score=round(weighted, 2), band=band,
-                  signals=[signals[k] for k in SIGNAL_KEYS], overrides=overrides,
-                  relationship=relationship, trend_ratio=ratio, commit_pace=pace,
-                  spike_ratio=spike, facts=facts)
+    return Result(
+        score=score,
+        weighted_score=round(weighted, 2),
+        band=band,
+        signals=[signals[k] for k in SIGNAL_KEYS],
+        overrides=overrides,
+        relationship=relationship,
+        trend_ratio=ratio,
+        commit_pace=pace,
+        spike_ratio=spike,
+        facts=facts,
+    )
 
 
 def _round(value: float | None) -> float | None:

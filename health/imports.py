@@ -93,12 +93,21 @@ class UsageImport(ImportKind):
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         from .usage_store import usage_upsert
 
-        return usage_upsert([
-            (r.refs["account"], r.values["date"], r.values["metric"], r.values["product"] or "",
-             r.values["chain"] or "", r.values["dataset"] or "", r.values["reason"] or "",
-             r.values["value"])
-            for r in rows
-        ])
+        return usage_upsert(
+            [
+                (
+                    r.refs["account"],
+                    r.values["date"],
+                    r.values["metric"],
+                    r.values["product"] or "",
+                    r.values["chain"] or "",
+                    r.values["dataset"] or "",
+                    r.values["reason"] or "",
+                    r.values["value"],
+                )
+                for r in rows
+            ]
+        )
 
     def bulk_csv(self, data: bytes, result: ImportResult, progress) -> bool:
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""
@@ -143,20 +152,46 @@ class IncidentsImport(ImportKind):
         for row in rows:
             v = row.values
             if v["resolved"] and v["resolved"] < v["started"]:
-                result.add_error(row.number, "resolved",
-                                 f"resolved {v['resolved']} is before started {v['started']}")
+                result.add_error(
+                    row.number,
+                    "resolved",
+                    f"resolved {v['resolved']} is before started {v['started']}",
+                )
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items: list[dict[str, Any]] = [
-            {"key": r.values["key"], "kind": r.values["kind"], "severity": r.values["severity"],
-             "started": r.values["started"], "resolved": r.values["resolved"],
-             "datasets": r.values["datasets"] or [], "chains": r.values["chains"] or [],
-             "title": r.values["title"] or ""}
+            {
+                "key": r.values["key"],
+                "kind": r.values["kind"],
+                "severity": r.values["severity"],
+                "started": r.values["started"],
+                "resolved": r.values["resolved"],
+                "datasets": r.values["datasets"] or [],
+                "chains": r.values["chains"] or [],
+                "title": r.values["title"] or "",
+            }
             for r in rows
         ]
-        return upsert(Incident, items, key=("key",), fields=present_fields(columns, {
-            c: c for c in ("kind", "severity", "started", "resolved", "datasets", "chains",
-                           "title")}))
+        return upsert(
+            Incident,
+            items,
+            key=("key",),
+            fields=present_fields(
+                columns,
+                {
+                    c: c
+                    for c in (
+                        "kind",
+                        "severity",
+                        "started",
+                        "resolved",
+                        "datasets",
+                        "chains",
+                        "title",
+                    )
+                },
+            ),
+        )
 
     def after_commit(self, rows: list[Row], result: ImportResult) -> None:
         # An incident can touch any account that used its datasets: rescore the whole book.

@@ -42,8 +42,9 @@ class UsageFact(models.Model):
     # No database-level FK or extra index: every import checks the accounts exist, deletes
     # cascade through the ORM, and the natural key (which starts with account_id) serves
     # per-account reads. Each index and FK trigger costs on every one of millions of rows.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage",
-                                db_constraint=False, db_index=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="usage", db_constraint=False, db_index=False
+    )
     date = models.DateField()
     metric = models.CharField(max_length=20, choices=Metric.choices)
     product = models.CharField(max_length=20, blank=True, default="")
@@ -109,8 +110,9 @@ class HealthModel(models.Model):
     green_min = models.PositiveSmallIntegerField(default=70)
     yellow_min = models.PositiveSmallIntegerField(default=40)
     note = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -137,8 +139,9 @@ class HealthSnapshot(models.Model):
     band = models.CharField(max_length=10, choices=Band.choices)
     signals = models.JSONField()
     overrides = models.JSONField(default=list)
-    facts = models.JSONField(default=dict, blank=True,
-                             help_text="numbers behind the score (trend, pace, spike, commit)")
+    facts = models.JSONField(
+        default=dict, blank=True, help_text="numbers behind the score (trend, pace, spike, commit)"
+    )
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

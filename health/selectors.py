@@ -28,8 +28,9 @@ def account_snapshot(*, account: Account, as_of: date | None = None) -> HealthSn
     return qs.order_by("-date").first()
 
 
-def book_snapshots(*, as_of: date, band: str = "", tier: int | None = None,
-                   csm_id: int | None = None) -> QuerySet[HealthSnapshot]:
+def book_snapshots(
+    *, as_of: date, band: str = "", tier: int | None = None, csm_id: int | None = None
+) -> QuerySet[HealthSnapshot]:
     qs = HealthSnapshot.objects.filter(date=as_of).select_related("account", "account__csm")
     if band:
         qs = qs.filter(band=band)
@@ -43,9 +44,11 @@ def book_snapshots(*, as_of: date, band: str = "", tier: int | None = None,
 def score_history(*, account_ids: list[int], since: date, until: date) -> dict[int, list]:
     """Daily (date, score, band) per account in one query, oldest first."""
     out: dict[int, list] = defaultdict(list)
-    rows = (HealthSnapshot.objects.filter(account_id__in=account_ids, date__gte=since,
-                                          date__lte=until)
-            .order_by("account_id", "date").values_list("account_id", "date", "score", "band"))
+    rows = (
+        HealthSnapshot.objects.filter(account_id__in=account_ids, date__gte=since, date__lte=until)
+        .order_by("account_id", "date")
+        .values_list("account_id", "date", "score", "band")
+    )
     for account_id, day, score, band in rows:
         out[account_id].append((day, score, band))
     return out
@@ -56,27 +59,39 @@ def sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
     if len(history) < 2:
         return ""
     step = width / (len(history) - 1)
-    return " ".join(f"{i * step:.1f},{height - score * height / 100:.1f}"
-                    for i, (_, score, _) in enumerate(history))
+    return " ".join(
+        f"{i * step:.1f},{height - score * height / 100:.1f}"
+        for i, (_, score, _) in enumerate(history)
+    )
 
 
 def usage_daily(*, account: Account, metric: str, start: date, end: date) -> list[dict]:
     """Daily totals of one metric (summed over every dimension), zero-filled."""
     totals = dict(
         UsageFact.objects.filter(account=account, metric=metric, date__gte=start, date__lte=end)
-        .values("date").annotate(total=Sum("value")).values_list("date", "total")
+        .values("date")
+        .annotate(total=Sum("value"))
+        .values_list("date", "total")
     )
     days = (end - start).days + 1
-    return [{"date": start + timedelta(days=i), "value": float(totals.get(
-        start + timedelta(days=i), 0))} for i in range(days)]
+    return [
+        {
+            "date": start + timedelta(days=i),
+            "value": float(totals.get(start + timedelta(days=i), 0)),
+        }
+        for i in range(days)
+    ]
 
 
-def usage_by(*, account: Account, metric: str, dimension: str, start: date, end: date,
-             top: int = 6) -> dict[str, list[tuple[date, float]]]:
+def usage_by(
+    *, account: Account, metric: str, dimension: str, start: date, end: date, top: int = 6
+) -> dict[str, list[tuple[date, float]]]:
     """Daily totals of one metric split by product or chain, the top N plus 'other'."""
     rows = list(
         UsageFact.objects.filter(account=account, metric=metric, date__gte=start, date__lte=end)
-        .values_list("date", dimension).annotate(total=Sum("value")).order_by("date")
+        .values_list("date", dimension)
+        .annotate(total=Sum("value"))
+        .order_by("date")
     )
     totals: dict[str, float] = defaultdict(float)
     for _, key, total in rows:
@@ -87,8 +102,10 @@ def usage_by(*, account: Account, metric: str, dimension: str, start: date, end:
         name = key or "unspecified"
         series[name if name in keep else "other"][day] += total
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return {name: [(d, values.get(d, 0.0)) for d in days]
-            for name, values in sorted(series.items(), key=lambda kv: -sum(kv[1].values()))}
+    return {
+        name: [(d, values.get(d, 0.0)) for d in days]
+        for name, values in sorted(series.items(), key=lambda kv: -sum(kv[1].values()))
+    }
 
 
 @dataclass
@@ -107,9 +124,12 @@ def commit_burn_up(*, account: Account, as_of: date) -> BurnUp | None:
         return None
     start, end = account.period_start, account.renewal_date
     daily = dict(
-        UsageFact.objects.filter(account=account, metric="units", date__gte=start,
-                                 date__lte=min(as_of, end))
-        .values("date").annotate(total=Sum("value")).values_list("date", "total")
+        UsageFact.objects.filter(
+            account=account, metric="units", date__gte=start, date__lte=min(as_of, end)
+        )
+        .values("date")
+        .annotate(total=Sum("value"))
+        .values_list("date", "total")
     )
     consumed, running, day = [], 0.0, start
     while day <= min(as_of, end):

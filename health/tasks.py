@@ -14,7 +14,8 @@ from . import services
 def recompute_health(account_ids: list[int] | None = None, as_of: str | None = None) -> int:
     """Recompute the given accounts (all when None) as of a day (default: the last full day)."""
     return services.health_recompute(
-        as_of=date.fromisoformat(as_of) if as_of else None, account_ids=account_ids)
+        as_of=date.fromisoformat(as_of) if as_of else None, account_ids=account_ids
+    )
 
 
 @shared_task(acks_late=True)

@@ -32,7 +32,9 @@ def _count_in(cursor, account_ids: set[int], first: date, last: date) -> int:
     ids = sorted(account_ids)
     cursor.execute(
         f"SELECT COUNT(*) FROM {TABLE} WHERE date >= %s AND date <= %s "
-        f"AND account_id IN ({', '.join(['%s'] * len(ids))})", [first, last, *ids])
+        f"AND account_id IN ({', '.join(['%s'] * len(ids))})",
+        [first, last, *ids],
+    )
     return cursor.fetchone()[0]
 
 
@@ -46,20 +48,22 @@ def usage_upsert(facts: list[tuple]) -> WriteStats:
         return WriteStats()
     accounts = {f[0] for f in facts}
     first, last = min(f[1] for f in facts), max(f[1] for f in facts)
-    sql = (f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-           f"{UPSERT_TAIL}")
+    sql = (
+        f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {UPSERT_TAIL}"
+    )
     affected = 0
     with connection.cursor() as cursor:
         before = _count_in(cursor, accounts, first, last)
         for start in range(0, len(facts), 5000):
-            batch = facts[start:start + 5000]
+            batch = facts[start : start + 5000]
             cursor.executemany(sql, batch)
             affected += max(cursor.rowcount, 0)
         after = _count_in(cursor, accounts, first, last)
     created = after - before
     updated = affected - created if connection.vendor == "postgresql" or affected else 0
-    return WriteStats(created=created, updated=max(updated, 0),
-                      unchanged=len(facts) - created - max(updated, 0))
+    return WriteStats(
+        created=created, updated=max(updated, 0), unchanged=len(facts) - created - max(updated, 0)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,8 +89,11 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
     if "\n" not in head or "," not in first_line:
         return False
     header = [h.strip().lower() for h in next(csv.reader([first_line]))]
-    if (len(set(header)) != len(header) or not set(header) <= set(STAGE_COLUMNS)
-            or not {"account", "date", "metric", "value"} <= set(header)):
+    if (
+        len(set(header)) != len(header)
+        or not set(header) <= set(STAGE_COLUMNS)
+        or not {"account", "date", "metric", "value"} <= set(header)
+    ):
         return False  # the row reader reports header problems precisely
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -104,15 +111,18 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
         cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
         cursor.execute(
             "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
-            + ", ".join(f"{c} text" for c in STAGE_COLUMNS) + ") ON COMMIT DROP")
-        copy_sql = (f"COPY usage_stage ({', '.join(header)}) FROM STDIN "
-                    "WITH (FORMAT csv, HEADER true)")
+            + ", ".join(f"{c} text" for c in STAGE_COLUMNS)
+            + ") ON COMMIT DROP"
+        )
+        copy_sql = (
+            f"COPY usage_stage ({', '.join(header)}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+        )
         try:
             with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
                 view = memoryview(data)
                 step = 8 * 1024 * 1024
                 for offset in range(0, len(data), step):
-                    copy.write(view[offset:offset + step])
+                    copy.write(view[offset : offset + step])
                     if progress:
                         progress("copying", min(offset + step, len(data)), len(data))
         except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
@@ -163,15 +173,22 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
         if created > 100_000:
             # Fresh statistics now, or the next recompute plans for the table as it was.
             cursor.execute(f"ANALYZE {TABLE}")
-        cursor.execute("SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
-                       "JOIN accounts_account a ON a.external_id = s.account")
+        cursor.execute(
+            "SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
+            "JOIN accounts_account a ON a.external_id = s.account"
+        )
         result.touched_accounts = {row[0] for row in cursor.fetchall()}
         phases["upsert"] = time.monotonic()
-        log.info("usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
-                 result.rows, phases["copy"] - started, phases["validate"] - phases["copy"],
-                 phases["upsert"] - phases["validate"])
-        result.stats = WriteStats(created=created, updated=affected - created,
-                                  unchanged=result.rows - affected)
+        log.info(
+            "usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
+            result.rows,
+            phases["copy"] - started,
+            phases["validate"] - phases["copy"],
+            phases["upsert"] - phases["validate"],
+        )
+        result.stats = WriteStats(
+            created=created, updated=affected - created, unchanged=result.rows - affected
+        )
     return True
 
 
@@ -231,8 +248,12 @@ def _validate(cursor, kind, result: ImportResult) -> None:
         ORDER BY line LIMIT {MAX_REPORTED_ERRORS + 1}
     """)
     for line, account, day, metric, value, reason in cursor.fetchall():
-        for column, cell in (("account", account), ("date", day), ("metric", metric),
-                             ("value", value)):
+        for column, cell in (
+            ("account", account),
+            ("date", day),
+            ("metric", metric),
+            ("value", value),
+        ):
             if not (cell or "").strip():
                 errors.append((line, column, "required value is missing"))
         if (value or "").strip():
@@ -248,16 +269,17 @@ def _validate(cursor, kind, result: ImportResult) -> None:
 
     categorical = ("account", "date", "metric", "product", "chain", "dataset", "reason")
     cursor.execute(f"""
-        SELECT GROUPING({', '.join(categorical)}), {', '.join(categorical)}
+        SELECT GROUPING({", ".join(categorical)}), {", ".join(categorical)}
         FROM usage_stage
-        GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in categorical)})
+        GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in categorical)})
     """)
     distinct: dict[str, set[str]] = {c: set() for c in categorical}
     for row in cursor.fetchall():
         # GROUPING() has a 0 bit for the one column this set groups by.
         mask = row[0]
-        column_index = next(i for i in range(len(categorical))
-                            if not mask & (1 << (len(categorical) - 1 - i)))
+        column_index = next(
+            i for i in range(len(categorical)) if not mask & (1 << (len(categorical) - 1 - i))
+        )
         value = row[1 + column_index]
         if value is not None and value.strip():
             distinct[categorical[column_index]].add(value)
@@ -271,8 +293,9 @@ def _validate(cursor, kind, result: ImportResult) -> None:
             except ValueError as exc:
                 bad[column][raw] = str(exc)
     accounts = {raw.strip(): raw for raw in distinct["account"]}
-    known = set(Account.objects.filter(external_id__in=list(accounts))
-                .values_list("external_id", flat=True))
+    known = set(
+        Account.objects.filter(external_id__in=list(accounts)).values_list("external_id", flat=True)
+    )
     for stripped, raw in accounts.items():
         if stripped not in known:
             bad["account"][raw] = f"unknown account '{stripped}'; import it first"
@@ -285,7 +308,8 @@ def _validate(cursor, kind, result: ImportResult) -> None:
         cursor.execute(
             f"SELECT line, {', '.join(categorical)} FROM usage_stage "
             f"WHERE {' OR '.join(clauses)} ORDER BY line LIMIT {MAX_REPORTED_ERRORS + 1}",
-            params)
+            params,
+        )
         for row in cursor.fetchall():
             for i, column in enumerate(categorical):
                 message = bad[column].get(row[1 + i])
@@ -306,6 +330,8 @@ def _report_duplicates(cursor, result: ImportResult) -> None:
         WHERE line <> first ORDER BY line LIMIT 5000
     """)
     for line, first in cursor.fetchall():
-        result.add_error(line, "account,date,metric,product,chain,dataset,reason",
-                         f"duplicate of row {first}; each key may appear once per import")
-
+        result.add_error(
+            line,
+            "account,date,metric,product,chain,dataset,reason",
+            f"duplicate of row {first}; each key may appear once per import",
+        )

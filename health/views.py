@@ -50,29 +50,54 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     if snapshot is not None:
         until = snapshot.date
         model = snapshot.model
-        history = selectors.score_history(account_ids=[account.pk],
-                                          since=until - timedelta(days=89), until=until)
+        history = selectors.score_history(
+            account_ids=[account.pk], since=until - timedelta(days=89), until=until
+        )
         start = until - timedelta(days=89)
         figs = {
-            "trend": charts.health_trend(history.get(account.pk, []), green_min=model.green_min,
-                                         yellow_min=model.yellow_min, until=until),
+            "trend": charts.health_trend(
+                history.get(account.pk, []),
+                green_min=model.green_min,
+                yellow_min=model.yellow_min,
+                until=until,
+            ),
             "units_product": charts.stacked_usage(
-                selectors.usage_by(account=account, metric=Metric.UNITS, dimension="product",
-                                   start=start, end=until),
-                title="Units by product", y_title="Units per day", until=until),
+                selectors.usage_by(
+                    account=account,
+                    metric=Metric.UNITS,
+                    dimension="product",
+                    start=start,
+                    end=until,
+                ),
+                title="Units by product",
+                y_title="Units per day",
+                until=until,
+            ),
             "units_chain": charts.stacked_usage(
-                selectors.usage_by(account=account, metric=Metric.UNITS, dimension="chain",
-                                   start=start, end=until),
-                title="Units by chain", y_title="Units per day", until=until),
+                selectors.usage_by(
+                    account=account, metric=Metric.UNITS, dimension="chain", start=start, end=until
+                ),
+                title="Units by chain",
+                y_title="Units per day",
+                until=until,
+            ),
             "queries": charts.usage_line(
-                selectors.usage_daily(account=account, metric=Metric.QUERIES, start=start,
-                                      end=until),
-                title="Queries per day", y_title="Queries", until=until),
+                selectors.usage_daily(
+                    account=account, metric=Metric.QUERIES, start=start, end=until
+                ),
+                title="Queries per day",
+                y_title="Queries",
+                until=until,
+            ),
             "users": charts.usage_line(
-                selectors.usage_daily(account=account, metric=Metric.ACTIVE_USERS, start=start,
-                                      end=until),
-                title="Active users per day", y_title="Active users", until=until,
-                color="#12805c"),
+                selectors.usage_daily(
+                    account=account, metric=Metric.ACTIVE_USERS, start=start, end=until
+                ),
+                title="Active users per day",
+                y_title="Active users",
+                until=until,
+                color="#12805c",
+            ),
         }
         burn = selectors.commit_burn_up(account=account, as_of=until)
         if burn is not None and burn.consumed:
@@ -135,12 +160,17 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         return render(request, template, context, status=422)
     if request.POST.get("action") == "preview":
         context["preview"] = services.health_model_preview(
-            weights=weights, green_min=green, yellow_min=yellow)
+            weights=weights, green_min=green, yellow_min=yellow
+        )
         template = "health/model.html#editor" if request.htmx else "health/model.html"
         return render(request, template, context)
-    model = services.health_model_create(weights=weights, green_min=green, yellow_min=yellow,
-                                         note=request.POST.get("note", ""),
-                                         created_by=request.user)
+    model = services.health_model_create(
+        weights=weights,
+        green_min=green,
+        yellow_min=yellow,
+        note=request.POST.get("note", ""),
+        created_by=request.user,
+    )
     services.health_recompute(model=model)
     messages.success(request, f"Saved health model v{model.version} and rescored the book.")
     if request.htmx:

@@ -43,12 +43,12 @@ def _by_account(day: date, ids: list[int] | None) -> dict[int, HealthSnapshot]:
     qs = HealthSnapshot.objects.filter(date=day)
     if ids is not None:
         qs = qs.filter(account_id__in=ids)
-    return {s.account_id: s for s in qs.only("account_id", "score", "band", "overrides",
-                                             "facts")}
+    return {s.account_id: s for s in qs.only("account_id", "score", "band", "overrides", "facts")}
 
 
-def alert_candidates(*, as_of: date, account_ids: list[int] | None = None,
-                     since_days: int = 1) -> list[Candidate]:
+def alert_candidates(
+    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
+) -> list[Candidate]:
     """Every crossing on `as_of`, from the day's snapshots and the ones before (5 queries).
 
     `since_days` > 1 compares with the snapshot that many days back instead of yesterday's:
@@ -70,76 +70,121 @@ def alert_candidates(*, as_of: date, account_ids: list[int] | None = None,
         facts = snap.facts or {}
 
         def add(kind, key, title, detail, data, _a=account, _s=snap):
-            out.append(Candidate(_a.pk, kind, key, title, detail,
-                                 {"score": _s.score, "band": _s.band, **data}, _a.csm_id))
+            out.append(
+                Candidate(
+                    _a.pk,
+                    kind,
+                    key,
+                    title,
+                    detail,
+                    {"score": _s.score, "band": _s.band, **data},
+                    _a.csm_id,
+                )
+            )
 
         if prev is not None and prev.band != snap.band:
-            add(AlertKind.BAND_CHANGE, f"{as_of}:{prev.band}>{snap.band}",
+            add(
+                AlertKind.BAND_CHANGE,
+                f"{as_of}:{prev.band}>{snap.band}",
                 f"{account.name} moved {prev.band} → {snap.band}",
                 f"Health went from {prev.score} ({prev.band}) to {snap.score} ({snap.band}).",
-                {"from_band": prev.band, "from_score": prev.score})
+                {"from_band": prev.band, "from_score": prev.score},
+            )
         before = {o["key"] for o in (prev.overrides if prev else [])}
         for override in snap.overrides:
             if override["key"] not in before:
-                add(AlertKind.OVERRIDE, f"{as_of}:{override['key']}",
-                    f"{account.name}: {override['key']}", override["detail"],
-                    {"override": override["key"], "cap_band": override["cap_band"]})
+                add(
+                    AlertKind.OVERRIDE,
+                    f"{as_of}:{override['key']}",
+                    f"{account.name}: {override['key']}",
+                    override["detail"],
+                    {"override": override["key"], "cap_band": override["cap_band"]},
+                )
         old = week_ago.get(account_id)
         if old is not None and old.score - snap.score >= SCORE_DROP_POINTS:
             old_prev, prev_score = week_ago_yesterday.get(account_id), prev.score if prev else None
-            already = (old_prev is not None and prev_score is not None
-                       and old_prev.score - prev_score >= SCORE_DROP_POINTS)
+            already = (
+                old_prev is not None
+                and prev_score is not None
+                and old_prev.score - prev_score >= SCORE_DROP_POINTS
+            )
             if not already:
-                add(AlertKind.SCORE_DROP, f"{as_of}",
+                add(
+                    AlertKind.SCORE_DROP,
+                    f"{as_of}",
                     f"{account.name} dropped {old.score - snap.score} points in 7 days",
                     f"Health fell from {old.score} to {snap.score} in 7 days.",
-                    {"from_score": old.score, "points": old.score - snap.score})
+                    {"from_score": old.score, "points": old.score - snap.score},
+                )
         renewal = account.renewal_date
-        if (renewal and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS
-                and snap.band != "green"):
-            add(AlertKind.RENEWAL_RISK, f"{renewal}",
+        if renewal and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS and snap.band != "green":
+            add(
+                AlertKind.RENEWAL_RISK,
+                f"{renewal}",
                 f"{account.name} renews in {(renewal - as_of).days} days while {snap.band}",
                 f"Renewal on {renewal}"
                 + (f" (${account.current_arr:,.0f} ARR)" if account.current_arr else "")
                 + f" and health is {snap.score} ({snap.band}).",
-                {"renewal": renewal.isoformat(), "arr": float(account.current_arr)})
+                {"renewal": renewal.isoformat(), "arr": float(account.current_arr)},
+            )
         share = facts.get("consumed_share")
         if share is not None and facts.get("period_start"):
             for threshold in COMMIT_THRESHOLDS:
                 if share >= threshold:
-                    add(AlertKind.COMMIT_THRESHOLD,
+                    add(
+                        AlertKind.COMMIT_THRESHOLD,
                         f"{int(threshold * 100)}:{facts['period_start']}",
                         f"{account.name} has used {share:.0%} of its commit",
                         f"{facts['consumed']:,.0f} of {facts['commit']:,.0f} committed units "
                         f"consumed since {facts['period_start']} (contract ends "
                         f"{facts['period_end']}).",
-                        {"threshold": threshold, "consumed_share": share,
-                         "consumed": facts["consumed"], "commit": facts["commit"]})
+                        {
+                            "threshold": threshold,
+                            "consumed_share": share,
+                            "consumed": facts["consumed"],
+                            "commit": facts["commit"],
+                        },
+                    )
         spike = facts.get("spike_ratio")
         prev_spike = (prev.facts or {}).get("spike_ratio") if prev else None
-        if (account.tier == 3 and spike is not None and spike >= SPIKE_RATIO
-                and (prev_spike is None or prev_spike < SPIKE_RATIO)):
-            add(AlertKind.USAGE_SPIKE, f"{as_of}",
+        if (
+            account.tier == 3
+            and spike is not None
+            and spike >= SPIKE_RATIO
+            and (prev_spike is None or prev_spike < SPIKE_RATIO)
+        ):
+            add(
+                AlertKind.USAGE_SPIKE,
+                f"{as_of}",
                 f"{account.name}: usage {spike:.1f}× its normal level",
                 f"Last 7 days average {facts['units_7'] / 7:,.0f} units/day vs "
                 f"{facts['prior_daily_avg']:,.0f} over the 28 days before: a product-qualified "
                 "signal for a human to step in.",
-                {"spike_ratio": spike})
+                {"spike_ratio": spike},
+            )
 
-    overdue = (Milestone.objects.filter(account_id__in=ids, completed_on__isnull=True,
-                                        due__lt=as_of).select_related("account"))
+    overdue = Milestone.objects.filter(
+        account_id__in=ids, completed_on__isnull=True, due__lt=as_of
+    ).select_related("account")
     for milestone in overdue:
         account = accounts[milestone.account_id]
-        out.append(Candidate(
-            account.pk, AlertKind.ONBOARDING_OVERDUE, f"{milestone.key}:{milestone.due}",
-            f"{account.name}: {milestone.get_key_display()} overdue",
-            f"Due {milestone.due}, {(as_of - milestone.due).days} days ago, not done yet.",
-            {"milestone": milestone.key, "due": milestone.due.isoformat()}, account.csm_id))
+        out.append(
+            Candidate(
+                account.pk,
+                AlertKind.ONBOARDING_OVERDUE,
+                f"{milestone.key}:{milestone.due}",
+                f"{account.name}: {milestone.get_key_display()} overdue",
+                f"Due {milestone.due}, {(as_of - milestone.due).days} days ago, not done yet.",
+                {"milestone": milestone.key, "due": milestone.due.isoformat()},
+                account.csm_id,
+            )
+        )
     return out
 
 
-def alerts_raise(*, as_of: date, account_ids: list[int] | None = None,
-                 since_days: int = 1) -> list[Alert]:
+def alerts_raise(
+    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
+) -> list[Alert]:
     """Create the alerts for the day's crossings that do not exist yet; start their plays and
     queue their delivery after commit. Returns the new alerts.
 
@@ -155,9 +200,17 @@ def alerts_raise(*, as_of: date, account_ids: list[int] | None = None,
         try:
             with transaction.atomic():
                 alert, new = Alert.objects.get_or_create(
-                    account_id=c.account_id, kind=c.kind, key=c.key,
-                    defaults={"as_of": as_of, "title": c.title[:200], "detail": c.detail,
-                              "data": c.data, "owner_id": c.owner_id})
+                    account_id=c.account_id,
+                    kind=c.kind,
+                    key=c.key,
+                    defaults={
+                        "as_of": as_of,
+                        "title": c.title[:200],
+                        "detail": c.detail,
+                        "data": c.data,
+                        "owner_id": c.owner_id,
+                    },
+                )
         except IntegrityError:  # another worker raised it a moment ago
             continue
         if new:
@@ -171,5 +224,3 @@ def alerts_raise(*, as_of: date, account_ids: list[int] | None = None,
         transaction.on_commit(lambda: deliveries_enqueue(ids))
         log.info("raised %d alerts as of %s", len(created), as_of)
     return created
-
-

@@ -38,44 +38,65 @@ def _since(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise HttpError(400, f"since must be a date (YYYY-MM-DD) or an ISO datetime, "
-                             f"not '{raw}'") from None
+        raise HttpError(
+            400, f"since must be a date (YYYY-MM-DD) or an ISO datetime, not '{raw}'"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/alerts", response=list[AlertOut])
-def alerts(request: HttpRequest, account: str = "", kind: str = "", since: str = "",
-           limit: str = "500"):
+def alerts(
+    request: HttpRequest, account: str = "", kind: str = "", since: str = "", limit: str = "500"
+):
     """Alerts, newest first, with where each was delivered (channel, status, attempts, the last
     error). Filters: account (external id), kind, since (created at or after; a date or an ISO
     datetime); at most `limit` (1-1000, default 500)."""
     qs = Alert.objects.all()
-    if not (limit.isascii() and limit.isdigit() and len(limit) <= 5
-            and 1 <= int(limit) <= MAX_LIMIT):
-        raise HttpError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, "
-                             f"not '{limit}'")
+    if not (
+        limit.isascii() and limit.isdigit() and len(limit) <= 5 and 1 <= int(limit) <= MAX_LIMIT
+    ):
+        raise HttpError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{limit}'")
     if account:
-        found = (None if "\x00" in account else  # PostgreSQL rejects NUL in a query
-                 Account.objects.filter(external_id=account).values_list("pk", flat=True)
-                 .first())
+        found = (
+            None
+            if "\x00" in account
+            # PostgreSQL rejects NUL in a query
+            else Account.objects.filter(external_id=account).values_list("pk", flat=True).first()
+        )
         if found is None:
             raise HttpError(400, f"account '{account}' does not exist")
         qs = qs.filter(account_id=found)
     if kind:
         if kind not in AlertKind.values:
-            raise HttpError(400, f"kind must be one of {', '.join(AlertKind.values)}, "
-                                 f"not '{kind}'")
+            raise HttpError(400, f"kind must be one of {', '.join(AlertKind.values)}, not '{kind}'")
         qs = qs.filter(kind=kind)
     if since:
         qs = qs.filter(created_at__gte=_since(since))
-    rows = (qs.select_related("account")
-            .prefetch_related(Prefetch("deliveries",
-                                       queryset=AlertDelivery.objects.order_by("channel")))
-            .order_by("-created_at", "-id")[:int(limit)])
+    rows = (
+        qs.select_related("account")
+        .prefetch_related(
+            Prefetch("deliveries", queryset=AlertDelivery.objects.order_by("channel"))
+        )
+        .order_by("-created_at", "-id")[: int(limit)]
+    )
     return [
-        {"account": a.account.external_id, "kind": a.kind, "created_at": a.created_at,
-         "detail": a.detail, "title": a.title, "key": a.key, "as_of": a.as_of,
-         "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
-                         "last_error": d.last_error} for d in a.deliveries.all()]}
+        {
+            "account": a.account.external_id,
+            "kind": a.kind,
+            "created_at": a.created_at,
+            "detail": a.detail,
+            "title": a.title,
+            "key": a.key,
+            "as_of": a.as_of,
+            "deliveries": [
+                {
+                    "channel": d.channel,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                }
+                for d in a.deliveries.all()
+            ],
+        }
         for a in rows
     ]

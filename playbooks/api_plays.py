@@ -40,18 +40,34 @@ def account_plays(request: HttpRequest, external_id: str, status: str = ""):
     owner's email, or null while the play waits in `pool` (tier2, tier3). Filter with
     `?status=open|done|cancelled`."""
     if status and status not in PlayStatus.values:
-        raise HttpError(400, f"status must be one of {', '.join(PlayStatus.values)}, "
-                             f"not '{status}'")
-    account = (Account.objects.filter(external_id=external_id).first()
-               if "\x00" not in external_id else None)
+        raise HttpError(
+            400, f"status must be one of {', '.join(PlayStatus.values)}, not '{status}'"
+        )
+    account = (
+        Account.objects.filter(external_id=external_id).first()
+        if "\x00" not in external_id
+        else None
+    )
     if account is None:
         raise HttpError(404, f"no account '{external_id}'")
     return [
-        {"playbook": p.playbook.key, "name": p.playbook.name, "status": p.status,
-         "owner": p.owner.email if p.owner else None, "pool": p.pool,
-         "started_on": p.started_on,
-         "tasks": [{"title": t.title, "due": t.due, "status": t.status,
+        {
+            "playbook": p.playbook.key,
+            "name": p.playbook.name,
+            "status": p.status,
+            "owner": p.owner.email if p.owner else None,
+            "pool": p.pool,
+            "started_on": p.started_on,
+            "tasks": [
+                {
+                    "title": t.title,
+                    "due": t.due,
+                    "status": t.status,
                     "owner": t.owner.email if t.owner else None,
-                    "completed_at": t.completed_at} for t in p.tasks.all()]}
+                    "completed_at": t.completed_at,
+                }
+                for t in p.tasks.all()
+            ],
+        }
         for p in plays.plays_for_api(account=account, status=status)
     ]

@@ -41,9 +41,15 @@ RETRY_BACKOFF_SECONDS = 15  # 15, 30, 60, 120, 240 s (with jitter): about 8 minu
 DIGEST_WINDOW = timedelta(hours=36)
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 # In one account's message, what crossed reads from the headline down.
-KIND_ORDER = [AlertKind.BAND_CHANGE, AlertKind.OVERRIDE, AlertKind.SCORE_DROP,
-              AlertKind.RENEWAL_RISK, AlertKind.COMMIT_THRESHOLD, AlertKind.USAGE_SPIKE,
-              AlertKind.ONBOARDING_OVERDUE]
+KIND_ORDER = [
+    AlertKind.BAND_CHANGE,
+    AlertKind.OVERRIDE,
+    AlertKind.SCORE_DROP,
+    AlertKind.RENEWAL_RISK,
+    AlertKind.COMMIT_THRESHOLD,
+    AlertKind.USAGE_SPIKE,
+    AlertKind.ONBOARDING_OVERDUE,
+]
 ACCOUNT_NUMBERS = ("ARR", "Renewal")
 MAX_IN_MESSAGE = 10  # alerts quoted in one message (Block Kit allows 50 blocks)
 # What a network fault looks like from urllib: timeouts and refused connections are OSErrors
@@ -85,10 +91,14 @@ def deliveries_enqueue(alert_ids: list[int]) -> list[list[int]]:
 
 
 def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
-    alerts = list(Alert.objects.filter(pk__in=alert_ids).select_related("owner")
-                  .only("id", "account_id", "owner__email", "owner__is_active"))
-    existing = set(AlertDelivery.objects.filter(alert_id__in=alert_ids)
-                   .values_list("alert_id", "channel"))
+    alerts = list(
+        Alert.objects.filter(pk__in=alert_ids)
+        .select_related("owner")
+        .only("id", "account_id", "owner__email", "owner__is_active")
+    )
+    existing = set(
+        AlertDelivery.objects.filter(alert_id__in=alert_ids).values_list("alert_id", "channel")
+    )
     now = timezone.now()
     slack_on = bool(settings.SLACK_WEBHOOK_URL)
     rows = []
@@ -96,23 +106,43 @@ def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
         emailable = alert.owner is not None and alert.owner.is_active and alert.owner.email
         wanted = {
             Channel.INBOX: {"status": DeliveryStatus.SENT, "attempts": 1, "sent_at": now},
-            Channel.SLACK: ({"status": DeliveryStatus.PENDING} if slack_on else
-                            {"status": DeliveryStatus.SKIPPED,
-                             "last_error": "Slack is not configured (SLACK_WEBHOOK_URL is empty)"}),
-            Channel.EMAIL: ({"status": DeliveryStatus.PENDING} if emailable else
-                            {"status": DeliveryStatus.SKIPPED,
-                             "last_error": "pooled alert: no CSM to email"}),
+            Channel.SLACK: (
+                {"status": DeliveryStatus.PENDING}
+                if slack_on
+                else {
+                    "status": DeliveryStatus.SKIPPED,
+                    "last_error": "Slack is not configured (SLACK_WEBHOOK_URL is empty)",
+                }
+            ),
+            Channel.EMAIL: (
+                {"status": DeliveryStatus.PENDING}
+                if emailable
+                else {
+                    "status": DeliveryStatus.SKIPPED,
+                    "last_error": "pooled alert: no CSM to email",
+                }
+            ),
         }
-        rows += [AlertDelivery(alert_id=alert.pk, channel=channel, **values)
-                 for channel, values in wanted.items() if (alert.pk, channel) not in existing]
+        rows += [
+            AlertDelivery(alert_id=alert.pk, channel=channel, **values)
+            for channel, values in wanted.items()
+            if (alert.pk, channel) not in existing
+        ]
     AlertDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    new_slack = [r.alert_id for r in rows
-                 if r.channel == Channel.SLACK and r.status == DeliveryStatus.PENDING]
+    new_slack = [
+        r.alert_id
+        for r in rows
+        if r.channel == Channel.SLACK and r.status == DeliveryStatus.PENDING
+    ]
     if not new_slack:
         return []
-    created = (AlertDelivery.objects.filter(alert_id__in=new_slack, channel=Channel.SLACK,
-                                            status=DeliveryStatus.PENDING, attempts=0)
-               .order_by("alert__account_id", "pk").values_list("alert__account_id", "pk"))
+    created = (
+        AlertDelivery.objects.filter(
+            alert_id__in=new_slack, channel=Channel.SLACK, status=DeliveryStatus.PENDING, attempts=0
+        )
+        .order_by("alert__account_id", "pk")
+        .values_list("alert__account_id", "pk")
+    )
     return [[pk for _, pk in group] for _, group in groupby(created, key=lambda r: r[0])]
 
 
@@ -120,8 +150,9 @@ def _enqueue_slack(delivery_ids: list[int]) -> None:
     try:
         deliver_alert.delay(delivery_ids)
     except Retry:  # eager mode with propagation: no worker to retry; the error is recorded
-        log.warning("Slack deliveries %s failed and no worker runs retries (eager mode)",
-                    delivery_ids)
+        log.warning(
+            "Slack deliveries %s failed and no worker runs retries (eager mode)", delivery_ids
+        )
     except Exception:  # broker down (or, when eager, a bug): the deliveries stay pending
         log.exception("could not queue Slack deliveries %s", delivery_ids)
 
@@ -129,14 +160,20 @@ def _enqueue_slack(delivery_ids: list[int]) -> None:
 # --- Slack ------------------------------------------------------------------------------------
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(DeliveryError,),
-             retry_backoff=RETRY_BACKOFF_SECONDS, retry_backoff_max=600,
-             max_retries=MAX_ATTEMPTS - 1)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(DeliveryError,),
+    retry_backoff=RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=600,
+    max_retries=MAX_ATTEMPTS - 1,
+)
 def deliver_alert(self, delivery_ids: list[int]) -> str:
     """Post one account's new alerts to Slack as one message; retried with backoff while the
     receiver fails."""
-    return slack_delivery_send(delivery_ids=delivery_ids,
-                               last_try=self.request.retries >= self.max_retries)
+    return slack_delivery_send(
+        delivery_ids=delivery_ids, last_try=self.request.retries >= self.max_retries
+    )
 
 
 def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> str:
@@ -148,8 +185,11 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     copies of one task never post the same attempt twice. A failed attempt raises DeliveryError
     (the task retries it) until the last one, which marks the deliveries failed.
     """
-    rows = list(AlertDelivery.objects.filter(pk__in=delivery_ids, channel=Channel.SLACK)
-                .select_related("alert__account", "alert__owner").order_by("pk"))
+    rows = list(
+        AlertDelivery.objects.filter(pk__in=delivery_ids, channel=Channel.SLACK)
+        .select_related("alert__account", "alert__owner")
+        .order_by("pk")
+    )
     if not rows:
         return "missing"
     still_open = [d for d in rows if d.status in OPEN]
@@ -161,23 +201,31 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     url = settings.SLACK_WEBHOOK_URL
     if not url:
         AlertDelivery.objects.filter(pk__in=ids, status__in=OPEN).update(
-            status=DeliveryStatus.SKIPPED, updated_at=now,
-            last_error="Slack is not configured (SLACK_WEBHOOK_URL is empty)")
+            status=DeliveryStatus.SKIPPED,
+            updated_at=now,
+            last_error="Slack is not configured (SLACK_WEBHOOK_URL is empty)",
+        )
         return DeliveryStatus.SKIPPED
     attempt = mine[0].attempts + 1
     claimed = AlertDelivery.objects.filter(
-        pk__in=ids, status__in=OPEN, attempts=attempt - 1,
+        pk__in=ids,
+        status__in=OPEN,
+        attempts=attempt - 1,
     ).update(attempts=attempt, updated_at=now)
     if claimed != len(ids):
         return "claimed elsewhere"
     retry = False
     try:
         message = slack_message(alerts=[d.alert for d in mine])
-        client = WebhookClient(url, timeout=settings.ALERT_HTTP_TIMEOUT,
-                               retry_handlers=[])  # Celery retries, with backoff, not the SDK
+        client = WebhookClient(
+            url, timeout=settings.ALERT_HTTP_TIMEOUT, retry_handlers=[]
+        )  # Celery retries, with backoff, not the SDK
         response = client.send(text=message["text"], blocks=message["blocks"])
-        error = ("" if 200 <= response.status_code < 300 else
-                 f"HTTP {response.status_code}: {(response.body or '').strip()[:200]}")
+        error = (
+            ""
+            if 200 <= response.status_code < 300
+            else f"HTTP {response.status_code}: {(response.body or '').strip()[:200]}"
+        )
         retry = bool(error)
     except NETWORK_ERRORS as exc:
         error, retry = _describe(exc), True
@@ -230,8 +278,9 @@ def key_numbers(*, alert: Alert, account: Account | None) -> list[tuple[str, str
     if data.get("score") is not None:
         health = f"{data['score']} · {data.get('band', '')}"
         if data.get("from_score") is not None:
-            was = f"{data['from_score']}" + (f" · {data['from_band']}"
-                                            if data.get("from_band") else "")
+            was = f"{data['from_score']}" + (
+                f" · {data['from_band']}" if data.get("from_band") else ""
+            )
             health += f" (was {was})"
         out.append(("Health", health))
     if data.get("points"):
@@ -263,8 +312,10 @@ def slack_message(*, alerts: list[Alert]) -> dict:
     numbers, and a button to the account's health page. Returns {"text", "blocks"}."""
     alerts = sorted(alerts, key=lambda a: (KIND_ORDER.index(a.kind), a.pk))[:MAX_IN_MESSAGE]
     first = alerts[0]
-    account = (accounts_with_commercials(as_of=first.as_of).filter(pk=first.account_id)
-               .first() or first.account)
+    account = (
+        accounts_with_commercials(as_of=first.as_of).filter(pk=first.account_id).first()
+        or first.account
+    )
     link = account_link(account)
     owner = first.owner.display_name if first.owner_id and first.owner else "pooled queue"
     numbers: dict[str, str] = {}
@@ -273,35 +324,64 @@ def slack_message(*, alerts: list[Alert]) -> dict:
             numbers.setdefault(label, value)
     # What crossed first, then the account's money and date.
     ordered = sorted(numbers.items(), key=lambda item: item[0] in ACCOUNT_NUMBERS)
-    fields = [{"type": "mrkdwn", "text": f"*{_esc(label)}*\n{_esc(value)}"}
-              for label, value in ordered][:10]
+    fields = [
+        {"type": "mrkdwn", "text": f"*{_esc(label)}*\n{_esc(value)}"} for label, value in ordered
+    ][:10]
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": account.name[:150],
-                                    "emoji": True}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": account.name[:150], "emoji": True},
+        },
     ]
-    blocks += [{"type": "section", "text": {
-        "type": "mrkdwn", "text": f"*{_esc(a.title)}*\n{_esc(a.detail)}"[:3000]}}
-        for a in alerts]
+    blocks += [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{_esc(a.title)}*\n{_esc(a.detail)}"[:3000]},
+        }
+        for a in alerts
+    ]
     if fields:
         blocks.append({"type": "section", "fields": fields})
     crossed = " + ".join(dict.fromkeys(AlertKind(a.kind).label for a in alerts))
     blocks += [
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _esc(
-            f"{crossed} · as of {first.as_of} · {Tier(account.tier).label} · "
-            f"owner: {owner}")}]},
-        {"type": "actions", "elements": [{
-            "type": "button", "action_id": "open_account", "url": link, "style": "primary",
-            "text": {"type": "plain_text", "text": "Open account health"}}]},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": _esc(
+                        f"{crossed} · as of {first.as_of} · {Tier(account.tier).label} · "
+                        f"owner: {owner}"
+                    ),
+                }
+            ],
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "open_account",
+                    "url": link,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Open account health"},
+                }
+            ],
+        },
     ]
-    return {"text": f"{account.name}: " + "; ".join(a.title for a in alerts),
-            "blocks": blocks}
+    return {"text": f"{account.name}: " + "; ".join(a.title for a in alerts), "blocks": blocks}
 
 
 # --- email digest -----------------------------------------------------------------------------
 
 
-@shared_task(acks_late=True, autoretry_for=(DigestError,), retry_backoff=300,
-             retry_backoff_max=3600, max_retries=3)
+@shared_task(
+    acks_late=True,
+    autoretry_for=(DigestError,),
+    retry_backoff=300,
+    retry_backoff_max=3600,
+    max_retries=3,
+)
 def send_digests() -> int:
     """Daily (beat): one email per CSM with the alerts not yet emailed."""
     return digests_send()
@@ -315,24 +395,34 @@ def digests_send(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     since = now - DIGEST_WINDOW
-    AlertDelivery.objects.filter(channel=Channel.EMAIL, status__in=OPEN,
-                                 alert__created_at__lt=since).update(
-        status=DeliveryStatus.SKIPPED, updated_at=now,
-        last_error="no digest ran within a day of the alert")
+    AlertDelivery.objects.filter(
+        channel=Channel.EMAIL, status__in=OPEN, alert__created_at__lt=since
+    ).update(
+        status=DeliveryStatus.SKIPPED,
+        updated_at=now,
+        last_error="no digest ran within a day of the alert",
+    )
     pending = list(
-        AlertDelivery.objects.filter(channel=Channel.EMAIL, status__in=OPEN,
-                                     alert__created_at__gte=since, alert__owner__isnull=False,
-                                     alert__owner__is_active=True)
+        AlertDelivery.objects.filter(
+            channel=Channel.EMAIL,
+            status__in=OPEN,
+            alert__created_at__gte=since,
+            alert__owner__isnull=False,
+            alert__owner__is_active=True,
+        )
         .select_related("alert__account", "alert__owner")
-        .order_by("alert__owner_id", "-alert__created_at", "-alert_id"))
+        .order_by("alert__owner_id", "-alert__created_at", "-alert_id")
+    )
     sent, failures = 0, []
     for _, group in groupby(pending, key=lambda d: d.alert.owner_id):
         deliveries = list(group)
         owner = deliveries[0].alert.owner
         with transaction.atomic():
-            locked = set(AlertDelivery.objects.select_for_update(skip_locked=True)
-                         .filter(pk__in=[d.pk for d in deliveries], status__in=OPEN)
-                         .values_list("pk", flat=True))
+            locked = set(
+                AlertDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=[d.pk for d in deliveries], status__in=OPEN)
+                .values_list("pk", flat=True)
+            )
             mine = [d for d in deliveries if d.pk in locked]
             if not mine:
                 continue
@@ -341,12 +431,21 @@ def digests_send(*, now: datetime | None = None) -> int:
                 digest_email(owner=owner, alerts=[d.alert for d in mine]).send()
             except Exception as exc:  # SMTP refused, DNS, timeout: keep them for the retry
                 error = f"{type(exc).__name__}: {exc}"[:300]
-                rows.update(status=DeliveryStatus.RETRYING, attempts=F("attempts") + 1,
-                            last_error=error, updated_at=now)
+                rows.update(
+                    status=DeliveryStatus.RETRYING,
+                    attempts=F("attempts") + 1,
+                    last_error=error,
+                    updated_at=now,
+                )
                 failures.append(f"{owner.email}: {error}")
                 continue
-            rows.update(status=DeliveryStatus.SENT, attempts=F("attempts") + 1, sent_at=now,
-                        last_error="", updated_at=now)
+            rows.update(
+                status=DeliveryStatus.SENT,
+                attempts=F("attempts") + 1,
+                sent_at=now,
+                last_error="",
+                updated_at=now,
+            )
             sent += 1
     if failures:
         raise DigestError("; ".join(failures))
@@ -358,17 +457,30 @@ def digest_email(*, owner, alerts: list[Alert]) -> EmailMultiAlternatives:
     count = len(alerts)
     subject = f"CS Portal: {count} new alert{'s' if count != 1 else ''} on your accounts"
     items = [{"alert": a, "link": account_link(a.account)} for a in alerts]
-    lines = [f"Hi {owner.display_name},", "",
-             f"{count} alert{'s' if count != 1 else ''} on your accounts since the last digest:",
-             ""]
+    lines = [
+        f"Hi {owner.display_name},",
+        "",
+        f"{count} alert{'s' if count != 1 else ''} on your accounts since the last digest:",
+        "",
+    ]
     for item in items:
         a = item["alert"]
         lines += [f"* {a.account.name}: {a.title}", f"  {a.detail}", f"  {item['link']}", ""]
     lines += [f"Your inbox: {settings.SITE_URL}/inbox/"]
-    html = render_to_string("playbooks/alerts_digest_email.html", {
-        "owner": owner, "items": items, "count": count,
-        "inbox_url": f"{settings.SITE_URL}/inbox/"})
-    email = EmailMultiAlternatives(subject=subject, body="\n".join(lines),
-                                   from_email=settings.DEFAULT_FROM_EMAIL, to=[owner.email])
+    html = render_to_string(
+        "playbooks/alerts_digest_email.html",
+        {
+            "owner": owner,
+            "items": items,
+            "count": count,
+            "inbox_url": f"{settings.SITE_URL}/inbox/",
+        },
+    )
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body="\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[owner.email],
+    )
     email.attach_alternative(html, "text/html")
     return email

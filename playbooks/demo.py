@@ -38,15 +38,27 @@ SEED = book_demo.SEED
 CURRENCY_WEIGHTS = (("USD", 55), ("EUR", 18), ("GBP", 12), ("CHF", 5), ("SGD", 6), ("AED", 4))
 # Rough local-currency units per USD, so an ROI baseline is a plausible number in EUR or SGD.
 PER_USD = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "CHF": 0.88, "SGD": 1.34, "AED": 3.67}
-CHANNEL_LABELS = {"snowflake": "their Snowflake account", "bigquery": "BigQuery",
-                  "databricks": "Databricks", "kafka": "their Kafka cluster",
-                  "api": "their backend"}
-FEEDS = {"snowflake": "Snowflake share", "bigquery": "BigQuery dataset",
-         "databricks": "Delta share", "kafka": "Kafka topics", "api": "API feed"}
-ACCESS_EVIDENCE = {"snowflake": "Snowflake data share provisioned",
-                   "bigquery": "BigQuery dataset shared with their project",
-                   "databricks": "Delta Sharing recipient set up", "kafka":
-                   "Kafka topics and credentials provisioned", "api": "API keys issued"}
+CHANNEL_LABELS = {
+    "snowflake": "their Snowflake account",
+    "bigquery": "BigQuery",
+    "databricks": "Databricks",
+    "kafka": "their Kafka cluster",
+    "api": "their backend",
+}
+FEEDS = {
+    "snowflake": "Snowflake share",
+    "bigquery": "BigQuery dataset",
+    "databricks": "Delta share",
+    "kafka": "Kafka topics",
+    "api": "API feed",
+}
+ACCESS_EVIDENCE = {
+    "snowflake": "Snowflake data share provisioned",
+    "bigquery": "BigQuery dataset shared with their project",
+    "databricks": "Delta Sharing recipient set up",
+    "kafka": "Kafka topics and credentials provisioned",
+    "api": "API keys issued",
+}
 AT_RISK_STORIES = ("coasting", "silent_decay", "sharp_drop", "champion_left")
 # How late tier-2 onboarding may run before we make it a demo story (days past due).
 OVERDUE_WINDOW = (5, 45)
@@ -75,8 +87,9 @@ def _money(value: float, currency: str, step: int = 5000) -> Decimal:
     return Decimal(max(step, int(round(local / step)) * step))
 
 
-def _success_plan(plan: book_demo.Draft, account: Account, start: date, today: date,
-                  story: str | None) -> SuccessPlan:
+def _success_plan(
+    plan: book_demo.Draft, account: Account, start: date, today: date, story: str | None
+) -> SuccessPlan:
     rng = random.Random(f"{SEED}:{plan.name}:success")
     currency = book_demo.weighted(rng, CURRENCY_WEIGHTS)
     uses = plan.kind.uses
@@ -98,9 +111,10 @@ def _success_plan(plan: book_demo.Draft, account: Account, start: date, today: d
     quarter = (today.month - 1) // 3 + 1
     next_q = f"Q{quarter % 4 + 1} {today.year + (1 if quarter == 4 else 0)}"
     teams = rng.randint(2, 5) if big else rng.randint(1, 3)
-    targets = [f"Indexer and nodes decommissioned by the end of {next_q}",
-               f"{teams} team{'s' if teams > 1 else ''} reading the {FEEDS[plan.channel]} by "
-               "the next QBR"]
+    targets = [
+        f"Indexer and nodes decommissioned by the end of {next_q}",
+        f"{teams} team{'s' if teams > 1 else ''} reading the {FEEDS[plan.channel]} by the next QBR",
+    ]
     if story in AT_RISK_STORIES:
         status = SuccessPlan.Status.AT_RISK
     elif (today - start).days < 60:
@@ -109,9 +123,16 @@ def _success_plan(plan: book_demo.Draft, account: Account, start: date, today: d
         status = SuccessPlan.Status.ACHIEVED
     else:
         status = SuccessPlan.Status.ON_TRACK
-    return SuccessPlan(account=account, outcomes="\n".join(outcomes), currency=currency,
-                       ftes_saved=ftes, infra_avoided_per_year=infra, time_to_market_days=ttm,
-                       targets="\n".join(targets), status=status)
+    return SuccessPlan(
+        account=account,
+        outcomes="\n".join(outcomes),
+        currency=currency,
+        ftes_saved=ftes,
+        infra_avoided_per_year=infra,
+        time_to_market_days=ttm,
+        targets="\n".join(targets),
+        status=status,
+    )
 
 
 EVIDENCE = {
@@ -122,8 +143,15 @@ EVIDENCE = {
 }
 
 
-def _milestones(plan: book_demo.Draft | None, account: Account, start: date, first_plan: str,
-                today: date, history_from: date, behind: dict[int, str]) -> list[Milestone]:
+def _milestones(
+    plan: book_demo.Draft | None,
+    account: Account,
+    start: date,
+    first_plan: str,
+    today: date,
+    history_from: date,
+    behind: dict[int, str],
+) -> list[Milestone]:
     rng = random.Random(f"{SEED}:{account.name}:milestones")
     pace = rng.uniform(*PACE[account.tier])
     where = CHANNEL_LABELS.get(plan.channel, "their stack") if plan else "their stack"
@@ -145,9 +173,10 @@ def _milestones(plan: book_demo.Draft | None, account: Account, start: date, fir
         m = Milestone(account=account, key=key, due=due)
         if key in USAGE_PROOF:
             if not covered:  # onboarded before the usage we hold: from the record
-                m.completed_on = min(access_day + timedelta(days=max(1, round(offsets[key]
-                                                                               * pace * 0.5))),
-                                     history_from - timedelta(days=1))
+                m.completed_on = min(
+                    access_day + timedelta(days=max(1, round(offsets[key] * pace * 0.5))),
+                    history_from - timedelta(days=1),
+                )
                 m.evidence = "From the onboarding record (before the usage history begins)"
             out.append(m)  # otherwise open: the recompute completes it from usage
             continue
@@ -172,8 +201,7 @@ def _behind(rows: list[tuple[Account, date, str]], today: date) -> dict[int, str
     chosen: dict[int, str] = {}
     low, high = OVERDUE_WINDOW
     for key in OVERDUE_KEYS:
-        for account, start, _ in sorted(rows, key=lambda r: (r[1], r[0].external_id),
-                                        reverse=True):
+        for account, start, _ in sorted(rows, key=lambda r: (r[1], r[0].external_id), reverse=True):
             if account.tier != 2 or account.pk in chosen:
                 continue
             due = start + timedelta(days=MILESTONE_OFFSETS[2][key])
@@ -188,13 +216,18 @@ def demo_success_seed(today: date) -> dict[str, int]:
     """Success plans for tier 1-2 and onboarding milestones for every demo account (see the
     module docstring). Returns counts of what was created."""
     plans = {p.external_id: p for p in book_demo.build_plans(today, SEED)}
-    stories = {ext: key for key, ext in health_demo.pick_stories(list(plans.values()),
-                                                                 today).items()}
+    stories = {
+        ext: key for key, ext in health_demo.pick_stories(list(plans.values()), today).items()
+    }
     first = Contract.objects.filter(account=OuterRef("pk")).order_by("start")
-    accounts = list(Account.objects.filter(external_id__in=list(plans))
-                    .annotate(first_start=Subquery(first.values("start")[:1]),
-                              first_plan=Subquery(first.values("plan")[:1]))
-                    .order_by("external_id"))
+    accounts = list(
+        Account.objects.filter(external_id__in=list(plans))
+        .annotate(
+            first_start=Subquery(first.values("start")[:1]),
+            first_plan=Subquery(first.values("plan")[:1]),
+        )
+        .order_by("external_id")
+    )
     rows = [(a, a.first_start, a.first_plan) for a in accounts if a.first_start is not None]
     history_from = today - timedelta(days=health_demo.HISTORY_DAYS)
     behind = _behind(rows, today)
@@ -203,8 +236,9 @@ def demo_success_seed(today: date) -> dict[str, int]:
         plan = plans.get(account.external_id)
         milestones += _milestones(plan, account, start, first_plan, today, history_from, behind)
         if account.tier in (1, 2) and plan is not None:
-            success_plans.append(_success_plan(plan, account, start, today,
-                                               stories.get(account.external_id)))
+            success_plans.append(
+                _success_plan(plan, account, start, today, stories.get(account.external_id))
+            )
     before_m = Milestone.objects.filter(account__in=accounts).count()
     before_p = SuccessPlan.objects.filter(account__in=accounts).count()
     Milestone.objects.bulk_create(milestones, batch_size=1000, ignore_conflicts=True)

@@ -27,8 +27,7 @@ def paused() -> Iterator[None]:
         _paused.reset(token)
 
 
-def after_recompute(*, as_of: date, account_ids: list[int] | None,
-                    since_days: int = 1) -> None:
+def after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int = 1) -> None:
     if _paused.get():
         return
     from .alerts import alerts_raise

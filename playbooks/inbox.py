@@ -18,9 +18,12 @@ from accounts.models import Role, User
 from .models import Alert, AlertDelivery, AlertKind, Channel
 
 UNREAD_VALUES = {"1", "true", "on", "yes"}
-CHANNEL_ORDER = Case(When(channel=Channel.INBOX, then=Value(0)),
-                     When(channel=Channel.SLACK, then=Value(1)),
-                     default=Value(2), output_field=IntegerField())
+CHANNEL_ORDER = Case(
+    When(channel=Channel.INBOX, then=Value(0)),
+    When(channel=Channel.SLACK, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
 
 
 class InboxFilterError(ValueError):
@@ -39,8 +42,12 @@ class InboxFilters:
     page: int = 1
 
     def as_query(self, **overrides) -> str:
-        values = {"owner": self.owner, "kind": self.kind, "unread": "1" if self.unread else "",
-                  "page": self.page}
+        values = {
+            "owner": self.owner,
+            "kind": self.kind,
+            "unread": "1" if self.unread else "",
+            "page": self.page,
+        }
         values.update(overrides)
         query = QueryDict(mutable=True)
         for key, value in values.items():
@@ -68,13 +75,13 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
         elif owner not in ("me", "pooled", "all"):
             raise InboxFilterError(f"owner must be me, pooled, all or a user id, not '{owner}'")
         if owner not in ("me", "pooled") and not sees_everyone(user):
-            raise PermissionDenied("You see your own alerts and the pooled queue; a CS manager "
-                                   "sees everyone's.")
+            raise PermissionDenied(
+                "You see your own alerts and the pooled queue; a CS manager sees everyone's."
+            )
         f.owner = owner
     kind = (params.get("kind") or "").strip()
     if kind and kind not in AlertKind.values:
-        raise InboxFilterError(f"kind must be one of {', '.join(AlertKind.values)}, "
-                               f"not '{kind}'")
+        raise InboxFilterError(f"kind must be one of {', '.join(AlertKind.values)}, not '{kind}'")
     f.kind = kind
     unread = (params.get("unread") or "").strip().lower()
     if unread and unread not in UNREAD_VALUES | {"0", "false", "off", "no"}:
@@ -107,9 +114,11 @@ def inbox_alerts(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
     email) loaded in two queries."""
     qs = _scope(user=user, filters=filters)
     deliveries = AlertDelivery.objects.annotate(rank=CHANNEL_ORDER).order_by("rank")
-    return (qs.select_related("account", "owner")
-            .prefetch_related(Prefetch("deliveries", queryset=deliveries))
-            .order_by("-created_at", "-id"))
+    return (
+        qs.select_related("account", "owner")
+        .prefetch_related(Prefetch("deliveries", queryset=deliveries))
+        .order_by("-created_at", "-id")
+    )
 
 
 def inbox_unread_count(*, user: User) -> int:
@@ -131,8 +140,9 @@ def can_mark_read(user: User, alert: Alert) -> bool:
 def alert_mark_read(*, alert: Alert, user: User) -> bool:
     """Mark one alert read (harmless when it already is). Returns whether it changed."""
     if not can_mark_read(user, alert):
-        raise PermissionDenied("This alert belongs to another CSM; only they or a CS manager "
-                               "can mark it read.")
+        raise PermissionDenied(
+            "This alert belongs to another CSM; only they or a CS manager can mark it read."
+        )
     now = timezone.now()
     changed = Alert.objects.filter(pk=alert.pk, read_at__isnull=True).update(read_at=now)
     if changed:

@@ -31,8 +31,13 @@ class Alert(models.Model):
     title = models.CharField(max_length=200)
     detail = models.TextField()
     data = models.JSONField(default=dict, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="alerts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -65,8 +70,9 @@ class AlertDelivery(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -89,11 +95,12 @@ class Playbook(models.Model):
     key = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
-    trigger = models.CharField(max_length=40, help_text="alert kind, optionally kind:detail "
-                               "(e.g. override:coasting, renewal_risk:90)")
+    trigger = models.CharField(
+        max_length=40,
+        help_text="alert kind, optionally kind:detail (e.g. override:coasting, renewal_risk:90)",
+    )
     tiers = models.JSONField(default=list, blank=True, help_text="tiers it applies to; empty=all")
-    owner_rule = models.CharField(max_length=10, choices=OwnerRule.choices,
-                                  default=OwnerRule.CSM)
+    owner_rule = models.CharField(max_length=10, choices=OwnerRule.choices, default=OwnerRule.CSM)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -129,13 +136,18 @@ class Play(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plays")
     playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="plays")
-    status = models.CharField(max_length=10, choices=PlayStatus.choices,
-                              default=PlayStatus.OPEN)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="plays")
+    status = models.CharField(max_length=10, choices=PlayStatus.choices, default=PlayStatus.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plays",
+    )
     pool = models.CharField(max_length=20, blank=True, help_text="queue when no owner")
-    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="plays")
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="plays"
+    )
     started_on = models.DateField()
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -143,8 +155,9 @@ class Play(models.Model):
     class Meta:
         ordering = ["-started_on", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "playbook"], condition=Q(status="open"),
-                                    name="one_open_play"),
+            models.UniqueConstraint(
+                fields=["account", "playbook"], condition=Q(status="open"), name="one_open_play"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,19 +173,25 @@ class Task(models.Model):
     """A to-do on an account, from a play or on its own."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tasks")
-    play = models.ForeignKey(Play, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="tasks")
+    play = models.ForeignKey(
+        Play, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
     title = models.CharField(max_length=200)
     detail = models.TextField(blank=True)
     due = models.DateField()
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="tasks")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
     pool = models.CharField(max_length=20, blank=True)
-    status = models.CharField(max_length=10, choices=TaskStatus.choices,
-                              default=TaskStatus.OPEN)
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     completed_at = models.DateTimeField(null=True, blank=True)
-    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,13 +211,13 @@ class SuccessPlan(models.Model):
         AT_RISK = "at_risk", "At risk"
         ACHIEVED = "achieved", "Achieved"
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE,
-                                   related_name="success_plan")
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="success_plan")
     outcomes = models.TextField(help_text="one outcome per line")
     currency = models.CharField(max_length=3, default="USD")
     ftes_saved = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
-    infra_avoided_per_year = models.DecimalField(max_digits=14, decimal_places=2, null=True,
-                                                 blank=True)
+    infra_avoided_per_year = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True
+    )
     time_to_market_days = models.PositiveIntegerField(null=True, blank=True)
     targets = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -240,24 +259,26 @@ class SuggestionStatus(models.TextChoices):
 class TierSuggestion(models.Model):
     """The system's proposal to move an account between tiers, with its evidence."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE,
-                                related_name="tier_suggestions")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tier_suggestions")
     from_tier = models.PositiveSmallIntegerField(choices=Tier.choices)
     to_tier = models.PositiveSmallIntegerField(choices=Tier.choices)
     reason = models.CharField(max_length=200)
     evidence = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=SuggestionStatus.choices,
-                              default=SuggestionStatus.PENDING)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["account"], condition=Q(status="pending"),
-                                    name="one_pending_suggestion"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(status="pending"), name="one_pending_suggestion"
+            ),
         ]
 
 
@@ -274,8 +295,9 @@ class Nudge(models.Model):
     key = models.CharField(max_length=120)
     message = models.CharField(max_length=300)
     payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -46,8 +46,12 @@ CROSS_CHAIN_SHARE = 0.8
 CROSS_CHAIN_MIN_UNITS = 1000
 # heavy chain → (the chain we suggest, the sibling chains that mean they already know)
 CROSS_CHAIN = {"ethereum": ("base", ("base", "arbitrum", "optimism"))}
-CHAIN_NAMES = {"ethereum": "Ethereum", "base": "Base", "arbitrum": "Arbitrum",
-               "optimism": "Optimism"}
+CHAIN_NAMES = {
+    "ethereum": "Ethereum",
+    "base": "Base",
+    "arbitrum": "Arbitrum",
+    "optimism": "Optimism",
+}
 MAX_RETRIES = 5
 USER_AGENT = "CS-Portal-Nudges/1"
 
@@ -99,9 +103,13 @@ def _cross_chain_heavy(as_of: date, ids: list[int]) -> dict[int, dict]:
                     continue
                 share = on_heavy / total
                 if share >= CROSS_CHAIN_SHARE and account_id not in out:
-                    out[account_id] = {"chain": heavy, "suggested_chain": target,
-                                       "share": round(share, 4), "units_28": round(on_heavy, 1),
-                                       "window_days": CROSS_CHAIN_WINDOW}
+                    out[account_id] = {
+                        "chain": heavy,
+                        "suggested_chain": target,
+                        "share": round(share, 4),
+                        "units_28": round(on_heavy, 1),
+                        "window_days": CROSS_CHAIN_WINDOW,
+                    }
     return out
 
 
@@ -122,29 +130,48 @@ def nudge_candidates(*, as_of: date, account_ids: list[int] | None = None) -> li
         for threshold, kind in THRESHOLDS:
             if share >= threshold:
                 pct = int(threshold * 100)
-                out.append(Nudge(
-                    account_id=account_id, kind=kind, key=f"{pct}:{period_start}",
-                    message=(f"You have used {share:.0%} of the throughput you committed to "
-                             f"for this period (ends {fx.get('period_end')}). Top up or move "
-                             "to a bigger commit to keep your pipelines running.")[:300],
-                    payload={"threshold": threshold, "consumed_share": share,
-                             "consumed": fx.get("consumed"), "commit": fx.get("commit"),
-                             "period_start": period_start, "period_end": fx.get("period_end")},
-                ))
+                out.append(
+                    Nudge(
+                        account_id=account_id,
+                        kind=kind,
+                        key=f"{pct}:{period_start}",
+                        message=(
+                            f"You have used {share:.0%} of the throughput you committed to "
+                            f"for this period (ends {fx.get('period_end')}). Top up or move "
+                            "to a bigger commit to keep your pipelines running."
+                        )[:300],
+                        payload={
+                            "threshold": threshold,
+                            "consumed_share": share,
+                            "consumed": fx.get("consumed"),
+                            "commit": fx.get("commit"),
+                            "period_start": period_start,
+                            "period_end": fx.get("period_end"),
+                        },
+                    )
+                )
                 break
     for account_id, hit in _cross_chain_heavy(as_of, list(facts)).items():
         heavy, target = CHAIN_NAMES[hit["chain"]], CHAIN_NAMES[hit["suggested_chain"]]
-        out.append(Nudge(
-            account_id=account_id, kind=Nudge.Kind.CROSS_CHAIN,
-            key=f"{hit['chain']}>{hit['suggested_chain']}",
-            message=(f"You query {heavy} heavily ({hit['share']:.0%} of your units in the last "
-                     f"{hit['window_days']} days). The same query runs on {target}: same "
-                     "schema, same tables, change one word."),
-            payload=hit,
-        ))
+        out.append(
+            Nudge(
+                account_id=account_id,
+                kind=Nudge.Kind.CROSS_CHAIN,
+                key=f"{hit['chain']}>{hit['suggested_chain']}",
+                message=(
+                    f"You query {heavy} heavily ({hit['share']:.0%} of your units in the last "
+                    f"{hit['window_days']} days). The same query runs on {target}: same "
+                    "schema, same tables, change one word."
+                ),
+                payload=hit,
+            )
+        )
     for nudge in out:
-        nudge.payload = {"account": names.get(nudge.account_id), "as_of": as_of.isoformat(),
-                         **nudge.payload}
+        nudge.payload = {
+            "account": names.get(nudge.account_id),
+            "as_of": as_of.isoformat(),
+            **nudge.payload,
+        }
     return out
 
 
@@ -156,25 +183,37 @@ def nudges_raise(*, as_of: date, account_ids: list[int] | None = None) -> list[N
     candidates = nudge_candidates(as_of=as_of, account_ids=account_ids)
     if not candidates:
         return []
-    existing = set(Nudge.objects.filter(account_id__in={c.account_id for c in candidates})
-                   .values_list("account_id", "kind", "key"))
+    existing = set(
+        Nudge.objects.filter(account_id__in={c.account_id for c in candidates}).values_list(
+            "account_id", "kind", "key"
+        )
+    )
     # Crossing 90% covers 70%: a 70% nudge is not sent once the period's 90% one exists.
-    covered = {(a, k.split(":", 1)[1]) for a, kind, k in existing
-               if kind == Nudge.Kind.THROUGHPUT_90}
-    fresh = [c for c in candidates
-             if (c.account_id, c.kind, c.key) not in existing
-             and not (c.kind == Nudge.Kind.THROUGHPUT_70
-                      and (c.account_id, c.key.split(":", 1)[1]) in covered)]
+    covered = {
+        (a, k.split(":", 1)[1]) for a, kind, k in existing if kind == Nudge.Kind.THROUGHPUT_90
+    }
+    fresh = [
+        c
+        for c in candidates
+        if (c.account_id, c.kind, c.key) not in existing
+        and not (
+            c.kind == Nudge.Kind.THROUGHPUT_70 and (c.account_id, c.key.split(":", 1)[1]) in covered
+        )
+    ]
     if not fresh:
         return []
     # ignore_conflicts: a second worker raising the same nudge a moment ago wins quietly (its
     # own on-commit hook queues the delivery; the claim in nudge_deliver sends it once).
     Nudge.objects.bulk_create(fresh, ignore_conflicts=True)
     wanted = {(c.account_id, c.kind, c.key) for c in fresh}
-    rows = Nudge.objects.filter(account_id__in={c.account_id for c in fresh},
-                                kind__in={c.kind for c in fresh})
-    ids = [pk for pk, a, kind, key in rows.values_list("pk", "account_id", "kind", "key")
-           if (a, kind, key) in wanted]
+    rows = Nudge.objects.filter(
+        account_id__in={c.account_id for c in fresh}, kind__in={c.kind for c in fresh}
+    )
+    ids = [
+        pk
+        for pk, a, kind, key in rows.values_list("pk", "account_id", "kind", "key")
+        if (a, kind, key) in wanted
+    ]
     transaction.on_commit(lambda: nudges_enqueue(ids))
     log.info("raised %d nudges as of %s", len(ids), as_of)
     return list(Nudge.objects.filter(pk__in=ids))
@@ -196,15 +235,19 @@ def nudge_signature(body: bytes, secret: str) -> str:
 
 def nudge_body(nudge: Nudge) -> bytes:
     """The exact bytes POSTed (and signed)."""
-    return json.dumps({
-        "event": f"nudge.{nudge.kind}",
-        "id": nudge.pk,
-        "key": nudge.key,
-        "account": nudge.payload.get("account"),
-        "message": nudge.message,
-        "data": nudge.payload,
-        "created_at": nudge.created_at.isoformat(),
-    }, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "event": f"nudge.{nudge.kind}",
+            "id": nudge.pk,
+            "key": nudge.key,
+            "account": nudge.payload.get("account"),
+            "message": nudge.message,
+            "data": nudge.payload,
+            "created_at": nudge.created_at.isoformat(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bool]:
@@ -248,17 +291,22 @@ def nudge_deliver(*, nudge_id: int, final_attempt: bool = False) -> str:
     url = settings.NUDGE_WEBHOOK_URL
     if not url:
         Nudge.objects.filter(pk=nudge.pk).update(
-            status=DeliveryStatus.SKIPPED, last_error="NUDGE_WEBHOOK_URL is not set")
+            status=DeliveryStatus.SKIPPED, last_error="NUDGE_WEBHOOK_URL is not set"
+        )
         return DeliveryStatus.SKIPPED
     body = nudge_body(nudge)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-               "X-CSPortal-Event": f"nudge.{nudge.kind}",
-               "X-CSPortal-Delivery": str(nudge.pk)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-CSPortal-Event": f"nudge.{nudge.kind}",
+        "X-CSPortal-Delivery": str(nudge.pk),
+    }
     if settings.NUDGE_WEBHOOK_SECRET:
         headers["X-CSPortal-Signature"] = nudge_signature(body, settings.NUDGE_WEBHOOK_SECRET)
     # Claim this attempt: a duplicate task that read the same row loses and sends nothing.
     claimed = Nudge.objects.filter(
-        pk=nudge.pk, attempts=nudge.attempts,
+        pk=nudge.pk,
+        attempts=nudge.attempts,
         status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
     ).update(attempts=F("attempts") + 1)
     if not claimed:
@@ -266,21 +314,28 @@ def nudge_deliver(*, nudge_id: int, final_attempt: bool = False) -> str:
     code, error, retryable = _post(url, body, headers)
     if not error:
         Nudge.objects.filter(pk=nudge.pk).update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="")
+            status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error=""
+        )
         return DeliveryStatus.SENT
     if retryable and not final_attempt:
-        Nudge.objects.filter(pk=nudge.pk).update(status=DeliveryStatus.RETRYING,
-                                                 last_error=error[:1000])
+        Nudge.objects.filter(pk=nudge.pk).update(
+            status=DeliveryStatus.RETRYING, last_error=error[:1000]
+        )
         raise RetryableDeliveryError(error)
-    Nudge.objects.filter(pk=nudge.pk).update(status=DeliveryStatus.FAILED,
-                                             last_error=error[:1000])
+    Nudge.objects.filter(pk=nudge.pk).update(status=DeliveryStatus.FAILED, last_error=error[:1000])
     log.warning("nudge %s failed for good: %s", nudge.pk, error)
     return DeliveryStatus.FAILED
 
 
-@shared_task(bind=True, autoretry_for=(RetryableDeliveryError,), retry_backoff=5,
-             retry_backoff_max=600, retry_jitter=True, max_retries=MAX_RETRIES,
-             acks_late=True)
+@shared_task(
+    bind=True,
+    autoretry_for=(RetryableDeliveryError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+    acks_late=True,
+)
 def deliver_nudge(self, nudge_id: int) -> str:
     """Celery entry point: deliver one nudge (retried with backoff on transient failures)."""
     return nudge_deliver(nudge_id=nudge_id, final_attempt=self.request.retries >= MAX_RETRIES)
@@ -288,6 +343,7 @@ def deliver_nudge(self, nudge_id: int) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Reads for the nudges page
+
 
 def nudges_list(*, kind: str = "", status: str = "") -> QuerySet[Nudge]:
     """Nudges newest first, optionally of one kind and delivery status."""

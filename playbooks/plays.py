@@ -113,28 +113,38 @@ def trigger_normalise(raw: str) -> str:
     if not text:
         raise ValidationError(
             "Give a trigger: an alert kind, optionally kind:detail (for example "
-            + ", ".join(TRIGGER_EXAMPLES) + ").")
+            + ", ".join(TRIGGER_EXAMPLES)
+            + ")."
+        )
     kind, sep, detail = text.partition(":")
     if kind not in AlertKind.values:
         raise ValidationError(
             f"Unknown trigger '{raw.strip()}': the kind before ':' must be one of "
-            + ", ".join(AlertKind.values) + ".")
+            + ", ".join(AlertKind.values)
+            + "."
+        )
     if not sep:
         return kind
     if not detail:
-        raise ValidationError(f"Trigger '{raw.strip()}' ends with ':'; give a detail after it "
-                              f"or use just '{kind}'.")
+        raise ValidationError(
+            f"Trigger '{raw.strip()}' ends with ':'; give a detail after it or use just '{kind}'."
+        )
     if kind in CHOICE_DETAILS:
         allowed = CHOICE_DETAILS[kind]
         if detail not in allowed:
-            raise ValidationError(f"Unknown trigger detail '{detail}' for {kind}: use one of "
-                                  + ", ".join(allowed) + ".")
+            raise ValidationError(
+                f"Unknown trigger detail '{detail}' for {kind}: use one of "
+                + ", ".join(allowed)
+                + "."
+            )
         return f"{kind}:{detail}"
     if kind in NUMBER_DETAILS:
         low, high, what = NUMBER_DETAILS[kind]
         if not (detail.isascii() and detail.isdigit()) or not low <= int(detail) <= high:
-            raise ValidationError(f"The detail of {kind} must be a whole number of {what} "
-                                  f"from {low} to {high}, not '{detail}'.")
+            raise ValidationError(
+                f"The detail of {kind} must be a whole number of {what} "
+                f"from {low} to {high}, not '{detail}'."
+            )
         return f"{kind}:{int(detail)}"
     raise ValidationError(f"The trigger {kind} takes no detail; use just '{kind}'.")
 
@@ -219,16 +229,27 @@ def user_pools(user: User) -> list[str]:
 
 
 def _new_tasks(play: Play, steps: list[PlaybookStep]) -> list[Task]:
-    return [Task(account_id=play.account_id, play=play, title=s.title, detail=s.detail,
-                 due=play.started_on + timedelta(days=s.due_days), owner_id=play.owner_id,
-                 pool=play.pool) for s in steps]
+    return [
+        Task(
+            account_id=play.account_id,
+            play=play,
+            title=s.title,
+            detail=s.detail,
+            due=play.started_on + timedelta(days=s.due_days),
+            owner_id=play.owner_id,
+            pool=play.pool,
+        )
+        for s in steps
+    ]
 
 
 def _startable_playbooks() -> list[Playbook]:
     """Active playbooks with their steps (2 queries); those without steps cannot start."""
-    books = (Playbook.objects.filter(active=True)
-             .prefetch_related(Prefetch("steps", queryset=PlaybookStep.objects.order_by("order")))
-             .order_by("key"))
+    books = (
+        Playbook.objects.filter(active=True)
+        .prefetch_related(Prefetch("steps", queryset=PlaybookStep.objects.order_by("order")))
+        .order_by("key")
+    )
     return [b for b in books if b.steps.all()]
 
 
@@ -249,30 +270,42 @@ def plays_start_for_alerts(alerts: list[Alert]) -> list[Play]:
     if not books:
         return []
     account_ids = {a.account_id for a in alerts}
-    accounts = {a.pk: a for a in Account.objects.filter(pk__in=account_ids)
-                .only("pk", "tier", "csm_id")}
+    accounts = {
+        a.pk: a for a in Account.objects.filter(pk__in=account_ids).only("pk", "tier", "csm_id")
+    }
     wanted: dict[tuple[int, int], tuple[Playbook, Alert]] = {}
     for alert in sorted(alerts, key=lambda a: a.pk or 0):
         account = accounts.get(alert.account_id)
         if account is None:
             continue
         for book in books:
-            if (trigger_matches(book.trigger, alert)
-                    and playbook_applies(book, tier=account.tier)):
+            if trigger_matches(book.trigger, alert) and playbook_applies(book, tier=account.tier):
                 wanted.setdefault((account.pk, book.pk), (book, alert))
     if not wanted:
         return []
-    running = set(Play.objects.filter(status=PlayStatus.OPEN, account_id__in=account_ids,
-                                      playbook_id__in={b.pk for b in books})
-                  .values_list("account_id", "playbook_id"))
+    running = set(
+        Play.objects.filter(
+            status=PlayStatus.OPEN,
+            account_id__in=account_ids,
+            playbook_id__in={b.pk for b in books},
+        ).values_list("account_id", "playbook_id")
+    )
     on = today()
     new = []
     for (account_id, book_id), (book, alert) in wanted.items():
         if (account_id, book_id) in running:
             continue
         owner_id, pool = _owner_for(rule=book.owner_rule, account=accounts[account_id])
-        new.append(Play(account_id=account_id, playbook_id=book_id, owner_id=owner_id,
-                        pool=pool, alert_id=alert.pk, started_on=on))
+        new.append(
+            Play(
+                account_id=account_id,
+                playbook_id=book_id,
+                owner_id=owner_id,
+                pool=pool,
+                alert_id=alert.pk,
+                started_on=on,
+            )
+        )
     if not new:
         return []
     steps = {b.pk: list(b.steps.all()) for b in books}
@@ -280,18 +313,24 @@ def plays_start_for_alerts(alerts: list[Alert]) -> list[Play]:
         Play.objects.bulk_create(new, ignore_conflicts=True)
         # The plays this call inserted: the ones on these alerts that have no tasks yet (the
         # alerts are new, so only this call can have started plays on them).
-        started = list(Play.objects.filter(alert_id__in={p.alert_id for p in new},
-                                           status=PlayStatus.OPEN)
-                       .filter(~Exists(Task.objects.filter(play=OuterRef("pk"))))
-                       .select_related("playbook"))
+        started = list(
+            Play.objects.filter(alert_id__in={p.alert_id for p in new}, status=PlayStatus.OPEN)
+            .filter(~Exists(Task.objects.filter(play=OuterRef("pk"))))
+            .select_related("playbook")
+        )
         Task.objects.bulk_create([t for p in started for t in _new_tasks(p, steps[p.playbook_id])])
     if started:
         log.info("started %d plays from %d alerts", len(started), len(alerts))
     return started
 
 
-def play_start(*, account: Account, playbook: Playbook, started_by: User | None = None,
-               alert: Alert | None = None) -> Play:
+def play_start(
+    *,
+    account: Account,
+    playbook: Playbook,
+    started_by: User | None = None,
+    alert: Alert | None = None,
+) -> Play:
     """Start one play by hand (or for one alert): owner per the playbook's rule, tasks from its
     steps. Raises ValidationError if the playbook is inactive, has no steps, does not apply to
     the account's tier, or already runs on the account."""
@@ -301,22 +340,34 @@ def play_start(*, account: Account, playbook: Playbook, started_by: User | None 
     if not steps:
         raise ValidationError(f"{playbook.name} has no steps yet.")
     if not playbook_applies(playbook, tier=account.tier):
-        raise ValidationError(f"{playbook.name} is for tier "
-                              + ", ".join(str(t) for t in sorted(_tiers(playbook)))
-                              + f" accounts; {account.name} is tier {account.tier}.")
+        raise ValidationError(
+            f"{playbook.name} is for tier "
+            + ", ".join(str(t) for t in sorted(_tiers(playbook)))
+            + f" accounts; {account.name} is tier {account.tier}."
+        )
     running = Play.objects.filter(account=account, playbook=playbook, status=PlayStatus.OPEN)
     if running.exists():
         raise ValidationError(f"{playbook.name} is already running on {account.name}.")
     owner_id, pool = _owner_for(rule=playbook.owner_rule, account=account)
     try:
         with transaction.atomic():
-            play = Play.objects.create(account=account, playbook=playbook, owner_id=owner_id,
-                                       pool=pool, alert=alert, started_on=today())
+            play = Play.objects.create(
+                account=account,
+                playbook=playbook,
+                owner_id=owner_id,
+                pool=pool,
+                alert=alert,
+                started_on=today(),
+            )
             Task.objects.bulk_create(_new_tasks(play, steps))
     except IntegrityError:  # started by someone else a moment ago
         raise ValidationError(f"{playbook.name} is already running on {account.name}.") from None
-    log.info("play %s started on %s by %s", playbook.key, account.external_id,
-             started_by.email if started_by else "the system")
+    log.info(
+        "play %s started on %s by %s",
+        playbook.key,
+        account.external_id,
+        started_by.email if started_by else "the system",
+    )
     return play
 
 
@@ -327,7 +378,8 @@ def play_cancel(*, play: Play, user: User) -> bool:
         raise PermissionDenied("Only the account's CSM or a CS manager can cancel its plays.")
     with transaction.atomic():
         changed = Play.objects.filter(pk=play.pk, status=PlayStatus.OPEN).update(
-            status=PlayStatus.CANCELLED, finished_at=timezone.now())
+            status=PlayStatus.CANCELLED, finished_at=timezone.now()
+        )
         if changed:
             Task.objects.filter(play=play, status=TaskStatus.OPEN).delete()
     play.refresh_from_db()
@@ -356,16 +408,21 @@ def task_complete(*, task: Task, user: User) -> bool:
     when). Returns True if this call completed it. Raises PermissionDenied for users who may
     not work the task (see `task_can_work`)."""
     if not task_can_work(user, task):
-        raise PermissionDenied("This task belongs to someone else: its owner, the account's "
-                               "CSM or a CS manager can complete it.")
+        raise PermissionDenied(
+            "This task belongs to someone else: its owner, the account's "
+            "CSM or a CS manager can complete it."
+        )
     now = timezone.now()
     with transaction.atomic():
         done = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
-            status=TaskStatus.DONE, completed_at=now, completed_by=user)
+            status=TaskStatus.DONE, completed_at=now, completed_by=user
+        )
         if done and task.play_id:
-            (Play.objects.filter(pk=task.play_id, status=PlayStatus.OPEN)
-             .filter(~Exists(Task.objects.filter(play=OuterRef("pk"), status=TaskStatus.OPEN)))
-             .update(status=PlayStatus.DONE, finished_at=now))
+            (
+                Play.objects.filter(pk=task.play_id, status=PlayStatus.OPEN)
+                .filter(~Exists(Task.objects.filter(play=OuterRef("pk"), status=TaskStatus.OPEN)))
+                .update(status=PlayStatus.DONE, finished_at=now)
+            )
     task.refresh_from_db()
     return bool(done)
 
@@ -382,11 +439,13 @@ def task_claim(*, task: Task, user: User) -> bool:
     if not task.pool or task.status != TaskStatus.OPEN:
         raise ValidationError("Only open tasks in a pool queue can be claimed.")
     with transaction.atomic():
-        claimed = (Task.objects.filter(pk=task.pk, owner__isnull=True, status=TaskStatus.OPEN)
-                   .update(owner=user))
+        claimed = Task.objects.filter(
+            pk=task.pk, owner__isnull=True, status=TaskStatus.OPEN
+        ).update(owner=user)
         if claimed and task.play_id:
-            Task.objects.filter(play_id=task.play_id, owner__isnull=True,
-                                status=TaskStatus.OPEN).update(owner=user)
+            Task.objects.filter(
+                play_id=task.play_id, owner__isnull=True, status=TaskStatus.OPEN
+            ).update(owner=user)
             Play.objects.filter(pk=task.play_id, owner__isnull=True).update(owner=user)
     task.refresh_from_db()
     if not claimed:
@@ -410,8 +469,9 @@ class StepInput:
 
     @property
     def blank(self) -> bool:
-        return not (str(self.title).strip() or str(self.detail).strip()
-                    or str(self.due_days).strip())
+        return not (
+            str(self.title).strip() or str(self.detail).strip() or str(self.due_days).strip()
+        )
 
 
 def _due_days(raw: str | int) -> int:
@@ -419,8 +479,9 @@ def _due_days(raw: str | int) -> int:
     if not text:
         raise ValidationError("give the due day as a whole number of days after the start")
     if text.startswith("-") and text[1:].isdigit():
-        raise ValidationError(f"the due day cannot be negative ({text}); 0 means the day the "
-                              "play starts")
+        raise ValidationError(
+            f"the due day cannot be negative ({text}); 0 means the day the play starts"
+        )
     if not (text.isascii() and text.isdigit()):
         raise ValidationError(f"the due day must be a whole number of days, not '{text}'")
     value = int(text)
@@ -439,9 +500,18 @@ def _tiers_clean(raw: list) -> list[int]:
     return sorted(out)
 
 
-def playbook_save(*, playbook: Playbook | None, key: str = "", name: str, description: str = "",
-                  trigger: str, tiers: list, owner_rule: str, active: bool,
-                  steps: list[StepInput]) -> Playbook:
+def playbook_save(
+    *,
+    playbook: Playbook | None,
+    key: str = "",
+    name: str,
+    description: str = "",
+    trigger: str,
+    tiers: list,
+    owner_rule: str,
+    active: bool,
+    steps: list[StepInput],
+) -> Playbook:
     """Create (playbook=None, with `key`) or update a playbook template and replace its steps.
 
     Validates everything before writing anything: a known trigger, tiers 1-3, a known owner
@@ -456,8 +526,9 @@ def playbook_save(*, playbook: Playbook | None, key: str = "", name: str, descri
         if not key:
             errors["key"].append("Give the playbook a key, e.g. 'renewal-cadence'.")
         elif not _is_slug(key) or len(key) > 60:
-            errors["key"].append("The key may use lowercase letters, digits, '-' and '_' "
-                                 "(at most 60 characters).")
+            errors["key"].append(
+                "The key may use lowercase letters, digits, '-' and '_' (at most 60 characters)."
+            )
         elif key == "new":
             errors["key"].append("'new' is reserved; choose another key.")
         elif Playbook.objects.filter(key=key).exists():
@@ -477,8 +548,9 @@ def playbook_save(*, playbook: Playbook | None, key: str = "", name: str, descri
         errors["tiers"].extend(exc.messages)
         tier_list = []
     if owner_rule not in OwnerRule.values:
-        errors["owner_rule"].append("The owner rule must be 'csm' (the account's CSM) or "
-                                    "'pool' (the tier's pool queue).")
+        errors["owner_rule"].append(
+            "The owner rule must be 'csm' (the account's CSM) or 'pool' (the tier's pool queue)."
+        )
     clean: list[tuple[str, str, int]] = []
     previous = None
     for n, step in enumerate((s for s in steps if not s.blank), start=1):
@@ -494,8 +566,10 @@ def playbook_save(*, playbook: Playbook | None, key: str = "", name: str, descri
             problems.extend(exc.messages)
             due = None
         if due is not None and previous is not None and due < previous:
-            problems.append(f"it is due on day {due}, before the step above it (day "
-                            f"{previous}); order the steps by due day")
+            problems.append(
+                f"it is due on day {due}, before the step above it (day "
+                f"{previous}); order the steps by due day"
+            )
         if due is not None:
             previous = due
         if problems:
@@ -515,9 +589,12 @@ def playbook_save(*, playbook: Playbook | None, key: str = "", name: str, descri
         playbook.owner_rule, playbook.active = owner_rule, bool(active)
         playbook.save()
         playbook.steps.all().delete()
-        PlaybookStep.objects.bulk_create([
-            PlaybookStep(playbook=playbook, order=i, title=title, detail=detail, due_days=due)
-            for i, (title, detail, due) in enumerate(clean, start=1)])
+        PlaybookStep.objects.bulk_create(
+            [
+                PlaybookStep(playbook=playbook, order=i, title=title, detail=detail, due_days=due)
+                for i, (title, detail, due) in enumerate(clean, start=1)
+            ]
+        )
     return playbook
 
 
@@ -537,34 +614,42 @@ def playbooks_list() -> QuerySet[Playbook]:
 
 
 def playbook_by_key(*, key: str) -> Playbook | None:
-    return (Playbook.objects.filter(key=key)
-            .prefetch_related(Prefetch("steps", queryset=PlaybookStep.objects.order_by("order")))
-            .first())
+    return (
+        Playbook.objects.filter(key=key)
+        .prefetch_related(Prefetch("steps", queryset=PlaybookStep.objects.order_by("order")))
+        .first()
+    )
 
 
 def playbooks_startable(*, account: Account) -> list[Playbook]:
     """Playbooks an editor may start on the account: active, with steps, for its tier, and
     not already running there."""
-    running = Play.objects.filter(account=account, playbook=OuterRef("pk"),
-                                  status=PlayStatus.OPEN)
-    books = (Playbook.objects.filter(active=True).filter(~Exists(running))
-             .annotate(step_count=Count("steps")).filter(step_count__gt=0).order_by("name"))
+    running = Play.objects.filter(account=account, playbook=OuterRef("pk"), status=PlayStatus.OPEN)
+    books = (
+        Playbook.objects.filter(active=True)
+        .filter(~Exists(running))
+        .annotate(step_count=Count("steps"))
+        .filter(step_count__gt=0)
+        .order_by("name")
+    )
     return [b for b in books if playbook_applies(b, tier=account.tier)]
 
 
 def _tasks_prefetch() -> Prefetch:
-    return Prefetch("tasks", queryset=Task.objects.select_related("owner", "completed_by")
-                    .order_by("due", "id"))
+    return Prefetch(
+        "tasks", queryset=Task.objects.select_related("owner", "completed_by").order_by("due", "id")
+    )
 
 
 def account_plays(*, account: Account) -> QuerySet[Play]:
     """The account's plays, open ones first then newest, with their tasks (3 queries)."""
-    return (Play.objects.filter(account=account)
-            .select_related("playbook", "owner", "alert")
-            .prefetch_related(_tasks_prefetch())
-            .annotate(is_open=Case(When(status=PlayStatus.OPEN, then=Value(0)),
-                                   default=Value(1)))
-            .order_by("is_open", "-started_on", "-id"))
+    return (
+        Play.objects.filter(account=account)
+        .select_related("playbook", "owner", "alert")
+        .prefetch_related(_tasks_prefetch())
+        .annotate(is_open=Case(When(status=PlayStatus.OPEN, then=Value(0)), default=Value(1)))
+        .order_by("is_open", "-started_on", "-id")
+    )
 
 
 @dataclass
@@ -617,8 +702,9 @@ def work_owner_parse(raw: str | None, *, user: User) -> tuple[str, User | None]:
     value = (raw or "").strip().lower()
     if not (user.is_manager or user.is_superuser):
         if value not in ("", "me"):
-            raise WorkFilterError("only CS managers see other people's work; leave owner out "
-                                  "to see yours")
+            raise WorkFilterError(
+                "only CS managers see other people's work; leave owner out to see yours"
+            )
         return "me", user
     if value in ("", "all"):
         return "all", None
@@ -669,10 +755,17 @@ def work_view(*, user: User, owner: str = "me", subject: User | None = None) -> 
         ("later", "Later", Q(due__gt=week_end)),
     ]
     counts = mine.aggregate(**{k: Count("pk", filter=cond) for k, _, cond in ranges})
-    groups = [WorkGroup(k, label, tasks_with_days(
-                  list(mine.filter(cond).order_by("due", "id")[:GROUP_LIMIT]), on=on)
-                  if counts[k] else [], counts[k])
-              for k, label, cond in ranges]
+    groups = [
+        WorkGroup(
+            k,
+            label,
+            tasks_with_days(list(mine.filter(cond).order_by("due", "id")[:GROUP_LIMIT]), on=on)
+            if counts[k]
+            else [],
+            counts[k],
+        )
+        for k, label, cond in ranges
+    ]
     pooled = open_tasks.filter(owner__isnull=True, pool__in=pools).order_by("due", "id")
     pool_count = pooled.count() if pools else 0
     done = _work_base().filter(status=TaskStatus.DONE, completed_at__date=on)
@@ -680,10 +773,17 @@ def work_view(*, user: User, owner: str = "me", subject: User | None = None) -> 
         done = done.exclude(pool="")
     elif owner != "all":
         done = done.filter(completed_by=subject or user)
-    view = WorkView(on=on, owner=owner, subject=subject, team=team, groups=groups,
-                    pool=tasks_with_days(list(pooled[:GROUP_LIMIT]), on=on) if pool_count else [],
-                    pool_count=pool_count, pools=pools,
-                    done_today=list(done.order_by("-completed_at", "-id")[:GROUP_LIMIT]))
+    view = WorkView(
+        on=on,
+        owner=owner,
+        subject=subject,
+        team=team,
+        groups=groups,
+        pool=tasks_with_days(list(pooled[:GROUP_LIMIT]), on=on) if pool_count else [],
+        pool_count=pool_count,
+        pools=pools,
+        done_today=list(done.order_by("-completed_at", "-id")[:GROUP_LIMIT]),
+    )
     if team:
         view.workload = workload(on=on)
     return view
@@ -692,17 +792,23 @@ def work_view(*, user: User, owner: str = "me", subject: User | None = None) -> 
 def workload(*, on: date) -> list[WorkloadRow]:
     """Open tasks per owner (every CSM, even with none) and per pool: open, overdue, due today,
     due in the next 7 days (two queries)."""
-    rows = (Task.objects.filter(status=TaskStatus.OPEN).order_by()
-            .values("owner_id", "pool")
-            .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due__lt=on)),
-                      today=Count("pk", filter=Q(due=on)),
-                      week=Count("pk", filter=Q(due__gt=on,
-                                                due__lte=on + timedelta(days=WEEK_DAYS)))))
+    rows = (
+        Task.objects.filter(status=TaskStatus.OPEN)
+        .order_by()
+        .values("owner_id", "pool")
+        .annotate(
+            open=Count("pk"),
+            overdue=Count("pk", filter=Q(due__lt=on)),
+            today=Count("pk", filter=Q(due=on)),
+            week=Count("pk", filter=Q(due__gt=on, due__lte=on + timedelta(days=WEEK_DAYS))),
+        )
+    )
     by_owner: dict[int, WorkloadRow] = {}
     by_pool: dict[str, WorkloadRow] = {}
     owner_ids = {r["owner_id"] for r in rows if r["owner_id"]}
-    people = {u.pk: u for u in User.objects.filter(Q(pk__in=owner_ids) | Q(role=Role.CSM,
-                                                                            is_active=True))}
+    people = {
+        u.pk: u for u in User.objects.filter(Q(pk__in=owner_ids) | Q(role=Role.CSM, is_active=True))
+    }
     for person in people.values():
         by_owner[person.pk] = WorkloadRow(owner=person, pool="")
     for r in rows:
@@ -720,14 +826,19 @@ def workload(*, on: date) -> list[WorkloadRow]:
 
 
 def task_for_work(*, task_id: int) -> Task | None:
-    return (Task.objects.select_related("account", "play__playbook", "owner")
-            .filter(pk=task_id).first())
+    return (
+        Task.objects.select_related("account", "play__playbook", "owner").filter(pk=task_id).first()
+    )
 
 
 def plays_for_api(*, account: Account, status: str = "") -> QuerySet[Play]:
     """The account's plays with tasks for the API, newest first (3 queries)."""
-    qs = (Play.objects.filter(account=account).select_related("playbook", "owner")
-          .prefetch_related(_tasks_prefetch()).order_by("-started_on", "-id"))
+    qs = (
+        Play.objects.filter(account=account)
+        .select_related("playbook", "owner")
+        .prefetch_related(_tasks_prefetch())
+        .order_by("-started_on", "-id")
+    )
     if status:
         qs = qs.filter(status=status)
     return qs

@@ -52,15 +52,32 @@ from .models import Milestone, MilestoneKey, SuccessPlan
 # Milestone plans
 
 MILESTONE_OFFSETS: dict[int, dict[str, int]] = {
-    1: {"value_defined": 7, "access_provisioned": 10, "first_query": 14, "first_api_call": 21,
-        "first_stream_event": 21, "first_production_pipeline": 30,
-        "first_dependent_consumer": 45},
-    2: {"value_defined": 14, "access_provisioned": 14, "first_query": 21, "first_api_call": 30,
-        "first_stream_event": 30, "first_production_pipeline": 60,
-        "first_dependent_consumer": 90},
-    3: {"access_provisioned": 3, "first_query": 7, "first_api_call": 14,
-        "first_stream_event": 21, "first_production_pipeline": 45,
-        "first_dependent_consumer": 90},
+    1: {
+        "value_defined": 7,
+        "access_provisioned": 10,
+        "first_query": 14,
+        "first_api_call": 21,
+        "first_stream_event": 21,
+        "first_production_pipeline": 30,
+        "first_dependent_consumer": 45,
+    },
+    2: {
+        "value_defined": 14,
+        "access_provisioned": 14,
+        "first_query": 21,
+        "first_api_call": 30,
+        "first_stream_event": 30,
+        "first_production_pipeline": 60,
+        "first_dependent_consumer": 90,
+    },
+    3: {
+        "access_provisioned": 3,
+        "first_query": 7,
+        "first_api_call": 14,
+        "first_stream_event": 21,
+        "first_production_pipeline": 45,
+        "first_dependent_consumer": 90,
+    },
 }
 # Which plan makes which product milestone meaningful (an explorer customer never calls the API).
 PLAN_MILESTONES: dict[str, set[str]] = {
@@ -69,8 +86,11 @@ PLAN_MILESTONES: dict[str, set[str]] = {
     Plan.DEVELOPER: {MilestoneKey.FIRST_API_CALL},
     Plan.DATASTREAMS: {MilestoneKey.FIRST_API_CALL, MilestoneKey.FIRST_STREAM_EVENT},
 }
-PRODUCT_MILESTONES = {MilestoneKey.FIRST_QUERY, MilestoneKey.FIRST_API_CALL,
-                      MilestoneKey.FIRST_STREAM_EVENT}
+PRODUCT_MILESTONES = {
+    MilestoneKey.FIRST_QUERY,
+    MilestoneKey.FIRST_API_CALL,
+    MilestoneKey.FIRST_STREAM_EVENT,
+}
 GUIDED_TIERS = (1, 2)  # an SE/CSM walks them through SQL first: first_query on every plan
 # The milestones usage can prove, and the metric that proves each.
 USAGE_PROOF: dict[str, str] = {
@@ -87,14 +107,18 @@ def milestone_keys_for(*, tier: int, plan: str | None) -> list[str]:
     wanted = set(PLAN_MILESTONES.get(plan or "", {MilestoneKey.FIRST_QUERY}))
     if tier in GUIDED_TIERS:
         wanted.add(MilestoneKey.FIRST_QUERY)
-    return [key for key in MILESTONE_OFFSETS[tier]
-            if key not in PRODUCT_MILESTONES or key in wanted]
+    return [
+        key for key in MILESTONE_OFFSETS[tier] if key not in PRODUCT_MILESTONES or key in wanted
+    ]
 
 
 def _plan_on(account: Account, start: date) -> str | None:
-    contract = (Contract.objects.filter(account=account, start__lte=start, end__gte=start)
-                .order_by("-start").first()
-                or Contract.objects.filter(account=account).order_by("-start").first())
+    contract = (
+        Contract.objects.filter(account=account, start__lte=start, end__gte=start)
+        .order_by("-start")
+        .first()
+        or Contract.objects.filter(account=account).order_by("-start").first()
+    )
     return contract.plan if contract else None
 
 
@@ -110,15 +134,18 @@ def milestones_plan(*, account: Account, start: date, plan: str | None = None) -
     plan = plan or _plan_on(account, start)
     offsets = MILESTONE_OFFSETS[account.tier]
     Milestone.objects.bulk_create(
-        [Milestone(account=account, key=key, due=start + timedelta(days=offsets[key]))
-         for key in milestone_keys_for(tier=account.tier, plan=plan)],
+        [
+            Milestone(account=account, key=key, due=start + timedelta(days=offsets[key]))
+            for key in milestone_keys_for(tier=account.tier, plan=plan)
+        ],
         ignore_conflicts=True,
     )
     return list(account.milestones.order_by("due", "id"))
 
 
-def milestone_complete(*, milestone: Milestone, user: User, on: date | None = None,
-                       evidence: str = "") -> Milestone:
+def milestone_complete(
+    *, milestone: Milestone, user: User, on: date | None = None, evidence: str = ""
+) -> Milestone:
     """Tick a milestone by hand (CSM owner or manager). Completing it twice changes nothing."""
     if not can_edit_account(user, milestone.account):
         raise PermissionDenied("Only the account's CSM or a manager can complete milestones.")
@@ -136,7 +163,8 @@ def milestone_complete(*, milestone: Milestone, user: User, on: date | None = No
     evidence = evidence or f"Marked complete by {user.display_name}"
     # Conditional update: two clicks racing complete it once, with the first one's evidence.
     updated = Milestone.objects.filter(pk=milestone.pk, completed_on__isnull=True).update(
-        completed_on=on, evidence=evidence)
+        completed_on=on, evidence=evidence
+    )
     milestone.refresh_from_db()
     if updated:
         milestone.completed_on, milestone.evidence = on, evidence
@@ -183,15 +211,17 @@ def milestones_complete_from_usage(*, as_of: date, account_ids: list[int] | None
         return 0
     done = []
     for milestone in open_qs.filter(account_id__in={a for a, _ in firsts}).only(
-            "id", "account_id", "key"):
+        "id", "account_id", "key"
+    ):
         metric = USAGE_PROOF[milestone.key]
         hit = firsts.get((milestone.account_id, metric))
         if hit is None:
             continue
         day, value = hit
         milestone.completed_on = day
-        milestone.evidence = (f"Usage: {value:,.0f} {METRIC_WORDS[metric]} on "
-                              f"{day.isoformat()} (first day with any)")[:200]
+        milestone.evidence = (
+            f"Usage: {value:,.0f} {METRIC_WORDS[metric]} on {day.isoformat()} (first day with any)"
+        )[:200]
         done.append(milestone)
     Milestone.objects.bulk_update(done, ["completed_on", "evidence"], batch_size=500)
     return len(done)
@@ -204,10 +234,27 @@ def _as_date(value) -> date:
 # ---------------------------------------------------------------------------------------------
 # Success plans
 
-CURRENCIES = {"USD": "$", "EUR": "€", "GBP": "£", "CHF": "CHF ", "SGD": "S$", "JPY": "¥",
-              "AUD": "A$", "CAD": "C$", "HKD": "HK$", "AED": "AED "}
-SUCCESS_FIELDS = ("outcomes", "currency", "ftes_saved", "infra_avoided_per_year",
-                  "time_to_market_days", "targets", "status")
+CURRENCIES = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "CHF": "CHF ",
+    "SGD": "S$",
+    "JPY": "¥",
+    "AUD": "A$",
+    "CAD": "C$",
+    "HKD": "HK$",
+    "AED": "AED ",
+}
+SUCCESS_FIELDS = (
+    "outcomes",
+    "currency",
+    "ftes_saved",
+    "infra_avoided_per_year",
+    "time_to_market_days",
+    "targets",
+    "status",
+)
 
 
 def _decimal(raw, *, field: str, errors: dict, places: int, maximum: Decimal) -> Decimal | None:
@@ -230,17 +277,28 @@ def _decimal(raw, *, field: str, errors: dict, places: int, maximum: Decimal) ->
 def success_plan_validate(*, data: dict) -> dict:
     """Clean the raw values of a success plan; raises ValidationError naming each bad field."""
     errors: dict[str, str] = {}
-    outcomes = "\n".join(line.strip() for line in str(data.get("outcomes") or "").splitlines()
-                         if line.strip())
+    outcomes = "\n".join(
+        line.strip() for line in str(data.get("outcomes") or "").splitlines() if line.strip()
+    )
     if not outcomes:
         errors["outcomes"] = "Write at least one outcome the customer wants (one per line)."
     currency = str(data.get("currency") or "USD").strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         errors["currency"] = "Use a three-letter ISO currency code such as USD, EUR or GBP."
-    ftes = _decimal(data.get("ftes_saved"), field="ftes_saved", errors=errors, places=1,
-                    maximum=Decimal("100000"))
-    infra = _decimal(data.get("infra_avoided_per_year"), field="infra_avoided_per_year",
-                     errors=errors, places=2, maximum=Decimal("1000000000000"))
+    ftes = _decimal(
+        data.get("ftes_saved"),
+        field="ftes_saved",
+        errors=errors,
+        places=1,
+        maximum=Decimal("100000"),
+    )
+    infra = _decimal(
+        data.get("infra_avoided_per_year"),
+        field="infra_avoided_per_year",
+        errors=errors,
+        places=2,
+        maximum=Decimal("1000000000000"),
+    )
     ttm = None
     raw_ttm = str(data.get("time_to_market_days") or "").strip()
     if raw_ttm:
@@ -256,9 +314,15 @@ def success_plan_validate(*, data: dict) -> dict:
         errors.setdefault("outcomes", "Keep outcomes and targets under 4,000 characters each.")
     if errors:
         raise ValidationError(errors)
-    return {"outcomes": outcomes, "currency": currency, "ftes_saved": ftes,
-            "infra_avoided_per_year": infra, "time_to_market_days": ttm, "targets": targets,
-            "status": status}
+    return {
+        "outcomes": outcomes,
+        "currency": currency,
+        "ftes_saved": ftes,
+        "infra_avoided_per_year": infra,
+        "time_to_market_days": ttm,
+        "targets": targets,
+        "status": status,
+    }
 
 
 @transaction.atomic
@@ -289,19 +353,30 @@ def account_milestones(*, account: Account, today: date) -> list[MilestoneRow]:
     rows = []
     for m in account.milestones.order_by("due", "id"):
         late = (m.completed_on or today) - m.due
-        rows.append(MilestoneRow(m, m.get_key_display(), m.key in USAGE_PROOF,
-                                 m.completed_on is None and m.due < today, late.days))
+        rows.append(
+            MilestoneRow(
+                m,
+                m.get_key_display(),
+                m.key in USAGE_PROOF,
+                m.completed_on is None and m.due < today,
+                late.days,
+            )
+        )
     return rows
 
 
 def _first_start() -> Subquery:
-    return Subquery(Contract.objects.filter(account=OuterRef("pk")).order_by("start")
-                    .values("start")[:1])
+    return Subquery(
+        Contract.objects.filter(account=OuterRef("pk")).order_by("start").values("start")[:1]
+    )
 
 
 def _ttv_done() -> Subquery:
-    return Subquery(Milestone.objects.filter(account=OuterRef("pk"), key=TTV_MILESTONE)
-                    .values("completed_on")[:1])
+    return Subquery(
+        Milestone.objects.filter(account=OuterRef("pk"), key=TTV_MILESTONE).values("completed_on")[
+            :1
+        ]
+    )
 
 
 def accounts_with_ttv(qs: QuerySet[Account] | None = None) -> QuerySet[Account]:
@@ -328,10 +403,17 @@ def ttv_of(*, start: date | None, value_on: date | None, today: date) -> TimeToV
 
 
 def account_ttv(*, account: Account, today: date) -> TimeToValue:
-    row = accounts_with_ttv(Account.objects.filter(pk=account.pk)).values(
-        "first_start", "value_on").first() or {}
-    return ttv_of(start=_opt_date(row.get("first_start")), value_on=_opt_date(row.get("value_on")),
-                  today=today)
+    row = (
+        accounts_with_ttv(Account.objects.filter(pk=account.pk))
+        .values("first_start", "value_on")
+        .first()
+        or {}
+    )
+    return ttv_of(
+        start=_opt_date(row.get("first_start")),
+        value_on=_opt_date(row.get("value_on")),
+        today=today,
+    )
 
 
 def _opt_date(value) -> date | None:
@@ -349,8 +431,9 @@ class TierTTV:
 def ttv_median_by_tier() -> list[TierTTV]:
     """Median time to value per (current) tier over the accounts that reached it, and how many
     are still on the way. One query; the median is taken in Python (SQLite has none)."""
-    rows = (accounts_with_ttv(Account.objects.filter(milestones__key=TTV_MILESTONE))
-            .values_list("tier", "first_start", "value_on"))
+    rows = accounts_with_ttv(Account.objects.filter(milestones__key=TTV_MILESTONE)).values_list(
+        "tier", "first_start", "value_on"
+    )
     days: dict[int, list[int]] = {1: [], 2: [], 3: []}
     waiting = {1: 0, 2: 0, 3: 0}
     for tier, start, value_on in rows:
@@ -360,12 +443,14 @@ def ttv_median_by_tier() -> list[TierTTV]:
             waiting[tier] += 1
         else:
             days[tier].append(max((_as_date(value_on) - _as_date(start)).days, 0))
-    return [TierTTV(t, statistics.median(days[t]) if days[t] else None, len(days[t]), waiting[t])
-            for t in (1, 2, 3)]
+    return [
+        TierTTV(t, statistics.median(days[t]) if days[t] else None, len(days[t]), waiting[t])
+        for t in (1, 2, 3)
+    ]
 
 
 def first_contract_start(*, account: Account) -> date | None:
-    return (Contract.objects.filter(account=account).aggregate(first=Min("start"))["first"])
+    return Contract.objects.filter(account=account).aggregate(first=Min("start"))["first"]
 
 
 @dataclass
@@ -387,8 +472,12 @@ def roi_baseline(plan: SuccessPlan | None) -> list[tuple[str, str]]:
     if plan.ftes_saved is not None:
         lines.append(("FTEs saved", f"{plan.ftes_saved.normalize():f} FTE"))
     if plan.infra_avoided_per_year is not None:
-        lines.append(("Nodes / indexers / infra avoided",
-                      f"{Money(plan.infra_avoided_per_year, plan.currency)} per year"))
+        lines.append(
+            (
+                "Nodes / indexers / infra avoided",
+                f"{Money(plan.infra_avoided_per_year, plan.currency)} per year",
+            )
+        )
     if plan.time_to_market_days is not None:
         lines.append(("Time to market", f"{plan.time_to_market_days} days faster"))
     return lines

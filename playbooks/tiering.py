@@ -77,24 +77,41 @@ def tier_proposals(*, as_of: date, account_ids: list[int] | None = None) -> list
     ids = list(facts)
     since = as_of - timedelta(days=EXEC_ENGAGED_DAYS)
     exec_engaged = Contact.objects.filter(
-        account=OuterRef("pk"), role=ContactRole.EXEC_SPONSOR, last_engaged__gt=since,
-        last_engaged__lte=as_of).filter(Q(left__isnull=True) | Q(left__gt=as_of))
+        account=OuterRef("pk"),
+        role=ContactRole.EXEC_SPONSOR,
+        last_engaged__gt=since,
+        last_engaged__lte=as_of,
+    ).filter(Q(left__isnull=True) | Q(left__gt=as_of))
     spike_alert = Alert.objects.filter(
-        account=OuterRef("pk"), kind=AlertKind.USAGE_SPIKE,
-        as_of__gt=as_of - timedelta(days=SPIKE_ALERT_DAYS), as_of__lte=as_of)
+        account=OuterRef("pk"),
+        kind=AlertKind.USAGE_SPIKE,
+        as_of__gt=as_of - timedelta(days=SPIKE_ALERT_DAYS),
+        as_of__lte=as_of,
+    )
     accounts = list(
-        accounts_with_commercials(as_of=as_of).filter(pk__in=ids)
+        accounts_with_commercials(as_of=as_of)
+        .filter(pk__in=ids)
         .annotate(exec_engaged=Exists(exec_engaged), spike_alert=Exists(spike_alert))
-        .select_related(None).only("id", "tier", "seats", "name"))
+        .select_related(None)
+        .only("id", "tier", "seats", "name")
+    )
     seats = {a.pk: a.seats for a in accounts if a.tier == 2 and a.seats}
     seat_ids = list(seats)
     seats_full: dict[int, dict] = {}
     if seat_ids:
         # Daily active users (the largest of the day's rows, as the health model reads them),
         # then per account: the peak and the number of days at or above the seat count.
-        daily = (UsageFact.objects.filter(account_id__in=seat_ids, metric="active_users",
-                                          date__gt=as_of - timedelta(days=28), date__lte=as_of)
-                 .values("account_id", "date").annotate(users=Max("value")).order_by())
+        daily = (
+            UsageFact.objects.filter(
+                account_id__in=seat_ids,
+                metric="active_users",
+                date__gt=as_of - timedelta(days=28),
+                date__lte=as_of,
+            )
+            .values("account_id", "date")
+            .annotate(users=Max("value"))
+            .order_by()
+        )
         for row in daily:
             entry = seats_full.setdefault(row["account_id"], {"peak": 0.0, "days": 0})
             entry["peak"] = max(entry["peak"], row["users"])
@@ -109,13 +126,16 @@ def tier_proposals(*, as_of: date, account_ids: list[int] | None = None) -> list
             spike = _f(fx.get("spike_ratio"))
             reasons, ev = [], dict(base)
             if spike is not None and spike >= SPIKE_RATIO:
-                reasons.append(f"usage {spike:.1f}× its prior daily average "
-                               f"(product-qualified signal)")
-                ev.update(spike_ratio=spike, units_7=fx.get("units_7"),
-                          prior_daily_avg=fx.get("prior_daily_avg"))
+                reasons.append(
+                    f"usage {spike:.1f}× its prior daily average (product-qualified signal)"
+                )
+                ev.update(
+                    spike_ratio=spike,
+                    units_7=fx.get("units_7"),
+                    prior_daily_avg=fx.get("prior_daily_avg"),
+                )
             elif a.spike_alert:
-                reasons.append("usage spike alert in the last 30 days "
-                               "(product-qualified signal)")
+                reasons.append("usage spike alert in the last 30 days (product-qualified signal)")
                 ev["usage_spike_alert"] = True
             if arr > t3_arr:
                 reasons.append(f"ARR ${arr:,.0f} over the ${t3_arr:,.0f} digital-tier ceiling")
@@ -129,27 +149,43 @@ def tier_proposals(*, as_of: date, account_ids: list[int] | None = None) -> list
                 ev["arr_threshold"] = t2_arr
             share = _f(fx.get("consumed_share"))
             left = _period_left(fx, as_of)
-            if share is not None and left is not None and share >= CEILING_SHARE \
-                    and left > CEILING_PERIOD_LEFT:
-                reasons.append(f"{share:.0%} of the commit consumed with {left:.0%} of the "
-                               "period left")
-                ev.update(consumed_share=share, period_left=round(left, 3),
-                          consumed=fx.get("consumed"), commit=fx.get("commit"))
+            if (
+                share is not None
+                and left is not None
+                and share >= CEILING_SHARE
+                and left > CEILING_PERIOD_LEFT
+            ):
+                reasons.append(
+                    f"{share:.0%} of the commit consumed with {left:.0%} of the period left"
+                )
+                ev.update(
+                    consumed_share=share,
+                    period_left=round(left, 3),
+                    consumed=fx.get("consumed"),
+                    commit=fx.get("commit"),
+                )
             full = seats_full.get(a.pk)
             if full and full["days"] >= SEATS_FULL_DAYS:
-                reasons.append(f"every one of {a.seats} seats in use on {full['days']} of the "
-                               "last 28 days")
+                reasons.append(
+                    f"every one of {a.seats} seats in use on {full['days']} of the last 28 days"
+                )
                 ev.update(active_users=full["peak"], seats=a.seats, seats_full_days=full["days"])
             if reasons:
                 out.append(Proposal(a.pk, 2, 1, "Promote to tier 1: " + "; ".join(reasons), ev))
         elif a.tier == 1:
             trend = _f(fx.get("trend_ratio"))
             if trend is not None and trend <= FLAT_TREND_MAX and not a.exec_engaged:
-                out.append(Proposal(
-                    a.pk, 1, 2,
-                    f"Relegate to tier 2: usage flat or falling ({trend:.2f}× the prior 28 days) "
-                    f"and no exec sponsor engaged in {EXEC_ENGAGED_DAYS} days",
-                    {**base, "trend_ratio": trend, "exec_engaged_90d": False}))
+                out.append(
+                    Proposal(
+                        a.pk,
+                        1,
+                        2,
+                        f"Relegate to tier 2: usage flat or falling "
+                        f"({trend:.2f}× the prior 28 days) "
+                        f"and no exec sponsor engaged in {EXEC_ENGAGED_DAYS} days",
+                        {**base, "trend_ratio": trend, "exec_engaged_90d": False},
+                    )
+                )
     return out
 
 
@@ -164,8 +200,9 @@ def _period_left(fx: dict, as_of: date) -> float | None:
     return max((end_d - as_of).days, 0) / total
 
 
-def tier_suggestions_refresh(*, as_of: date,
-                             account_ids: list[int] | None = None) -> list[TierSuggestion]:
+def tier_suggestions_refresh(
+    *, as_of: date, account_ids: list[int] | None = None
+) -> list[TierSuggestion]:
     """Create, refresh or withdraw pending suggestions from the day's numbers (inside the
     recompute's transaction). Returns the suggestions created."""
     from health.services import last_complete_day
@@ -181,16 +218,25 @@ def tier_suggestions_refresh(*, as_of: date,
     if not proposals:
         return []
     ids = [p.account_id for p in proposals]
-    pending = {s.account_id: s for s in TierSuggestion.objects.filter(
-        status=SuggestionStatus.PENDING, account_id__in=ids)}
-    quiet = set(TierSuggestion.objects.filter(
-        status=SuggestionStatus.DISMISSED, account_id__in=ids,
-        decided_at__gte=timezone.now() - timedelta(days=DISMISS_QUIET_DAYS),
-    ).values_list("account_id", "from_tier", "to_tier"))
+    pending = {
+        s.account_id: s
+        for s in TierSuggestion.objects.filter(status=SuggestionStatus.PENDING, account_id__in=ids)
+    }
+    quiet = set(
+        TierSuggestion.objects.filter(
+            status=SuggestionStatus.DISMISSED,
+            account_id__in=ids,
+            decided_at__gte=timezone.now() - timedelta(days=DISMISS_QUIET_DAYS),
+        ).values_list("account_id", "from_tier", "to_tier")
+    )
     # A move a manager made recently is not suggested back (no ping-pong between the rules).
-    reversals = {(a, to, frm) for a, frm, to in TierChange.objects.filter(
-        account_id__in=ids, changed_at__gte=timezone.now() - timedelta(days=REVERSAL_QUIET_DAYS),
-    ).values_list("account_id", "from_tier", "to_tier")}
+    reversals = {
+        (a, to, frm)
+        for a, frm, to in TierChange.objects.filter(
+            account_id__in=ids,
+            changed_at__gte=timezone.now() - timedelta(days=REVERSAL_QUIET_DAYS),
+        ).values_list("account_id", "from_tier", "to_tier")
+    }
     created, refreshed = [], []
     for p in proposals:
         p.evidence["as_of"] = as_of.isoformat()
@@ -200,12 +246,21 @@ def tier_suggestions_refresh(*, as_of: date,
                 current.reason, current.evidence = p.reason[:200], p.evidence
                 refreshed.append(current)
             continue
-        if ((p.account_id, p.from_tier, p.to_tier) in quiet
-                or (p.account_id, p.from_tier, p.to_tier) in reversals):
+        if (p.account_id, p.from_tier, p.to_tier) in quiet or (
+            p.account_id,
+            p.from_tier,
+            p.to_tier,
+        ) in reversals:
             continue
-        created.append(TierSuggestion(account_id=p.account_id, from_tier=p.from_tier,
-                                      to_tier=p.to_tier, reason=p.reason[:200],
-                                      evidence=p.evidence))
+        created.append(
+            TierSuggestion(
+                account_id=p.account_id,
+                from_tier=p.from_tier,
+                to_tier=p.to_tier,
+                reason=p.reason[:200],
+                evidence=p.evidence,
+            )
+        )
     if refreshed:
         TierSuggestion.objects.bulk_update(refreshed, ["reason", "evidence"])
     if created:
@@ -217,14 +272,18 @@ def tier_suggestions_refresh(*, as_of: date,
 
 def _decide(suggestion: TierSuggestion, user: User, status: str) -> bool:
     """Claim the pending suggestion for this decision; False if someone else decided first."""
-    return bool(TierSuggestion.objects.filter(
-        pk=suggestion.pk, status=SuggestionStatus.PENDING,
-    ).update(status=status, decided_by=user, decided_at=timezone.now()))
+    return bool(
+        TierSuggestion.objects.filter(
+            pk=suggestion.pk,
+            status=SuggestionStatus.PENDING,
+        ).update(status=status, decided_by=user, decided_at=timezone.now())
+    )
 
 
 @transaction.atomic
-def tier_suggestion_approve(*, suggestion: TierSuggestion, user: User,
-                            note: str = "") -> TierSuggestion:
+def tier_suggestion_approve(
+    *, suggestion: TierSuggestion, user: User, note: str = ""
+) -> TierSuggestion:
     """Approve: move the account to the suggested tier and write its history (managers only)."""
     if not can_change_tier(user):
         raise PermissionDenied("Only a CS manager can approve tier changes.")
@@ -233,8 +292,10 @@ def tier_suggestion_approve(*, suggestion: TierSuggestion, user: User,
     if suggestion.status != SuggestionStatus.PENDING:
         raise ValidationError(_already(suggestion))
     if account.tier != suggestion.from_tier:
-        raise ValidationError(f"{account.name} is tier {account.tier} now, not tier "
-                              f"{suggestion.from_tier}: the suggestion no longer applies.")
+        raise ValidationError(
+            f"{account.name} is tier {account.tier} now, not tier "
+            f"{suggestion.from_tier}: the suggestion no longer applies."
+        )
     reason = f"Approved suggestion: {suggestion.reason}. Evidence: {evidence_text(suggestion)}"
     if note.strip():
         reason += f". Note: {note.strip()}"
@@ -299,8 +360,11 @@ def evidence_lines(evidence: dict) -> list[tuple[str, str]]:
 
 
 def evidence_text(suggestion: TierSuggestion) -> str:
-    return "; ".join(f"{label} {value}" for label, value in evidence_lines(suggestion.evidence)
-                     if label != "As of")
+    return "; ".join(
+        f"{label} {value}"
+        for label, value in evidence_lines(suggestion.evidence)
+        if label != "As of"
+    )
 
 
 DIRECTIONS = ("promote", "relegate")
@@ -310,9 +374,11 @@ def tier_queue(*, direction: str = "") -> QuerySet[TierSuggestion]:
     """Pending suggestions: promotions first (a customer outgrowing its tier is waiting on
     us), then oldest first. `direction` is "", "promote" or "relegate"."""
     promotion = Case(When(to_tier__lt=F("from_tier"), then=Value(0)), default=Value(1))
-    qs = (TierSuggestion.objects.filter(status=SuggestionStatus.PENDING)
-          .select_related("account", "account__csm")
-          .order_by(promotion, "created_at", "id"))
+    qs = (
+        TierSuggestion.objects.filter(status=SuggestionStatus.PENDING)
+        .select_related("account", "account__csm")
+        .order_by(promotion, "created_at", "id")
+    )
     if direction == "promote":
         qs = qs.filter(to_tier__lt=F("from_tier"))
     elif direction == "relegate":
@@ -322,5 +388,8 @@ def tier_queue(*, direction: str = "") -> QuerySet[TierSuggestion]:
 
 def tier_decided(*, limit: int = 20) -> QuerySet[TierSuggestion]:
     """The most recent decisions, newest first."""
-    return (TierSuggestion.objects.exclude(status=SuggestionStatus.PENDING)
-            .select_related("account", "decided_by").order_by("-decided_at", "-id")[:limit])
+    return (
+        TierSuggestion.objects.exclude(status=SuggestionStatus.PENDING)
+        .select_related("account", "decided_by")
+        .order_by("-decided_at", "-id")[:limit]
+    )

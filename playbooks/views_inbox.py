@@ -37,21 +37,29 @@ def _context(request: AuthedRequest, filters: selectors.InboxFilters, error: str
         "sees_everyone": everyone,
         "show_owner": everyone,
         "owners": csm_choices() if everyone else [],
-        "can_mark_view": (everyone or filters.owner == "me"
-                          or (filters.owner == "pooled" and user.role == "csm")),
+        "can_mark_view": (
+            everyone or filters.owner == "me" or (filters.owner == "pooled" and user.role == "csm")
+        ),
         "query": filters.as_query(page=1),
-        "prev_href": ("?" + filters.as_query(page=page.previous_page_number())
-                      if page.has_previous() else ""),
-        "next_href": ("?" + filters.as_query(page=page.next_page_number())
-                      if page.has_next() else ""),
+        "prev_href": (
+            "?" + filters.as_query(page=page.previous_page_number()) if page.has_previous() else ""
+        ),
+        "next_href": (
+            "?" + filters.as_query(page=page.next_page_number()) if page.has_next() else ""
+        ),
     }
 
 
 def _badge(request: AuthedRequest) -> str:
     """The nav badge, swapped out-of-band so it follows a mark-read without a reload."""
-    return render_to_string("playbooks/alerts_badge.html", {
-        "inbox_unread": selectors.inbox_unread_count(user=request.user), "oob": True,
-    }, request=request)
+    return render_to_string(
+        "playbooks/alerts_badge.html",
+        {
+            "inbox_unread": selectors.inbox_unread_count(user=request.user),
+            "oob": True,
+        },
+        request=request,
+    )
 
 
 @require_GET
@@ -76,22 +84,32 @@ def alert_read(request: AuthedRequest, pk: int) -> HttpResponse:
     selectors.alert_mark_read(alert=alert, user=request.user)
     if not request.htmx:
         return redirect("inbox")
-    alert = selectors.inbox_alerts(user=request.user, filters=selectors.InboxFilters(
-        owner="all")).get(pk=pk)
+    alert = selectors.inbox_alerts(
+        user=request.user, filters=selectors.InboxFilters(owner="all")
+    ).get(pk=pk)
     alert.can_mark = selectors.can_mark_read(request.user, alert)
     # The page's filters ride along on the button, so its unread count follows too.
     try:
         filters = selectors.inbox_filters_parse(request.GET, user=request.user)
     except (selectors.InboxFilterError, PermissionDenied):
         filters = selectors.inbox_filters_default(user=request.user)
-    row = render_to_string("playbooks/inbox.html#row", {
-        "alert": alert, "show_owner": selectors.sees_everyone(request.user),
-        "query": filters.as_query(page=1),
-    }, request=request)
-    unread = render_to_string("playbooks/inbox.html#unread_kpi", {
-        "unread_in_view": selectors.inbox_unread_in_view(user=request.user, filters=filters),
-        "oob": True,
-    }, request=request)
+    row = render_to_string(
+        "playbooks/inbox.html#row",
+        {
+            "alert": alert,
+            "show_owner": selectors.sees_everyone(request.user),
+            "query": filters.as_query(page=1),
+        },
+        request=request,
+    )
+    unread = render_to_string(
+        "playbooks/inbox.html#unread_kpi",
+        {
+            "unread_in_view": selectors.inbox_unread_in_view(user=request.user, filters=filters),
+            "oob": True,
+        },
+        request=request,
+    )
     return HttpResponse(row + unread + _badge(request))
 
 
@@ -102,9 +120,12 @@ def alerts_read_all(request: AuthedRequest) -> HttpResponse:
         filters = selectors.inbox_filters_parse(request.POST, user=request.user)
     except selectors.InboxFilterError as exc:
         if request.htmx:
-            return render(request, "playbooks/inbox.html#results", _context(
-                request, selectors.inbox_filters_default(user=request.user), str(exc)),
-                status=400)
+            return render(
+                request,
+                "playbooks/inbox.html#results",
+                _context(request, selectors.inbox_filters_default(user=request.user), str(exc)),
+                status=400,
+            )
         messages.error(request, str(exc))
         return redirect("inbox")
     filters.page = 1

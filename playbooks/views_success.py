@@ -23,10 +23,15 @@ from . import nudges, success, tiering
 from .models import DeliveryStatus, Milestone, Nudge, SuccessPlan, TierSuggestion
 
 NUDGES_PER_PAGE = 50
-PLAN_LABELS = {"outcomes": "Outcomes", "currency": "Currency", "ftes_saved": "FTEs saved",
-               "infra_avoided_per_year": "Infra avoided per year",
-               "time_to_market_days": "Time to market", "targets": "Targets",
-               "status": "Status"}
+PLAN_LABELS = {
+    "outcomes": "Outcomes",
+    "currency": "Currency",
+    "ftes_saved": "FTEs saved",
+    "infra_avoided_per_year": "Infra avoided per year",
+    "time_to_market_days": "Time to market",
+    "targets": "Targets",
+    "status": "Status",
+}
 
 
 def _account_or_404(external_id: str) -> Account:
@@ -82,8 +87,10 @@ def _success_context(request: AuthedRequest, account: Account, **extra) -> dict:
 def _plan_values(plan: SuccessPlan | None) -> dict:
     if plan is None:
         return {"currency": "USD", "status": SuccessPlan.Status.DRAFT}
-    return {field: ("" if getattr(plan, field) is None else getattr(plan, field))
-            for field in success.SUCCESS_FIELDS}
+    return {
+        field: ("" if getattr(plan, field) is None else getattr(plan, field))
+        for field in success.SUCCESS_FIELDS
+    }
 
 
 @require_GET
@@ -91,8 +98,9 @@ def account_success(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Success tab: success plan and ROI baseline, onboarding milestones, time to value."""
     account = _account_or_404(external_id)
     editing = request.GET.get("edit") == "1"
-    context = _success_context(request, account, editing=editing and can_edit_account(
-        request.user, account))
+    context = _success_context(
+        request, account, editing=editing and can_edit_account(request.user, account)
+    )
     if request.htmx and editing:
         return _vary(render(request, "playbooks/success.html#plan_card", context))
     return _vary(render(request, "playbooks/success.html", context))
@@ -107,11 +115,13 @@ def success_plan_update(request: AuthedRequest, external_id: str) -> HttpRespons
         success.success_plan_save(account=account, user=request.user, data=request.POST)
     except ValidationError as exc:
         context = _success_context(
-            request, account, editing=True, plan_values=request.POST,
-            plan_errors={PLAN_LABELS.get(k, k): " ".join(v)
-                         for k, v in exc.message_dict.items()})
-        template = ("playbooks/success.html#plan_card" if request.htmx
-                    else "playbooks/success.html")
+            request,
+            account,
+            editing=True,
+            plan_values=request.POST,
+            plan_errors={PLAN_LABELS.get(k, k): " ".join(v) for k, v in exc.message_dict.items()},
+        )
+        template = "playbooks/success.html#plan_card" if request.htmx else "playbooks/success.html"
         return _vary(render(request, template, context, status=422))
     if request.htmx:
         context = _success_context(request, account, plan_saved=True)
@@ -151,16 +161,20 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
             errors["on"] = "Give the date as YYYY-MM-DD."
     if not errors:
         try:
-            success.milestone_complete(milestone=milestone, user=request.user, on=on,
-                                       evidence=request.POST.get("evidence", ""))
+            success.milestone_complete(
+                milestone=milestone,
+                user=request.user,
+                on=on,
+                evidence=request.POST.get("evidence", ""),
+            )
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     status = 422 if errors else 200
     if request.htmx or errors:
-        context = _success_context(request, account, ms_error_pk=milestone.pk,
-                                   ms_error=" ".join(errors.values()))
-        template = ("playbooks/success.html#milestones" if request.htmx
-                    else "playbooks/success.html")
+        context = _success_context(
+            request, account, ms_error_pk=milestone.pk, ms_error=" ".join(errors.values())
+        )
+        template = "playbooks/success.html#milestones" if request.htmx else "playbooks/success.html"
         return _vary(render(request, template, context, status=status))
     messages.success(request, f"{milestone.get_key_display()} marked complete.")
     return redirect("account_success", external_id=account.external_id)
@@ -197,8 +211,9 @@ def tier_queue(request: AuthedRequest) -> HttpResponse:
         direction = ""
     context = _queue_context(request, direction)
     context["error"] = error
-    return _vary(render(request, "playbooks/tier_queue.html", context,
-                        status=400 if error else 200))
+    return _vary(
+        render(request, "playbooks/tier_queue.html", context, status=400 if error else 200)
+    )
 
 
 def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
@@ -208,8 +223,9 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
     error = ""
     try:
         if approve:
-            tiering.tier_suggestion_approve(suggestion=suggestion, user=request.user,
-                                            note=request.POST.get("note", ""))
+            tiering.tier_suggestion_approve(
+                suggestion=suggestion, user=request.user, note=request.POST.get("note", "")
+            )
         else:
             tiering.tier_suggestion_dismiss(suggestion=suggestion, user=request.user)
     except ValidationError as exc:
@@ -219,8 +235,14 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
         suggestion.refresh_from_db()
         suggestion.evidence_lines = tiering.evidence_lines(suggestion.evidence)
         context = {"s": suggestion, "can_decide": True, "row_error": error}
-        return _vary(render(request, "playbooks/tier_queue.html#decided_row", context,
-                            status=409 if error else 200))
+        return _vary(
+            render(
+                request,
+                "playbooks/tier_queue.html#decided_row",
+                context,
+                status=409 if error else 200,
+            )
+        )
     if error:
         messages.error(request, error)
     elif approve:
@@ -257,8 +279,9 @@ def nudges_page(request: AuthedRequest) -> HttpResponse:
     if status and status not in DeliveryStatus.values:
         problems.append(f"status must be one of {', '.join(DeliveryStatus.values)}")
         status = ""
-    if not (raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) <= 9
-            and int(raw_page) > 0):
+    if not (
+        raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) <= 9 and int(raw_page) > 0
+    ):
         problems.append(f"page must be a positive whole number, not '{raw_page[:20]}'")
         raw_page = "1"
     qs = nudges.nudges_list(kind=kind, status=status)
@@ -275,4 +298,3 @@ def nudges_page(request: AuthedRequest) -> HttpResponse:
     }
     template = "playbooks/nudges.html#rows" if request.htmx else "playbooks/nudges.html"
     return _vary(render(request, template, context, status=400 if problems else 200))
-

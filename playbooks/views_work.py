@@ -62,8 +62,9 @@ def _task_or_404(task_id: int):
     return task
 
 
-def _after_task(request: AuthedRequest, task, notice: str, *, error: str = "",
-                status: int = 200) -> HttpResponse:
+def _after_task(
+    request: AuthedRequest, task, notice: str, *, error: str = "", status: int = 200
+) -> HttpResponse:
     """Answer a task action with the fragment the action came from (htmx) or a redirect."""
     origin = request.POST.get("from", "work")
     if origin == "plays":
@@ -110,8 +111,11 @@ def task_claim(request: AuthedRequest, task_id: int) -> HttpResponse:
         claimed = plays.task_claim(task=task, user=request.user)
     except ValidationError as exc:
         return _after_task(request, task, "", error=exc.messages[0], status=409)
-    notice = (f"Claimed: {task.title}" + (" (and the rest of its play)" if task.play_id else "")
-              if claimed else f"Already yours: {task.title}")
+    notice = (
+        f"Claimed: {task.title}" + (" (and the rest of its play)" if task.play_id else "")
+        if claimed
+        else f"Already yours: {task.title}"
+    )
     return _after_task(request, task, notice)
 
 
@@ -158,12 +162,19 @@ def account_plays(request: AuthedRequest, external_id: str) -> HttpResponse:
     return render(request, "playbooks/account_plays.html", _plays_context(request, account))
 
 
-def _plays_answer(request: AuthedRequest, account: Account, *, notice: str = "",
-                  start_error: str = "", status: int = 200) -> HttpResponse:
+def _plays_answer(
+    request: AuthedRequest,
+    account: Account,
+    *,
+    notice: str = "",
+    start_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
     if request.htmx or start_error:
         context = _plays_context(request, account, notice=notice, start_error=start_error)
-        template = ("playbooks/account_plays.html#plays" if request.htmx
-                    else "playbooks/account_plays.html")
+        template = (
+            "playbooks/account_plays.html#plays" if request.htmx else "playbooks/account_plays.html"
+        )
         return render(request, template, context, status=status)
     messages.success(request, notice)
     return redirect("account_plays", external_id=account.external_id)
@@ -178,8 +189,11 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     key = request.POST.get("playbook", "").strip()
     playbook = Playbook.objects.filter(key=key).first() if key else None
     if playbook is None:
-        error = ("Choose a playbook to start." if not key
-                 else f"There is no playbook '{key}'; choose one from the list.")
+        error = (
+            "Choose a playbook to start."
+            if not key
+            else f"There is no playbook '{key}'; choose one from the list."
+        )
         return _plays_answer(request, account, start_error=error, status=422)
     try:
         play = plays.play_start(account=account, playbook=playbook, started_by=request.user)
@@ -198,8 +212,11 @@ def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpR
         raise Http404("No such play on this account")
     play.account = account
     cancelled = plays.play_cancel(play=play, user=request.user)
-    notice = (f"Cancelled “{play.playbook.name}”." if cancelled
-              else f"“{play.playbook.name}” was already {play.get_status_display().lower()}.")
+    notice = (
+        f"Cancelled “{play.playbook.name}”."
+        if cancelled
+        else f"“{play.playbook.name}” was already {play.get_status_display().lower()}."
+    )
     return _plays_answer(request, account, notice=notice)
 
 
@@ -209,16 +226,23 @@ def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpR
 @require_GET
 def playbook_list(request: AuthedRequest) -> HttpResponse:
     """Every playbook template: its trigger, tiers, owner rule, steps and plays running."""
-    return render(request, "playbooks/playbook_list.html", {
-        "playbooks": plays.playbooks_list(),
-        "can_edit": plays.can_edit_playbooks(request.user),
-    })
+    return render(
+        request,
+        "playbooks/playbook_list.html",
+        {
+            "playbooks": plays.playbooks_list(),
+            "can_edit": plays.can_edit_playbooks(request.user),
+        },
+    )
 
 
 def _form_values(post) -> dict:
-    steps = [plays.StepInput(title=t or "", detail=d or "", due_days=n or "")
-             for t, d, n in zip_longest(post.getlist("step_title"), post.getlist("step_detail"),
-                                        post.getlist("step_due"))]
+    steps = [
+        plays.StepInput(title=t or "", detail=d or "", due_days=n or "")
+        for t, d, n in zip_longest(
+            post.getlist("step_title"), post.getlist("step_detail"), post.getlist("step_due")
+        )
+    ]
     return {
         "key": post.get("key", "").strip(),
         "name": post.get("name", ""),
@@ -233,17 +257,30 @@ def _form_values(post) -> dict:
 
 def _values_of(playbook: Playbook) -> dict:
     return {
-        "key": playbook.key, "name": playbook.name, "description": playbook.description,
-        "trigger": playbook.trigger, "tiers": [str(t) for t in playbook.tiers or []],
-        "owner_rule": playbook.owner_rule, "active": playbook.active,
-        "steps": [plays.StepInput(title=s.title, detail=s.detail, due_days=s.due_days)
-                  for s in playbook.steps.all()],
+        "key": playbook.key,
+        "name": playbook.name,
+        "description": playbook.description,
+        "trigger": playbook.trigger,
+        "tiers": [str(t) for t in playbook.tiers or []],
+        "owner_rule": playbook.owner_rule,
+        "active": playbook.active,
+        "steps": [
+            plays.StepInput(title=s.title, detail=s.detail, due_days=s.due_days)
+            for s in playbook.steps.all()
+        ],
     }
 
 
-def _editor(request: AuthedRequest, playbook: Playbook | None, values: dict, *,
-            errors: dict | None = None, saved: bool = False, status: int = 200,
-            fragment: bool = False) -> HttpResponse:
+def _editor(
+    request: AuthedRequest,
+    playbook: Playbook | None,
+    values: dict,
+    *,
+    errors: dict | None = None,
+    saved: bool = False,
+    status: int = 200,
+    fragment: bool = False,
+) -> HttpResponse:
     context = {
         "playbook": playbook,
         "values": values,
@@ -253,11 +290,13 @@ def _editor(request: AuthedRequest, playbook: Playbook | None, values: dict, *,
         "owner_rules": OwnerRule.choices,
         "tier_choices": [("1", "Tier 1"), ("2", "Tier 2"), ("3", "Tier 3")],
         "trigger_help": plays.trigger_help(),
-        "action": (reverse("playbook_edit", args=[playbook.key]) if playbook
-                   else reverse("playbook_create")),
+        "action": (
+            reverse("playbook_edit", args=[playbook.key])
+            if playbook
+            else reverse("playbook_create")
+        ),
     }
-    template = ("playbooks/playbook_edit.html#editor" if fragment
-                else "playbooks/playbook_edit.html")
+    template = "playbooks/playbook_edit.html#editor" if fragment else "playbooks/playbook_edit.html"
     return render(request, template, context, status=status)
 
 
@@ -276,13 +315,20 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
         return _editor(request, playbook, values, fragment=request.htmx)
     try:
         saved = plays.playbook_save(
-            playbook=playbook, key=values["key"], name=values["name"],
-            description=values["description"], trigger=values["trigger"],
-            tiers=values["tiers"], owner_rule=values["owner_rule"], active=values["active"],
-            steps=values["steps"])
+            playbook=playbook,
+            key=values["key"],
+            name=values["name"],
+            description=values["description"],
+            trigger=values["trigger"],
+            tiers=values["tiers"],
+            owner_rule=values["owner_rule"],
+            active=values["active"],
+            steps=values["steps"],
+        )
     except ValidationError as exc:
-        return _editor(request, playbook, values, errors=exc.message_dict, status=422,
-                       fragment=request.htmx)
+        return _editor(
+            request, playbook, values, errors=exc.message_dict, status=422, fragment=request.htmx
+        )
     if request.htmx and playbook is not None:
         saved = plays.playbook_by_key(key=saved.key)
         return _editor(request, saved, _values_of(saved), saved=True, fragment=True)
@@ -313,7 +359,14 @@ def playbook_create(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied("Only a CS manager can create playbooks.")
     if request.method == "POST":
         return _editor_post(request, None)
-    values = {"key": "", "name": "", "description": "", "trigger": "", "tiers": [],
-              "owner_rule": OwnerRule.CSM, "active": True,
-              "steps": [plays.StepInput(title="") for _ in range(STEP_ROWS_NEW)]}
+    values = {
+        "key": "",
+        "name": "",
+        "description": "",
+        "trigger": "",
+        "tiers": [],
+        "owner_rule": OwnerRule.CSM,
+        "active": True,
+        "steps": [plays.StepInput(title="") for _ in range(STEP_ROWS_NEW)],
+    }
     return _editor(request, None, values)

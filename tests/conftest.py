@@ -42,8 +42,10 @@ def table_rows() -> dict[str, list[dict]]:
         if label in _BOOKKEEPING or not model._meta.managed:
             continue
         skip = _VOLATILE.get(label, set())
-        rows[label] = [{k: v for k, v in row.items() if k not in skip}
-                       for row in model._default_manager.order_by("pk").values()]
+        rows[label] = [
+            {k: v for k, v in row.items() if k not in skip}
+            for row in model._default_manager.order_by("pk").values()
+        ]
     return rows
 
 

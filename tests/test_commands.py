@@ -41,8 +41,7 @@ def run_command(argv: list[str]) -> int:
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_import_data_rejects_bad_rows_exits_non_zero_and_writes_nothing(tmp_path, capsys,
-                                                                       acme):
+def test_import_data_rejects_bad_rows_exits_non_zero_and_writes_nothing(tmp_path, capsys, acme):
     path = tmp_path / "contracts.csv"
     path.write_text(BAD_CONTRACTS)
     counts, rows = table_counts(), table_rows()
@@ -63,7 +62,12 @@ def test_import_data_rejects_bad_rows_exits_non_zero_and_writes_nothing(tmp_path
     assert Contract.objects.count() == 0
     run = ImportRun.objects.get()
     assert (run.kind, run.origin, run.filename, run.status, run.error_count) == (
-        "contracts", "cli", "contracts.csv", "rejected", 4)
+        "contracts",
+        "cli",
+        "contracts.csv",
+        "rejected",
+        4,
+    )
 
 
 def test_import_data_file_level_problem(tmp_path, capsys, db):
@@ -72,7 +76,8 @@ def test_import_data_file_level_problem(tmp_path, capsys, db):
     assert run_command(["users", str(path)]) == 1
     assert capsys.readouterr().err.splitlines()[0] == (
         "row 2: the file is not UTF-8 encoded (bad byte 0xe9 on line 2); save it as "
-        "'CSV UTF-8' and upload again")
+        "'CSV UTF-8' and upload again"
+    )
     assert User.objects.count() == 0
 
 
@@ -82,11 +87,16 @@ def test_import_data_accepts_and_reports_counts_then_changes_nothing(tmp_path, c
 
     assert run_command(["accounts", str(path)]) == 0
     first = capsys.readouterr().out
-    assert re.fullmatch(r"imported 2 accounts rows: 2 new, 0 updated, 0 unchanged "
-                        r"\(\d+\.\d\d s\)\n", first)
-    assert list(Account.objects.order_by("external_id").values_list(
-        "external_id", "name", "tier", "csm_id", "seats")) == [
-        ("globex", "Globex Corp", 3, alice.pk, 10), ("initech", "Initech", 1, None, None)]
+    assert re.fullmatch(
+        r"imported 2 accounts rows: 2 new, 0 updated, 0 unchanged "
+        r"\(\d+\.\d\d s\)\n",
+        first,
+    )
+    assert list(
+        Account.objects.order_by("external_id").values_list(
+            "external_id", "name", "tier", "csm_id", "seats"
+        )
+    ) == [("globex", "Globex Corp", 3, alice.pk, 10), ("initech", "Initech", 1, None, None)]
     rows = table_rows()
 
     assert run_command(["accounts", str(path)]) == 0
@@ -97,12 +107,14 @@ def test_import_data_accepts_and_reports_counts_then_changes_nothing(tmp_path, c
 
 def test_import_data_tier_move_writes_history(tmp_path, capsys, acme):
     path = tmp_path / "accounts.csv"
-    path.write_text("external_id,name,segment,tier,csm\n"
-                    "acme,Acme Analytics,institution,3,alice@cs.example\n")
+    path.write_text(
+        "external_id,name,segment,tier,csm\nacme,Acme Analytics,institution,3,alice@cs.example\n"
+    )
     call_command("import_data", "accounts", str(path))
     assert list(Account.objects.values_list("tier", "csm__email")) == [(3, "alice@cs.example")]
     assert list(TierChange.objects.values_list("from_tier", "to_tier", "reason")) == [
-        (2, 3, "Changed by an accounts import")]
+        (2, 3, "Changed by an accounts import")
+    ]
 
 
 def test_import_data_unknown_kind_or_missing_file(tmp_path, db):
@@ -116,8 +128,9 @@ def test_import_data_unknown_kind_or_missing_file(tmp_path, db):
 def test_import_data_raises_command_error_when_called_from_code(tmp_path, acme):
     path = tmp_path / "contracts.csv"
     path.write_text(BAD_CONTRACTS)
-    with pytest.raises(CommandError,
-                       match=r"^rejected: 4 problem\(s\) in 4 rows; nothing was imported$"):
+    with pytest.raises(
+        CommandError, match=r"^rejected: 4 problem\(s\) in 4 rows; nothing was imported$"
+    ):
         call_command("import_data", "contracts", str(path))
     assert Contract.objects.count() == 0
 
@@ -152,7 +165,10 @@ def test_create_api_token_twice_gives_two_different_tokens(capsys, maya):
 
 
 def test_create_api_token_for_unknown_user(db):
-    with pytest.raises(CommandError, match=r"^no user with email ghost@cs\.example; import or "
-                                           r"create the user first$"):
+    with pytest.raises(
+        CommandError,
+        match=r"^no user with email ghost@cs\.example; import or "
+        r"create the user first$",
+    ):
         call_command("create_api_token", "ghost@cs.example")
     assert ApiToken.objects.count() == 0

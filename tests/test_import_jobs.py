@@ -8,8 +8,9 @@ from cs_portal.celery import app as celery_app
 from cs_portal.jobs import progress_key
 from cs_portal.models import ImportRun
 
-ACCOUNTS = (b"external_id,name,segment,tier\n"
-            + b"".join(f"big-{i:04d},Big {i},self_serve,3\n".encode() for i in range(300)))
+ACCOUNTS = b"external_id,name,segment,tier\n" + b"".join(
+    f"big-{i:04d},Big {i},self_serve,3\n".encode() for i in range(300)
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,13 +25,16 @@ def eager():
 def upload(client, data: bytes, name="big.csv", **headers):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return client.post("/imports/", {"kind": "accounts",
-                                     "file": SimpleUploadedFile(name, data, "text/csv")},
-                       **headers)
+    return client.post(
+        "/imports/",
+        {"kind": "accounts", "file": SimpleUploadedFile(name, data, "text/csv")},
+        **headers,
+    )
 
 
 def test_big_upload_runs_as_a_job_and_the_page_shows_its_outcome(
-        maya_client, settings, tmp_path, django_capture_on_commit_callbacks):
+    maya_client, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.IMPORT_ASYNC_BYTES = 1000
     settings.IMPORT_SPOOL_DIR = str(tmp_path)
     with django_capture_on_commit_callbacks(execute=True):
@@ -51,7 +55,8 @@ def test_big_upload_runs_as_a_job_and_the_page_shows_its_outcome(
 
 
 def test_a_rejected_background_import_lists_its_bad_rows(
-        maya_client, settings, tmp_path, django_capture_on_commit_callbacks):
+    maya_client, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.IMPORT_ASYNC_BYTES = 1000
     settings.IMPORT_SPOOL_DIR = str(tmp_path)
     data = ACCOUNTS + b"bad-1,Bad,galaxy,3\n"
@@ -61,14 +66,15 @@ def test_a_rejected_background_import_lists_its_bad_rows(
     assert run.status == "rejected"
     page = maya_client.get(f"/imports/?job={run.pk}")
     assert "Rejected: nothing was imported" in page.text
-    assert "<td class=\"num\">302</td>" in page.text
+    assert '<td class="num">302</td>' in page.text
     assert "galaxy" in page.text
     assert not Account.objects.filter(external_id__startswith="big-").exists()
 
 
 def test_a_running_job_shows_its_phase_and_percentage(maya_client, maya):
-    run = ImportRun.objects.create(kind="usage", origin="web", user=maya, filename="usage.csv",
-                                   status=ImportRun.Status.RUNNING)
+    run = ImportRun.objects.create(
+        kind="usage", origin="web", user=maya, filename="usage.csv", status=ImportRun.Status.RUNNING
+    )
     cache.set(progress_key(run.pk), {"phase": "copying", "done": 250, "total": 1000})
     page = maya_client.get(f"/imports/jobs/{run.pk}/", HTTP_HX_REQUEST="true")
     assert "Copying: 250 of 1,000 bytes" in page.text

@@ -52,13 +52,19 @@ def test_admin_and_superuser_may_do_everything(db, acme):
     superuser = UserFactory(role=Role.PRODUCT, is_superuser=True)
     for user in (admin, superuser):
         assert (can_edit_account(user, acme), can_change_tier(user), can_import(user)) == (
-            True, True, True)
+            True,
+            True,
+            True,
+        )
 
 
 def test_anonymous_may_do_nothing(acme):
     anonymous = AnonymousUser()
-    assert (can_edit_account(anonymous, acme), can_change_tier(anonymous),
-            can_import(anonymous)) == (False, False, False)
+    assert (
+        can_edit_account(anonymous, acme),
+        can_change_tier(anonymous),
+        can_import(anonymous),
+    ) == (False, False, False)
 
 
 def test_inactive_csm_cannot_log_in_to_edit(db, alice, acme):
@@ -104,8 +110,10 @@ def test_login_page_is_open(client, db):
 
 def test_csm_cannot_log_a_touchpoint_on_another_csms_account(bob_client, acme, today):
     counts = table_counts()
-    response = bob_client.post("/accounts/acme/touchpoints", {
-        "kind": "meeting", "date": today.isoformat(), "note": "Sneaky note"})
+    response = bob_client.post(
+        "/accounts/acme/touchpoints",
+        {"kind": "meeting", "date": today.isoformat(), "note": "Sneaky note"},
+    )
     assert response.status_code == 403
     assert "You can only log touchpoints on accounts you own." in response.text
     assert Touchpoint.objects.count() == 0
@@ -126,24 +134,31 @@ def test_csm_cannot_log_a_touchpoint_via_htmx_on_another_csms_account(bob_client
 
 def test_csm_logs_a_touchpoint_on_their_own_account(alice_client, alice, acme, today):
     on = today - timedelta(days=1)
-    response = alice_client.post("/accounts/acme/touchpoints", {
-        "kind": "meeting", "date": on.isoformat(), "note": "  Walked through the renewal  "})
+    response = alice_client.post(
+        "/accounts/acme/touchpoints",
+        {"kind": "meeting", "date": on.isoformat(), "note": "  Walked through the renewal  "},
+    )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/acme/"
-    assert list(Touchpoint.objects.values_list(
-        "account__external_id", "kind", "date", "note", "logged_by", "score", "contact")) == [
-        ("acme", "meeting", on, "Walked through the renewal", alice.pk, None, None)]
+    assert list(
+        Touchpoint.objects.values_list(
+            "account__external_id", "kind", "date", "note", "logged_by", "score", "contact"
+        )
+    ) == [("acme", "meeting", on, "Walked through the renewal", alice.pk, None, None)]
     page = alice_client.get("/accounts/acme/")
     assert "Touchpoint logged." in page.text
     assert "Walked through the renewal" in page.text
 
 
 def test_manager_logs_a_touchpoint_on_any_account(maya_client, maya, acme, today):
-    response = maya_client.post("/accounts/acme/touchpoints", {
-        "kind": "email", "date": today.isoformat(), "note": "Exec intro"})
+    response = maya_client.post(
+        "/accounts/acme/touchpoints",
+        {"kind": "email", "date": today.isoformat(), "note": "Exec intro"},
+    )
     assert response.status_code == 302
     assert list(Touchpoint.objects.values_list("kind", "logged_by", "note")) == [
-        ("email", maya.pk, "Exec intro")]
+        ("email", maya.pk, "Exec intro")
+    ]
 
 
 def test_product_user_reads_the_account_but_cannot_log(pat_client, acme, today):
@@ -156,8 +171,10 @@ def test_product_user_reads_the_account_but_cannot_log(pat_client, acme, today):
     assert "your role can view accounts but not change them" in page.text
 
     counts = table_counts()
-    response = pat_client.post("/accounts/acme/touchpoints", {
-        "kind": "meeting", "date": today.isoformat(), "note": "Product note"})
+    response = pat_client.post(
+        "/accounts/acme/touchpoints",
+        {"kind": "meeting", "date": today.isoformat(), "note": "Product note"},
+    )
     assert response.status_code == 403
     assert Touchpoint.objects.count() == 0
     assert table_counts() == counts
@@ -197,23 +214,27 @@ def test_product_user_cannot_change_tier(pat_client, acme):
 
 
 def test_manager_changes_tier_with_a_reason(maya_client, maya, acme):
-    response = maya_client.post("/accounts/acme/tier",
-                                {"tier": "1", "reason": "  ARR passed $250k  "})
+    response = maya_client.post(
+        "/accounts/acme/tier", {"tier": "1", "reason": "  ARR passed $250k  "}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/acme/"
     acme.refresh_from_db()
     assert acme.tier == 1
-    assert list(TierChange.objects.values_list(
-        "account__external_id", "from_tier", "to_tier", "reason", "changed_by")) == [
-        ("acme", 2, 1, "ARR passed $250k", maya.pk)]
+    assert list(
+        TierChange.objects.values_list(
+            "account__external_id", "from_tier", "to_tier", "reason", "changed_by"
+        )
+    ) == [("acme", 2, 1, "ARR passed $250k", maya.pk)]
     page = maya_client.get("/accounts/acme/")
     assert "Acme Analytics moved to tier 1." in page.text
     assert "Tier 2 → 1" in page.text
 
 
 def test_manager_changes_tier_via_htmx_is_told_to_reload(maya_client, acme):
-    response = maya_client.post("/accounts/acme/tier", {"tier": "3", "reason": "Shrinking"},
-                                headers={"HX-Request": "true"})
+    response = maya_client.post(
+        "/accounts/acme/tier", {"tier": "3", "reason": "Shrinking"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 204
     assert response["HX-Redirect"] == "http://testserver/accounts/acme/"
     acme.refresh_from_db()
@@ -232,8 +253,9 @@ def test_manager_cannot_change_tier_without_a_reason(maya_client, acme, reason):
 
 def test_manager_cannot_move_to_the_same_or_an_unknown_tier(maya_client, acme):
     same = maya_client.post("/accounts/acme/tier", {"tier": "2", "reason": "No-op"})
-    unknown = maya_client.post("/accounts/acme/tier", {"tier": "7", "reason": "Typo"},
-                               headers={"HX-Request": "true"})
+    unknown = maya_client.post(
+        "/accounts/acme/tier", {"tier": "7", "reason": "Typo"}, headers={"HX-Request": "true"}
+    )
     assert same.status_code == 422
     assert "The account is already tier 2." in same.text
     assert unknown.status_code == 422
@@ -251,8 +273,9 @@ def test_manager_cannot_move_to_the_same_or_an_unknown_tier(maya_client, acme):
 def test_non_managers_cannot_upload_imports(request, acme, persona):
     client = request.getfixturevalue(persona)
     counts, rows = table_counts(), table_rows()
-    upload = SimpleUploadedFile("users.csv", b"email,role\nintruder@cs.example,admin\n",
-                                content_type="text/csv")
+    upload = SimpleUploadedFile(
+        "users.csv", b"email,role\nintruder@cs.example,admin\n", content_type="text/csv"
+    )
     response = client.post("/imports/", {"kind": "users", "file": upload})
     assert response.status_code == 403
     assert "Only CS managers and admins can import data." in response.text

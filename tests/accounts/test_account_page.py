@@ -31,19 +31,29 @@ def md(day) -> str:
 
 def timeline(response) -> list[tuple[str, str]]:
     """(kind, title) of each timeline entry, top to bottom."""
-    return [(kind, html.unescape(title)) for kind, title in re.findall(
-        r'<li class="tl tl-(\w+)">.*?<span class="tl-kind">(.*?)</span>', response.text,
-        re.DOTALL)]
+    return [
+        (kind, html.unescape(title))
+        for kind, title in re.findall(
+            r'<li class="tl tl-(\w+)">.*?<span class="tl-kind">(.*?)</span>',
+            response.text,
+            re.DOTALL,
+        )
+    ]
 
 
 def people(response) -> list[tuple[str, list[tuple[str, str]]]]:
     """[(role heading, [(name, flag text), ...]), ...] from the People card."""
     card = response.text.split("<h2>People</h2>", 1)[1].split("</section>", 1)[0]
     groups = []
-    for role, items in re.findall(r"<h3>(.*?)</h3>\s*<ul class=\"people\">(.*?)</ul>", card,
-                                  re.DOTALL):
-        found = re.findall(r'<span class="pname">(.*?)</span>\s*<span class="flag[^"]*">(.*?)'
-                           r"</span>", items, re.DOTALL)
+    for role, items in re.findall(
+        r"<h3>(.*?)</h3>\s*<ul class=\"people\">(.*?)</ul>", card, re.DOTALL
+    ):
+        found = re.findall(
+            r'<span class="pname">(.*?)</span>\s*<span class="flag[^"]*">(.*?)'
+            r"</span>",
+            items,
+            re.DOTALL,
+        )
         groups.append((role, [(html.unescape(n), html.unescape(f)) for n, f in found]))
     return groups
 
@@ -51,30 +61,61 @@ def people(response) -> list[tuple[str, list[tuple[str, str]]]]:
 @pytest.fixture
 def acme_page(acme, maya, today):
     """acme with two active contracts, an ended and an upcoming one, people and history."""
-    ContractFactory(account=acme, start=today - timedelta(days=300),
-                    end=today + timedelta(days=64), arr=Decimal("100000"), plan="developer",
-                    commit_units=Decimal("2000000"))
-    ContractFactory(account=acme, start=today - timedelta(days=20),
-                    end=today + timedelta(days=45), arr=Decimal("25000"), plan="datastreams")
-    ContractFactory(account=acme, start=today - timedelta(days=665),
-                    end=today - timedelta(days=301), arr=Decimal("60000"), plan="explorer")
-    ContractFactory(account=acme, start=today + timedelta(days=65),
-                    end=today + timedelta(days=429), arr=Decimal("150000"), plan="datastreams")
-    ContactFactory(account=acme, name="Erin Exec", role="exec_sponsor",
-                   last_engaged=today - timedelta(days=61))
-    ContactFactory(account=acme, name="Cam Champion", role="champion",
-                   last_engaged=today - timedelta(days=60))
-    ContactFactory(account=acme, name="Lee Leaver", role="champion",
-                   last_engaged=today - timedelta(days=10), left=today - timedelta(days=7))
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=300),
+        end=today + timedelta(days=64),
+        arr=Decimal("100000"),
+        plan="developer",
+        commit_units=Decimal("2000000"),
+    )
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=20),
+        end=today + timedelta(days=45),
+        arr=Decimal("25000"),
+        plan="datastreams",
+    )
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=665),
+        end=today - timedelta(days=301),
+        arr=Decimal("60000"),
+        plan="explorer",
+    )
+    ContractFactory(
+        account=acme,
+        start=today + timedelta(days=65),
+        end=today + timedelta(days=429),
+        arr=Decimal("150000"),
+        plan="datastreams",
+    )
+    ContactFactory(
+        account=acme, name="Erin Exec", role="exec_sponsor", last_engaged=today - timedelta(days=61)
+    )
+    ContactFactory(
+        account=acme, name="Cam Champion", role="champion", last_engaged=today - timedelta(days=60)
+    )
+    ContactFactory(
+        account=acme,
+        name="Lee Leaver",
+        role="champion",
+        last_engaged=today - timedelta(days=10),
+        left=today - timedelta(days=7),
+    )
     ContactFactory(account=acme, name="Dev Engineer", role="data_engineer", last_engaged=None)
-    ContactFactory(account=acme, name="Fay Future", role="analyst",
-                   last_engaged=today - timedelta(days=1), left=today + timedelta(days=14))
-    TouchpointFactory(account=acme, date=today - timedelta(days=40), kind="qbr",
-                      note="Q3 review")
-    TouchpointFactory(account=acme, date=today - timedelta(days=2), kind="nps", score=9,
-                      note="Loves the API")
-    TierChangeFactory(account=acme, from_tier=3, to_tier=2, reason="Usage tripled",
-                      changed_by=maya)
+    ContactFactory(
+        account=acme,
+        name="Fay Future",
+        role="analyst",
+        last_engaged=today - timedelta(days=1),
+        left=today + timedelta(days=14),
+    )
+    TouchpointFactory(account=acme, date=today - timedelta(days=40), kind="qbr", note="Q3 review")
+    TouchpointFactory(
+        account=acme, date=today - timedelta(days=2), kind="nps", score=9, note="Loves the API"
+    )
+    TierChangeFactory(account=acme, from_tier=3, to_tier=2, reason="Usage tripled", changed_by=maya)
     return acme
 
 
@@ -88,14 +129,13 @@ def test_header_shows_tier_arr_plan_and_renewal_countdown(acme_page, alice_clien
     # Plan and commit come from the active contract that started last (no commit on it).
     assert '<dt>Commit</dt><dd><span class="muted">None</span></dd>' in body
     assert '<span class="plan plan-datastreams">Datastreams</span>' in body
-    assert ('<span class="soon" data-testid="renewal-countdown">64 days left</span>' in body)
+    assert '<span class="soon" data-testid="renewal-countdown">64 days left</span>' in body
     assert f"{md(today - timedelta(days=20))} – {md(today + timedelta(days=64))}" in body
     assert "<dt>CSM</dt><dd>Alice Archer</dd>" in body
 
 
 def test_renewal_countdown_singular_and_far(acme, alice_client, today):
-    ContractFactory(account=acme, start=today - timedelta(days=364),
-                    end=today + timedelta(days=1))
+    ContractFactory(account=acme, start=today - timedelta(days=364), end=today + timedelta(days=1))
     body = text(alice_client.get("/accounts/acme/"))
     assert '<span class="soon" data-testid="renewal-countdown">1 day left</span>' in body
 
@@ -104,17 +144,21 @@ def test_no_active_contract(acme, alice_client):
     body = text(alice_client.get("/accounts/acme/"))
     assert "<dt>ARR</dt><dd>$0</dd>" in body
     assert "No active contract" in body
-    assert "data-testid=\"renewal-countdown\"" not in body
+    assert 'data-testid="renewal-countdown"' not in body
     assert "No contracts. Import them" in body
 
 
-def test_people_grouped_by_role_with_who_left_and_who_went_quiet(acme_page, alice_client,
-                                                                 today):
+def test_people_grouped_by_role_with_who_left_and_who_went_quiet(acme_page, alice_client, today):
     response = alice_client.get("/accounts/acme/")
     assert people(response) == [
         ("Exec sponsor", [("Erin Exec", "Quiet 61 days")]),
-        ("Champion", [("Cam Champion", "Engaged 60d ago"),
-                      ("Lee Leaver", f"Left {md(today - timedelta(days=7))}")]),
+        (
+            "Champion",
+            [
+                ("Cam Champion", "Engaged 60d ago"),
+                ("Lee Leaver", f"Left {md(today - timedelta(days=7))}"),
+            ],
+        ),
         ("Data engineer", [("Dev Engineer", "Never engaged")]),
         ("Analyst", [("Fay Future", "Engaged 1d ago")]),  # leaving later: still here today
     ]
@@ -127,18 +171,42 @@ def test_no_contacts_says_how_to_add_them(acme, alice_client):
 def test_contract_history_newest_first_with_state(acme_page, alice_client, today):
     response = alice_client.get("/accounts/acme/")
     card = response.text.split("<h2>Contracts</h2>", 1)[1].split("</section>", 1)[0]
-    rows = re.findall(r'<tr class="contract-(\w+)"><td>(\w+ \d{4}) – (\w+ \d{4}).*?'
-                      r'<td>(\w+)</td><td class="num">\$([\d,]+)</td>', card, re.DOTALL)
+    rows = re.findall(
+        r'<tr class="contract-(\w+)"><td>(\w+ \d{4}) – (\w+ \d{4}).*?'
+        r'<td>(\w+)</td><td class="num">\$([\d,]+)</td>',
+        card,
+        re.DOTALL,
+    )
     month = "{:%b %Y}".format
     assert rows == [
-        ("future", month(today + timedelta(days=65)), month(today + timedelta(days=429)),
-         "Datastreams", "150,000"),
-        ("active", month(today - timedelta(days=20)), month(today + timedelta(days=45)),
-         "Datastreams", "25,000"),
-        ("active", month(today - timedelta(days=300)), month(today + timedelta(days=64)),
-         "Developer", "100,000"),
-        ("ended", month(today - timedelta(days=665)), month(today - timedelta(days=301)),
-         "Explorer", "60,000"),
+        (
+            "future",
+            month(today + timedelta(days=65)),
+            month(today + timedelta(days=429)),
+            "Datastreams",
+            "150,000",
+        ),
+        (
+            "active",
+            month(today - timedelta(days=20)),
+            month(today + timedelta(days=45)),
+            "Datastreams",
+            "25,000",
+        ),
+        (
+            "active",
+            month(today - timedelta(days=300)),
+            month(today + timedelta(days=64)),
+            "Developer",
+            "100,000",
+        ),
+        (
+            "ended",
+            month(today - timedelta(days=665)),
+            month(today - timedelta(days=301)),
+            "Explorer",
+            "60,000",
+        ),
     ]
 
 
@@ -163,8 +231,9 @@ def test_unknown_account_is_404(alice_client, acme, path):
 
 
 def test_posting_to_an_unknown_account_is_404(alice_client, acme, today):
-    response = alice_client.post("/accounts/ac%00me/touchpoints",
-                                 {"kind": "meeting", "date": today.isoformat()})
+    response = alice_client.post(
+        "/accounts/ac%00me/touchpoints", {"kind": "meeting", "date": today.isoformat()}
+    )
     assert response.status_code == 404
     assert Touchpoint.objects.count() == 0
 
@@ -172,13 +241,19 @@ def test_posting_to_an_unknown_account_is_404(alice_client, acme, today):
 # --- logging a touchpoint --------------------------------------------------------------------
 
 
-def test_logging_via_htmx_returns_the_timeline_with_the_new_note(acme_page, alice_client,
-                                                                 alice, today):
+def test_logging_via_htmx_returns_the_timeline_with_the_new_note(
+    acme_page, alice_client, alice, today
+):
     contact = acme_page.contacts.get(name="Cam Champion")
     response = alice_client.post(
         "/accounts/acme/touchpoints",
-        {"kind": "meeting", "date": today.isoformat(), "contact": str(contact.pk),
-         "note": "Agreed a pilot on Base", "score": ""},
+        {
+            "kind": "meeting",
+            "date": today.isoformat(),
+            "contact": str(contact.pk),
+            "note": "Agreed a pilot on Base",
+            "score": "",
+        },
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
@@ -197,15 +272,20 @@ def test_logging_via_htmx_returns_the_timeline_with_the_new_note(acme_page, alic
     assert "Agreed a pilot on Base</textarea>" not in response.text
     new = Touchpoint.objects.get(note="Agreed a pilot on Base")
     assert (new.kind, new.date, new.contact_id, new.logged_by_id, new.score) == (
-        "meeting", today, contact.pk, alice.pk, None)
+        "meeting",
+        today,
+        contact.pk,
+        alice.pk,
+        None,
+    )
 
 
 def test_logging_an_nps_with_a_score(acme, alice_client, today):
     response = alice_client.post(
         "/accounts/acme/touchpoints",
-        {"kind": "nps", "date": (today - timedelta(days=1)).isoformat(), "score": "10",
-         "note": ""},
-        headers={"HX-Request": "true"})
+        {"kind": "nps", "date": (today - timedelta(days=1)).isoformat(), "score": "10", "note": ""},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert timeline(response) == [("nps", "NPS response · score 10")]
     assert list(Touchpoint.objects.values_list("kind", "score")) == [("nps", 10)]
@@ -219,17 +299,24 @@ def test_logging_an_nps_with_a_score(acme, alice_client, today):
         ({"kind": "meeting", "date": ""}, "date", "Give the date as YYYY-MM-DD."),
         ({"kind": "nps", "score": "11"}, "score", "A NPS touchpoint needs a score from 0 to 10."),
         ({"kind": "nps", "score": ""}, "score", "A NPS touchpoint needs a score from 0 to 10."),
-        ({"kind": "nps", "score": "great"}, "score",
-         "A NPS touchpoint needs a score from 0 to 10."),
+        (
+            {"kind": "nps", "score": "great"},
+            "score",
+            "A NPS touchpoint needs a score from 0 to 10.",
+        ),
         ({"kind": "csat", "score": "6"}, "score", "A CSAT touchpoint needs a score from 1 to 5."),
-        ({"kind": "meeting", "score": "5"}, "score",
-         "Only NPS and CSAT touchpoints carry a score."),
+        (
+            {"kind": "meeting", "score": "5"},
+            "score",
+            "Only NPS and CSAT touchpoints carry a score.",
+        ),
         ({"kind": "lunch"}, "kind", "Choose a touchpoint kind."),
     ],
 )
 @pytest.mark.parametrize("htmx", [False, True])
-def test_invalid_touchpoint_is_rejected_with_a_message(acme_page, alice_client, today, form,
-                                                       field, message, htmx):
+def test_invalid_touchpoint_is_rejected_with_a_message(
+    acme_page, alice_client, today, form, field, message, htmx
+):
     data = {"date": today.isoformat(), "note": "Keep this note", "score": "", **form}
     if data["date"] == "+1":
         data["date"] = (today + timedelta(days=1)).isoformat()
@@ -249,11 +336,14 @@ def test_invalid_touchpoint_is_rejected_with_a_message(acme_page, alice_client, 
 def test_contact_of_another_account_is_rejected(acme_page, alice_client, today):
     stranger = ContactFactory(account=AccountFactory(external_id="other"), name="Stranger")
     rows = table_rows()
-    response = alice_client.post("/accounts/acme/touchpoints", {
-        "kind": "meeting", "date": today.isoformat(), "contact": str(stranger.pk), "note": "x"})
+    response = alice_client.post(
+        "/accounts/acme/touchpoints",
+        {"kind": "meeting", "date": today.isoformat(), "contact": str(stranger.pk), "note": "x"},
+    )
     assert response.status_code == 422
     assert "<li><strong>contact</strong>: Choose one of this account's contacts.</li>" in text(
-        response)
+        response
+    )
     assert table_rows() == rows
 
 

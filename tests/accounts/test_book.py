@@ -29,9 +29,14 @@ def text(response) -> str:
 
 def active_contract(account, *, days_left: int, arr: str, plan: str, today, **extra):
     """A contract that started 100 days ago and ends `days_left` days from today."""
-    return ContractFactory(account=account, start=today - timedelta(days=100),
-                           end=today + timedelta(days=days_left), arr=Decimal(arr), plan=plan,
-                           **extra)
+    return ContractFactory(
+        account=account,
+        start=today - timedelta(days=100),
+        end=today + timedelta(days=days_left),
+        arr=Decimal(arr),
+        plan=plan,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -46,18 +51,26 @@ def book(acme, alice, bob, today):
     | eagle    | Eagle Eye         | -     | 3    | self_serve  | credits     | 10000  | +85 d  |
     """
     bluth = AccountFactory(external_id="crm-0042", name="Bluth Holdings", csm=alice, tier=1)
-    cyb = AccountFactory(external_id="cyb-7", name="Cyberdyne Systems", csm=bob, tier=3,
-                         segment="self_serve")
-    dunder = AccountFactory(external_id="dunder", name="Dunder Data", csm=bob, tier=2,
-                            segment="self_serve")
-    eagle = AccountFactory(external_id="eagle", name="Eagle Eye", csm=None, tier=3,
-                           segment="self_serve")
+    cyb = AccountFactory(
+        external_id="cyb-7", name="Cyberdyne Systems", csm=bob, tier=3, segment="self_serve"
+    )
+    dunder = AccountFactory(
+        external_id="dunder", name="Dunder Data", csm=bob, tier=2, segment="self_serve"
+    )
+    eagle = AccountFactory(
+        external_id="eagle", name="Eagle Eye", csm=None, tier=3, segment="self_serve"
+    )
     active_contract(acme, days_left=200, arr="100000", plan="developer", today=today)
     active_contract(bluth, days_left=20, arr="50000", plan="explorer", today=today)
     active_contract(cyb, days_left=60, arr="300000", plan="datastreams", today=today)
     active_contract(eagle, days_left=85, arr="10000", plan="credits", today=today)
-    ContractFactory(account=dunder, start=today - timedelta(days=400),
-                    end=today - timedelta(days=36), arr=Decimal("80000"), plan="developer")
+    ContractFactory(
+        account=dunder,
+        start=today - timedelta(days=400),
+        end=today - timedelta(days=36),
+        arr=Decimal("80000"),
+        plan="developer",
+    )
     return {"acme": acme, "bluth": bluth, "cyb": cyb, "dunder": dunder, "eagle": eagle}
 
 
@@ -86,7 +99,7 @@ def test_manager_and_product_see_every_account(book, request, persona):
     assert '<span class="kpi-value" data-testid="count">5</span>' in response.text
     assert "$460,000" in response.text
     # Renewing in 90 days: bluth, cyberdyne, eagle = 360k.
-    assert "3 <small class=\"muted\">· $360,000</small>" in response.text
+    assert '3 <small class="muted">· $360,000</small>' in response.text
 
 
 def test_csm_can_widen_to_everyone(book, alice_client):
@@ -244,8 +257,11 @@ def test_plain_request_gets_the_full_page(book, maya_client):
     [
         ("tier=9", "tier must be 1, 2 or 3, not '9'"),
         ("tier=one", "tier must be 1, 2 or 3, not 'one'"),
-        ("sort=bogus", "sort must be one of risk, health, name, tier, plan, arr, renewal, csm "
-                       "(prefix '-' to reverse)"),
+        (
+            "sort=bogus",
+            "sort must be one of risk, health, name, tier, plan, arr, renewal, csm "
+            "(prefix '-' to reverse)",
+        ),
         ("band=purple", "band must be one of red, yellow, green, unscored, not 'purple'"),
         ("page=abc", "page must be a positive whole number, not 'abc'"),
         ("page=0", "page must be a positive whole number, not '0'"),
@@ -257,21 +273,27 @@ def test_plain_request_gets_the_full_page(book, maya_client):
         # Look like numbers to str.isdigit() but not to int(), or are too big for an id.
         ("csm=%C2%B2", "csm must be a CSM's id, 'me' or 'none', not '²'"),
         ("page=%C2%B2", "page must be a positive whole number, not '²'"),
-        ("csm=99999999999999999999",
-         "csm must be a CSM's id, 'me' or 'none', not '99999999999999999999'"),
+        (
+            "csm=99999999999999999999",
+            "csm must be a CSM's id, 'me' or 'none', not '99999999999999999999'",
+        ),
         (f"page={'9' * 5000}", f"page must be a positive whole number, not '{'9' * 5000}'"),
-        ("tier=9&segment=x", "tier must be 1, 2 or 3, not '9'; "
-                             "segment must be one of institution, self_serve"),
+        (
+            "tier=9&segment=x",
+            "tier must be 1, 2 or 3, not '9'; segment must be one of institution, self_serve",
+        ),
     ],
 )
 @pytest.mark.parametrize("htmx", [False, True])
-def test_bad_query_values_answer_400_with_a_readable_message(book, maya_client, query,
-                                                             message, htmx):
+def test_bad_query_values_answer_400_with_a_readable_message(
+    book, maya_client, query, message, htmx
+):
     headers = {"HX-Request": "true"} if htmx else {}
     response = maya_client.get(f"/book/?{query}", headers=headers)
     assert response.status_code == 400
-    assert (f"This filter could not be applied: {message}. Showing the whole book instead."
-            in text(response))
+    assert f"This filter could not be applied: {message}. Showing the whole book instead." in text(
+        response
+    )
     assert ("<html" in response.text) is not htmx
     assert listed(response) == ALL_BY_RENEWAL
 
@@ -292,15 +314,35 @@ def test_bad_query_value_for_a_csm_still_answers_400(book, alice_client):
 
 
 def test_arr_sums_overlapping_active_contracts_and_ignores_ended_ones(acme, today):
-    ContractFactory(account=acme, start=today - timedelta(days=30),
-                    end=today + timedelta(days=335), arr=Decimal("120000"), plan="developer")
-    ContractFactory(account=acme, start=today - timedelta(days=10),
-                    end=today + timedelta(days=90), arr=Decimal("30000.50"), plan="datastreams",
-                    commit_units=Decimal("5000"))
-    ContractFactory(account=acme, start=today - timedelta(days=400),
-                    end=today - timedelta(days=31), arr=Decimal("999999"), plan="explorer")
-    ContractFactory(account=acme, start=today + timedelta(days=336),
-                    end=today + timedelta(days=700), arr=Decimal("777777"), plan="explorer")
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=30),
+        end=today + timedelta(days=335),
+        arr=Decimal("120000"),
+        plan="developer",
+    )
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=10),
+        end=today + timedelta(days=90),
+        arr=Decimal("30000.50"),
+        plan="datastreams",
+        commit_units=Decimal("5000"),
+    )
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=400),
+        end=today - timedelta(days=31),
+        arr=Decimal("999999"),
+        plan="explorer",
+    )
+    ContractFactory(
+        account=acme,
+        start=today + timedelta(days=336),
+        end=today + timedelta(days=700),
+        arr=Decimal("777777"),
+        plan="explorer",
+    )
 
     account = accounts_with_commercials().get(external_id="acme")
 
@@ -320,19 +362,32 @@ def test_contract_on_its_first_and_last_day_is_active(acme, today):
 
 
 def test_account_with_only_an_ended_contract_has_no_arr_plan_or_renewal(acme, today):
-    ContractFactory(account=acme, start=today - timedelta(days=400),
-                    end=today - timedelta(days=1), arr=Decimal("80000"))
+    ContractFactory(
+        account=acme,
+        start=today - timedelta(days=400),
+        end=today - timedelta(days=1),
+        arr=Decimal("80000"),
+    )
     account = accounts_with_commercials().get(external_id="acme")
     assert (account.current_arr, account.current_plan, account.renewal_date) == (
-        Decimal(0), None, None)
+        Decimal(0),
+        None,
+        None,
+    )
 
 
 def test_book_shows_derived_arr_plan_and_renewal(book, maya_client, today):
-    ContractFactory(account=book["acme"], start=today - timedelta(days=5),
-                    end=today + timedelta(days=30), arr=Decimal("25000"), plan="datastreams")
+    ContractFactory(
+        account=book["acme"],
+        start=today - timedelta(days=5),
+        end=today + timedelta(days=30),
+        arr=Decimal("25000"),
+        plan="datastreams",
+    )
     response = maya_client.get("/book/?q=acme")
-    row = re.search(r'<a class="acct" href="/accounts/acme/".*?</tr>', response.text,
-                    re.DOTALL).group(0)
+    row = re.search(
+        r'<a class="acct" href="/accounts/acme/".*?</tr>', response.text, re.DOTALL
+    ).group(0)
     assert "$125,000" in row
     assert '<span class="plan plan-datastreams">Datastreams</span>' in row
     assert "200 days left" in row
@@ -342,5 +397,11 @@ def test_book_shows_derived_arr_plan_and_renewal(book, maya_client, today):
 
 def test_book_summary_totals(book):
     summary = book_summary(accounts_with_commercials())
-    assert summary == {"accounts": 5, "arr": Decimal("460000"), "renewing": 3,
-                       "renewing_arr": Decimal("360000"), "red": 0, "red_arr": Decimal(0)}
+    assert summary == {
+        "accounts": 5,
+        "arr": Decimal("460000"),
+        "renewing": 3,
+        "renewing_arr": Decimal("360000"),
+        "red": 0,
+        "red_arr": Decimal(0),
+    }

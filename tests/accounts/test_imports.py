@@ -54,8 +54,13 @@ def csv_bytes(kind: str, *rows: str, header: str | None = None) -> bytes:
 @pytest.fixture
 def world(alice, maya, acme):
     """What the import files refer to: alice and maya, alice's account acme, its CTO contact."""
-    ContactFactory(account=acme, email="cto@acme.example", name="Theo CTO", role="champion",
-                   last_engaged=date(2026, 1, 5))
+    ContactFactory(
+        account=acme,
+        email="cto@acme.example",
+        name="Theo CTO",
+        role="champion",
+        last_engaged=date(2026, 1, 5),
+    )
     return acme
 
 
@@ -86,134 +91,323 @@ def assert_rejected_without_writes(kind: str, data: bytes, expected: list[tuple]
 
 BAD_ROW_CASES = [
     # users
-    pytest.param("users", ["new.ae@cs.example,ae,Ann", ",csm,Nobody"],
-                 [(4, "email", MISSING)], id="users-missing-email"),
-    pytest.param("users", ["boss@cs.example,boss,Big Boss"],
-                 [(3, "role", f"'boss' is not one of: {ROLES}")], id="users-unknown-role"),
-    pytest.param("users", ["not-an-email,csm,Who"],
-                 [(3, "email", "'not-an-email' is not an email address")], id="users-bad-email"),
-    pytest.param("users", ["New.CSM@cs.example,manager,Again"],
-                 [(3, "email", "duplicate of row 2 (new.csm@cs.example); "
-                               "each key may appear once per import")], id="users-duplicate"),
-    pytest.param("users", ["nul@cs.example,csm,Nu\x00l"],
-                 [(3, "name", "contains a NUL character (0x00)")], id="users-nul-character"),
-    pytest.param("users", [f"{'a' * 250}@cs.example,csm,Long"],
-                 [(3, "email", "longer than 254 characters")], id="users-email-too-long"),
-    pytest.param("users", ["x@cs.example,csm"],
-                 [(3, "", "expected 3 fields, found 2")], id="users-too-few-fields"),
-    pytest.param("users", ["x@cs.example,csm,X,extra"],
-                 [(3, "", "expected 3 fields, found 4")], id="users-too-many-fields"),
+    pytest.param(
+        "users",
+        ["new.ae@cs.example,ae,Ann", ",csm,Nobody"],
+        [(4, "email", MISSING)],
+        id="users-missing-email",
+    ),
+    pytest.param(
+        "users",
+        ["boss@cs.example,boss,Big Boss"],
+        [(3, "role", f"'boss' is not one of: {ROLES}")],
+        id="users-unknown-role",
+    ),
+    pytest.param(
+        "users",
+        ["not-an-email,csm,Who"],
+        [(3, "email", "'not-an-email' is not an email address")],
+        id="users-bad-email",
+    ),
+    pytest.param(
+        "users",
+        ["New.CSM@cs.example,manager,Again"],
+        [
+            (
+                3,
+                "email",
+                "duplicate of row 2 (new.csm@cs.example); each key may appear once per import",
+            )
+        ],
+        id="users-duplicate",
+    ),
+    pytest.param(
+        "users",
+        ["nul@cs.example,csm,Nu\x00l"],
+        [(3, "name", "contains a NUL character (0x00)")],
+        id="users-nul-character",
+    ),
+    pytest.param(
+        "users",
+        [f"{'a' * 250}@cs.example,csm,Long"],
+        [(3, "email", "longer than 254 characters")],
+        id="users-email-too-long",
+    ),
+    pytest.param(
+        "users",
+        ["x@cs.example,csm"],
+        [(3, "", "expected 3 fields, found 2")],
+        id="users-too-few-fields",
+    ),
+    pytest.param(
+        "users",
+        ["x@cs.example,csm,X,extra"],
+        [(3, "", "expected 3 fields, found 4")],
+        id="users-too-many-fields",
+    ),
     # accounts
-    pytest.param("accounts", ["initech,,institution,2,,,,"],
-                 [(3, "name", MISSING)], id="accounts-missing-name"),
-    pytest.param("accounts", ["initech,Initech,enterprise,2,,,,"],
-                 [(3, "segment", f"'enterprise' is not one of: {SEGMENTS}")],
-                 id="accounts-unknown-segment"),
-    pytest.param("accounts", ["initech,Initech,institution,4,,,,"],
-                 [(3, "tier", "'4' is not a tier (1, 2 or 3)")], id="accounts-unknown-tier"),
-    pytest.param("accounts", ["initech,Initech,institution,2,ghost@cs.example,,,"],
-                 [(3, "csm", "unknown user 'ghost@cs.example'; import them as users first")],
-                 id="accounts-unknown-csm"),
-    pytest.param("accounts", ["initech,Initech,institution,2,,,nobody@cs.example,"],
-                 [(3, "se", "unknown user 'nobody@cs.example'; import them as users first")],
-                 id="accounts-unknown-se"),
-    pytest.param("accounts", ["initech,Initech,institution,2,,,,-3"],
-                 [(3, "seats", "-3 is below the minimum of 0")], id="accounts-negative-seats"),
-    pytest.param("accounts", ["initech,Initech,institution,2,,,,99999999999"],
-                 [(3, "seats", "99999999999 is above the maximum of 2147483647")],
-                 id="accounts-seats-overflow"),
-    pytest.param("accounts", ["globex,Globex Again,institution,1,,,,"],
-                 [(3, "external_id", "duplicate of row 2 (globex); "
-                                     "each key may appear once per import")],
-                 id="accounts-duplicate"),
-    pytest.param("accounts", ["initech,Initech,institution,2"],
-                 [(3, "", "expected 8 fields, found 4")], id="accounts-wrong-field-count"),
+    pytest.param(
+        "accounts",
+        ["initech,,institution,2,,,,"],
+        [(3, "name", MISSING)],
+        id="accounts-missing-name",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,enterprise,2,,,,"],
+        [(3, "segment", f"'enterprise' is not one of: {SEGMENTS}")],
+        id="accounts-unknown-segment",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,4,,,,"],
+        [(3, "tier", "'4' is not a tier (1, 2 or 3)")],
+        id="accounts-unknown-tier",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,2,ghost@cs.example,,,"],
+        [(3, "csm", "unknown user 'ghost@cs.example'; import them as users first")],
+        id="accounts-unknown-csm",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,2,,,nobody@cs.example,"],
+        [(3, "se", "unknown user 'nobody@cs.example'; import them as users first")],
+        id="accounts-unknown-se",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,2,,,,-3"],
+        [(3, "seats", "-3 is below the minimum of 0")],
+        id="accounts-negative-seats",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,2,,,,99999999999"],
+        [(3, "seats", "99999999999 is above the maximum of 2147483647")],
+        id="accounts-seats-overflow",
+    ),
+    pytest.param(
+        "accounts",
+        ["globex,Globex Again,institution,1,,,,"],
+        [(3, "external_id", "duplicate of row 2 (globex); each key may appear once per import")],
+        id="accounts-duplicate",
+    ),
+    pytest.param(
+        "accounts",
+        ["initech,Initech,institution,2"],
+        [(3, "", "expected 8 fields, found 4")],
+        id="accounts-wrong-field-count",
+    ),
     # contracts
-    pytest.param("contracts", ["acme,2025-01-01,,1000,developer,"],
-                 [(3, "end", MISSING)], id="contracts-missing-end"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-13-01,1000,developer,"],
-                 [(3, "end", "'2025-13-01' is not a date in YYYY-MM-DD form")],
-                 id="contracts-bad-date"),
-    pytest.param("contracts", ["acme,01/02/2025,2025-12-31,1000,developer,"],
-                 [(3, "start", "'01/02/2025' is not a date in YYYY-MM-DD form")],
-                 id="contracts-bad-date-format"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,1000,enterprise,"],
-                 [(3, "plan", f"'enterprise' is not one of: {PLANS}")],
-                 id="contracts-unknown-plan"),
-    pytest.param("contracts", ["acme-2,2025-01-01,2025-12-31,1000,developer,"],
-                 [(3, "account", UNKNOWN_ACME2)], id="contracts-unknown-account"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,-5000,developer,"],
-                 [(3, "arr", "-5000 is negative; it must be at least 0")],
-                 id="contracts-negative-arr"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,lots,developer,"],
-                 [(3, "arr", "'lots' is not a number")], id="contracts-arr-not-a-number"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,1e20,developer,"],
-                 [(3, "arr", "1e20 is too large; the most it can be is 999,999,999,999.99")],
-                 id="contracts-arr-overflow"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,1000.555,developer,"],
-                 [(3, "arr", "1000.555 has more than 2 decimal places")],
-                 id="contracts-arr-too-precise"),
-    pytest.param("contracts", ["acme,2025-06-01,2025-05-31,1000,developer,"],
-                 [(3, "end", "end 2025-05-31 is before start 2025-06-01")],
-                 id="contracts-end-before-start"),
-    pytest.param("contracts", ["acme,2026-01-01,2027-12-31,1,explorer,"],
-                 [(3, "account,start", "duplicate of row 2 (acme, 2026-01-01); "
-                                       "each key may appear once per import")],
-                 id="contracts-duplicate"),
-    pytest.param("contracts", ["acme,2025-01-01,2025-12-31,1000"],
-                 [(3, "", "expected 6 fields, found 4")], id="contracts-wrong-field-count"),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,,1000,developer,"],
+        [(3, "end", MISSING)],
+        id="contracts-missing-end",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-13-01,1000,developer,"],
+        [(3, "end", "'2025-13-01' is not a date in YYYY-MM-DD form")],
+        id="contracts-bad-date",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,01/02/2025,2025-12-31,1000,developer,"],
+        [(3, "start", "'01/02/2025' is not a date in YYYY-MM-DD form")],
+        id="contracts-bad-date-format",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,1000,enterprise,"],
+        [(3, "plan", f"'enterprise' is not one of: {PLANS}")],
+        id="contracts-unknown-plan",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme-2,2025-01-01,2025-12-31,1000,developer,"],
+        [(3, "account", UNKNOWN_ACME2)],
+        id="contracts-unknown-account",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,-5000,developer,"],
+        [(3, "arr", "-5000 is negative; it must be at least 0")],
+        id="contracts-negative-arr",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,lots,developer,"],
+        [(3, "arr", "'lots' is not a number")],
+        id="contracts-arr-not-a-number",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,1e20,developer,"],
+        [(3, "arr", "1e20 is too large; the most it can be is 999,999,999,999.99")],
+        id="contracts-arr-overflow",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,1000.555,developer,"],
+        [(3, "arr", "1000.555 has more than 2 decimal places")],
+        id="contracts-arr-too-precise",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-06-01,2025-05-31,1000,developer,"],
+        [(3, "end", "end 2025-05-31 is before start 2025-06-01")],
+        id="contracts-end-before-start",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2026-01-01,2027-12-31,1,explorer,"],
+        [
+            (
+                3,
+                "account,start",
+                "duplicate of row 2 (acme, 2026-01-01); each key may appear once per import",
+            )
+        ],
+        id="contracts-duplicate",
+    ),
+    pytest.param(
+        "contracts",
+        ["acme,2025-01-01,2025-12-31,1000"],
+        [(3, "", "expected 6 fields, found 4")],
+        id="contracts-wrong-field-count",
+    ),
     # contacts
-    pytest.param("contacts", ["acme,,champion,No Email,,"],
-                 [(3, "email", MISSING)], id="contacts-missing-email"),
-    pytest.param("contacts", ["acme,dev@acme.example,developer,Dev,,"],
-                 [(3, "role", f"'developer' is not one of: {CONTACT_ROLES}")],
-                 id="contacts-unknown-role"),
-    pytest.param("contacts", ["acme,dev@acme.example,analyst,Dev,last week,"],
-                 [(3, "last_engaged", "'last week' is not a date in YYYY-MM-DD form")],
-                 id="contacts-bad-date"),
-    pytest.param("contacts", ["acme-2,dev@acme.example,analyst,Dev,,"],
-                 [(3, "account", UNKNOWN_ACME2)], id="contacts-unknown-account"),
-    pytest.param("contacts", ["acme,CEO@acme.example,champion,Carla Again,,"],
-                 [(3, "account,email", "duplicate of row 2 (acme, ceo@acme.example); "
-                                       "each key may appear once per import")],
-                 id="contacts-duplicate"),
-    pytest.param("contacts", ["acme,dev@acme.example,analyst"],
-                 [(3, "", "expected 6 fields, found 3")], id="contacts-wrong-field-count"),
+    pytest.param(
+        "contacts",
+        ["acme,,champion,No Email,,"],
+        [(3, "email", MISSING)],
+        id="contacts-missing-email",
+    ),
+    pytest.param(
+        "contacts",
+        ["acme,dev@acme.example,developer,Dev,,"],
+        [(3, "role", f"'developer' is not one of: {CONTACT_ROLES}")],
+        id="contacts-unknown-role",
+    ),
+    pytest.param(
+        "contacts",
+        ["acme,dev@acme.example,analyst,Dev,last week,"],
+        [(3, "last_engaged", "'last week' is not a date in YYYY-MM-DD form")],
+        id="contacts-bad-date",
+    ),
+    pytest.param(
+        "contacts",
+        ["acme-2,dev@acme.example,analyst,Dev,,"],
+        [(3, "account", UNKNOWN_ACME2)],
+        id="contacts-unknown-account",
+    ),
+    pytest.param(
+        "contacts",
+        ["acme,CEO@acme.example,champion,Carla Again,,"],
+        [
+            (
+                3,
+                "account,email",
+                "duplicate of row 2 (acme, ceo@acme.example); each key may appear once per import",
+            )
+        ],
+        id="contacts-duplicate",
+    ),
+    pytest.param(
+        "contacts",
+        ["acme,dev@acme.example,analyst"],
+        [(3, "", "expected 6 fields, found 3")],
+        id="contacts-wrong-field-count",
+    ),
     # touchpoints
-    pytest.param("touchpoints", [",2026-01-16,meeting,,,Kickoff"],
-                 [(3, "account", MISSING)], id="touchpoints-missing-account"),
-    pytest.param("touchpoints", ["acme,2026-02-30,meeting,,,Kickoff"],
-                 [(3, "date", "'2026-02-30' is not a date in YYYY-MM-DD form")],
-                 id="touchpoints-bad-date"),
-    pytest.param("touchpoints", ["acme,2026-01-16,call,,,Kickoff"],
-                 [(3, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}")],
-                 id="touchpoints-unknown-kind"),
-    pytest.param("touchpoints", ["acme-2,2026-01-16,meeting,,,Kickoff"],
-                 [(3, "account", UNKNOWN_ACME2)], id="touchpoints-unknown-account"),
-    pytest.param("touchpoints", ["acme,2026-01-16,nps,11,,Survey"],
-                 [(3, "score", "nps score 11 is outside 0-10")], id="touchpoints-nps-above-10"),
-    pytest.param("touchpoints", ["acme,2026-01-16,nps,-1,,Survey"],
-                 [(3, "score", "nps score -1 is outside 0-10")], id="touchpoints-nps-below-0"),
-    pytest.param("touchpoints", ["acme,2026-01-16,csat,0,,Survey"],
-                 [(3, "score", "csat score 0 is outside 1-5")], id="touchpoints-csat-below-1"),
-    pytest.param("touchpoints", ["acme,2026-01-16,nps,,,Survey"],
-                 [(3, "score", "a nps touchpoint needs a score")], id="touchpoints-nps-no-score"),
-    pytest.param("touchpoints", ["acme,2026-01-16,meeting,7,,Kickoff"],
-                 [(3, "score", "only nps and csat touchpoints carry a score")],
-                 id="touchpoints-score-on-meeting"),
-    pytest.param("touchpoints", ["acme,2026-01-16,nps,nine,,Survey"],
-                 [(3, "score", "'nine' is not a whole number")],
-                 id="touchpoints-score-not-a-number"),
-    pytest.param("touchpoints", ["acme,2026-01-16,meeting,,stranger@acme.example,Kickoff"],
-                 [(3, "contact", "'stranger@acme.example' is not a contact of acme")],
-                 id="touchpoints-unknown-contact"),
-    pytest.param("touchpoints", ["acme,2026-01-15,nps,3,cto@acme.example,Happy with the API"],
-                 [(3, "account,date,kind,contact,note",
-                   "duplicate of row 2 (acme, 2026-01-15, nps, cto@acme.example, "
-                   "Happy with the API); each key may appear once per import")],
-                 id="touchpoints-duplicate"),
-    pytest.param("touchpoints", ["acme,2026-01-16,meeting"],
-                 [(3, "", "expected 6 fields, found 3")], id="touchpoints-wrong-field-count"),
+    pytest.param(
+        "touchpoints",
+        [",2026-01-16,meeting,,,Kickoff"],
+        [(3, "account", MISSING)],
+        id="touchpoints-missing-account",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-02-30,meeting,,,Kickoff"],
+        [(3, "date", "'2026-02-30' is not a date in YYYY-MM-DD form")],
+        id="touchpoints-bad-date",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,call,,,Kickoff"],
+        [(3, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}")],
+        id="touchpoints-unknown-kind",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme-2,2026-01-16,meeting,,,Kickoff"],
+        [(3, "account", UNKNOWN_ACME2)],
+        id="touchpoints-unknown-account",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,nps,11,,Survey"],
+        [(3, "score", "nps score 11 is outside 0-10")],
+        id="touchpoints-nps-above-10",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,nps,-1,,Survey"],
+        [(3, "score", "nps score -1 is outside 0-10")],
+        id="touchpoints-nps-below-0",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,csat,0,,Survey"],
+        [(3, "score", "csat score 0 is outside 1-5")],
+        id="touchpoints-csat-below-1",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,nps,,,Survey"],
+        [(3, "score", "a nps touchpoint needs a score")],
+        id="touchpoints-nps-no-score",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,meeting,7,,Kickoff"],
+        [(3, "score", "only nps and csat touchpoints carry a score")],
+        id="touchpoints-score-on-meeting",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,nps,nine,,Survey"],
+        [(3, "score", "'nine' is not a whole number")],
+        id="touchpoints-score-not-a-number",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,meeting,,stranger@acme.example,Kickoff"],
+        [(3, "contact", "'stranger@acme.example' is not a contact of acme")],
+        id="touchpoints-unknown-contact",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-15,nps,3,cto@acme.example,Happy with the API"],
+        [
+            (
+                3,
+                "account,date,kind,contact,note",
+                "duplicate of row 2 (acme, 2026-01-15, nps, cto@acme.example, "
+                "Happy with the API); each key may appear once per import",
+            )
+        ],
+        id="touchpoints-duplicate",
+    ),
+    pytest.param(
+        "touchpoints",
+        ["acme,2026-01-16,meeting"],
+        [(3, "", "expected 6 fields, found 3")],
+        id="touchpoints-wrong-field-count",
+    ),
 ]
 
 
@@ -235,18 +429,21 @@ MISSING_COLUMN_CASES = [
 def test_header_missing_a_required_column(world, kind, header, column):
     row = ",".join(["x"] * len(header.split(",")))
     assert_rejected_without_writes(
-        kind, csv_bytes(kind, row, header=header),
+        kind,
+        csv_bytes(kind, row, header=header),
         [(1, column, "required column is missing from the header")],
     )
 
 
 def test_header_with_unknown_and_repeated_columns(world):
     assert_rejected_without_writes(
-        "users", csv_bytes("users", "a@cs.example,csm,A,B", header="email,role,name,name"),
+        "users",
+        csv_bytes("users", "a@cs.example,csm,A,B", header="email,role,name,name"),
         [(1, "name", "column appears twice in the header")],
     )
     assert_rejected_without_writes(
-        "users", csv_bytes("users", "a@cs.example,csm,Boss", header="email,role,title"),
+        "users",
+        csv_bytes("users", "a@cs.example,csm,Boss", header="email,role,title"),
         [(1, "title", "unknown column; users takes: email, role, name")],
     )
 
@@ -271,10 +468,17 @@ def test_header_only_file(world, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_semicolon_delimited_file(world, kind):
     data = (HEADERS[kind].replace(",", ";") + "\n" + GOOD[kind].replace(",", ";") + "\n").encode()
-    assert_rejected_without_writes(kind, data, [
-        (1, "", "the file is separated by semicolons, not commas; export it as "
-                "comma-separated CSV"),
-    ])
+    assert_rejected_without_writes(
+        kind,
+        data,
+        [
+            (
+                1,
+                "",
+                "the file is separated by semicolons, not commas; export it as comma-separated CSV",
+            ),
+        ],
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -288,10 +492,18 @@ def test_latin1_file(world, kind):
         "touchpoints": "acme,2026-01-16,meeting,,,Café chat",
     }[kind]
     data = (HEADERS[kind] + "\n" + GOOD[kind] + "\n").encode() + latin.encode("latin-1")
-    assert_rejected_without_writes(kind, data, [
-        (3, "", "the file is not UTF-8 encoded (bad byte 0xe9 on line 3); save it as "
-                "'CSV UTF-8' and upload again"),
-    ])
+    assert_rejected_without_writes(
+        kind,
+        data,
+        [
+            (
+                3,
+                "",
+                "the file is not UTF-8 encoded (bad byte 0xe9 on line 3); save it as "
+                "'CSV UTF-8' and upload again",
+            ),
+        ],
+    )
 
 
 def test_utf8_with_bom_and_crlf_is_accepted(world):
@@ -304,33 +516,71 @@ def test_utf8_with_bom_and_crlf_is_accepted(world):
 # --- several problems at once ----------------------------------------------------------------
 
 SEVERAL = {
-    "users": (["boss@cs.example,boss,Boss", "ok@cs.example,csm,Fine", ",admin,No Email",
-               "x@cs.example,csm"],
-              [(3, "role", f"'boss' is not one of: {ROLES}"), (5, "email", MISSING),
-               (6, "", "expected 3 fields, found 2")]),
-    "accounts": (["initech,Initech,enterprise,2,,,,", "hooli,Hooli,institution,1,ghost@cs.example"
-                  ",,,", "umbrella,Umbrella,institution,5,,,,-1"],
-                 [(3, "segment", f"'enterprise' is not one of: {SEGMENTS}"),
-                  (4, "csm", "unknown user 'ghost@cs.example'; import them as users first"),
-                  (5, "tier", "'5' is not a tier (1, 2 or 3)"),
-                  (5, "seats", "-1 is below the minimum of 0")]),
-    "contracts": (["acme-2,2025-01-01,2025-12-31,1000,developer,",
-                   "acme,2025-06-01,2025-05-31,-1,developer,",
-                   "acme,2024-06-01,2024-05-31,10,developer,",
-                   "acme,2023-01-01,2023-12-31,10,developer,"],
-                  [(3, "account", UNKNOWN_ACME2),
-                   (4, "arr", "-1 is negative; it must be at least 0"),
-                   (5, "end", "end 2024-05-31 is before start 2024-06-01")]),
-    "contacts": (["acme-2,a@acme.example,analyst,,,", "acme,b@acme.example,boss,,,",
-                  "acme,c@acme.example,analyst,,2026-99-01,"],
-                 [(3, "account", UNKNOWN_ACME2),
-                  (4, "role", f"'boss' is not one of: {CONTACT_ROLES}"),
-                  (5, "last_engaged", "'2026-99-01' is not a date in YYYY-MM-DD form")]),
-    "touchpoints": (["acme,2026-01-16,nps,12,,", "acme-2,2026-01-16,meeting,,,",
-                     "acme,2026-01-17,meeting,,,fine", "acme,not-a-date,call,,,"],
-                    [(3, "score", "nps score 12 is outside 0-10"), (4, "account", UNKNOWN_ACME2),
-                     (6, "date", "'not-a-date' is not a date in YYYY-MM-DD form"),
-                     (6, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}")]),
+    "users": (
+        [
+            "boss@cs.example,boss,Boss",
+            "ok@cs.example,csm,Fine",
+            ",admin,No Email",
+            "x@cs.example,csm",
+        ],
+        [
+            (3, "role", f"'boss' is not one of: {ROLES}"),
+            (5, "email", MISSING),
+            (6, "", "expected 3 fields, found 2"),
+        ],
+    ),
+    "accounts": (
+        [
+            "initech,Initech,enterprise,2,,,,",
+            "hooli,Hooli,institution,1,ghost@cs.example,,,",
+            "umbrella,Umbrella,institution,5,,,,-1",
+        ],
+        [
+            (3, "segment", f"'enterprise' is not one of: {SEGMENTS}"),
+            (4, "csm", "unknown user 'ghost@cs.example'; import them as users first"),
+            (5, "tier", "'5' is not a tier (1, 2 or 3)"),
+            (5, "seats", "-1 is below the minimum of 0"),
+        ],
+    ),
+    "contracts": (
+        [
+            "acme-2,2025-01-01,2025-12-31,1000,developer,",
+            "acme,2025-06-01,2025-05-31,-1,developer,",
+            "acme,2024-06-01,2024-05-31,10,developer,",
+            "acme,2023-01-01,2023-12-31,10,developer,",
+        ],
+        [
+            (3, "account", UNKNOWN_ACME2),
+            (4, "arr", "-1 is negative; it must be at least 0"),
+            (5, "end", "end 2024-05-31 is before start 2024-06-01"),
+        ],
+    ),
+    "contacts": (
+        [
+            "acme-2,a@acme.example,analyst,,,",
+            "acme,b@acme.example,boss,,,",
+            "acme,c@acme.example,analyst,,2026-99-01,",
+        ],
+        [
+            (3, "account", UNKNOWN_ACME2),
+            (4, "role", f"'boss' is not one of: {CONTACT_ROLES}"),
+            (5, "last_engaged", "'2026-99-01' is not a date in YYYY-MM-DD form"),
+        ],
+    ),
+    "touchpoints": (
+        [
+            "acme,2026-01-16,nps,12,,",
+            "acme-2,2026-01-16,meeting,,,",
+            "acme,2026-01-17,meeting,,,fine",
+            "acme,not-a-date,call,,,",
+        ],
+        [
+            (3, "score", "nps score 12 is outside 0-10"),
+            (4, "account", UNKNOWN_ACME2),
+            (6, "date", "'not-a-date' is not a date in YYYY-MM-DD form"),
+            (6, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}"),
+        ],
+    ),
 }
 
 
@@ -350,29 +600,44 @@ def test_row_numbers_count_spreadsheet_rows_not_physical_lines(world):
         "",
         "acme,2026-01-13,nps,15,,Bad score",
     )
-    assert_rejected_without_writes("touchpoints", data, [
-        (4, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}"),
-        (6, "score", "nps score 15 is outside 0-10"),
-    ])
+    assert_rejected_without_writes(
+        "touchpoints",
+        data,
+        [
+            (4, "kind", f"'call' is not one of: {TOUCHPOINT_KINDS}"),
+            (6, "score", "nps score 15 is outside 0-10"),
+        ],
+    )
 
 
 # --- accepted imports: exact values, idempotent, precise updates -----------------------------
 
 VALID = {
-    "users": ["new.csm@cs.example,csm,Nadia New", "New.AE@CS.example,ae,",
-              "boss@cs.example,manager,Bea Boss"],
-    "accounts": ["globex,Globex Corp,self_serve,3,alice@cs.example,,,10",
-                 "initech,Initech,institution,1,Alice@CS.example,maya@cs.example,,",
-                 "hooli,Hooli,institution,2,,,,250"],
-    "contracts": ["acme,2025-01-01,2025-12-31,100000,explorer,",
-                  "acme,2026-01-01,2026-12-31,120000.50,developer,500000",
-                  "acme,2027-01-01,2027-12-31,1e5,datastreams,1_000_000"],
-    "contacts": ["acme,ceo@acme.example,exec_sponsor,Carla Chief,2026-01-10,",
-                 "acme,Dana@Acme.example,data_engineer,,,2026-02-01",
-                 "acme,cto@acme.example,champion,Theo CTO,2026-01-05,"],
-    "touchpoints": ["acme,2026-01-15,nps,9,cto@acme.example,Happy with the API",
-                    "acme,2026-01-16,meeting,,,Kickoff",
-                    "acme,2026-01-17,csat,4,,"],
+    "users": [
+        "new.csm@cs.example,csm,Nadia New",
+        "New.AE@CS.example,ae,",
+        "boss@cs.example,manager,Bea Boss",
+    ],
+    "accounts": [
+        "globex,Globex Corp,self_serve,3,alice@cs.example,,,10",
+        "initech,Initech,institution,1,Alice@CS.example,maya@cs.example,,",
+        "hooli,Hooli,institution,2,,,,250",
+    ],
+    "contracts": [
+        "acme,2025-01-01,2025-12-31,100000,explorer,",
+        "acme,2026-01-01,2026-12-31,120000.50,developer,500000",
+        "acme,2027-01-01,2027-12-31,1e5,datastreams,1_000_000",
+    ],
+    "contacts": [
+        "acme,ceo@acme.example,exec_sponsor,Carla Chief,2026-01-10,",
+        "acme,Dana@Acme.example,data_engineer,,,2026-02-01",
+        "acme,cto@acme.example,champion,Theo CTO,2026-01-05,",
+    ],
+    "touchpoints": [
+        "acme,2026-01-15,nps,9,cto@acme.example,Happy with the API",
+        "acme,2026-01-16,meeting,,,Kickoff",
+        "acme,2026-01-17,csat,4,,",
+    ],
 }
 # Per kind: how many of VALID's rows are new in `world` (the CTO contact already exists).
 NEW_IN_WORLD = {"users": 3, "accounts": 3, "contracts": 3, "contacts": 2, "touchpoints": 3}
@@ -384,17 +649,28 @@ def test_reimporting_the_same_file_changes_nothing(world, kind):
     first = run_import(kind, data=data)
     assert first.ok, first.errors
     assert (first.rows, first.stats.created, first.stats.updated, first.stats.unchanged) == (
-        3, NEW_IN_WORLD[kind], 0, 3 - NEW_IN_WORLD[kind])
+        3,
+        NEW_IN_WORLD[kind],
+        0,
+        3 - NEW_IN_WORLD[kind],
+    )
     rows = table_rows()
 
     second = run_import(kind, data=data)
 
     assert second.ok
     assert (second.rows, second.stats.created, second.stats.updated, second.stats.unchanged) == (
-        3, 0, 0, 3)
+        3,
+        0,
+        0,
+        3,
+    )
     assert table_rows() == rows
-    assert list(ImportRun.objects.order_by("pk").values_list(
-        "status", "rows", "created", "updated", "unchanged")) == [
+    assert list(
+        ImportRun.objects.order_by("pk").values_list(
+            "status", "rows", "created", "updated", "unchanged"
+        )
+    ) == [
         ("accepted", 3, NEW_IN_WORLD[kind], 0, 3 - NEW_IN_WORLD[kind]),
         ("accepted", 3, 0, 0, 3),
     ]
@@ -403,9 +679,13 @@ def test_reimporting_the_same_file_changes_nothing(world, kind):
 def test_users_import_writes_exact_values(world):
     result = run_import("users", data=csv_bytes("users", *VALID["users"]))
     assert result.ok
-    assert list(User.objects.filter(email__in=["new.csm@cs.example", "new.ae@cs.example",
-                                                "boss@cs.example"])
-                .order_by("email").values_list("email", "role", "name")) == [
+    assert list(
+        User.objects.filter(
+            email__in=["new.csm@cs.example", "new.ae@cs.example", "boss@cs.example"]
+        )
+        .order_by("email")
+        .values_list("email", "role", "name")
+    ) == [
         ("boss@cs.example", "manager", "Bea Boss"),
         ("new.ae@cs.example", "ae", ""),
         ("new.csm@cs.example", "csm", "Nadia New"),
@@ -417,8 +697,11 @@ def test_users_import_writes_exact_values(world):
 def test_accounts_import_writes_exact_values(world, alice, maya):
     result = run_import("accounts", data=csv_bytes("accounts", *VALID["accounts"]))
     assert result.ok
-    assert list(Account.objects.exclude(external_id="acme").order_by("external_id").values_list(
-        "external_id", "name", "segment", "tier", "csm_id", "ae_id", "se_id", "seats")) == [
+    assert list(
+        Account.objects.exclude(external_id="acme")
+        .order_by("external_id")
+        .values_list("external_id", "name", "segment", "tier", "csm_id", "ae_id", "se_id", "seats")
+    ) == [
         ("globex", "Globex Corp", "self_serve", 3, alice.pk, None, None, 10),
         ("hooli", "Hooli", "institution", 2, None, None, None, 250),
         ("initech", "Initech", "institution", 1, alice.pk, maya.pk, None, None),
@@ -430,21 +713,39 @@ def test_accounts_import_writes_exact_values(world, alice, maya):
 def test_contracts_import_writes_exact_values(world):
     result = run_import("contracts", data=csv_bytes("contracts", *VALID["contracts"]))
     assert result.ok
-    assert list(Contract.objects.order_by("start").values_list(
-        "account__external_id", "start", "end", "arr", "plan", "commit_units")) == [
+    assert list(
+        Contract.objects.order_by("start").values_list(
+            "account__external_id", "start", "end", "arr", "plan", "commit_units"
+        )
+    ) == [
         ("acme", date(2025, 1, 1), date(2025, 12, 31), Decimal("100000"), "explorer", None),
-        ("acme", date(2026, 1, 1), date(2026, 12, 31), Decimal("120000.50"), "developer",
-         Decimal("500000")),
-        ("acme", date(2027, 1, 1), date(2027, 12, 31), Decimal("100000"), "datastreams",
-         Decimal("1000000")),
+        (
+            "acme",
+            date(2026, 1, 1),
+            date(2026, 12, 31),
+            Decimal("120000.50"),
+            "developer",
+            Decimal("500000"),
+        ),
+        (
+            "acme",
+            date(2027, 1, 1),
+            date(2027, 12, 31),
+            Decimal("100000"),
+            "datastreams",
+            Decimal("1000000"),
+        ),
     ]
 
 
 def test_contacts_import_writes_exact_values(world):
     result = run_import("contacts", data=csv_bytes("contacts", *VALID["contacts"]))
     assert result.ok
-    assert list(Contact.objects.order_by("email").values_list(
-        "account__external_id", "email", "role", "name", "last_engaged", "left")) == [
+    assert list(
+        Contact.objects.order_by("email").values_list(
+            "account__external_id", "email", "role", "name", "last_engaged", "left"
+        )
+    ) == [
         ("acme", "ceo@acme.example", "exec_sponsor", "Carla Chief", date(2026, 1, 10), None),
         ("acme", "cto@acme.example", "champion", "Theo CTO", date(2026, 1, 5), None),
         ("acme", "dana@acme.example", "data_engineer", "", None, date(2026, 2, 1)),
@@ -455,8 +756,11 @@ def test_touchpoints_import_writes_exact_values(world):
     cto = Contact.objects.get(email="cto@acme.example")
     result = run_import("touchpoints", data=csv_bytes("touchpoints", *VALID["touchpoints"]))
     assert result.ok
-    assert list(Touchpoint.objects.order_by("date").values_list(
-        "account__external_id", "date", "kind", "score", "contact_id", "note", "logged_by")) == [
+    assert list(
+        Touchpoint.objects.order_by("date").values_list(
+            "account__external_id", "date", "kind", "score", "contact_id", "note", "logged_by"
+        )
+    ) == [
         ("acme", date(2026, 1, 15), "nps", 9, cto.pk, "Happy with the API", None),
         ("acme", date(2026, 1, 16), "meeting", None, None, "Kickoff", None),
         ("acme", date(2026, 1, 17), "csat", 4, None, "", None),
@@ -467,12 +771,27 @@ def test_touchpoints_import_writes_exact_values(world):
 UPDATES = {
     "users": (0, "new.csm@cs.example,csm,Nadia Newname", User, "name", "Nadia Newname"),
     "accounts": (2, "hooli,Hooli,institution,2,,,,300", Account, "seats", 300),
-    "contracts": (1, "acme,2026-01-01,2026-12-31,150000,developer,500000", Contract, "arr",
-                  Decimal("150000")),
-    "contacts": (0, "acme,ceo@acme.example,exec_sponsor,Carla Chief,2026-03-01,", Contact,
-                 "last_engaged", date(2026, 3, 1)),
-    "touchpoints": (0, "acme,2026-01-15,nps,10,cto@acme.example,Happy with the API", Touchpoint,
-                    "score", 10),
+    "contracts": (
+        1,
+        "acme,2026-01-01,2026-12-31,150000,developer,500000",
+        Contract,
+        "arr",
+        Decimal("150000"),
+    ),
+    "contacts": (
+        0,
+        "acme,ceo@acme.example,exec_sponsor,Carla Chief,2026-03-01,",
+        Contact,
+        "last_engaged",
+        date(2026, 3, 1),
+    ),
+    "touchpoints": (
+        0,
+        "acme,2026-01-15,nps,10,cto@acme.example,Happy with the API",
+        Touchpoint,
+        "score",
+        10,
+    ),
 }
 
 
@@ -490,26 +809,34 @@ def test_changing_one_value_updates_exactly_that_row(world, kind):
     assert result.ok
     assert (result.stats.created, result.stats.updated, result.stats.unchanged) == (0, 1, 2)
     after = table_rows()
-    changed = [(old, new) for old, new in zip(before[label], after[label], strict=True)
-               if old != new]
+    changed = [
+        (old, new) for old, new in zip(before[label], after[label], strict=True) if old != new
+    ]
     assert len(changed) == 1
     old, new = changed[0]
     assert {k for k in old if old[k] != new[k]} == {field}
     assert new[field] == value
     assert {k: v for k, v in after.items() if k != label} == {
-        k: v for k, v in before.items() if k != label}
+        k: v for k, v in before.items() if k != label
+    }
 
 
 def test_accounts_import_that_moves_a_tier_writes_tier_change(world, acme):
-    data = csv_bytes("accounts", "acme,Acme Analytics,institution,1,alice@cs.example,,,",
-                     "globex,Globex Corp,self_serve,3,,,,")
+    data = csv_bytes(
+        "accounts",
+        "acme,Acme Analytics,institution,1,alice@cs.example,,,",
+        "globex,Globex Corp,self_serve,3,,,,",
+    )
     result = run_import("accounts", data=data)
     assert result.ok
     assert (result.stats.created, result.stats.updated, result.stats.unchanged) == (1, 1, 0)
     acme.refresh_from_db()
     assert acme.tier == 1
-    assert list(TierChange.objects.values_list(
-        "account__external_id", "from_tier", "to_tier", "reason", "changed_by")) == [
+    assert list(
+        TierChange.objects.values_list(
+            "account__external_id", "from_tier", "to_tier", "reason", "changed_by"
+        )
+    ) == [
         ("acme", 2, 1, "Changed by an accounts import", None),
     ]
     # The same file again moves nothing and records nothing more.
@@ -528,9 +855,14 @@ def test_accounts_import_renaming_keeps_tier_history_empty(world, acme):
 
 def test_contract_reference_to_an_account_in_another_file_is_still_an_error(world):
     AccountFactory(external_id="other")
-    result = run_import("contracts", data=csv_bytes(
-        "contracts", "other,2026-01-01,2026-12-31,10,developer,",
-        "missing,2026-01-01,2026-12-31,10,developer,"))
+    result = run_import(
+        "contracts",
+        data=csv_bytes(
+            "contracts",
+            "other,2026-01-01,2026-12-31,10,developer,",
+            "missing,2026-01-01,2026-12-31,10,developer,",
+        ),
+    )
     assert errors_of(result) == [(3, "account", "unknown account 'missing'; import it first")]
     assert Account.objects.filter(external_id="missing").count() == 0
     assert Contract.objects.count() == 0
@@ -541,12 +873,28 @@ def test_contract_reference_to_an_account_in_another_file_is_still_an_error(worl
 
 def test_json_rows_are_numbered_from_one_and_checked_the_same(world):
     rows = [
-        {"account": "acme", "start": "2026-01-01", "end": "2026-12-31", "arr": 1000,
-         "plan": "developer"},
-        {"account": "acme", "start": "2025-01-01", "end": "2025-12-31", "arr": -1,
-         "plan": "developer"},
-        {"account": "acme", "start": "2024-01-01", "end": "2024-12-31", "arr": 5,
-         "plan": "developer", "discount": 10},
+        {
+            "account": "acme",
+            "start": "2026-01-01",
+            "end": "2026-12-31",
+            "arr": 1000,
+            "plan": "developer",
+        },
+        {
+            "account": "acme",
+            "start": "2025-01-01",
+            "end": "2025-12-31",
+            "arr": -1,
+            "plan": "developer",
+        },
+        {
+            "account": "acme",
+            "start": "2024-01-01",
+            "end": "2024-12-31",
+            "arr": 5,
+            "plan": "developer",
+            "discount": 10,
+        },
         "not an object",
     ]
     counts = table_counts()
@@ -603,8 +951,11 @@ def test_upload_rejected_lists_every_bad_row_and_writes_nothing(world, maya_clie
     body = html.unescape(response.text)
     assert "Rejected: nothing was imported" in body
     assert "3 problems in 5 rows." in body
-    assert re.findall(r"<tr><td class=\"num\">(\d+)</td><td class=\"mono\">(.*?)</td>"
-                      r"<td>(.*?)</td></tr>", body) == [
+    assert re.findall(
+        r"<tr><td class=\"num\">(\d+)</td><td class=\"mono\">(.*?)</td>"
+        r"<td>(.*?)</td></tr>",
+        body,
+    ) == [
         ("3", "account", UNKNOWN_ACME2),
         ("4", "arr", "-1 is negative; it must be at least 0"),
         ("5", "end", "end 2024-05-31 is before start 2024-06-01"),
@@ -614,7 +965,13 @@ def test_upload_rejected_lists_every_bad_row_and_writes_nothing(world, maya_clie
     assert table_rows() == rows
     run = ImportRun.objects.get()
     assert (run.kind, run.origin, run.filename, run.user_id, run.status, run.error_count) == (
-        "contracts", "web", "q1-contracts.csv", maya.pk, "rejected", 3)
+        "contracts",
+        "web",
+        "q1-contracts.csv",
+        maya.pk,
+        "rejected",
+        3,
+    )
 
 
 def test_upload_of_a_file_level_problem_shows_it(world, maya_client):
@@ -622,8 +979,10 @@ def test_upload_of_a_file_level_problem_shows_it(world, maya_client):
     assert response.status_code == 400
     body = html.unescape(response.text)
     assert "Rejected: nothing was imported" in body
-    assert ('<tr><td class="num">1</td><td class="mono">—</td><td>the file is separated by '
-            "semicolons, not commas; export it as comma-separated CSV</td></tr>") in body
+    assert (
+        '<tr><td class="num">1</td><td class="mono">—</td><td>the file is separated by '
+        "semicolons, not commas; export it as comma-separated CSV</td></tr>"
+    ) in body
 
 
 @pytest.mark.parametrize("htmx", [False, True])
@@ -681,8 +1040,9 @@ def test_a_column_left_out_of_the_file_leaves_that_field_alone(world, alice):
     """A 're-tier only' file must not unassign every CSM or clear seats."""
     world.seats = 40
     world.save()
-    data = csv_bytes("accounts", "acme,Acme Inc,institution,2",
-                     header="external_id,name,segment,tier")
+    data = csv_bytes(
+        "accounts", "acme,Acme Inc,institution,2", header="external_id,name,segment,tier"
+    )
     result = run_import("accounts", data=data)
     assert result.ok and result.stats.updated == 1
     world.refresh_from_db()
@@ -690,14 +1050,23 @@ def test_a_column_left_out_of_the_file_leaves_that_field_alone(world, alice):
 
 
 def test_a_key_left_out_of_json_rows_leaves_that_field_alone(world):
-    ContactFactory(account=world, email="ops@acme.example", role="analyst",
-                   last_engaged=date(2026, 3, 1), left=date(2026, 4, 1))
-    result = run_import("contacts", json_rows=[
-        {"account": "acme", "email": "ops@acme.example", "role": "champion"}])
+    ContactFactory(
+        account=world,
+        email="ops@acme.example",
+        role="analyst",
+        last_engaged=date(2026, 3, 1),
+        left=date(2026, 4, 1),
+    )
+    result = run_import(
+        "contacts", json_rows=[{"account": "acme", "email": "ops@acme.example", "role": "champion"}]
+    )
     assert result.ok
     contact = world.contacts.get(email="ops@acme.example")
     assert (contact.role, contact.last_engaged, contact.left) == (
-        "champion", date(2026, 3, 1), date(2026, 4, 1))
+        "champion",
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+    )
 
 
 def test_importing_users_does_not_touch_other_users_passwords(world, alice):

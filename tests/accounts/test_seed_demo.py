@@ -46,7 +46,8 @@ def test_generated_rows_hang_together():
     assert all(accounts[ext]["tier"] == 3 for ext in lapsed)
     for ext, contract in active.items():
         low, high = {1: (250_000, 1_500_000), 2: (40_000, 250_000), 3: (0, 30_000)}[
-            accounts[ext]["tier"]]
+            accounts[ext]["tier"]
+        ]
         assert low <= contract["arr"] <= high, (ext, contract)
         assert (contract["commit_units"] is None) == (contract["arr"] == 0)
     assert any(c["left"] for c in book["contacts"])

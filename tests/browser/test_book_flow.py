@@ -14,30 +14,71 @@ PASSWORD = "browser-pass-1"
 
 
 def _book():
-    assert run_import("users", json_rows=[
-        {"email": "alice@team.test", "role": "csm", "name": "Alice Chen"},
-        {"email": "bob@team.test", "role": "csm", "name": "Bob Okafor"},
-    ]).ok
+    assert run_import(
+        "users",
+        json_rows=[
+            {"email": "alice@team.test", "role": "csm", "name": "Alice Chen"},
+            {"email": "bob@team.test", "role": "csm", "name": "Bob Okafor"},
+        ],
+    ).ok
     accounts = [
-        {"external_id": "acct-1", "name": "Northwind Payments", "segment": "institution",
-         "tier": 1, "csm": "alice@team.test", "seats": 40},
-        {"external_id": "acct-2", "name": "Harbor Ledger", "segment": "institution",
-         "tier": 2, "csm": "alice@team.test"},
+        {
+            "external_id": "acct-1",
+            "name": "Northwind Payments",
+            "segment": "institution",
+            "tier": 1,
+            "csm": "alice@team.test",
+            "seats": 40,
+        },
+        {
+            "external_id": "acct-2",
+            "name": "Harbor Ledger",
+            "segment": "institution",
+            "tier": 2,
+            "csm": "alice@team.test",
+        },
         {"external_id": "acct-3", "name": "Tinybyte Labs", "segment": "self_serve", "tier": 3},
-        {"external_id": "acct-4", "name": "Quartz Wallet", "segment": "institution", "tier": 1,
-         "csm": "bob@team.test"},
+        {
+            "external_id": "acct-4",
+            "name": "Quartz Wallet",
+            "segment": "institution",
+            "tier": 1,
+            "csm": "bob@team.test",
+        },
     ]
     assert run_import("accounts", json_rows=accounts).ok
-    assert run_import("contracts", json_rows=[
-        {"account": "acct-1", "start": "2026-03-01", "end": "2027-02-28", "arr": 480000,
-         "plan": "datastreams", "commit_units": 4800000},
-        {"account": "acct-2", "start": "2026-06-01", "end": "2027-05-31", "arr": 90000,
-         "plan": "developer"},
-    ]).ok
-    assert run_import("contacts", json_rows=[
-        {"account": "acct-1", "email": "dana@northwind.example", "role": "champion",
-         "name": "Dana Ruiz", "last_engaged": "2026-11-01"},
-    ]).ok
+    assert run_import(
+        "contracts",
+        json_rows=[
+            {
+                "account": "acct-1",
+                "start": "2026-03-01",
+                "end": "2027-02-28",
+                "arr": 480000,
+                "plan": "datastreams",
+                "commit_units": 4800000,
+            },
+            {
+                "account": "acct-2",
+                "start": "2026-06-01",
+                "end": "2027-05-31",
+                "arr": 90000,
+                "plan": "developer",
+            },
+        ],
+    ).ok
+    assert run_import(
+        "contacts",
+        json_rows=[
+            {
+                "account": "acct-1",
+                "email": "dana@northwind.example",
+                "role": "champion",
+                "name": "Dana Ruiz",
+                "last_engaged": "2026-11-01",
+            },
+        ],
+    ).ok
     user = User.objects.get(email="alice@team.test")
     user.set_password(PASSWORD)
     user.save()

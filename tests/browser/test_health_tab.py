@@ -23,25 +23,55 @@ def eager():
 
 
 def _account_with_a_cliff():
-    assert run_import("users", json_rows=[
-        {"email": "maya@team.test", "role": "manager", "name": "Maya Lindqvist"}]).ok
-    assert run_import("accounts", json_rows=[
-        {"external_id": "acct-9", "name": "Meridian Capital Research", "segment": "institution",
-         "tier": 1, "seats": 20}]).ok
+    assert run_import(
+        "users",
+        json_rows=[{"email": "maya@team.test", "role": "manager", "name": "Maya Lindqvist"}],
+    ).ok
+    assert run_import(
+        "accounts",
+        json_rows=[
+            {
+                "external_id": "acct-9",
+                "name": "Meridian Capital Research",
+                "segment": "institution",
+                "tier": 1,
+                "seats": 20,
+            }
+        ],
+    ).ok
     end = last_complete_day()
-    assert run_import("contracts", json_rows=[
-        {"account": "acct-9", "start": (end - timedelta(days=200)).isoformat(),
-         "end": (end + timedelta(days=165)).isoformat(), "arr": 400000, "plan": "developer",
-         "commit_units": 3650000}]).ok
+    assert run_import(
+        "contracts",
+        json_rows=[
+            {
+                "account": "acct-9",
+                "start": (end - timedelta(days=200)).isoformat(),
+                "end": (end + timedelta(days=165)).isoformat(),
+                "arr": 400000,
+                "plan": "developer",
+                "commit_units": 3650000,
+            }
+        ],
+    ).ok
     rows = []
     for back in range(90):
         day = end - timedelta(days=back)
         units = 2000 if back < 9 else 10000
         rows += [
-            {"account": "acct-9", "date": day.isoformat(), "metric": "units", "value": units,
-             "product": "developer", "chain": "ethereum" if back % 2 else "base"},
-            {"account": "acct-9", "date": day.isoformat(), "metric": "queries",
-             "value": units // 50},
+            {
+                "account": "acct-9",
+                "date": day.isoformat(),
+                "metric": "units",
+                "value": units,
+                "product": "developer",
+                "chain": "ethereum" if back % 2 else "base",
+            },
+            {
+                "account": "acct-9",
+                "date": day.isoformat(),
+                "metric": "queries",
+                "value": units // 50,
+            },
             {"account": "acct-9", "date": day.isoformat(), "metric": "active_users", "value": 6},
         ]
     assert run_import("usage", json_rows=rows).ok
@@ -70,7 +100,8 @@ def test_health_tab_explains_the_score_and_draws_charts(live_server, page, scree
     expect(rows).to_have_count(10)
     expect(page.locator("#breakdown tr[data-signal=usage_trend]")).to_contain_text("units")
     expect(page.locator("#breakdown tr[data-signal=sentiment]")).to_contain_text(
-        "no NPS or CSAT response")
+        "no NPS or CSAT response"
+    )
     # Plotly draws SVG into each chart container, with the title we gave it.
     expect(page.locator("#chart-trend .main-svg").first).to_be_visible()
     expect(page.locator("#chart-trend")).to_contain_text("Health score, last 90 days")

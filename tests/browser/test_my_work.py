@@ -19,26 +19,43 @@ CALL = "Call the data engineer: is a pipeline broken, paused or being rebuilt in
 
 
 def _queue() -> User:
-    alice = User.objects.create_user("alice@team.test", PASSWORD, name="Alice Chen",
-                                     role=Role.CSM)
-    harbor = Account.objects.create(external_id="acct-2", name="Harbor Ledger",
-                                    segment="institution", tier=2, csm=alice)
-    tiny = Account.objects.create(external_id="acct-3", name="Tinybyte Labs",
-                                  segment="self_serve", tier=3)
+    alice = User.objects.create_user("alice@team.test", PASSWORD, name="Alice Chen", role=Role.CSM)
+    harbor = Account.objects.create(
+        external_id="acct-2", name="Harbor Ledger", segment="institution", tier=2, csm=alice
+    )
+    tiny = Account.objects.create(
+        external_id="acct-3", name="Tinybyte Labs", segment="self_serve", tier=3
+    )
     playbooks_load_defaults()
     yesterday = date.today() - timedelta(days=1)
     alerts = [
-        Alert.objects.create(account=harbor, kind=AlertKind.OVERRIDE,
-                             key=f"{yesterday}:sharp_drop", as_of=yesterday,
-                             title="Harbor Ledger: sharp_drop", detail="usage fell 80%",
-                             data={"override": "sharp_drop", "band": "red"}, owner=alice),
-        Alert.objects.create(account=tiny, kind=AlertKind.USAGE_SPIKE, key=f"{yesterday}",
-                             as_of=yesterday, title="Tinybyte Labs: usage 8.0× its normal",
-                             detail="spike", data={"spike_ratio": 8.0}),
+        Alert.objects.create(
+            account=harbor,
+            kind=AlertKind.OVERRIDE,
+            key=f"{yesterday}:sharp_drop",
+            as_of=yesterday,
+            title="Harbor Ledger: sharp_drop",
+            detail="usage fell 80%",
+            data={"override": "sharp_drop", "band": "red"},
+            owner=alice,
+        ),
+        Alert.objects.create(
+            account=tiny,
+            kind=AlertKind.USAGE_SPIKE,
+            key=f"{yesterday}",
+            as_of=yesterday,
+            title="Tinybyte Labs: usage 8.0× its normal",
+            detail="spike",
+            data={"spike_ratio": 8.0},
+        ),
     ]
     assert len(plays.plays_start_for_alerts(alerts)) == 2
-    Task.objects.create(account=harbor, title="Send the renewal paper", owner=alice,
-                        due=date.today() - timedelta(days=2))
+    Task.objects.create(
+        account=harbor,
+        title="Send the renewal paper",
+        owner=alice,
+        due=date.today() - timedelta(days=2),
+    )
     return alice
 
 
@@ -64,8 +81,7 @@ def test_csm_completes_a_task_inline_and_claims_from_the_pool(live_server, page,
     screenshot("my-work")
 
     page.evaluate("window.__marker = 'same-page'")
-    today.locator("[data-testid=task-row]", has_text=CALL).locator(
-        "[data-testid=complete]").click()
+    today.locator("[data-testid=task-row]", has_text=CALL).locator("[data-testid=complete]").click()
 
     expect(page.locator("[data-testid=notice]")).to_have_text(f"Done: {CALL}")
     expect(page.locator("#group-today")).to_have_count(0)  # the only task of today is done
@@ -78,12 +94,13 @@ def test_csm_completes_a_task_inline_and_claims_from_the_pool(live_server, page,
 
     pool = page.locator("#pool-queue")
     pool.locator("[data-testid=task-row]", has_text="Look at what spiked").locator(
-        "[data-testid=claim]").click()
+        "[data-testid=claim]"
+    ).click()
 
-    expect(page.locator("[data-testid=notice]")).to_contain_text(
-        "Claimed: Look at what spiked")
+    expect(page.locator("[data-testid=notice]")).to_contain_text("Claimed: Look at what spiked")
     expect(page.locator("#group-today")).to_contain_text("Look at what spiked")
     expect(page.locator("#pool-queue")).to_contain_text("Nobody is waiting")
     assert page.evaluate("window.__marker") == "same-page"
-    assert set(Task.objects.filter(account__external_id="acct-3")
-               .values_list("owner__email", flat=True)) == {"alice@team.test"}
+    assert set(
+        Task.objects.filter(account__external_id="acct-3").values_list("owner__email", flat=True)
+    ) == {"alice@team.test"}

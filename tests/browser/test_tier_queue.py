@@ -22,15 +22,20 @@ PASSWORD = "browser-pass-1"
 
 def _queue() -> tuple[Account, Account]:
     day = last_complete_day()
-    manager = User.objects.create_user("maya@team.test", PASSWORD, name="Maya Lindqvist",
-                                       role=Role.MANAGER)
+    manager = User.objects.create_user(
+        "maya@team.test", PASSWORD, name="Maya Lindqvist", role=Role.MANAGER
+    )
     User.objects.create_user("alice@team.test", PASSWORD, name="Alice Chen", role=Role.CSM)
-    spike = AccountFactory(external_id="orbit", name="Orbitmoth Works", tier=3,
-                           segment="self_serve")
+    spike = AccountFactory(
+        external_id="orbit", name="Orbitmoth Works", tier=3, segment="self_serve"
+    )
     coasting = AccountFactory(external_id="cobalt", name="Cobalt Ridge", tier=1)
     for account in (spike, coasting):
-        ContractFactory(account=account, start=day - timedelta(days=100),
-                        arr=Decimal(3000 if account.tier == 3 else 330000))
+        ContractFactory(
+            account=account,
+            start=day - timedelta(days=100),
+            arr=Decimal(3000 if account.tier == 3 else 330000),
+        )
     snapshot(spike, day, facts={"spike_ratio": 7.31, "units_7": 3003.3, "prior_daily_avg": 58.7})
     snapshot(coasting, day, facts={"trend_ratio": 1.04})
     assert len(tier_suggestions_refresh(as_of=day)) == 2
@@ -73,8 +78,7 @@ def test_manager_approves_a_promotion_inline(live_server, page, screenshot):
     spike.refresh_from_db()
     assert spike.tier == 2
     [change] = TierChange.objects.filter(account=spike)
-    assert (change.from_tier, change.to_tier, change.changed_by.email) == (
-        3, 2, "maya@team.test")
+    assert (change.from_tier, change.to_tier, change.changed_by.email) == (3, 2, "maya@team.test")
     assert change.reason.startswith("Approved suggestion: Promote to tier 2: usage 7.3×")
     assert TierSuggestion.objects.get(account=spike).status == "approved"
     coasting.refresh_from_db()

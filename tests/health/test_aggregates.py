@@ -49,8 +49,10 @@ def import_usage(rows: list[dict]) -> None:
 
 
 def units_rows(account: str, values: dict[date, float], **dims) -> list[dict]:
-    return [{"account": account, "date": d.isoformat(), "metric": "units", "value": v, **dims}
-            for d, v in values.items()]
+    return [
+        {"account": account, "date": d.isoformat(), "metric": "units", "value": v, **dims}
+        for d, v in values.items()
+    ]
 
 
 def snapshot(account, day: date) -> HealthSnapshot:
@@ -123,8 +125,12 @@ def test_only_six_low_days_is_not_a_sharp_drop(db):
 
 def test_trend_ratio_and_commit_pace_match_hand_computed_values(db):
     account = AccountFactory(external_id="pace", tier=3)
-    ContractFactory(account=account, start=date(2026, 1, 1), end=date(2026, 12, 31),
-                    commit_units=Decimal("730000"))
+    ContractFactory(
+        account=account,
+        start=date(2026, 1, 1),
+        end=date(2026, 12, 31),
+        commit_units=Decimal("730000"),
+    )
     last_28 = END - timedelta(days=27)  # March 4
     values = {d: 1200.0 if d >= last_28 else 1000.0 for d in days(START, END)}
     import_usage(units_rows("pace", values))
@@ -144,10 +150,15 @@ def test_trend_ratio_and_commit_pace_match_hand_computed_values(db):
 
 def test_commit_pace_counts_only_units_inside_the_contract_period(db):
     account = AccountFactory(external_id="renewed", tier=3)
-    ContractFactory(account=account, start=date(2025, 3, 1), end=date(2026, 2, 28),
-                    commit_units=Decimal("1"))
-    ContractFactory(account=account, start=date(2026, 3, 1), end=date(2027, 2, 28),
-                    commit_units=Decimal("365000"))
+    ContractFactory(
+        account=account, start=date(2025, 3, 1), end=date(2026, 2, 28), commit_units=Decimal("1")
+    )
+    ContractFactory(
+        account=account,
+        start=date(2026, 3, 1),
+        end=date(2027, 2, 28),
+        commit_units=Decimal("365000"),
+    )
     import_usage(units_rows("renewed", dict.fromkeys(days(START, END), 1000.0)))
 
     health_recompute(as_of=END, account_ids=[account.pk])
@@ -167,12 +178,28 @@ def test_breadth_counts_chains_plus_datasets_in_28_vs_90_days(db):
         (recent, "ethereum", "ethereum.core.transactions"),
         (recent, "base", ""),
     ]:
-        rows.append({"account": "wide", "date": day.isoformat(), "metric": "queries",
-                     "value": 10, "chain": chain, "dataset": dataset})
+        rows.append(
+            {
+                "account": "wide",
+                "date": day.isoformat(),
+                "metric": "queries",
+                "value": 10,
+                "chain": chain,
+                "dataset": dataset,
+            }
+        )
     # Failed queries aim at something they do not use: never counted as breadth.
-    rows.append({"account": "wide", "date": recent.isoformat(), "metric": "failed_queries",
-                 "value": 3, "chain": "polygon", "dataset": "polygon.core.logs",
-                 "reason": "chain_not_covered"})
+    rows.append(
+        {
+            "account": "wide",
+            "date": recent.isoformat(),
+            "metric": "failed_queries",
+            "value": 3,
+            "chain": "polygon",
+            "dataset": "polygon.core.logs",
+            "reason": "chain_not_covered",
+        }
+    )
     import_usage(rows)
 
     health_recompute(as_of=END, account_ids=[account.pk])
@@ -194,12 +221,17 @@ def _healthy_usage(external_id: str, dataset: str) -> list[dict]:
     rows = []
     for d in days(START, END):
         rows += [
-            {"account": external_id, "date": d.isoformat(), "metric": "units", "value": 1000,
-             "product": "developer", "chain": chain, "dataset": dataset},
-            {"account": external_id, "date": d.isoformat(), "metric": "api_calls",
-             "value": 500},
-            {"account": external_id, "date": d.isoformat(), "metric": "active_users",
-             "value": 6},
+            {
+                "account": external_id,
+                "date": d.isoformat(),
+                "metric": "units",
+                "value": 1000,
+                "product": "developer",
+                "chain": chain,
+                "dataset": dataset,
+            },
+            {"account": external_id, "date": d.isoformat(), "metric": "api_calls", "value": 500},
+            {"account": external_id, "date": d.isoformat(), "metric": "active_users", "value": 6},
         ]
     return rows
 
@@ -207,11 +239,22 @@ def _healthy_usage(external_id: str, dataset: str) -> list[dict]:
 def test_open_accuracy_incident_on_a_dataset_they_used_caps_at_yellow(db):
     hit = AccountFactory(external_id="hit", tier=3, seats=10)
     spared = AccountFactory(external_id="spared", tier=3, seats=10)
-    import_usage(_healthy_usage("hit", "base.core.logs") + _healthy_usage(
-        "spared", "ethereum.core.blocks"))
-    result = run_import("incidents", json_rows=[{
-        "key": "INC-42", "kind": "accuracy", "severity": "high", "started": "2026-03-28",
-        "datasets": "base.core.logs", "title": "Base logs double-counted"}])
+    import_usage(
+        _healthy_usage("hit", "base.core.logs") + _healthy_usage("spared", "ethereum.core.blocks")
+    )
+    result = run_import(
+        "incidents",
+        json_rows=[
+            {
+                "key": "INC-42",
+                "kind": "accuracy",
+                "severity": "high",
+                "started": "2026-03-28",
+                "datasets": "base.core.logs",
+                "title": "Base logs double-counted",
+            }
+        ],
+    )
     assert result.ok, result.errors
 
     health_recompute(as_of=END)
@@ -220,7 +263,8 @@ def test_open_accuracy_incident_on_a_dataset_they_used_caps_at_yellow(db):
     assert override_keys(hit_snap) == ["data_trust_incident"]
     assert hit_snap.overrides[0]["detail"] == (
         "open accuracy incident Base logs double-counted touching datasets they used in the "
-        "last 28 days")
+        "last 28 days"
+    )
     assert hit_snap.weighted_score >= 70
     assert (hit_snap.score, hit_snap.band) == (69, "yellow")
     assert signals(hit_snap)["data_trust"]["score"] == 40.0
@@ -233,15 +277,37 @@ def test_open_accuracy_incident_on_a_dataset_they_used_caps_at_yellow(db):
 def test_incident_on_a_dataset_used_only_long_ago_or_already_resolved_does_not_cap(db):
     old = AccountFactory(external_id="old", tier=3, seats=10)
     rows = _healthy_usage("old", "ethereum.core.blocks")
-    rows.append({"account": "old", "date": "2026-01-10", "metric": "queries", "value": 5,
-                 "chain": "base", "dataset": "base.core.logs"})
+    rows.append(
+        {
+            "account": "old",
+            "date": "2026-01-10",
+            "metric": "queries",
+            "value": 5,
+            "chain": "base",
+            "dataset": "base.core.logs",
+        }
+    )
     import_usage(rows)
-    run_import("incidents", json_rows=[
-        {"key": "INC-1", "kind": "accuracy", "severity": "high", "started": "2026-03-28",
-         "datasets": "base.core.logs"},
-        {"key": "INC-2", "kind": "outage", "severity": "high", "started": "2026-03-20",
-         "resolved": "2026-03-25", "datasets": "ethereum.core.blocks"},
-    ])
+    run_import(
+        "incidents",
+        json_rows=[
+            {
+                "key": "INC-1",
+                "kind": "accuracy",
+                "severity": "high",
+                "started": "2026-03-28",
+                "datasets": "base.core.logs",
+            },
+            {
+                "key": "INC-2",
+                "kind": "outage",
+                "severity": "high",
+                "started": "2026-03-20",
+                "resolved": "2026-03-25",
+                "datasets": "ethereum.core.blocks",
+            },
+        ],
+    )
 
     health_recompute(as_of=END)
 
@@ -256,15 +322,17 @@ def test_incident_on_a_dataset_used_only_long_ago_or_already_resolved_does_not_c
 def test_departed_champion_without_replacement_fires_champion_left(db):
     account = AccountFactory(external_id="gone", tier=3, seats=10)
     import_usage(_healthy_usage("gone", "ethereum.core.blocks"))
-    ContactFactory(account=account, role=ContactRole.CHAMPION, name="Dana Reyes",
-                   left=date(2026, 3, 1))
+    ContactFactory(
+        account=account, role=ContactRole.CHAMPION, name="Dana Reyes", left=date(2026, 3, 1)
+    )
 
     health_recompute(as_of=END, account_ids=[account.pk])
 
     snap = snapshot(account, END)
     assert override_keys(snap) == ["champion_left"]
     assert snap.overrides[0]["detail"] == (
-        "champion Dana Reyes has left and nobody has replaced them")
+        "champion Dana Reyes has left and nobody has replaced them"
+    )
     assert snap.band == "yellow"
     assert snap.score == 69
 
@@ -272,8 +340,9 @@ def test_departed_champion_without_replacement_fires_champion_left(db):
 def test_departed_champion_with_a_replacement_does_not_fire(db):
     account = AccountFactory(external_id="replaced", tier=3, seats=10)
     import_usage(_healthy_usage("replaced", "ethereum.core.blocks"))
-    ContactFactory(account=account, role=ContactRole.CHAMPION, name="Dana Reyes",
-                   left=date(2026, 3, 1))
+    ContactFactory(
+        account=account, role=ContactRole.CHAMPION, name="Dana Reyes", left=date(2026, 3, 1)
+    )
     ContactFactory(account=account, role=ContactRole.CHAMPION, name="Sam Ortiz")
 
     health_recompute(as_of=END, account_ids=[account.pk])
@@ -284,8 +353,9 @@ def test_departed_champion_with_a_replacement_does_not_fire(db):
 def test_a_champion_leaving_after_the_as_of_day_has_not_left_yet(db):
     account = AccountFactory(external_id="leaving", tier=3, seats=10)
     import_usage(_healthy_usage("leaving", "ethereum.core.blocks"))
-    ContactFactory(account=account, role=ContactRole.CHAMPION, name="Dana Reyes",
-                   left=date(2026, 4, 15))
+    ContactFactory(
+        account=account, role=ContactRole.CHAMPION, name="Dana Reyes", left=date(2026, 4, 15)
+    )
 
     health_recompute(as_of=END, account_ids=[account.pk])
 
@@ -300,22 +370,30 @@ def test_recompute_command_backfills_one_snapshot_per_day_for_one_account(db, ca
     other = AccountFactory(external_id="other", tier=3)
     import_usage(units_rows("desk", {d: seasonal(d) for d in days(START, END)}))
 
-    call_command("recompute_health", "--account", "desk", "--since", "2026-03-29",
-                 "--as-of", "2026-03-31")
+    call_command(
+        "recompute_health", "--account", "desk", "--since", "2026-03-29", "--as-of", "2026-03-31"
+    )
 
     assert capsys.readouterr().out.strip() == (
-        "backfilled 3 snapshots over 3 days (2026-03-29 to 2026-03-31)")
-    assert list(HealthSnapshot.objects.filter(account=desk).order_by("date")
-                .values_list("date", flat=True)) == list(days(date(2026, 3, 29), END))
+        "backfilled 3 snapshots over 3 days (2026-03-29 to 2026-03-31)"
+    )
+    assert list(
+        HealthSnapshot.objects.filter(account=desk).order_by("date").values_list("date", flat=True)
+    ) == list(days(date(2026, 3, 29), END))
     assert not HealthSnapshot.objects.filter(account=other).exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--as-of", "2026-02-30"], "'2026-02-30' is not a date in YYYY-MM-DD form"),
-    (["--account", "nope"], "no account 'nope'"),
-    (["--since", "2026-04-02", "--as-of", "2026-04-01"],
-     "--since 2026-04-02 is after --as-of 2026-04-01"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "2026-02-30"], "'2026-02-30' is not a date in YYYY-MM-DD form"),
+        (["--account", "nope"], "no account 'nope'"),
+        (
+            ["--since", "2026-04-02", "--as-of", "2026-04-01"],
+            "--since 2026-04-02 is after --as-of 2026-04-01",
+        ),
+    ],
+)
 def test_recompute_command_refuses_bad_input_and_writes_nothing(db, args, message):
     AccountFactory(external_id="desk")
     with pytest.raises(CommandError) as exc:
@@ -331,18 +409,17 @@ def test_lapsed_accounts_are_not_scored_but_accounts_without_contract_data_are(d
     ContractFactory(account=active, start=date(2026, 1, 1), end=date(2026, 12, 31))
     unknown = AccountFactory(external_id="no-contracts")
     for account in (lapsed, active, unknown):
-        import_usage(units_rows(account.external_id,
-                                {d: seasonal(d) for d in days(START, END)}))
+        import_usage(units_rows(account.external_id, {d: seasonal(d) for d in days(START, END)}))
     assert health_recompute(as_of=END) == 2
-    scored = set(HealthSnapshot.objects.filter(date=END)
-                 .values_list("account__external_id", flat=True))
+    scored = set(
+        HealthSnapshot.objects.filter(date=END).values_list("account__external_id", flat=True)
+    )
     assert scored == {"active", "no-contracts"}
 
 
 def test_backfilled_snapshots_do_not_see_engagement_from_their_future(db):
     account = AccountFactory(external_id="exec")
-    ContactFactory(account=account, role=ContactRole.EXEC_SPONSOR,
-                   last_engaged=date(2026, 3, 20))
+    ContactFactory(account=account, role=ContactRole.EXEC_SPONSOR, last_engaged=date(2026, 3, 20))
     import_usage(units_rows("exec", {d: seasonal(d) for d in days(START, END)}))
     health_recompute(as_of=date(2026, 3, 1))
     health_recompute(as_of=END)

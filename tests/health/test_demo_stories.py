@@ -57,8 +57,10 @@ def seeded(django_db_setup, django_db_blocker):
 
 
 def _latest() -> dict[str, HealthSnapshot]:
-    return {s.account.external_id: s
-            for s in HealthSnapshot.objects.filter(date=AS_OF).select_related("account")}
+    return {
+        s.account.external_id: s
+        for s in HealthSnapshot.objects.filter(date=AS_OF).select_related("account")
+    }
 
 
 def _keys(snapshot: HealthSnapshot) -> list[str]:
@@ -71,8 +73,11 @@ def _signal(snapshot: HealthSnapshot, key: str) -> dict:
 
 def _lapsed() -> set[str]:
     """Accounts with no contract active on the as-of day (churned digital-tier customers)."""
-    active = set(Contract.objects.filter(start__lte=AS_OF, end__gte=AS_OF)
-                 .values_list("account__external_id", flat=True))
+    active = set(
+        Contract.objects.filter(start__lte=AS_OF, end__gte=AS_OF).values_list(
+            "account__external_id", flat=True
+        )
+    )
     return set(Account.objects.values_list("external_id", flat=True)) - active
 
 
@@ -100,8 +105,14 @@ def test_usage_rows_are_deterministic_and_shaped():
         if account["tier"] == 3:
             assert "dataset" not in row or row["metric"] == "failed_queries"
     metrics = Counter(row["metric"] for row in usage)
-    assert set(metrics) == {"units", "queries", "api_calls", "stream_events", "active_users",
-                            "failed_queries"}
+    assert set(metrics) == {
+        "units",
+        "queries",
+        "api_calls",
+        "stream_events",
+        "active_users",
+        "failed_queries",
+    }
     reasons = Counter(row.get("reason") for row in usage if row["metric"] == "failed_queries")
     assert set(reasons) == {"chain_not_covered", "timeout", "syntax", "dataset_not_found"}
     # Tier 3: one chain each; products are real meters.
@@ -171,8 +182,11 @@ def test_most_of_the_book_is_green(seeded):
     bands = Counter(s.band for s in _latest().values())
     total = sum(bands.values())
     # Every customer with a live contract is scored; churned (lapsed) accounts are not.
-    customers = Account.objects.filter(contracts__start__lte=AS_OF,
-                                       contracts__end__gte=AS_OF).distinct().count()
+    customers = (
+        Account.objects.filter(contracts__start__lte=AS_OF, contracts__end__gte=AS_OF)
+        .distinct()
+        .count()
+    )
     assert total == customers
     assert bands["green"] >= 0.65 * total, bands
     assert bands["red"] <= 0.10 * total, bands
@@ -183,9 +197,11 @@ def test_most_of_the_book_is_green(seeded):
 def test_no_sharp_drop_outside_its_story_in_the_snapshot_history(seeded):
     """Weekend dips and idle days never look like a sharp drop; churned accounts may."""
     allowed = {health_demo.STORIES["sharp_drop"]} | _lapsed()
-    fired = {s.account.external_id
-             for s in HealthSnapshot.objects.select_related("account")
-             if "sharp_drop" in _keys(s)}
+    fired = {
+        s.account.external_id
+        for s in HealthSnapshot.objects.select_related("account")
+        if "sharp_drop" in _keys(s)
+    }
     assert health_demo.STORIES["sharp_drop"] in fired
     assert fired <= allowed, fired - allowed
     assert HealthSnapshot.objects.values("date").distinct().count() == HISTORY_DAYS
@@ -197,10 +213,13 @@ def test_the_open_incident_touches_only_accounts_using_the_dataset(seeded):
     assert incident.kind == "accuracy" and incident.resolved is None
     assert incident.started == TODAY - timedelta(days=5)
     assert incident.datasets == [health_demo.STORY_DATASET]
-    users = set(UsageFact.objects.filter(
-        dataset=health_demo.STORY_DATASET, date__gt=AS_OF - timedelta(days=28),
-        date__lte=AS_OF).exclude(metric="failed_queries")
-        .values_list("account__external_id", flat=True))
+    users = set(
+        UsageFact.objects.filter(
+            dataset=health_demo.STORY_DATASET, date__gt=AS_OF - timedelta(days=28), date__lte=AS_OF
+        )
+        .exclude(metric="failed_queries")
+        .values_list("account__external_id", flat=True)
+    )
     flagged = {ext for ext, s in _latest().items() if "data_trust_incident" in _keys(s)}
     assert flagged == users
     assert health_demo.STORIES["data_trust"] in flagged
@@ -213,7 +232,8 @@ def test_the_open_incident_touches_only_accounts_using_the_dataset(seeded):
 def test_steady_accounts_consume_close_to_their_commit(seeded):
     stories = set(health_demo.STORIES.values())
     paces = [
-        _signal(s, "commit_pace")["raw"] for ext, s in _latest().items()
+        _signal(s, "commit_pace")["raw"]
+        for ext, s in _latest().items()
         if ext not in stories and _signal(s, "commit_pace")["applies"] and not s.overrides
     ]
     steady = [p for p in paces if 0.78 <= p <= 1.12]
@@ -266,7 +286,8 @@ def test_a_pinned_book_is_reused_and_another_anchor_replaces_it(seeded, cheap_se
 def test_a_stale_calendar_anchored_book_follows_the_calendar(seeded, cheap_seed, monkeypatch):
     # As if the book had been seeded without --today on TODAY, and a week has passed since.
     ImportRun.objects.filter(filename__startswith=seed_cmd.ANCHOR_LABEL).update(
-        filename=f"{seed_cmd.ANCHOR_LABEL}{TODAY.isoformat()}")
+        filename=f"{seed_cmd.ANCHOR_LABEL}{TODAY.isoformat()}"
+    )
     calendar = TODAY + timedelta(days=7)
     monkeypatch.setattr(seed_cmd.timezone, "localdate", lambda: calendar)
     out = cheap_seed()

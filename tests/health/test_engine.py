@@ -45,26 +45,36 @@ def days_ago(n: int) -> date:
 # (100, weight 8), tier-2 touch 70 days ago (50, weight 4), NPS 7 (70, weight 4) →
 # (800 + 200 + 280) / 16 = 80.0 exactly.
 RELATIONSHIP_80 = {
-    "has_contacts": True, "has_exec_sponsor": True, "exec_last_engaged": days_ago(10),
-    "last_touch": days_ago(70), "sentiment_kind": "nps", "sentiment_score": 7,
+    "has_contacts": True,
+    "has_exec_sponsor": True,
+    "exec_last_engaged": days_ago(10),
+    "last_touch": days_ago(70),
+    "sentiment_kind": "nps",
+    "sentiment_score": 7,
     "sentiment_date": days_ago(20),
 }
 # Commit of 365,000 units over 2026: by March 31 (day 90 of 365) pro-rata is 90,000.
-COMMIT = {"commit_units": 365_000.0, "period_start": date(2026, 1, 1),
-          "period_end": date(2026, 12, 31)}
+COMMIT = {
+    "commit_units": 365_000.0,
+    "period_start": date(2026, 1, 1),
+    "period_end": date(2026, 12, 31),
+}
 
 
 # --- signals ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("units_28", "expected"), [
-    (400, 0.0),     # r = 0.4: below the floor
-    (500, 0.0),     # r = 0.5 → 0
-    (800, 50.0),    # r = 0.8 → halfway
-    (1000, 83.3),   # r = 1.0 → 83.3
-    (1100, 100.0),  # r = 1.1 → 100
-    (3000, 100.0),  # r = 3.0: capped
-])
+@pytest.mark.parametrize(
+    ("units_28", "expected"),
+    [
+        (400, 0.0),  # r = 0.4: below the floor
+        (500, 0.0),  # r = 0.5 → 0
+        (800, 50.0),  # r = 0.8 → halfway
+        (1000, 83.3),  # r = 1.0 → 83.3
+        (1100, 100.0),  # r = 1.1 → 100
+        (3000, 100.0),  # r = 3.0: capped
+    ],
+)
 def test_usage_trend_anchor_points(units_28, expected):
     sig = signal(inputs(units_28=units_28, units_prev_28=1000), "usage_trend")
     assert sig.applies is True
@@ -84,12 +94,15 @@ def test_usage_trend_does_not_apply_without_a_prior_window():
     assert sig.reason == "no usage in the 28 days before, so there is no trend yet"
 
 
-@pytest.mark.parametrize(("consumed", "raw", "expected"), [
-    (0, 0.0, 0.0),
-    (45_000, 0.5, 50.0),
-    (90_000, 1.0, 100.0),
-    (135_000, 1.5, 100.0),  # ahead of pace is capped at 100
-])
+@pytest.mark.parametrize(
+    ("consumed", "raw", "expected"),
+    [
+        (0, 0.0, 0.0),
+        (45_000, 0.5, 50.0),
+        (90_000, 1.0, 100.0),
+        (135_000, 1.5, 100.0),  # ahead of pace is capped at 100
+    ],
+)
 def test_commit_pace_is_consumed_over_pro_rata_commit(consumed, raw, expected):
     sig = signal(inputs(**COMMIT, consumed_in_period=consumed), "commit_pace")
     assert sig.applies is True
@@ -110,9 +123,16 @@ def test_commit_pace_does_not_apply_without_a_commit():
     assert sig.reason == "no committed units in the current contract"
 
 
-@pytest.mark.parametrize(("b28", "b90", "expected"), [
-    (0, 5, 0.0), (2, 5, 50.0), (3, 5, 75.0), (4, 5, 100.0), (5, 5, 100.0),
-])
+@pytest.mark.parametrize(
+    ("b28", "b90", "expected"),
+    [
+        (0, 5, 0.0),
+        (2, 5, 50.0),
+        (3, 5, 75.0),
+        (4, 5, 100.0),
+        (5, 5, 100.0),
+    ],
+)
 def test_breadth_is_share_still_in_use_with_80_percent_full_marks(b28, b90, expected):
     sig = signal(inputs(breadth_28=b28, breadth_90=b90), "breadth")
     assert sig.score == expected
@@ -138,38 +158,52 @@ def test_active_users_for_an_institution_without_seats_does_not_apply():
     assert sig.reason == "no seat count on the account"
 
 
-@pytest.mark.parametrize(("peak", "expected", "value"), [
-    (0, 0.0, "0 active users (need 2)"),
-    (1, 50.0, "1 active user (need 2)"),
-    (2, 100.0, "2 active users (need 2)"),
-    (7, 100.0, "7 active users (need 2)"),
-])
+@pytest.mark.parametrize(
+    ("peak", "expected", "value"),
+    [
+        (0, 0.0, "0 active users (need 2)"),
+        (1, 50.0, "1 active user (need 2)"),
+        (2, 100.0, "2 active users (need 2)"),
+        (7, 100.0, "7 active users (need 2)"),
+    ],
+)
 def test_active_users_for_self_serve_needs_two_users(peak, expected, value):
     sig = signal(inputs(segment="self_serve", seats=50, peak_users_28=peak), "active_users")
     assert (sig.score, sig.value) == (expected, value)
 
 
-@pytest.mark.parametrize(("active_days", "calls", "expected"), [
-    (0, 0, 0.0),
-    (10, 0, 35.0),
-    (20, 0, 70.0),
-    (28, 0, 70.0),
-    (10, 500, 65.0),
-    (20, 500, 100.0),
-])
+@pytest.mark.parametrize(
+    ("active_days", "calls", "expected"),
+    [
+        (0, 0, 0.0),
+        (10, 0, 35.0),
+        (20, 0, 70.0),
+        (28, 0, 70.0),
+        (10, 500, 65.0),
+        (20, 500, 100.0),
+    ],
+)
 def test_production_depth_is_active_days_plus_api_or_streams(active_days, calls, expected):
-    sig = signal(inputs(active_days_28=active_days, production_calls_28=calls),
-                 "production_depth")
+    sig = signal(inputs(active_days_28=active_days, production_calls_28=calls), "production_depth")
     assert sig.applies is True
     assert sig.score == expected
 
 
-@pytest.mark.parametrize(("engaged_days_ago", "expected"), [
-    (0, 100.0), (90, 100.0), (91, 40.0), (180, 40.0), (181, 0.0), (400, 0.0),
-])
+@pytest.mark.parametrize(
+    ("engaged_days_ago", "expected"),
+    [
+        (0, 100.0),
+        (90, 100.0),
+        (91, 40.0),
+        (180, 40.0),
+        (181, 0.0),
+        (400, 0.0),
+    ],
+)
 def test_exec_engagement_steps_at_90_and_180_days(engaged_days_ago, expected):
-    inp = inputs(has_contacts=True, has_exec_sponsor=True,
-                 exec_last_engaged=days_ago(engaged_days_ago))
+    inp = inputs(
+        has_contacts=True, has_exec_sponsor=True, exec_last_engaged=days_ago(engaged_days_ago)
+    )
     sig = signal(inp, "exec_engagement")
     assert sig.score == expected
     assert sig.value == f"exec sponsor engaged {engaged_days_ago} days ago"
@@ -178,7 +212,10 @@ def test_exec_engagement_steps_at_90_and_180_days(engaged_days_ago, expected):
 def test_exec_engagement_without_sponsor_scores_zero_and_without_contacts_does_not_apply():
     no_sponsor = signal(inputs(has_contacts=True), "exec_engagement")
     assert (no_sponsor.applies, no_sponsor.score, no_sponsor.value) == (
-        True, 0.0, "no exec sponsor mapped")
+        True,
+        0.0,
+        "no exec sponsor mapped",
+    )
     no_contacts = signal(inputs(), "exec_engagement")
     assert no_contacts.applies is False
     assert no_contacts.reason == "no contacts mapped for this account"
@@ -190,26 +227,40 @@ def test_exec_engagement_for_self_serve_is_two_active_users(users, expected):
     assert (sig.applies, sig.score) == (True, expected)
 
 
-@pytest.mark.parametrize(("touch_days_ago", "expected"), [
-    (0, 100.0), (60, 100.0), (61, 50.0), (120, 50.0), (121, 0.0),
-])
+@pytest.mark.parametrize(
+    ("touch_days_ago", "expected"),
+    [
+        (0, 100.0),
+        (60, 100.0),
+        (61, 50.0),
+        (120, 50.0),
+        (121, 0.0),
+    ],
+)
 def test_touch_cadence_tier_2_is_60_days(touch_days_ago, expected):
     sig = signal(inputs(tier=2, last_touch=days_ago(touch_days_ago)), "touch_cadence")
     assert sig.score == expected
     assert sig.value == f"last touch {touch_days_ago} days ago (cadence 60)"
 
 
-@pytest.mark.parametrize(("touch_days_ago", "expected"), [
-    (30, 100.0), (31, 50.0), (60, 50.0), (61, 0.0),
-])
+@pytest.mark.parametrize(
+    ("touch_days_ago", "expected"),
+    [
+        (30, 100.0),
+        (31, 50.0),
+        (60, 50.0),
+        (61, 0.0),
+    ],
+)
 def test_touch_cadence_tier_1_is_30_days_with_a_recent_qbr(touch_days_ago, expected):
     inp = inputs(tier=1, last_touch=days_ago(touch_days_ago), last_qbr=days_ago(100))
     assert signal(inp, "touch_cadence").score == expected
 
 
 def test_touch_cadence_tier_1_is_held_to_50_when_the_qbr_is_overdue():
-    overdue = signal(inputs(tier=1, last_touch=days_ago(5), last_qbr=days_ago(101)),
-                     "touch_cadence")
+    overdue = signal(
+        inputs(tier=1, last_touch=days_ago(5), last_qbr=days_ago(101)), "touch_cadence"
+    )
     assert overdue.score == 50.0
     assert overdue.value == "last touch 5 days ago (cadence 30); QBR overdue"
     never = signal(inputs(tier=1, last_touch=days_ago(5)), "touch_cadence")
@@ -230,10 +281,17 @@ def test_touch_cadence_does_not_apply_to_tier_3_and_never_touched_scores_zero():
     assert (never.applies, never.score, never.value) == (True, 0.0, "never touched")
 
 
-@pytest.mark.parametrize(("kind", "score", "expected"), [
-    ("nps", 0, 0.0), ("nps", 7, 70.0), ("nps", 10, 100.0),
-    ("csat", 1, 0.0), ("csat", 3, 50.0), ("csat", 5, 100.0),
-])
+@pytest.mark.parametrize(
+    ("kind", "score", "expected"),
+    [
+        ("nps", 0, 0.0),
+        ("nps", 7, 70.0),
+        ("nps", 10, 100.0),
+        ("csat", 1, 0.0),
+        ("csat", 3, 50.0),
+        ("csat", 5, 100.0),
+    ],
+)
 def test_sentiment_scales_nps_and_csat(kind, score, expected):
     inp = inputs(sentiment_kind=kind, sentiment_score=score, sentiment_date=days_ago(3))
     sig = signal(inp, "sentiment")
@@ -274,8 +332,13 @@ def test_onboarding_scores_the_share_of_milestones_done_on_time(due, on_time, sc
 
 
 def _dropped(low_days: int, units_7: float) -> AccountInputs:
-    return inputs(prior_daily_avg=1000, low_days_7=low_days, units_7=units_7,
-                  units_28=20_000, units_prev_28=28_000)
+    return inputs(
+        prior_daily_avg=1000,
+        low_days_7=low_days,
+        units_7=units_7,
+        units_28=20_000,
+        units_prev_28=28_000,
+    )
 
 
 def test_sharp_drop_fires_after_seven_low_days_below_half():
@@ -283,7 +346,8 @@ def test_sharp_drop_fires_after_seven_low_days_below_half():
     assert [o.key for o in result.overrides] == ["sharp_drop"]
     assert result.overrides[0].detail == (
         "usage below 50% of the prior 28-day daily average on each of the last 7 days: "
-        "499 units/day vs 1,000")
+        "499 units/day vs 1,000"
+    )
     assert result.band == "red"
 
 
@@ -303,8 +367,13 @@ def test_sharp_drop_needs_prior_usage():
 
 def _coasting(relationship=None, consumed=49_000.0, units_28=1050.0, weights=None):
     # As of April 10 (day 100 of 365), pro-rata commit is exactly 100,000 units.
-    inp = inputs(**(relationship or RELATIONSHIP_80), **COMMIT, consumed_in_period=consumed,
-                 units_28=units_28, units_prev_28=1000.0)
+    inp = inputs(
+        **(relationship or RELATIONSHIP_80),
+        **COMMIT,
+        consumed_in_period=consumed,
+        units_28=units_28,
+        units_prev_28=1000.0,
+    )
     return evaluate(inp, as_of=date(2026, 4, 10), weights=weights or DEFAULT_WEIGHTS)
 
 
@@ -316,7 +385,8 @@ def test_coasting_fires_at_relationship_80_pace_49_trend_105():
     assert [o.key for o in result.overrides] == ["coasting"]
     assert result.overrides[0].detail == (
         "relationship looks healthy (80/100) but commit pace is 49% and usage is flat "
-        "(+5% over 28 days): shelfware that will not recommit")
+        "(+5% over 28 days): shelfware that will not recommit"
+    )
     assert (result.band, result.score) == ("red", 39)
 
 
@@ -352,8 +422,8 @@ def test_data_trust_incident_fires_for_trust_kinds(kind):
     result = evaluate(inp, as_of=AS_OF, weights=DEFAULT_WEIGHTS)
     assert [(o.key, o.cap_band) for o in result.overrides] == [("data_trust_incident", "yellow")]
     assert result.overrides[0].detail == (
-        f"open {kind} incident Missing Base logs touching datasets they used in the last "
-        "28 days")
+        f"open {kind} incident Missing Base logs touching datasets they used in the last 28 days"
+    )
 
 
 def test_data_trust_incident_does_not_fire_for_a_schema_change():
@@ -366,18 +436,22 @@ def test_champion_left_fires_and_explains_who():
     result = evaluate(inp, as_of=AS_OF, weights=DEFAULT_WEIGHTS)
     assert [(o.key, o.cap_band) for o in result.overrides] == [("champion_left", "yellow")]
     assert result.overrides[0].detail == (
-        "champion Dana Reyes has left and nobody has replaced them")
+        "champion Dana Reyes has left and nobody has replaced them"
+    )
 
 
 # --- bands and caps --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("units_28", "score", "band"), [
-    (920, 70, "green"),   # r = 0.92 → 70
-    (914, 69, "yellow"),  # r = 0.914 → 69
-    (740, 40, "yellow"),  # r = 0.74 → 40
-    (734, 39, "red"),     # r = 0.734 → 39
-])
+@pytest.mark.parametrize(
+    ("units_28", "score", "band"),
+    [
+        (920, 70, "green"),  # r = 0.92 → 70
+        (914, 69, "yellow"),  # r = 0.914 → 69
+        (740, 40, "yellow"),  # r = 0.74 → 40
+        (734, 39, "red"),  # r = 0.734 → 39
+    ],
+)
 def test_band_thresholds_are_70_and_40(units_28, score, band):
     inp = inputs(units_28=units_28, units_prev_28=1000)
     result = evaluate(inp, as_of=AS_OF, weights=only("usage_trend"))
@@ -386,9 +460,20 @@ def test_band_thresholds_are_70_and_40(units_28, score, band):
 
 def _healthy(**extra) -> AccountInputs:
     """Weighted score 95: every usage signal near full marks."""
-    return inputs(units_28=1100, units_prev_28=1000, breadth_28=5, breadth_90=5, seats=10,
-                  peak_users_28=8, active_days_28=28, production_calls_28=100,
-                  last_touch=days_ago(3), prior_daily_avg=1000, units_7=7000, **extra)
+    return inputs(
+        units_28=1100,
+        units_prev_28=1000,
+        breadth_28=5,
+        breadth_90=5,
+        seats=10,
+        peak_users_28=8,
+        active_days_28=28,
+        production_calls_28=100,
+        last_touch=days_ago(3),
+        prior_daily_avg=1000,
+        units_7=7000,
+        **extra,
+    )
 
 
 def test_healthy_inputs_are_green_without_overrides():
@@ -429,9 +514,17 @@ def test_caps_follow_the_model_thresholds():
 def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormalised():
     # Applying: usage_trend 22, breadth 12, active_users 12, production_depth 10,
     # touch_cadence 4, data_trust 5 = 65 of 100.
-    inp = inputs(units_28=1000, units_prev_28=1000, breadth_28=4, breadth_90=5, seats=20,
-                 peak_users_28=10, active_days_28=20, production_calls_28=1,
-                 last_touch=days_ago(10))
+    inp = inputs(
+        units_28=1000,
+        units_prev_28=1000,
+        breadth_28=4,
+        breadth_90=5,
+        seats=20,
+        peak_users_28=10,
+        active_days_28=20,
+        production_calls_28=1,
+        last_touch=days_ago(10),
+    )
     result = evaluate(inp, as_of=AS_OF, weights=DEFAULT_WEIGHTS)
     by_key = {s.key: s for s in result.signals}
 
@@ -447,15 +540,20 @@ def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormal
         assert by_key[key].weight == DEFAULT_WEIGHTS[key]  # the model weight is still shown
 
     assert {k: s.effective_weight for k, s in by_key.items() if s.applies} == {
-        "usage_trend": 33.85, "breadth": 18.46, "active_users": 18.46,
-        "production_depth": 15.38, "touch_cadence": 6.15, "data_trust": 7.69,
+        "usage_trend": 33.85,
+        "breadth": 18.46,
+        "active_users": 18.46,
+        "production_depth": 15.38,
+        "touch_cadence": 6.15,
+        "data_trust": 7.69,
     }
     assert sum(s.effective_weight for s in result.signals) == pytest.approx(100, abs=0.05)
     # (22 × 83.3 + 12 × 100 + 12 × 100 + 10 × 100 + 4 × 100 + 5 × 100) / 65 = 94.35
     assert result.weighted_score == 94.35
     assert by_key["usage_trend"].contribution == 28.2  # 33.85 × 83.3 / 100
     assert sum(s.contribution for s in result.signals) == pytest.approx(
-        result.weighted_score, abs=0.05)
+        result.weighted_score, abs=0.05
+    )
     assert (result.score, result.band) == (94, "green")
 
 

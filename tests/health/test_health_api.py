@@ -14,8 +14,17 @@ from health.services import health_recompute
 from tests.factories import AccountFactory, UserFactory
 
 END = date(2026, 3, 31)
-SIGNAL_FIELDS = {"key", "label", "weight", "value", "raw", "score", "contribution", "applies",
-                 "reason"}
+SIGNAL_FIELDS = {
+    "key",
+    "label",
+    "weight",
+    "value",
+    "raw",
+    "score",
+    "contribution",
+    "applies",
+    "reason",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +43,10 @@ def auth(alice) -> dict[str, str]:
 
 
 def import_units(external_id: str, values: dict[date, float], **dims) -> None:
-    rows = [{"account": external_id, "date": d.isoformat(), "metric": "units", "value": v,
-             **dims} for d, v in values.items()]
+    rows = [
+        {"account": external_id, "date": d.isoformat(), "metric": "units", "value": v, **dims}
+        for d, v in values.items()
+    ]
     assert run_import("usage", json_rows=rows).ok
 
 
@@ -58,32 +69,63 @@ def test_account_health_returns_the_explained_latest_snapshot(client, auth, clif
     assert response.status_code == 200
     body = response.json()
     snap = HealthSnapshot.objects.get(account=cliff, date=END)
-    assert {k: body[k] for k in ("account", "name", "as_of", "score", "band", "model_version")} \
-        == {"account": "acme", "name": "Acme Analytics", "as_of": "2026-03-31",
-            "score": snap.score, "band": "red", "model_version": 1}
+    assert {k: body[k] for k in ("account", "name", "as_of", "score", "band", "model_version")} == {
+        "account": "acme",
+        "name": "Acme Analytics",
+        "as_of": "2026-03-31",
+        "score": snap.score,
+        "band": "red",
+        "model_version": 1,
+    }
     assert body["score"] <= 39
-    assert body["overrides"] == [{"key": "sharp_drop", "detail": (
-        "usage below 50% of the prior 28-day daily average on each of the last 7 days: "
-        "100 units/day vs 1,000")}]
+    assert body["overrides"] == [
+        {
+            "key": "sharp_drop",
+            "detail": (
+                "usage below 50% of the prior 28-day daily average on each of the last 7 days: "
+                "100 units/day vs 1,000"
+            ),
+        }
+    ]
     assert [s["key"] for s in body["signals"]] == [
-        "usage_trend", "commit_pace", "breadth", "active_users", "production_depth",
-        "exec_engagement", "touch_cadence", "sentiment", "data_trust", "onboarding"]
+        "usage_trend",
+        "commit_pace",
+        "breadth",
+        "active_users",
+        "production_depth",
+        "exec_engagement",
+        "touch_cadence",
+        "sentiment",
+        "data_trust",
+        "onboarding",
+    ]
     assert all(set(s) == SIGNAL_FIELDS for s in body["signals"])
     trend = body["signals"][0]
     # 21 days × 1000 + 7 × 100 = 21,700 vs 28 × 1000 = 28,000 → 0.775 → (0.775 − 0.5) / 0.6
     assert {k: trend[k] for k in ("weight", "raw", "score", "applies")} == {
-        "weight": 22, "raw": 0.775, "score": 45.8, "applies": True}
+        "weight": 22,
+        "raw": 0.775,
+        "score": 45.8,
+        "applies": True,
+    }
     commit = body["signals"][1]
     assert {k: commit[k] for k in ("applies", "score", "contribution", "reason")} == {
-        "applies": False, "score": None, "contribution": 0.0,
-        "reason": "no committed units in the current contract"}
+        "applies": False,
+        "score": None,
+        "contribution": 0.0,
+        "reason": "no committed units in the current contract",
+    }
 
 
 def test_as_of_reads_that_days_snapshot(client, auth, cliff):
     body = client.get("/api/v1/accounts/acme/health?as_of=2026-03-24", headers=auth).json()
     earlier = HealthSnapshot.objects.get(account=cliff, date=date(2026, 3, 24))
     assert (body["as_of"], body["score"], body["band"], body["overrides"]) == (
-        "2026-03-24", earlier.score, earlier.band, [])
+        "2026-03-24",
+        earlier.score,
+        earlier.band,
+        [],
+    )
     assert body["band"] != "red"
 
 
@@ -135,7 +177,8 @@ def scored_book(db, alice, bob):
     health_recompute(as_of=END)
     for external_id, _, _, band, score in specs:
         HealthSnapshot.objects.filter(account__external_id=external_id, date=END).update(
-            band=band, score=score)
+            band=band, score=score
+        )
     return specs
 
 
@@ -144,34 +187,53 @@ def test_book_filters_by_band_tier_and_csm(client, auth, scored_book):
 
     assert response.status_code == 200
     assert response.json() == [
-        {"account": "t1-alice-red", "name": "T1-Alice-Red", "tier": 1,
-         "csm": "alice@cs.example", "as_of": "2026-03-31", "score": 22, "band": "red",
-         "overrides": []},
-        {"account": "t1-alice-red-2", "name": "T1-Alice-Red-2", "tier": 1,
-         "csm": "alice@cs.example", "as_of": "2026-03-31", "score": 35, "band": "red",
-         "overrides": []},
+        {
+            "account": "t1-alice-red",
+            "name": "T1-Alice-Red",
+            "tier": 1,
+            "csm": "alice@cs.example",
+            "as_of": "2026-03-31",
+            "score": 22,
+            "band": "red",
+            "overrides": [],
+        },
+        {
+            "account": "t1-alice-red-2",
+            "name": "T1-Alice-Red-2",
+            "tier": 1,
+            "csm": "alice@cs.example",
+            "as_of": "2026-03-31",
+            "score": 35,
+            "band": "red",
+            "overrides": [],
+        },
     ]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("", ["t1-bob-red", "t1-alice-red", "t2-alice-red", "t1-alice-red-2", "t1-alice-green"]),
-    ("band=green", ["t1-alice-green"]),
-    ("tier=2", ["t2-alice-red"]),
-    ("csm=bob@cs.example", ["t1-bob-red"]),
-    ("band=yellow", []),
-])
-def test_book_is_riskiest_first_and_each_filter_narrows(client, auth, scored_book, query,
-                                                        expected):
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["t1-bob-red", "t1-alice-red", "t2-alice-red", "t1-alice-red-2", "t1-alice-green"]),
+        ("band=green", ["t1-alice-green"]),
+        ("tier=2", ["t2-alice-red"]),
+        ("csm=bob@cs.example", ["t1-bob-red"]),
+        ("band=yellow", []),
+    ],
+)
+def test_book_is_riskiest_first_and_each_filter_narrows(client, auth, scored_book, query, expected):
     body = client.get(f"/api/v1/health?{query}", headers=auth).json()
     assert [row["account"] for row in body] == expected
 
 
-@pytest.mark.parametrize(("query", "detail"), [
-    ("band=purple", "band must be one of green, yellow, red, not 'purple'"),
-    ("tier=4", "tier must be 1, 2 or 3, not '4'"),
-    ("csm=nobody@cs.example", "csm 'nobody@cs.example' is not a user (give an email or id)"),
-    ("as_of=yesterday", "as_of must be a date in YYYY-MM-DD form, not 'yesterday'"),
-])
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("band=purple", "band must be one of green, yellow, red, not 'purple'"),
+        ("tier=4", "tier must be 1, 2 or 3, not '4'"),
+        ("csm=nobody@cs.example", "csm 'nobody@cs.example' is not a user (give an email or id)"),
+        ("as_of=yesterday", "as_of must be a date in YYYY-MM-DD form, not 'yesterday'"),
+    ],
+)
 def test_book_bad_filters_are_400(client, auth, scored_book, query, detail):
     response = client.get(f"/api/v1/health?{query}", headers=auth)
     assert response.status_code == 400
@@ -188,27 +250,44 @@ def test_book_with_nothing_scored_is_empty(client, auth, db):
 def test_usage_is_daily_totals_summed_over_dimensions_and_zero_filled(client, auth, acme):
     import_units("acme", {date(2026, 3, 2): 100, date(2026, 3, 4): 40}, product="explorer")
     import_units("acme", {date(2026, 3, 2): 25}, product="developer")
-    assert run_import("usage", json_rows=[
-        {"account": "acme", "date": "2026-03-03", "metric": "queries", "value": 9}]).ok
+    assert run_import(
+        "usage",
+        json_rows=[{"account": "acme", "date": "2026-03-03", "metric": "queries", "value": 9}],
+    ).ok
 
-    response = client.get("/api/v1/accounts/acme/usage?metric=units&start=2026-03-01"
-                          "&end=2026-03-05", headers=auth)
+    response = client.get(
+        "/api/v1/accounts/acme/usage?metric=units&start=2026-03-01&end=2026-03-05", headers=auth
+    )
 
     assert response.status_code == 200
     assert response.json() == {
-        "account": "acme", "metric": "units", "start": "2026-03-01", "end": "2026-03-05",
-        "points": [{"date": "2026-03-01", "value": 0.0}, {"date": "2026-03-02", "value": 125.0},
-                   {"date": "2026-03-03", "value": 0.0}, {"date": "2026-03-04", "value": 40.0},
-                   {"date": "2026-03-05", "value": 0.0}],
+        "account": "acme",
+        "metric": "units",
+        "start": "2026-03-01",
+        "end": "2026-03-05",
+        "points": [
+            {"date": "2026-03-01", "value": 0.0},
+            {"date": "2026-03-02", "value": 125.0},
+            {"date": "2026-03-03", "value": 0.0},
+            {"date": "2026-03-04", "value": 40.0},
+            {"date": "2026-03-05", "value": 0.0},
+        ],
     }
 
 
-@pytest.mark.parametrize(("query", "status", "detail"), [
-    ("metric=logins", 400, "metric must be one of queries, units, api_calls, stream_events, "
-                           "active_users, failed_queries, not 'logins'"),
-    ("start=2026-03-05&end=2026-03-01", 400, "start 2026-03-05 is after end 2026-03-01"),
-    ("start=March", 400, "start must be a date in YYYY-MM-DD form, not 'March'"),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "detail"),
+    [
+        (
+            "metric=logins",
+            400,
+            "metric must be one of queries, units, api_calls, stream_events, "
+            "active_users, failed_queries, not 'logins'",
+        ),
+        ("start=2026-03-05&end=2026-03-01", 400, "start 2026-03-05 is after end 2026-03-01"),
+        ("start=March", 400, "start must be a date in YYYY-MM-DD form, not 'March'"),
+    ],
+)
 def test_usage_bad_query_is_400(client, auth, acme, query, status, detail):
     response = client.get(f"/api/v1/accounts/acme/usage?{query}", headers=auth)
     assert response.status_code == status
@@ -223,6 +302,7 @@ def test_usage_of_an_unknown_account_is_404(client, auth, db):
 
 def test_a_product_user_token_reads_health_too(client, cliff):
     token = api_token_create(user=UserFactory(role="product"))
-    response = client.get("/api/v1/accounts/acme/health",
-                          headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        "/api/v1/accounts/acme/health", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200

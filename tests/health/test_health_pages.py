@@ -33,17 +33,25 @@ def eager_celery():
 @pytest.fixture
 def scored(acme):
     """Acme on a commit, its usage collapsed for 7 days and its champion gone: two overrides."""
-    ContractFactory(account=acme, start=date(2026, 1, 1), end=date(2026, 12, 31),
-                    commit_units=Decimal("365000"))
-    ContactFactory(account=acme, role=ContactRole.CHAMPION, name="Dana Reyes",
-                   left=date(2026, 3, 10))
+    ContractFactory(
+        account=acme, start=date(2026, 1, 1), end=date(2026, 12, 31), commit_units=Decimal("365000")
+    )
+    ContactFactory(
+        account=acme, role=ContactRole.CHAMPION, name="Dana Reyes", left=date(2026, 3, 10)
+    )
     rows = []
     for n in range(60):
         day = (END - timedelta(days=n)).isoformat()
         units = 100 if n < 7 else 1000
         rows += [
-            {"account": "acme", "date": day, "metric": "units", "value": units,
-             "product": "explorer", "chain": "ethereum"},
+            {
+                "account": "acme",
+                "date": day,
+                "metric": "units",
+                "value": units,
+                "product": "explorer",
+                "chain": "ethereum",
+            },
             {"account": "acme", "date": day, "metric": "queries", "value": 50},
             {"account": "acme", "date": day, "metric": "active_users", "value": 3},
         ]
@@ -78,13 +86,14 @@ def test_health_tab_shows_score_band_overrides_and_breakdown(alice_client, score
     assert [o["key"] for o in scored.overrides] == ["sharp_drop", "champion_left"]
     for override in scored.overrides:
         assert f'data-testid="override-{override["key"]}"' in html
-        assert (f"<strong>{override['key']}</strong> → at most {override['cap_band']}: "
-                f"{escape(override['detail'])}") in html
+        assert (
+            f"<strong>{override['key']}</strong> → at most {override['cap_band']}: "
+            f"{escape(override['detail'])}"
+        ) in html
     assert "champion Dana Reyes has left and nobody has replaced them" in html
 
 
-def test_breakdown_has_a_row_per_signal_and_says_why_a_signal_did_not_apply(alice_client,
-                                                                            scored):
+def test_breakdown_has_a_row_per_signal_and_says_why_a_signal_did_not_apply(alice_client, scored):
     html = alice_client.get("/accounts/acme/health/").content.decode()
     signals = {s["key"]: s for s in scored.signals}
 
@@ -110,8 +119,7 @@ def test_health_tab_ships_chart_json_for_each_figure(alice_client, scored):
     html = alice_client.get("/accounts/acme/health/").content.decode()
     figs = figures(html)
 
-    assert list(figs) == ["trend", "units_product", "units_chain", "queries", "users",
-                          "burn_up"]
+    assert list(figs) == ["trend", "units_product", "units_chain", "queries", "users", "burn_up"]
     for key in figs:
         assert f'<div id="chart-{key}" class="chart" data-testid="chart-{key}"></div>' in html
     trend = figs["trend"]["data"][0]
@@ -135,8 +143,10 @@ def test_garbage_as_of_is_400_with_the_message_and_never_500(alice_client, score
     response = alice_client.get("/accounts/acme/health/?as_of=garbage")
     assert response.status_code == 400
     html = response.content.decode()
-    assert (escape("as_of must be a date in YYYY-MM-DD form, not 'garbage'")
-            + ". Showing the latest score instead.") in html
+    assert (
+        escape("as_of must be a date in YYYY-MM-DD form, not 'garbage'")
+        + ". Showing the latest score instead."
+    ) in html
     assert f'data-testid="score">{scored.score}</div>' in html
 
 
@@ -175,7 +185,8 @@ def test_tier_3_reason_is_shown_for_touch_cadence(alice_client, db):
     health_recompute(as_of=END)
     html = alice_client.get("/accounts/digital/health/").content.decode()
     assert "tier 3 has no named CSM; automation carries the touch" in signal_row(
-        html, "touch_cadence")
+        html, "touch_cadence"
+    )
 
 
 # --- the model page --------------------------------------------------------------------------
@@ -187,8 +198,13 @@ def test_model_page_shows_the_current_version_and_history(maya_client, maya):
     assert "<td>v1</td>" in html
     assert "Default model" in html
 
-    health_model_create(weights={"usage_trend": 60, "commit_pace": 40}, green_min=70,
-                        yellow_min=40, note="Usage-led", created_by=maya)
+    health_model_create(
+        weights={"usage_trend": 60, "commit_pace": 40},
+        green_min=70,
+        yellow_min=40,
+        note="Usage-led",
+        created_by=maya,
+    )
     html = maya_client.get("/health/model/").content.decode()
     assert "Version 2 → edit to create v3" in html
     assert re.search(r"<td>v2</td><td>[^<]+</td><td>Maya Manager</td><td>Usage-led</td>", html)

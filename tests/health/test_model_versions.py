@@ -36,8 +36,14 @@ def steady_usage(external_id: str, until: date, days: int = 60) -> None:
     for n in range(days):
         day = (until - timedelta(days=n)).isoformat()
         rows += [
-            {"account": external_id, "date": day, "metric": "units", "value": 1000,
-             "chain": "ethereum", "dataset": "ethereum.core.transactions"},
+            {
+                "account": external_id,
+                "date": day,
+                "metric": "units",
+                "value": 1000,
+                "chain": "ethereum",
+                "dataset": "ethereum.core.transactions",
+            },
             {"account": external_id, "date": day, "metric": "api_calls", "value": 400},
             {"account": external_id, "date": day, "metric": "active_users", "value": 6},
         ]
@@ -53,7 +59,9 @@ def book(db):
     steady_usage("healthy", day)
     health_recompute(as_of=day)
     assert dict(HealthSnapshot.objects.values_list("account__external_id", "band")) == {
-        "healthy": "green", "idle": "red"}
+        "healthy": "green",
+        "idle": "red",
+    }
     return healthy, idle
 
 
@@ -70,17 +78,26 @@ def form(weights: dict[str, float], action: str, **extra) -> dict[str, str]:
 def test_the_first_model_is_the_default_v1(db):
     model = health_model_current()
     assert (model.version, model.weights, model.green_min, model.yellow_min, model.note) == (
-        1, DEFAULT_WEIGHTS, 70, 40, "Default model")
+        1,
+        DEFAULT_WEIGHTS,
+        70,
+        40,
+        "Default model",
+    )
 
 
 def test_create_makes_v2_and_keeps_v1(db, maya):
     v1 = health_model_current()
-    v2 = health_model_create(weights={"usage_trend": 50, "data_trust": 50}, green_min=75,
-                             yellow_min=45, note="  Usage first  ", created_by=maya)
+    v2 = health_model_create(
+        weights={"usage_trend": 50, "data_trust": 50},
+        green_min=75,
+        yellow_min=45,
+        note="  Usage first  ",
+        created_by=maya,
+    )
 
     assert v2.version == 2
-    assert v2.weights == {k: {"usage_trend": 50, "data_trust": 50}.get(k, 0)
-                          for k in SIGNAL_KEYS}
+    assert v2.weights == {k: {"usage_trend": 50, "data_trust": 50}.get(k, 0) for k in SIGNAL_KEYS}
     assert (v2.green_min, v2.yellow_min, v2.note, v2.created_by) == (75, 45, "Usage first", maya)
     assert list(HealthModel.objects.values_list("version", flat=True)) == [2, 1]
     v1.refresh_from_db()
@@ -94,8 +111,9 @@ def test_old_snapshots_keep_v1_while_new_recomputes_use_v2(book, maya):
     before = HealthSnapshot.objects.get(account=idle, date=day)
     assert (before.model.version, before.score) == (1, 26)
 
-    v2 = health_model_create(weights=ONLY_TRUST, green_min=70, yellow_min=40, note="trust",
-                             created_by=maya)
+    v2 = health_model_create(
+        weights=ONLY_TRUST, green_min=70, yellow_min=40, note="trust", created_by=maya
+    )
     health_recompute(as_of=day + timedelta(days=1))
 
     old = HealthSnapshot.objects.get(account=idle, date=day)
@@ -104,23 +122,44 @@ def test_old_snapshots_keep_v1_while_new_recomputes_use_v2(book, maya):
     assert (new.model, new.score, new.band) == (v2, 100, "green")
 
 
-@pytest.mark.parametrize(("weights", "green", "yellow", "errors"), [
-    ({**DEFAULT_WEIGHTS, "usage_trend": 21}, 70, 40,
-     {"weights": ["weights must sum to 100 (they sum to 99)"]}),
-    ({**DEFAULT_WEIGHTS, "usage_trend": 23}, 70, 40,
-     {"weights": ["weights must sum to 100 (they sum to 101)"]}),
-    ({**DEFAULT_WEIGHTS, "usage_trend": -22, "breadth": 56}, 70, 40,
-     {"weights": ["weights cannot be negative"]}),
-    ({"logins": 100}, 70, 40, {"weights": ["unknown signals: logins"]}),
-    (DEFAULT_WEIGHTS, 40, 70,
-     {"thresholds": ["need 0 < yellow threshold < green threshold ≤ 100"]}),
-])
-def test_an_invalid_model_is_refused_and_no_version_is_made(db, maya, weights, green, yellow,
-                                                           errors):
+@pytest.mark.parametrize(
+    ("weights", "green", "yellow", "errors"),
+    [
+        (
+            {**DEFAULT_WEIGHTS, "usage_trend": 21},
+            70,
+            40,
+            {"weights": ["weights must sum to 100 (they sum to 99)"]},
+        ),
+        (
+            {**DEFAULT_WEIGHTS, "usage_trend": 23},
+            70,
+            40,
+            {"weights": ["weights must sum to 100 (they sum to 101)"]},
+        ),
+        (
+            {**DEFAULT_WEIGHTS, "usage_trend": -22, "breadth": 56},
+            70,
+            40,
+            {"weights": ["weights cannot be negative"]},
+        ),
+        ({"logins": 100}, 70, 40, {"weights": ["unknown signals: logins"]}),
+        (
+            DEFAULT_WEIGHTS,
+            40,
+            70,
+            {"thresholds": ["need 0 < yellow threshold < green threshold ≤ 100"]},
+        ),
+    ],
+)
+def test_an_invalid_model_is_refused_and_no_version_is_made(
+    db, maya, weights, green, yellow, errors
+):
     health_model_current()
     with pytest.raises(ValidationError) as exc:
-        health_model_create(weights=weights, green_min=green, yellow_min=yellow, note="",
-                            created_by=maya)
+        health_model_create(
+            weights=weights, green_min=green, yellow_min=yellow, note="", created_by=maya
+        )
     assert exc.value.message_dict == errors
     assert list(HealthModel.objects.values_list("version", flat=True)) == [1]
 
@@ -138,7 +177,9 @@ def test_manager_save_creates_a_version_and_rescores_the_book(book, maya, maya_c
     assert (v2.weights, v2.note, v2.created_by) == (ONLY_TRUST, "Trust only", maya)
     snaps = HealthSnapshot.objects.filter(date=yesterday_utc()).order_by("account__external_id")
     assert [(s.account.external_id, s.model.version, s.score, s.band) for s in snaps] == [
-        ("healthy", 2, 100, "green"), ("idle", 2, 100, "green")]
+        ("healthy", 2, 100, "green"),
+        ("idle", 2, 100, "green"),
+    ]
 
     page = maya_client.get("/health/model/")
     assert "Saved health model v2 and rescored the book." in page.content.decode()
@@ -157,8 +198,9 @@ def test_manager_preview_counts_band_changes_and_saves_nothing(book, maya_client
 
 
 def test_preview_over_htmx_returns_only_the_editor(book, maya_client):
-    response = maya_client.post("/health/model/", form(ONLY_TRUST, "preview"),
-                                headers={"HX-Request": "true"})
+    response = maya_client.post(
+        "/health/model/", form(ONLY_TRUST, "preview"), headers={"HX-Request": "true"}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<section class="card" id="model-editor">')
@@ -173,8 +215,7 @@ def test_preview_with_unchanged_weights_changes_nothing(book, maya_client):
 
 def test_weights_not_summing_to_100_are_shown_and_nothing_is_saved(book, maya_client):
     before = table_rows()
-    response = maya_client.post("/health/model/",
-                                form({**DEFAULT_WEIGHTS, "breadth": 2}, "save"))
+    response = maya_client.post("/health/model/", form({**DEFAULT_WEIGHTS, "breadth": 2}, "save"))
     assert response.status_code == 422
     assert "weights must sum to 100 (they sum to 90)" in response.content.decode()
     assert table_rows() == before

@@ -23,8 +23,16 @@ from tests.conftest import table_rows
 from tests.factories import AccountFactory
 
 HEADER = "account,date,metric,value,product,chain,dataset,reason"
-GOOD = {"account": "acme", "date": "2026-03-01", "metric": "units", "value": "100",
-        "product": "", "chain": "", "dataset": "", "reason": ""}
+GOOD = {
+    "account": "acme",
+    "date": "2026-03-01",
+    "metric": "units",
+    "value": "100",
+    "product": "",
+    "chain": "",
+    "dataset": "",
+    "reason": "",
+}
 KEY_COLUMNS = "account,date,metric,product,chain,dataset,reason"
 METRICS = "queries, units, api_calls, stream_events, active_users, failed_queries"
 
@@ -50,8 +58,7 @@ def to_csv(rows: list[dict]) -> bytes:
 def run(fmt: str, rows: list[dict]):
     if fmt == "csv":
         return run_import("usage", data=to_csv(rows))
-    return run_import("usage", json_rows=[{k: v for k, v in r.items() if v != ""}
-                                          for r in rows])
+    return run_import("usage", json_rows=[{k: v for k, v in r.items() if v != ""} for r in rows])
 
 
 def errors(result) -> list[tuple[int, str]]:
@@ -61,10 +68,13 @@ def errors(result) -> list[tuple[int, str]]:
 @pytest.fixture
 def existing(acme):
     """Facts and a snapshot already in the database, which a rejected import must not touch."""
-    ok = run_import("usage", json_rows=[
-        {"account": "acme", "date": "2026-02-01", "metric": "units", "value": 50},
-        {"account": "acme", "date": "2026-02-02", "metric": "units", "value": 60},
-    ])
+    ok = run_import(
+        "usage",
+        json_rows=[
+            {"account": "acme", "date": "2026-02-01", "metric": "units", "value": 50},
+            {"account": "acme", "date": "2026-02-02", "metric": "units", "value": 60},
+        ],
+    )
     assert ok.ok
     health_recompute(as_of=date(2026, 2, 2))
     assert (UsageFact.objects.count(), HealthSnapshot.objects.count()) == (2, 1)
@@ -75,30 +85,43 @@ def existing(acme):
 
 # name, the bad second row, its column, what the message must say
 BAD_ROWS = [
-    ("unknown account", {"account": "nope"}, "account",
-     "unknown account 'nope'; import it first"),
-    ("unknown metric", {"metric": "logins"}, "metric",
-     f"'logins' is not one of: {METRICS}"),
-    ("date format", {"date": "03/02/2026"}, "date",
-     "'03/02/2026' is not a date in YYYY-MM-DD form"),
+    ("unknown account", {"account": "nope"}, "account", "unknown account 'nope'; import it first"),
+    ("unknown metric", {"metric": "logins"}, "metric", f"'logins' is not one of: {METRICS}"),
+    (
+        "date format",
+        {"date": "03/02/2026"},
+        "date",
+        "'03/02/2026' is not a date in YYYY-MM-DD form",
+    ),
     ("impossible date", {"date": "2026-02-30"}, "date", "'2026-02-30' is not a"),
     ("negative value", {"value": "-5"}, "value", "-5 is negative; usage cannot be below zero"),
     ("non-numeric value", {"value": "lots"}, "value", "'lots' is not a number"),
-    ("unknown product", {"product": "enterprise"}, "product",
-     "'enterprise' is not one of: explorer, developer, datastreams, credits"),
-    ("unknown reason", {"metric": "failed_queries", "reason": "gremlins"}, "reason",
-     "'gremlins' is not one of: chain_not_covered, dataset_not_found, timeout, syntax"),
-    ("reason on units", {"reason": "timeout"}, "reason",
-     "only failed_queries rows carry a reason"),
+    (
+        "unknown product",
+        {"product": "enterprise"},
+        "product",
+        "'enterprise' is not one of: explorer, developer, datastreams, credits",
+    ),
+    (
+        "unknown reason",
+        {"metric": "failed_queries", "reason": "gremlins"},
+        "reason",
+        "'gremlins' is not one of: chain_not_covered, dataset_not_found, timeout, syntax",
+    ),
+    ("reason on units", {"reason": "timeout"}, "reason", "only failed_queries rows carry a reason"),
     ("duplicate key", {}, KEY_COLUMNS, "duplicate of row"),
 ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-@pytest.mark.parametrize(("bad", "column", "message"),
-                         [case[1:] for case in BAD_ROWS], ids=[case[0] for case in BAD_ROWS])
-def test_a_bad_row_rejects_the_whole_import(existing, django_capture_on_commit_callbacks,
-                                            fmt, bad, column, message):
+@pytest.mark.parametrize(
+    ("bad", "column", "message"),
+    [case[1:] for case in BAD_ROWS],
+    ids=[case[0] for case in BAD_ROWS],
+)
+def test_a_bad_row_rejects_the_whole_import(
+    existing, django_capture_on_commit_callbacks, fmt, bad, column, message
+):
     before = table_rows()
     snapshots = HealthSnapshot.objects.count()
 
@@ -141,13 +164,19 @@ def test_duplicate_of_a_stored_row_with_the_same_value_is_still_reported(existin
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_every_bad_row_is_reported_in_one_pass(existing, fmt):
-    rows = [GOOD, {**GOOD, "account": "nope", "date": "2026-03-02"},
-            {**GOOD, "date": "2026-03-03", "value": "-1"},
-            {**GOOD, "date": "2026-03-04", "metric": "logins"}]
+    rows = [
+        GOOD,
+        {**GOOD, "account": "nope", "date": "2026-03-02"},
+        {**GOOD, "date": "2026-03-03", "value": "-1"},
+        {**GOOD, "date": "2026-03-04", "metric": "logins"},
+    ]
     result = run(fmt, rows)
     offset = 1 if fmt == "csv" else 0
-    assert errors(result) == [(3 + offset - 1, "account"), (4 + offset - 1, "value"),
-                              (5 + offset - 1, "metric")]
+    assert errors(result) == [
+        (3 + offset - 1, "account"),
+        (4 + offset - 1, "value"),
+        (5 + offset - 1, "metric"),
+    ]
     assert UsageFact.objects.count() == 2
 
 
@@ -161,20 +190,26 @@ def test_missing_required_column_in_csv_is_reported_on_the_header(existing):
 
 def test_missing_required_value_in_json_is_reported_on_the_row(existing):
     before = table_rows()
-    result = run_import("usage", json_rows=[
-        {"account": "acme", "date": "2026-03-01", "metric": "units", "value": 1},
-        {"account": "acme", "date": "2026-03-02", "metric": "units"},
-    ])
+    result = run_import(
+        "usage",
+        json_rows=[
+            {"account": "acme", "date": "2026-03-01", "metric": "units", "value": 1},
+            {"account": "acme", "date": "2026-03-02", "metric": "units"},
+        ],
+    )
     assert errors(result) == [(2, "value")]
     assert result.errors[0].message == "required value is missing"
     assert table_rows() == before
 
 
-@pytest.mark.parametrize(("data", "row", "message"), [
-    (b"", 1, "the file is empty; it needs a header row and at least one row"),
-    (b"\n\n", 1, "the file is empty; it needs a header row and at least one row"),
-    (f"{HEADER}\n".encode(), 1, "the file has a header but no rows"),
-])
+@pytest.mark.parametrize(
+    ("data", "row", "message"),
+    [
+        (b"", 1, "the file is empty; it needs a header row and at least one row"),
+        (b"\n\n", 1, "the file is empty; it needs a header row and at least one row"),
+        (f"{HEADER}\n".encode(), 1, "the file has a header but no rows"),
+    ],
+)
 def test_empty_csv_is_rejected(existing, data, row, message):
     before = table_rows()
     result = run_import("usage", data=data)
@@ -185,7 +220,8 @@ def test_empty_csv_is_rejected(existing, data, row, message):
 def test_empty_json_rows_are_rejected(existing):
     result = run_import("usage", json_rows=[])
     assert [(e.row, e.message) for e in result.errors] == [
-        (0, 'expected {"rows": [...]} with at least one row')]
+        (0, 'expected {"rows": [...]} with at least one row')
+    ]
     assert UsageFact.objects.count() == 2
 
 
@@ -208,9 +244,18 @@ def test_on_postgresql_a_usage_csv_goes_through_copy(acme, monkeypatch):
 
 
 def _month(account: str = "acme") -> list[dict]:
-    return [{**GOOD, "account": account, "date": f"2026-03-{d:02d}", "value": str(d * 10),
-             "product": "explorer", "chain": "ethereum",
-             "dataset": "ethereum.core.transactions"} for d in range(1, 11)]
+    return [
+        {
+            **GOOD,
+            "account": account,
+            "date": f"2026-03-{d:02d}",
+            "value": str(d * 10),
+            "product": "explorer",
+            "chain": "ethereum",
+            "dataset": "ethereum.core.transactions",
+        }
+        for d in range(1, 11)
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
@@ -229,17 +274,28 @@ def test_reimport_is_idempotent_and_one_changed_value_updates_one_row(acme, fmt)
     assert (changed.stats.created, changed.stats.updated, changed.stats.unchanged) == (0, 1, 9)
     assert UsageFact.objects.get(date=date(2026, 3, 5)).value == 999.0
     assert sorted(UsageFact.objects.values_list("value", flat=True)) == sorted(
-        [10.0, 20.0, 30.0, 40.0, 60.0, 70.0, 80.0, 90.0, 100.0, 999.0])
+        [10.0, 20.0, 30.0, 40.0, 60.0, 70.0, 80.0, 90.0, 100.0, 999.0]
+    )
 
 
 def test_csv_and_json_write_the_same_facts(acme):
     assert run("csv", _month()).ok
-    csv_facts = list(UsageFact.objects.order_by("date").values_list(
-        "date", "metric", "product", "chain", "dataset", "reason", "value"))
+    csv_facts = list(
+        UsageFact.objects.order_by("date").values_list(
+            "date", "metric", "product", "chain", "dataset", "reason", "value"
+        )
+    )
     again = run("json", _month())
     assert (again.stats.created, again.stats.updated, again.stats.unchanged) == (0, 0, 10)
-    assert csv_facts[0] == (date(2026, 3, 1), "units", "explorer", "ethereum",
-                            "ethereum.core.transactions", "", 10.0)
+    assert csv_facts[0] == (
+        date(2026, 3, 1),
+        "units",
+        "explorer",
+        "ethereum",
+        "ethereum.core.transactions",
+        "",
+        10.0,
+    )
 
 
 # --- recompute after import ------------------------------------------------------------------
@@ -247,16 +303,21 @@ def test_csv_and_json_write_the_same_facts(acme):
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_good_import_rescores_exactly_the_accounts_it_touched(
-        acme, django_capture_on_commit_callbacks, monkeypatch, fmt):
+    acme, django_capture_on_commit_callbacks, monkeypatch, fmt
+):
     globex = AccountFactory(external_id="globex")
     initech = AccountFactory(external_id="initech")
     enqueued = []
     real_delay = tasks.recompute_health.delay
-    monkeypatch.setattr(tasks.recompute_health, "delay",
-                        lambda *a, **kw: enqueued.append(a) or real_delay(*a, **kw))
+    monkeypatch.setattr(
+        tasks.recompute_health, "delay", lambda *a, **kw: enqueued.append(a) or real_delay(*a, **kw)
+    )
     day = yesterday_utc()
-    rows = [{**GOOD, "account": who, "date": (day - timedelta(days=n)).isoformat(),
-             "value": "100"} for who in ("acme", "globex") for n in range(5)]
+    rows = [
+        {**GOOD, "account": who, "date": (day - timedelta(days=n)).isoformat(), "value": "100"}
+        for who in ("acme", "globex")
+        for n in range(5)
+    ]
 
     with django_capture_on_commit_callbacks(execute=True):
         result = run(fmt, rows)
@@ -268,15 +329,15 @@ def test_good_import_rescores_exactly_the_accounts_it_touched(
     assert not HealthSnapshot.objects.filter(account=initech).exists()
 
 
-def test_the_recompute_runs_only_after_the_import_commits(acme,
-                                                          django_capture_on_commit_callbacks):
+def test_the_recompute_runs_only_after_the_import_commits(acme, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert run("json", [GOOD]).ok
     assert HealthSnapshot.objects.count() == 0  # nothing ran inside the transaction
     assert len(callbacks) == 1
     callbacks[0]()
     assert list(HealthSnapshot.objects.values_list("account__external_id", "date")) == [
-        ("acme", yesterday_utc())]
+        ("acme", yesterday_utc())
+    ]
 
 
 # --- incidents -------------------------------------------------------------------------------
@@ -285,17 +346,29 @@ INCIDENT_HEADER = "key,kind,severity,started,resolved,datasets,chains,title"
 
 
 def test_incident_resolved_before_started_is_an_error(db):
-    csv = (f"{INCIDENT_HEADER}\n"
-           "INC-1,accuracy,high,2026-03-01,,base.core.logs,,Fine\n"
-           "INC-2,outage,high,2026-03-05,2026-03-01,,base,Backwards\n").encode()
+    csv = (
+        f"{INCIDENT_HEADER}\n"
+        "INC-1,accuracy,high,2026-03-01,,base.core.logs,,Fine\n"
+        "INC-2,outage,high,2026-03-05,2026-03-01,,base,Backwards\n"
+    ).encode()
     result = run_import("incidents", data=csv)
     assert [(e.row, e.column, e.message) for e in result.errors] == [
-        (3, "resolved", "resolved 2026-03-01 is before started 2026-03-05")]
+        (3, "resolved", "resolved 2026-03-01 is before started 2026-03-05")
+    ]
     assert Incident.objects.count() == 0
 
-    json_result = run_import("incidents", json_rows=[
-        {"key": "INC-2", "kind": "outage", "severity": "high", "started": "2026-03-05",
-         "resolved": "2026-03-01"}])
+    json_result = run_import(
+        "incidents",
+        json_rows=[
+            {
+                "key": "INC-2",
+                "kind": "outage",
+                "severity": "high",
+                "started": "2026-03-05",
+                "resolved": "2026-03-01",
+            }
+        ],
+    )
     assert errors(json_result) == [(1, "resolved")]
     assert Incident.objects.count() == 0
 
@@ -304,8 +377,10 @@ def test_incident_resolved_before_started_is_an_error(db):
 def test_incident_import_upserts_and_rescores_the_whole_book(django_capture_on_commit_callbacks):
     AccountFactory(external_id="a1")
     AccountFactory(external_id="a2")
-    csv = (f"{INCIDENT_HEADER}\n"
-           "INC-9,freshness,medium,2026-03-01,,Base.Core.Logs;base.core.blocks,,Late logs\n")
+    csv = (
+        f"{INCIDENT_HEADER}\n"
+        "INC-9,freshness,medium,2026-03-01,,Base.Core.Logs;base.core.blocks,,Late logs\n"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         result = run_import("incidents", data=csv.encode())
     assert (result.stats.created, result.stats.updated) == (1, 0)

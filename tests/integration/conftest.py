@@ -27,12 +27,14 @@ READY_SECONDS = 30
 def stack_available() -> bool:
     database_url = os.environ.get("DATABASE_URL", "")
     return database_url.startswith(("postgres://", "postgresql://")) and bool(
-        os.environ.get("REDIS_URL"))
+        os.environ.get("REDIS_URL")
+    )
 
 
 requires_stack = pytest.mark.skipif(
     not stack_available(),
-    reason="needs DATABASE_URL=postgres://… and REDIS_URL (a real PostgreSQL and Redis)")
+    reason="needs DATABASE_URL=postgres://… and REDIS_URL (a real PostgreSQL and Redis)",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -79,9 +81,25 @@ def celery_worker_process(transactional_db, tmp_path):
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as out:
         process = subprocess.Popen(
-            [str(CELERY), "-A", "cs_portal", "worker", "--pool=solo", "--concurrency=1",
-             "-l", "info", "-n", hostname, "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                str(CELERY),
+                "-A",
+                "cs_portal",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "-l",
+                "info",
+                "-n",
+                hostname,
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     worker = Worker(process, log_path, hostname)
     try:
         deadline = time.monotonic() + READY_SECONDS
@@ -89,8 +107,9 @@ def celery_worker_process(transactional_db, tmp_path):
             if process.poll() is not None:
                 pytest.fail(f"the Celery worker exited with {process.returncode}:\n{worker.log()}")
             if time.monotonic() > deadline:
-                pytest.fail(f"the Celery worker did not answer ping in {READY_SECONDS} s:\n"
-                            f"{worker.log()}")
+                pytest.fail(
+                    f"the Celery worker did not answer ping in {READY_SECONDS} s:\n{worker.log()}"
+                )
         yield worker
     finally:
         process.terminate()

@@ -40,8 +40,11 @@ def yesterday_utc() -> date:
 
 def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
     request = urllib.request.Request(
-        url, data=body.encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+        url,
+        data=body.encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -69,30 +72,43 @@ def worker_with_slack(slack_server, monkeypatch, request):
 
 
 def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
-        live_server, worker_with_slack, slack_server):
+    live_server, worker_with_slack, slack_server
+):
     worker = worker_with_slack
     day = yesterday_utc()
     token = api_token_create(user=UserFactory(role=Role.MANAGER))
     csm = UserFactory(role=Role.CSM, email="carol@cs.example", name="Carol Chen")
     UserFactory(role=Role.CSM, email="dave@cs.example", name="Dave Other")
-    account = AccountFactory(external_id="steady", name="Steady Labs", tier=2, seats=10,
-                             csm=csm)
+    account = AccountFactory(external_id="steady", name="Steady Labs", tier=2, seats=10, csm=csm)
     # Renewal beyond 90 days: the collapse is the only story here.
-    ContractFactory(account=account, start=day - timedelta(days=200),
-                    end=day + timedelta(days=165), arr=Decimal("90000"))
+    ContractFactory(
+        account=account,
+        start=day - timedelta(days=200),
+        end=day + timedelta(days=165),
+        arr=Decimal("90000"),
+    )
     playbooks_load_defaults()
-    UsageFact.objects.bulk_create([
-        fact
-        for n in range(60)
-        for fact in (
-            UsageFact(account=account, date=day - timedelta(days=n), metric="units",
-                      value=1000, **DIMS),
-            UsageFact(account=account, date=day - timedelta(days=n), metric="api_calls",
-                      value=400),
-            UsageFact(account=account, date=day - timedelta(days=n), metric="active_users",
-                      value=6),
-        )
-    ])
+    UsageFact.objects.bulk_create(
+        [
+            fact
+            for n in range(60)
+            for fact in (
+                UsageFact(
+                    account=account,
+                    date=day - timedelta(days=n),
+                    metric="units",
+                    value=1000,
+                    **DIMS,
+                ),
+                UsageFact(
+                    account=account, date=day - timedelta(days=n), metric="api_calls", value=400
+                ),
+                UsageFact(
+                    account=account, date=day - timedelta(days=n), metric="active_users", value=6
+                ),
+            )
+        ]
+    )
     health_recompute(as_of=day - timedelta(days=1), account_ids=[account.pk])
     health_recompute(as_of=day, account_ids=[account.pk])
     before = HealthSnapshot.objects.get(account=account, date=day)
@@ -102,7 +118,9 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
     # The last 7 days collapse to 10%, posted through the import API.
     csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
         f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
-        f"{DIMS['dataset']}\n" for n in range(7))
+        f"{DIMS['dataset']}\n"
+        for n in range(7)
+    )
     status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
     assert status == 200, body
 
@@ -113,7 +131,8 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
     assert after.band == "red"
     assert [(a.kind, a.key, a.owner_id) for a in alerts] == [
         ("band_change", f"{day}:green>red", csm.pk),
-        ("override", f"{day}:sharp_drop", csm.pk)]
+        ("override", f"{day}:sharp_drop", csm.pk),
+    ]
 
     # … the sharp-drop play runs, it and its tasks assigned to the account's CSM …
     play = Play.objects.get(account=account)
@@ -130,7 +149,9 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
     blocks = message["blocks"]
     assert blocks[0]["text"]["text"] == "Steady Labs"
     assert [b["text"]["text"].split("\n")[0] for b in blocks[1:3]] == [
-        "*Steady Labs moved green → red*", "*Steady Labs: sharp_drop*"]
+        "*Steady Labs moved green → red*",
+        "*Steady Labs: sharp_drop*",
+    ]
     assert blocks[2]["text"]["text"].endswith("100 units/day vs 1,000")
     renewal = day + timedelta(days=165)
     assert [f["text"] for f in blocks[3]["fields"]] == [
@@ -140,11 +161,17 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
         f"*Renewal*\n{renewal} (165 days)",
     ]
     assert blocks[4]["elements"][0]["text"] == (
-        f"Band change + Override fired · as of {day} · Tier 2 · scaled · owner: Carol Chen")
+        f"Band change + Override fired · as of {day} · Tier 2 · scaled · owner: Carol Chen"
+    )
     assert blocks[5]["elements"][0]["url"] == f"{SITE_URL}/accounts/steady/health/"
     assert sorted(AlertDelivery.objects.values_list("channel", "status", "attempts")) == [
-        ("email", "pending", 0), ("email", "pending", 0), ("inbox", "sent", 1),
-        ("inbox", "sent", 1), ("slack", "sent", 1), ("slack", "sent", 1)]
+        ("email", "pending", 0),
+        ("email", "pending", 0),
+        ("inbox", "sent", 1),
+        ("inbox", "sent", 1),
+        ("slack", "sent", 1),
+        ("slack", "sent", 1),
+    ]
 
     # Recompute again, on the worker: nothing new (no alert, no play, no message).
     recomputes = worker.count(SUCCEEDED)

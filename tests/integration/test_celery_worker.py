@@ -34,8 +34,11 @@ def yesterday_utc() -> date:
 
 def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
     request = urllib.request.Request(
-        url, data=body.encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
+        url,
+        data=body.encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -53,25 +56,33 @@ def wait_for(condition, seconds: float = POLL_SECONDS):
     return condition()
 
 
-def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server,
-                                                               celery_worker_process):
+def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, celery_worker_process):
     worker = celery_worker_process
     day = yesterday_utc()
     token = api_token_create(user=UserFactory(role=Role.MANAGER))
     account = AccountFactory(external_id="steady", tier=3, seats=10)
     # 60 days of steady usage, written directly so that no import (and no task) is involved.
-    UsageFact.objects.bulk_create([
-        fact
-        for n in range(60)
-        for fact in (
-            UsageFact(account=account, date=day - timedelta(days=n), metric="units",
-                      value=1000, **DIMS),
-            UsageFact(account=account, date=day - timedelta(days=n), metric="api_calls",
-                      value=400),
-            UsageFact(account=account, date=day - timedelta(days=n), metric="active_users",
-                      value=6),
-        )
-    ])
+    UsageFact.objects.bulk_create(
+        [
+            fact
+            for n in range(60)
+            for fact in (
+                UsageFact(
+                    account=account,
+                    date=day - timedelta(days=n),
+                    metric="units",
+                    value=1000,
+                    **DIMS,
+                ),
+                UsageFact(
+                    account=account, date=day - timedelta(days=n), metric="api_calls", value=400
+                ),
+                UsageFact(
+                    account=account, date=day - timedelta(days=n), metric="active_users", value=6
+                ),
+            )
+        ]
+    )
     assert health_recompute(as_of=day, account_ids=[account.pk]) == 1
     before = HealthSnapshot.objects.get(account=account, date=day)
     assert (before.band, before.overrides) == ("green", [])
@@ -80,11 +91,18 @@ def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server,
     # The last 7 days collapse to 10%: one CSV, 7 rows, through COPY on PostgreSQL.
     csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
         f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
-        f"{DIMS['dataset']}\n" for n in range(7))
+        f"{DIMS['dataset']}\n"
+        for n in range(7)
+    )
     status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
     assert status == 200, body
     assert {k: body[k] for k in ("ok", "rows", "created", "updated", "unchanged")} == {
-        "ok": True, "rows": 7, "created": 0, "updated": 7, "unchanged": 0}
+        "ok": True,
+        "rows": 7,
+        "created": 0,
+        "updated": 7,
+        "unchanged": 0,
+    }
 
     def rescored():
         snap = HealthSnapshot.objects.get(account=account, date=day)
@@ -104,11 +122,15 @@ def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server,
     assert worker.count(SUCCEEDED) == 1, worker.log()
 
     # A rejected import writes nothing and enqueues nothing.
-    status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token,
-                            f"account,date,metric,value\nsteady,{day},units,-5\n")
+    status, body = post_csv(
+        f"{live_server.url}/api/v1/import/usage",
+        token,
+        f"account,date,metric,value\nsteady,{day},units,-5\n",
+    )
     assert status == 400
-    assert body["errors"] == [{"row": 2, "column": "value",
-                               "message": "-5 is negative; usage cannot be below zero"}]
+    assert body["errors"] == [
+        {"row": 2, "column": "value", "message": "-5 is negative; usage cannot be below zero"}
+    ]
     time.sleep(1)
     assert worker.count(RECEIVED) == 1, worker.log()
     assert HealthSnapshot.objects.get(account=account, date=day).score == after.score

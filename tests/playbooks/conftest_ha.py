@@ -68,8 +68,13 @@ def _handler(fake: FakeSlack):
         def do_POST(self):  # noqa: N802 (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with fake.lock:
-                fake.requests.append({"path": self.path, "headers": dict(self.headers),
-                                      "json": json.loads(raw or b"null")})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "json": json.loads(raw or b"null"),
+                    }
+                )
             action = fake.next_action()
             status = 200
             if isinstance(action, tuple):
@@ -128,14 +133,30 @@ class FailingForBobBackend(EmailBackend):
 def snapshot(account, day, score: int, band: str, *, overrides=None, facts=None):
     """A stored health snapshot, as a recompute would leave it (only what alerts read)."""
     return HealthSnapshot.objects.update_or_create(
-        account=account, date=day,
-        defaults={"model": health_model_current(), "score": score, "weighted_score": score,
-                  "band": band, "signals": [], "overrides": overrides or [],
-                  "facts": facts or {}})[0]
+        account=account,
+        date=day,
+        defaults={
+            "model": health_model_current(),
+            "score": score,
+            "weighted_score": score,
+            "band": band,
+            "signals": [],
+            "overrides": overrides or [],
+            "facts": facts or {},
+        },
+    )[0]
 
 
-def make_alert(account, *, kind=AlertKind.BAND_CHANGE, key="k", owner="csm", as_of=None,
-               created_ago: timedelta | None = None, **data):
+def make_alert(
+    account,
+    *,
+    kind=AlertKind.BAND_CHANGE,
+    key="k",
+    owner="csm",
+    as_of=None,
+    created_ago: timedelta | None = None,
+    **data,
+):
     """An alert row as alerts_raise stores it (owner defaults to the account's CSM)."""
     from datetime import date
 
@@ -143,11 +164,15 @@ def make_alert(account, *, kind=AlertKind.BAND_CHANGE, key="k", owner="csm", as_
 
     as_of = as_of or date.today() - timedelta(days=1)
     alert = Alert.objects.create(
-        account=account, kind=kind, key=key, as_of=as_of,
+        account=account,
+        kind=kind,
+        key=key,
+        as_of=as_of,
         title=data.pop("title", f"{account.name} moved green → red"),
         detail=data.pop("detail", "Health went from 75 (green) to 32 (red)."),
         data=data or {"score": 32, "band": "red", "from_band": "green", "from_score": 75},
-        owner=account.csm if owner == "csm" else owner)
+        owner=account.csm if owner == "csm" else owner,
+    )
     if created_ago is not None:
         Alert.objects.filter(pk=alert.pk).update(created_at=timezone.now() - created_ago)
         alert.refresh_from_db()

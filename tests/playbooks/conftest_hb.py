@@ -39,8 +39,9 @@ def library(db) -> dict[str, Playbook]:
 @pytest.fixture
 def digital(db):
     """A tier-3 self-serve account with no CSM."""
-    return AccountFactory(external_id="tinybyte", name="Tinybyte Labs", tier=3,
-                          segment="self_serve")
+    return AccountFactory(
+        external_id="tinybyte", name="Tinybyte Labs", tier=3, segment="self_serve"
+    )
 
 
 @pytest.fixture
@@ -52,30 +53,50 @@ def strategic(alice):
 _seq = iter(range(1, 10**6))
 
 
-def alert_for(account, kind: str, *, key: str | None = None, as_of: date | None = None,
-              **data) -> Alert:
+def alert_for(
+    account, kind: str, *, key: str | None = None, as_of: date | None = None, **data
+) -> Alert:
     """An alert row as alerts_raise stores it; `data` is what the trigger details read."""
     as_of = as_of or date.today() - timedelta(days=1)
     return Alert.objects.create(
-        account=account, kind=kind, key=key or f"{as_of}:{next(_seq)}", as_of=as_of,
-        title=f"{account.name}: {kind}", detail="numbers", data=data, owner=account.csm)
+        account=account,
+        kind=kind,
+        key=key or f"{as_of}:{next(_seq)}",
+        as_of=as_of,
+        title=f"{account.name}: {kind}",
+        detail="numbers",
+        data=data,
+        owner=account.csm,
+    )
 
 
 def override(account, name: str, **kw) -> Alert:
     return alert_for(account, AlertKind.OVERRIDE, override=name, band="red", **kw)
 
 
-def playbook(key: str, *, trigger: str, tiers=(), owner_rule="csm", steps=(("Do it", 0),),
-             active=True) -> Playbook:
-    book = Playbook.objects.create(key=key, name=key.replace("-", " ").title(), trigger=trigger,
-                                   tiers=list(tiers), owner_rule=owner_rule, active=active)
-    PlaybookStep.objects.bulk_create([
-        PlaybookStep(playbook=book, order=i, title=title, due_days=due)
-        for i, (title, due) in enumerate(steps, start=1)])
+def playbook(
+    key: str, *, trigger: str, tiers=(), owner_rule="csm", steps=(("Do it", 0),), active=True
+) -> Playbook:
+    book = Playbook.objects.create(
+        key=key,
+        name=key.replace("-", " ").title(),
+        trigger=trigger,
+        tiers=list(tiers),
+        owner_rule=owner_rule,
+        active=active,
+    )
+    PlaybookStep.objects.bulk_create(
+        [
+            PlaybookStep(playbook=book, order=i, title=title, due_days=due)
+            for i, (title, due) in enumerate(steps, start=1)
+        ]
+    )
     return book
 
 
-def task(account, title: str, *, due: date, owner=None, pool: str = "", play: Play | None = None,
-         **extra) -> Task:
-    return Task.objects.create(account=account, title=title, due=due, owner=owner, pool=pool,
-                               play=play, **extra)
+def task(
+    account, title: str, *, due: date, owner=None, pool: str = "", play: Play | None = None, **extra
+) -> Task:
+    return Task.objects.create(
+        account=account, title=title, due=due, owner=owner, pool=pool, play=play, **extra
+    )

@@ -55,8 +55,9 @@ def _handler(receiver: Receiver):
         def do_POST(self):  # noqa: N802 (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with receiver.lock:
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": raw})
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": raw}
+                )
             action = receiver.next_action()
             status = 200
             if isinstance(action, tuple):
@@ -105,15 +106,24 @@ def webhook(webhook_server, settings, eager_tasks):
     return webhook_server
 
 
-def snapshot(account, day: date, *, score: int = 70, band: str = "green",
-             facts: dict | None = None) -> HealthSnapshot:
+def snapshot(
+    account, day: date, *, score: int = 70, band: str = "green", facts: dict | None = None
+) -> HealthSnapshot:
     """A stored snapshot with the facts the tiering and nudge rules read."""
     return HealthSnapshot.objects.update_or_create(
-        account=account, date=day,
-        defaults={"model": health_model_current(), "score": score, "weighted_score": score,
-                  "band": band, "signals": [], "overrides": [], "facts": facts or {}})[0]
+        account=account,
+        date=day,
+        defaults={
+            "model": health_model_current(),
+            "score": score,
+            "weighted_score": score,
+            "band": band,
+            "signals": [],
+            "overrides": [],
+            "facts": facts or {},
+        },
+    )[0]
 
 
 def usage(account, day: date, metric: str, value: float, **dims) -> UsageFact:
-    return UsageFact.objects.create(account=account, date=day, metric=metric, value=value,
-                                    **dims)
+    return UsageFact.objects.create(account=account, date=day, metric=metric, value=value, **dims)

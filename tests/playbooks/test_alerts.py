@@ -34,8 +34,11 @@ def kinds(alerts) -> list[tuple[str, str]]:
     return sorted((a.kind, a.key) for a in alerts)
 
 
-SHARP = {"key": "sharp_drop", "detail": "usage below 50% … 100 units/day vs 1,000",
-         "cap_band": "red"}
+SHARP = {
+    "key": "sharp_drop",
+    "detail": "usage below 50% … 100 units/day vs 1,000",
+    "cap_band": "red",
+}
 
 
 # --- band change and overrides ----------------------------------------------------------------
@@ -50,8 +53,7 @@ def test_band_change_raises_one_alert_owned_by_the_csm(acme, alice):
     assert (alert.kind, alert.key, alert.owner) == ("band_change", f"{D}:green>yellow", alice)
     assert alert.title == "Acme Analytics moved green → yellow"
     assert alert.detail == "Health went from 75 (green) to 55 (yellow)."
-    assert alert.data == {"score": 55, "band": "yellow", "from_band": "green",
-                          "from_score": 75}
+    assert alert.data == {"score": 55, "band": "yellow", "from_band": "green", "from_score": 75}
     assert alert.as_of == D
     assert alerts_raise(as_of=D) == []
     assert Alert.objects.count() == 1
@@ -73,8 +75,7 @@ def test_an_override_fires_once_when_it_appears(acme):
 
     raised = alerts_raise(as_of=D)
 
-    assert kinds(raised) == [("band_change", f"{D}:green>red"),
-                             ("override", f"{D}:sharp_drop")]
+    assert kinds(raised) == [("band_change", f"{D}:green>red"), ("override", f"{D}:sharp_drop")]
     override = next(a for a in raised if a.kind == "override")
     assert override.title == "Acme Analytics: sharp_drop"
     assert override.detail == SHARP["detail"]
@@ -100,7 +101,8 @@ def test_score_drop_of_15_in_7_days_crosses_only_once(acme):
     then = [a for a in alerts_raise(as_of=D) if a.kind == "score_drop"]
 
     assert [(a.key, a.title) for a in first] == [
-        (f"{day(1)}", "Acme Analytics dropped 18 points in 7 days")]
+        (f"{day(1)}", "Acme Analytics dropped 18 points in 7 days")
+    ]
     assert first[0].data["from_score"] == 80 and first[0].data["points"] == 18
     assert then == []  # still 20 down on the next day: the same drop, not a new one
 
@@ -116,16 +118,20 @@ def test_a_drop_of_14_points_is_not_a_score_drop(acme):
 # --- renewal risk -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("days_left", "band", "raised"), [
-    (60, "yellow", True),
-    (90, "red", True),
-    (91, "red", False),   # outside the 90-day window
-    (30, "green", False),  # renewing, but healthy
-])
+@pytest.mark.parametrize(
+    ("days_left", "band", "raised"),
+    [
+        (60, "yellow", True),
+        (90, "red", True),
+        (91, "red", False),  # outside the 90-day window
+        (30, "green", False),  # renewing, but healthy
+    ],
+)
 def test_renewal_risk_within_90_days_when_not_green(acme, days_left, band, raised):
     renewal = D + timedelta(days=days_left)
-    ContractFactory(account=acme, start=renewal - timedelta(days=364), end=renewal,
-                    arr=Decimal("120000"))
+    ContractFactory(
+        account=acme, start=renewal - timedelta(days=364), end=renewal, arr=Decimal("120000")
+    )
     snapshot(acme, day(1), 55 if band != "green" else 75, band)
     snapshot(acme, D, 50 if band != "green" else 76, band)
 
@@ -155,8 +161,13 @@ def test_renewal_risk_is_raised_once_per_renewal(acme):
 
 
 def commit_facts(share: float, period_start: str = "2026-01-01") -> dict:
-    return {"consumed_share": share, "consumed": 365000 * share, "commit": 365000.0,
-            "period_start": period_start, "period_end": "2026-12-31"}
+    return {
+        "consumed_share": share,
+        "consumed": 365000 * share,
+        "commit": 365000.0,
+        "period_start": period_start,
+        "period_end": "2026-12-31",
+    }
 
 
 def test_commit_thresholds_70_and_90_once_per_contract_period(acme):
@@ -168,8 +179,9 @@ def test_commit_thresholds_70_and_90_once_per_contract_period(acme):
     [ninety] = alerts_raise(as_of=D)
     assert ninety.key == "90:2026-01-01"
     assert ninety.title == "Acme Analytics has used 92% of its commit"
-    assert ninety.detail == ("335,800 of 365,000 committed units consumed since 2026-01-01 "
-                             "(contract ends 2026-12-31).")
+    assert ninety.detail == (
+        "335,800 of 365,000 committed units consumed since 2026-01-01 (contract ends 2026-12-31)."
+    )
     assert alerts_raise(as_of=D) == []
     assert Alert.objects.filter(kind="commit_threshold").count() == 2
 
@@ -205,8 +217,9 @@ def test_usage_spike_on_tier_3_raises_on_the_crossing(db):
 
     assert (alert.kind, alert.key, alert.owner) == ("usage_spike", f"{D}", None)
     assert alert.title == "Digital Dev: usage 6.0× its normal level"
-    assert alert.detail.startswith("Last 7 days average 6,000 units/day vs 1,000 over the 28 "
-                                   "days before")
+    assert alert.detail.startswith(
+        "Last 7 days average 6,000 units/day vs 1,000 over the 28 days before"
+    )
     assert alert.data["spike_ratio"] == 6.0
 
 
@@ -240,7 +253,10 @@ def test_an_overdue_milestone_raises_onboarding_overdue_once(acme, alice):
     [alert] = alerts_raise(as_of=D)
 
     assert (alert.kind, alert.key, alert.owner) == (
-        "onboarding_overdue", f"first_query:{day(3)}", alice)
+        "onboarding_overdue",
+        f"first_query:{day(3)}",
+        alice,
+    )
     assert alert.title == "Acme Analytics: First query overdue"
     assert alert.detail == f"Due {day(3)}, 3 days ago, not done yet."
     assert alerts_raise(as_of=D) == []
@@ -275,13 +291,27 @@ def collapse_rows(external_id: str, *, days: int = 60, low_days: int = 7) -> lis
     for n in range(days):
         units = 100 if n < low_days else 1000
         rows += [
-            {"account": external_id, "date": day(n).isoformat(), "metric": "units",
-             "value": units, "product": "developer", "chain": "ethereum",
-             "dataset": "ethereum.core.transactions"},
-            {"account": external_id, "date": day(n).isoformat(), "metric": "api_calls",
-             "value": 400},
-            {"account": external_id, "date": day(n).isoformat(), "metric": "active_users",
-             "value": 6},
+            {
+                "account": external_id,
+                "date": day(n).isoformat(),
+                "metric": "units",
+                "value": units,
+                "product": "developer",
+                "chain": "ethereum",
+                "dataset": "ethereum.core.transactions",
+            },
+            {
+                "account": external_id,
+                "date": day(n).isoformat(),
+                "metric": "api_calls",
+                "value": 400,
+            },
+            {
+                "account": external_id,
+                "date": day(n).isoformat(),
+                "metric": "active_users",
+                "value": 6,
+            },
         ]
     return rows
 
@@ -292,27 +322,36 @@ def collapsing(acme, eager_celery, settings):
     settings.SLACK_WEBHOOK_URL = ""
     acme.seats = 10
     acme.save()
-    ContractFactory(account=acme, start=D - timedelta(days=200), end=D + timedelta(days=165),
-                    arr=Decimal("90000"))
+    ContractFactory(
+        account=acme,
+        start=D - timedelta(days=200),
+        end=D + timedelta(days=165),
+        arr=Decimal("90000"),
+    )
     assert run_import("usage", json_rows=collapse_rows("acme", low_days=0)).ok
     health_recompute(as_of=day(1))  # yesterday: green, before the collapse lands
     assert run_import("usage", json_rows=collapse_rows("acme")).ok
     return acme
 
 
-def test_the_recompute_raises_the_crossing_once(collapsing, alice,
-                                                django_capture_on_commit_callbacks):
+def test_the_recompute_raises_the_crossing_once(
+    collapsing, alice, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         health_recompute(as_of=D)
 
     raised = Alert.objects.filter(account=collapsing)
-    assert kinds(raised) == [("band_change", f"{D}:green>red"),
-                             ("override", f"{D}:sharp_drop")]
+    assert kinds(raised) == [("band_change", f"{D}:green>red"), ("override", f"{D}:sharp_drop")]
     assert {a.owner for a in raised} == {alice}
     # Delivery was queued after the commit: inbox sent, Slack not configured, email pending.
     assert sorted(AlertDelivery.objects.values_list("channel", "status")) == [
-        ("email", "pending"), ("email", "pending"), ("inbox", "sent"), ("inbox", "sent"),
-        ("slack", "skipped"), ("slack", "skipped")]
+        ("email", "pending"),
+        ("email", "pending"),
+        ("inbox", "sent"),
+        ("inbox", "sent"),
+        ("slack", "skipped"),
+        ("slack", "skipped"),
+    ]
 
     with django_capture_on_commit_callbacks(execute=True):
         health_recompute(as_of=D)
@@ -365,12 +404,22 @@ def auth(token: str) -> dict:
 def some_alerts(acme, alice, bob):
     globex = AccountFactory(external_id="globex", name="Globex", csm=bob)
     older = make_alert(acme, key="old", created_ago=timedelta(days=3))
-    newer = make_alert(acme, kind=AlertKind.RENEWAL_RISK, key="2026-12-31",
-                       title="Acme renews in 60 days while red", detail="Renewal on …")
+    newer = make_alert(
+        acme,
+        kind=AlertKind.RENEWAL_RISK,
+        key="2026-12-31",
+        title="Acme renews in 60 days while red",
+        detail="Renewal on …",
+    )
     other = make_alert(globex, key="g", created_ago=timedelta(hours=2))
     AlertDelivery.objects.create(alert=newer, channel="inbox", status="sent", attempts=1)
-    AlertDelivery.objects.create(alert=newer, channel="slack", status="retrying", attempts=2,
-                                 last_error="HTTP 500: internal_error")
+    AlertDelivery.objects.create(
+        alert=newer,
+        channel="slack",
+        status="retrying",
+        attempts=2,
+        last_error="HTTP 500: internal_error",
+    )
     return older, newer, other
 
 
@@ -382,8 +431,10 @@ def test_api_lists_alerts_newest_first_with_their_deliveries(client, alice_token
     assert response.status_code == 200
     body = response.json()
     assert [(a["account"], a["kind"], a["key"]) for a in body] == [
-        ("acme", "renewal_risk", "2026-12-31"), ("globex", "band_change", "g"),
-        ("acme", "band_change", "old")]
+        ("acme", "renewal_risk", "2026-12-31"),
+        ("globex", "band_change", "g"),
+        ("acme", "band_change", "old"),
+    ]
     first = body[0]
     assert first["detail"] == "Renewal on …"
     assert first["title"] == "Acme renews in 60 days while red"
@@ -391,8 +442,13 @@ def test_api_lists_alerts_newest_first_with_their_deliveries(client, alice_token
     assert first["created_at"].startswith(newer.created_at.date().isoformat())
     assert first["deliveries"] == [
         {"channel": "inbox", "status": "sent", "attempts": 1, "last_error": ""},
-        {"channel": "slack", "status": "retrying", "attempts": 2,
-         "last_error": "HTTP 500: internal_error"}]
+        {
+            "channel": "slack",
+            "status": "retrying",
+            "attempts": 2,
+            "last_error": "HTTP 500: internal_error",
+        },
+    ]
     assert body[1]["deliveries"] == []
 
 
@@ -413,19 +469,29 @@ def test_api_filters_by_account_kind_and_since(client, alice_token, some_alerts)
     assert keys("limit=1") == ["2026-12-31"]
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("kind=nope", "kind must be one of band_change, override, score_drop, renewal_risk, "
-                  "onboarding_overdue, commit_threshold, usage_spike, not 'nope'"),
-    ("since=yesterday", "since must be a date (YYYY-MM-DD) or an ISO datetime, not 'yesterday'"),
-    ("since=2026-02-30", "since must be a date (YYYY-MM-DD) or an ISO datetime, "
-                         "not '2026-02-30'"),
-    ("account=nobody", "account 'nobody' does not exist"),
-    ("account=a%00b", "account 'a\x00b' does not exist"),
-    ("limit=0", "limit must be a whole number from 1 to 1000, not '0'"),
-    ("limit=abc", "limit must be a whole number from 1 to 1000, not 'abc'"),
-])
-def test_api_bad_filters_are_400_with_a_message(client, alice_token, some_alerts, query,
-                                                message):
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "kind=nope",
+            "kind must be one of band_change, override, score_drop, renewal_risk, "
+            "onboarding_overdue, commit_threshold, usage_spike, not 'nope'",
+        ),
+        (
+            "since=yesterday",
+            "since must be a date (YYYY-MM-DD) or an ISO datetime, not 'yesterday'",
+        ),
+        (
+            "since=2026-02-30",
+            "since must be a date (YYYY-MM-DD) or an ISO datetime, not '2026-02-30'",
+        ),
+        ("account=nobody", "account 'nobody' does not exist"),
+        ("account=a%00b", "account 'a\x00b' does not exist"),
+        ("limit=0", "limit must be a whole number from 1 to 1000, not '0'"),
+        ("limit=abc", "limit must be a whole number from 1 to 1000, not 'abc'"),
+    ],
+)
+def test_api_bad_filters_are_400_with_a_message(client, alice_token, some_alerts, query, message):
     response = client.get(f"/api/v1/alerts?{query}", **auth(alice_token))
 
     assert response.status_code == 400

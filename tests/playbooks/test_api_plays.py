@@ -28,19 +28,28 @@ def test_plays_with_tasks(client, alice_token, library, acme, alice):
     assert response.status_code == 200
     [body] = response.json()
     assert {k: v for k, v in body.items() if k != "tasks"} == {
-        "playbook": "sharp-drop", "name": "Sharp drop: find out why within 48 hours",
-        "status": "open", "owner": "alice@cs.example", "pool": "",
-        "started_on": TODAY.isoformat()}
+        "playbook": "sharp-drop",
+        "name": "Sharp drop: find out why within 48 hours",
+        "status": "open",
+        "owner": "alice@cs.example",
+        "pool": "",
+        "started_on": TODAY.isoformat(),
+    }
     done = body["tasks"][0]
     assert {k: v for k, v in done.items() if k != "completed_at"} == {
-        "title": fx.SHARP_DROP_TITLES[0], "due": TODAY.isoformat(), "status": "done",
-        "owner": "alice@cs.example"}
+        "title": fx.SHARP_DROP_TITLES[0],
+        "due": TODAY.isoformat(),
+        "status": "done",
+        "owner": "alice@cs.example",
+    }
     # JSON carries milliseconds.
     assert datetime.fromisoformat(done["completed_at"]) == first.completed_at.replace(
-        microsecond=first.completed_at.microsecond // 1000 * 1000)
+        microsecond=first.completed_at.microsecond // 1000 * 1000
+    )
     assert [(t["title"], t["due"], t["status"], t["completed_at"]) for t in body["tasks"][1:]] == [
         (title, (TODAY + timedelta(days=d)).isoformat(), "open", None)
-        for title, d in zip(fx.SHARP_DROP_TITLES[1:], fx.SHARP_DROP_DAYS[1:], strict=True)]
+        for title, d in zip(fx.SHARP_DROP_TITLES[1:], fx.SHARP_DROP_DAYS[1:], strict=True)
+    ]
 
 
 def test_pooled_play_has_no_owner(client, alice_token, library, digital):
@@ -49,7 +58,10 @@ def test_pooled_play_has_no_owner(client, alice_token, library, digital):
     [body] = get(client, alice_token, "/api/v1/accounts/tinybyte/plays").json()
 
     assert (body["playbook"], body["owner"], body["pool"]) == (
-        "tier3-spike-reach-out", None, "tier3")
+        "tier3-spike-reach-out",
+        None,
+        "tier3",
+    )
     assert {t["owner"] for t in body["tasks"]} == {None}
 
 
@@ -66,8 +78,7 @@ def test_status_filter(client, alice_token, library, acme, alice):
     assert sorted(p["playbook"] for p in everything) == ["champion-left", "sharp-drop"]
     assert [(p["playbook"], p["status"]) for p in finished] == [("champion-left", "done")]
     assert bad.status_code == 400
-    assert bad.json() == {"detail": "status must be one of open, done, cancelled, not "
-                                    "'finished'"}
+    assert bad.json() == {"detail": "status must be one of open, done, cancelled, not 'finished'"}
 
 
 def test_no_plays_is_an_empty_list(client, alice_token, acme):

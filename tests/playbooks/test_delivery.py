@@ -39,8 +39,12 @@ YESTERDAY = date.today() - timedelta(days=1)
 @pytest.fixture
 def acme_renewing(acme):
     """Acme: $120,000 ARR, renewing in 60 days."""
-    ContractFactory(account=acme, start=date.today() - timedelta(days=305),
-                    end=date.today() + timedelta(days=60), arr=Decimal("120000"))
+    ContractFactory(
+        account=acme,
+        start=date.today() - timedelta(days=305),
+        end=date.today() + timedelta(days=60),
+        arr=Decimal("120000"),
+    )
     return acme
 
 
@@ -56,8 +60,9 @@ def enqueue(alerts, capture) -> list[int]:
 # --- the message ------------------------------------------------------------------------------
 
 
-def test_one_block_kit_message_with_the_accounts_numbers(slack, acme_renewing,
-                                                         django_capture_on_commit_callbacks):
+def test_one_block_kit_message_with_the_accounts_numbers(
+    slack, acme_renewing, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme_renewing, key=f"{YESTERDAY}:green>red")
 
     enqueue([alert], django_capture_on_commit_callbacks)
@@ -73,8 +78,9 @@ def test_one_block_kit_message_with_the_accounts_numbers(slack, acme_renewing,
     for block in blocks:  # every block is valid Block Kit as slack_sdk models it
         assert Block.parse(block).to_dict() == block
     assert blocks[0]["text"] == {"type": "plain_text", "text": "Acme Analytics", "emoji": True}
-    assert blocks[1]["text"]["text"] == ("*Acme Analytics moved green → red*\n"
-                                         "Health went from 75 (green) to 32 (red).")
+    assert blocks[1]["text"]["text"] == (
+        "*Acme Analytics moved green → red*\nHealth went from 75 (green) to 32 (red)."
+    )
     renewal = date.today() + timedelta(days=60)
     assert [f["text"] for f in blocks[2]["fields"]] == [
         "*Health*\n32 · red (was 75 · green)",
@@ -82,32 +88,53 @@ def test_one_block_kit_message_with_the_accounts_numbers(slack, acme_renewing,
         f"*Renewal*\n{renewal} ({(renewal - YESTERDAY).days} days)",
     ]
     assert blocks[3]["elements"][0]["text"] == (
-        f"Band change · as of {YESTERDAY} · Tier 2 · scaled · owner: Alice Archer")
+        f"Band change · as of {YESTERDAY} · Tier 2 · scaled · owner: Alice Archer"
+    )
     button = blocks[4]["elements"][0]
     assert button["url"] == "https://portal.example/accounts/acme/health/"
     assert button["text"]["text"] == "Open account health"
 
-    assert statuses(alert) == {"inbox": ("sent", 1), "slack": ("sent", 1),
-                               "email": ("pending", 0)}
+    assert statuses(alert) == {"inbox": ("sent", 1), "slack": ("sent", 1), "email": ("pending", 0)}
     sent = AlertDelivery.objects.get(alert=alert, channel="slack")
     assert sent.sent_at is not None and sent.last_error == ""
 
 
 def test_commit_and_spike_numbers_are_quoted(slack, acme_renewing):
-    alert = make_alert(acme_renewing, kind=AlertKind.COMMIT_THRESHOLD, key="90:2026-01-01",
-                       title="Acme has used 92% of its commit", detail="…", score=71,
-                       band="green", threshold=0.9, consumed_share=0.9234,
-                       consumed=337041.0, commit=365000.0)
-    spike = make_alert(acme_renewing, kind=AlertKind.USAGE_SPIKE, key="spike", title="spike",
-                       detail="…", score=80, band="green", spike_ratio=6.25)
+    alert = make_alert(
+        acme_renewing,
+        kind=AlertKind.COMMIT_THRESHOLD,
+        key="90:2026-01-01",
+        title="Acme has used 92% of its commit",
+        detail="…",
+        score=71,
+        band="green",
+        threshold=0.9,
+        consumed_share=0.9234,
+        consumed=337041.0,
+        commit=365000.0,
+    )
+    spike = make_alert(
+        acme_renewing,
+        kind=AlertKind.USAGE_SPIKE,
+        key="spike",
+        title="spike",
+        detail="…",
+        score=80,
+        band="green",
+        spike_ratio=6.25,
+    )
 
     commit_fields = delivery.slack_message(alerts=[alert])["blocks"][2]["fields"]
     spike_fields = delivery.slack_message(alerts=[spike])["blocks"][2]["fields"]
 
     assert [f["text"] for f in commit_fields][:2] == [
-        "*Health*\n71 · green", "*Commit*\n92% used (337,041 of 365,000 units)"]
+        "*Health*\n71 · green",
+        "*Commit*\n92% used (337,041 of 365,000 units)",
+    ]
     assert [f["text"] for f in spike_fields][:2] == [
-        "*Health*\n80 · green", "*Usage*\n6.2× its normal level"]
+        "*Health*\n80 · green",
+        "*Usage*\n6.2× its normal level",
+    ]
 
 
 def test_mrkdwn_control_characters_are_escaped(slack, acme):
@@ -118,31 +145,46 @@ def test_mrkdwn_control_characters_are_escaped(slack, acme):
     assert text == "*&lt;!channel&gt; &amp; co*\na &gt; b"
 
 
-def test_one_accounts_alerts_of_one_batch_share_one_message(slack, acme_renewing,
-                                                            django_capture_on_commit_callbacks):
-    override = make_alert(acme_renewing, kind=AlertKind.OVERRIDE, key="sharp",
-                          title="Acme Analytics: sharp_drop",
-                          detail="usage below 50% … 100 units/day vs 1,000", score=32,
-                          band="red", override="sharp_drop", cap_band="red")
+def test_one_accounts_alerts_of_one_batch_share_one_message(
+    slack, acme_renewing, django_capture_on_commit_callbacks
+):
+    override = make_alert(
+        acme_renewing,
+        kind=AlertKind.OVERRIDE,
+        key="sharp",
+        title="Acme Analytics: sharp_drop",
+        detail="usage below 50% … 100 units/day vs 1,000",
+        score=32,
+        band="red",
+        override="sharp_drop",
+        cap_band="red",
+    )
     band = make_alert(acme_renewing, key="band")
-    other = make_alert(AccountFactory(external_id="globex", name="Globex"), key="g",
-                       owner=None)
+    other = make_alert(AccountFactory(external_id="globex", name="Globex"), key="g", owner=None)
 
     groups = enqueue([override, band, other], django_capture_on_commit_callbacks)
 
     assert len(groups) == 2 and sorted(len(g) for g in groups) == [1, 2]
     assert len(slack.requests) == 2
-    acme_message = next(b for b in slack.bodies if b["blocks"][0]["text"]["text"] ==
-                        "Acme Analytics")
+    acme_message = next(
+        b for b in slack.bodies if b["blocks"][0]["text"]["text"] == "Acme Analytics"
+    )
     blocks = acme_message["blocks"]
     # The headline first (the band change), then the override behind it, one set of numbers.
     assert [b["text"]["text"].split("\n")[0] for b in blocks[1:3]] == [
-        "*Acme Analytics moved green → red*", "*Acme Analytics: sharp_drop*"]
+        "*Acme Analytics moved green → red*",
+        "*Acme Analytics: sharp_drop*",
+    ]
     assert [f["text"].split("\n")[0] for f in blocks[3]["fields"]] == [
-        "*Health*", "*Override*", "*ARR*", "*Renewal*"]
+        "*Health*",
+        "*Override*",
+        "*ARR*",
+        "*Renewal*",
+    ]
     assert blocks[4]["elements"][0]["text"].startswith("Band change + Override fired · ")
-    assert acme_message["text"] == ("Acme Analytics: Acme Analytics moved green → red; "
-                                    "Acme Analytics: sharp_drop")
+    assert acme_message["text"] == (
+        "Acme Analytics: Acme Analytics moved green → red; Acme Analytics: sharp_drop"
+    )
     assert {d.status for d in AlertDelivery.objects.filter(channel="slack")} == {"sent"}
 
 
@@ -161,8 +203,9 @@ def test_500_then_200_is_retried_and_sent(slack, acme, django_capture_on_commit_
     assert (d.status, d.attempts, d.last_error) == ("sent", 2, "")
 
 
-def test_a_failed_attempt_records_retrying_with_the_error(slack, acme,
-                                                          django_capture_on_commit_callbacks):
+def test_a_failed_attempt_records_retrying_with_the_error(
+    slack, acme, django_capture_on_commit_callbacks
+):
     slack.plan = [500]
     alert = make_alert(acme)
     with django_capture_on_commit_callbacks(execute=False):
@@ -178,7 +221,8 @@ def test_a_failed_attempt_records_retrying_with_the_error(slack, acme,
 
 
 def test_always_500_ends_failed_with_the_error_on_the_inbox_page(
-        slack, acme, alice_client, django_capture_on_commit_callbacks):
+    slack, acme, alice_client, django_capture_on_commit_callbacks
+):
     slack.default = 500
     alert = make_alert(acme)
 
@@ -194,8 +238,10 @@ def test_always_500_ends_failed_with_the_error_on_the_inbox_page(
     html = alice_client.get("/inbox/").content.decode()
     assert 'data-channel="slack" data-status="failed"' in html
     assert ">Slack: failed</span>" in html
-    assert ('<span class="delivery-error" data-testid="delivery-error">HTTP 500: '
-            'internal_error (6 attempts)</span>') in html
+    assert (
+        '<span class="delivery-error" data-testid="delivery-error">HTTP 500: '
+        "internal_error (6 attempts)</span>"
+    ) in html
 
 
 def test_a_timeout_is_retried(slack, acme, django_capture_on_commit_callbacks):
@@ -216,8 +262,9 @@ def test_a_timeout_is_retried(slack, acme, django_capture_on_commit_callbacks):
     assert len(slack.requests) == 2
 
 
-def test_a_refused_connection_is_retried_then_failed(slack, settings, acme,
-                                                     django_capture_on_commit_callbacks):
+def test_a_refused_connection_is_retried_then_failed(
+    slack, settings, acme, django_capture_on_commit_callbacks
+):
     settings.SLACK_WEBHOOK_URL = "http://127.0.0.1:9/nothing-listens-here"
     alert = make_alert(acme)
 
@@ -238,8 +285,9 @@ def test_the_task_retries_with_exponential_backoff_up_to_five_times():
 # --- idempotency ------------------------------------------------------------------------------
 
 
-def test_a_duplicated_task_never_posts_a_sent_message_twice(slack, acme,
-                                                            django_capture_on_commit_callbacks):
+def test_a_duplicated_task_never_posts_a_sent_message_twice(
+    slack, acme, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme)
     [[delivery_id]] = enqueue([alert], django_capture_on_commit_callbacks)
 
@@ -250,8 +298,9 @@ def test_a_duplicated_task_never_posts_a_sent_message_twice(slack, acme,
     assert statuses(alert)["slack"] == ("sent", 1)
 
 
-def test_an_attempt_claimed_by_another_worker_is_not_posted(slack, acme, monkeypatch,
-                                                            django_capture_on_commit_callbacks):
+def test_an_attempt_claimed_by_another_worker_is_not_posted(
+    slack, acme, monkeypatch, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme)
     with django_capture_on_commit_callbacks(execute=False):
         [[delivery_id]] = delivery._deliveries_create([alert.pk])
@@ -269,8 +318,9 @@ def test_an_attempt_claimed_by_another_worker_is_not_posted(slack, acme, monkeyp
     assert slack.requests == []
 
 
-def test_enqueueing_twice_creates_and_posts_nothing_new(slack, acme,
-                                                        django_capture_on_commit_callbacks):
+def test_enqueueing_twice_creates_and_posts_nothing_new(
+    slack, acme, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme)
     enqueue([alert], django_capture_on_commit_callbacks)
 
@@ -294,9 +344,9 @@ def test_the_post_waits_for_the_commit(slack, acme, django_capture_on_commit_cal
 # --- not configured, pooled, never raising ----------------------------------------------------
 
 
-def test_without_a_webhook_slack_is_skipped_and_nothing_is_posted(slack_server, settings, acme,
-                                                                  eager_celery,
-                                                                  django_capture_on_commit_callbacks):
+def test_without_a_webhook_slack_is_skipped_and_nothing_is_posted(
+    slack_server, settings, acme, eager_celery, django_capture_on_commit_callbacks
+):
     settings.SLACK_WEBHOOK_URL = ""
     alert = make_alert(acme)
 
@@ -304,7 +354,9 @@ def test_without_a_webhook_slack_is_skipped_and_nothing_is_posted(slack_server, 
 
     d = AlertDelivery.objects.get(alert=alert, channel="slack")
     assert (d.status, d.last_error) == (
-        "skipped", "Slack is not configured (SLACK_WEBHOOK_URL is empty)")
+        "skipped",
+        "Slack is not configured (SLACK_WEBHOOK_URL is empty)",
+    )
     assert slack_server.requests == []
 
 
@@ -314,27 +366,32 @@ def test_a_pooled_alert_is_not_emailed(slack, db, django_capture_on_commit_callb
 
     enqueue([alert], django_capture_on_commit_callbacks)
 
-    assert statuses(alert) == {"inbox": ("sent", 1), "slack": ("sent", 1),
-                               "email": ("skipped", 0)}
-    assert (AlertDelivery.objects.get(alert=alert, channel="email").last_error
-            == "pooled alert: no CSM to email")
+    assert statuses(alert) == {"inbox": ("sent", 1), "slack": ("sent", 1), "email": ("skipped", 0)}
+    assert (
+        AlertDelivery.objects.get(alert=alert, channel="email").last_error
+        == "pooled alert: no CSM to email"
+    )
 
 
-def test_a_delivery_bug_never_raises_into_the_caller(slack, acme, monkeypatch,
-                                                     django_capture_on_commit_callbacks):
+def test_a_delivery_bug_never_raises_into_the_caller(
+    slack, acme, monkeypatch, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme)
-    monkeypatch.setattr(delivery, "_deliveries_create",
-                        lambda ids: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(
+        delivery, "_deliveries_create", lambda ids: (_ for _ in ()).throw(RuntimeError("boom"))
+    )
 
     assert enqueue([alert], django_capture_on_commit_callbacks) == []
     assert slack.requests == []
 
 
-def test_a_broken_message_fails_at_once_without_retrying(slack, acme, monkeypatch,
-                                                         django_capture_on_commit_callbacks):
+def test_a_broken_message_fails_at_once_without_retrying(
+    slack, acme, monkeypatch, django_capture_on_commit_callbacks
+):
     alert = make_alert(acme)
-    monkeypatch.setattr(delivery, "slack_message",
-                        lambda alerts: (_ for _ in ()).throw(KeyError("score")))
+    monkeypatch.setattr(
+        delivery, "slack_message", lambda alerts: (_ for _ in ()).throw(KeyError("score"))
+    )
 
     enqueue([alert], django_capture_on_commit_callbacks)
 
@@ -353,11 +410,15 @@ def two_books(alice, bob, maya, acme, django_capture_on_commit_callbacks, settin
     settings.SITE_URL = "https://portal.example"
     globex = AccountFactory(external_id="globex", name="Globex", csm=bob)
     alerts = [
-        make_alert(acme, key="a1", title="Acme moved green → red",
-                   created_ago=timedelta(hours=3)),
-        make_alert(acme, kind=AlertKind.RENEWAL_RISK, key="a2",
-                   title="Acme renews in 60 days while red", detail="Renewal on …",
-                   created_ago=timedelta(hours=1)),
+        make_alert(acme, key="a1", title="Acme moved green → red", created_ago=timedelta(hours=3)),
+        make_alert(
+            acme,
+            kind=AlertKind.RENEWAL_RISK,
+            key="a2",
+            title="Acme renews in 60 days while red",
+            detail="Renewal on …",
+            created_ago=timedelta(hours=1),
+        ),
         make_alert(globex, key="b1", title="Globex moved green → yellow"),
     ]
     enqueue(alerts, django_capture_on_commit_callbacks)
@@ -371,15 +432,21 @@ def test_digest_sends_one_email_per_csm_and_marks_them_sent(two_books, alice, bo
     to_alice = next(m for m in mail.outbox if m.to == ["alice@cs.example"])
     assert to_alice.subject == "CS Portal: 2 new alerts on your accounts"
     assert to_alice.body.splitlines()[:6] == [
-        "Hi Alice Archer,", "",
-        "2 alerts on your accounts since the last digest:", "",
-        "* Acme Analytics: Acme renews in 60 days while red", "  Renewal on …"]
+        "Hi Alice Archer,",
+        "",
+        "2 alerts on your accounts since the last digest:",
+        "",
+        "* Acme Analytics: Acme renews in 60 days while red",
+        "  Renewal on …",
+    ]
     assert "https://portal.example/accounts/acme/health/" in to_alice.body
     assert "Globex" not in to_alice.body
     [(html, mimetype)] = to_alice.alternatives
     assert mimetype == "text/html"
-    assert ('<a href="https://portal.example/accounts/acme/health/" style="color: #3b5bdb;">'
-            "Acme Analytics</a></strong>: Acme moved green → red") in html
+    assert (
+        '<a href="https://portal.example/accounts/acme/health/" style="color: #3b5bdb;">'
+        "Acme Analytics</a></strong>: Acme moved green → red"
+    ) in html
     emails = AlertDelivery.objects.filter(channel="email")
     assert sorted(emails.values_list("status", "attempts")) == [("sent", 1)] * 3
     assert all(d.sent_at is not None for d in emails)
@@ -398,8 +465,9 @@ def test_a_csm_with_nothing_gets_no_email(alice, maya, db):
     assert mail.outbox == []
 
 
-def test_an_alert_older_than_the_digest_window_is_not_mailed(alice, acme, settings,
-                                                             django_capture_on_commit_callbacks):
+def test_an_alert_older_than_the_digest_window_is_not_mailed(
+    alice, acme, settings, django_capture_on_commit_callbacks
+):
     settings.SLACK_WEBHOOK_URL = ""
     old = make_alert(acme, key="old", created_ago=timedelta(days=3))
     enqueue([old], django_capture_on_commit_callbacks)

@@ -26,19 +26,34 @@ def book(acme, alice, bob):
     globex = AccountFactory(external_id="globex", name="Globex", csm=bob)
     pool = AccountFactory(external_id="pool-1", name="Pooled Co", tier=3, csm=None)
     alerts = {
-        "a_old": make_alert(acme, key="a_old", title="Acme moved green → yellow",
-                            created_ago=timedelta(days=2)),
-        "a_new": make_alert(acme, kind=AlertKind.RENEWAL_RISK, key="a_new",
-                            title="Acme renews in 60 days while yellow",
-                            created_ago=timedelta(hours=1)),
-        "a_read": make_alert(acme, kind=AlertKind.SCORE_DROP, key="a_read",
-                             title="Acme dropped 18 points in 7 days",
-                             created_ago=timedelta(days=3)),
-        "b": make_alert(globex, key="b", title="Globex moved green → red",
-                        created_ago=timedelta(hours=5)),
-        "pool": make_alert(pool, kind=AlertKind.USAGE_SPIKE, key="pool", owner=None,
-                           title="Pooled Co: usage 6.0× its normal level",
-                           created_ago=timedelta(hours=3)),
+        "a_old": make_alert(
+            acme, key="a_old", title="Acme moved green → yellow", created_ago=timedelta(days=2)
+        ),
+        "a_new": make_alert(
+            acme,
+            kind=AlertKind.RENEWAL_RISK,
+            key="a_new",
+            title="Acme renews in 60 days while yellow",
+            created_ago=timedelta(hours=1),
+        ),
+        "a_read": make_alert(
+            acme,
+            kind=AlertKind.SCORE_DROP,
+            key="a_read",
+            title="Acme dropped 18 points in 7 days",
+            created_ago=timedelta(days=3),
+        ),
+        "b": make_alert(
+            globex, key="b", title="Globex moved green → red", created_ago=timedelta(hours=5)
+        ),
+        "pool": make_alert(
+            pool,
+            kind=AlertKind.USAGE_SPIKE,
+            key="pool",
+            owner=None,
+            title="Pooled Co: usage 6.0× its normal level",
+            created_ago=timedelta(hours=3),
+        ),
     }
     Alert.objects.filter(pk=alerts["a_read"].pk).update(read_at=timezone.now())
     return alerts
@@ -55,30 +70,35 @@ def test_a_csm_sees_their_own_alerts_newest_first(alice_client, book):
     response = alice_client.get("/inbox/")
 
     assert response.status_code == 200
-    assert titles(response) == ["Acme renews in 60 days while yellow",
-                                "Acme moved green → yellow", "Acme dropped 18 points in 7 days"]
+    assert titles(response) == [
+        "Acme renews in 60 days while yellow",
+        "Acme moved green → yellow",
+        "Acme dropped 18 points in 7 days",
+    ]
     html = response.content.decode()
     assert 'data-testid="count">3<' in html
     assert 'data-testid="unread-count">2<' in html
     assert '<a class="acct" href="/accounts/acme/health/">Acme Analytics</a>' in html
     assert "Health went from 75 (green) to 32 (red)." in html
-    assert "<th scope=\"col\">Owner</th>" not in html
+    assert '<th scope="col">Owner</th>' not in html
     assert 'value="all"' not in html  # no "Everyone" choice for a CSM
 
 
 def test_a_manager_sees_everyones_and_filters_by_owner(maya_client, book, bob):
     everyone = maya_client.get("/inbox/")
     assert len(titles(everyone)) == 5
-    assert "<th scope=\"col\">Owner</th>" in everyone.content.decode()
+    assert '<th scope="col">Owner</th>' in everyone.content.decode()
 
     assert titles(maya_client.get(f"/inbox/?owner={bob.pk}")) == ["Globex moved green → red"]
     assert titles(maya_client.get("/inbox/?owner=pooled")) == [
-        "Pooled Co: usage 6.0× its normal level"]
+        "Pooled Co: usage 6.0× its normal level"
+    ]
 
 
 def test_a_csm_can_switch_to_the_pooled_queue(alice_client, book):
     assert titles(alice_client.get("/inbox/?owner=pooled")) == [
-        "Pooled Co: usage 6.0× its normal level"]
+        "Pooled Co: usage 6.0× its normal level"
+    ]
 
 
 def test_a_csm_cannot_look_at_another_csms_inbox(alice_client, book, bob):
@@ -91,9 +111,12 @@ def test_a_csm_cannot_look_at_another_csms_inbox(alice_client, book, bob):
 
 def test_filters_by_kind_and_unread(alice_client, book):
     assert titles(alice_client.get("/inbox/?kind=renewal_risk")) == [
-        "Acme renews in 60 days while yellow"]
+        "Acme renews in 60 days while yellow"
+    ]
     assert titles(alice_client.get("/inbox/?unread=1")) == [
-        "Acme renews in 60 days while yellow", "Acme moved green → yellow"]
+        "Acme renews in 60 days while yellow",
+        "Acme moved green → yellow",
+    ]
 
 
 def test_htmx_filtering_returns_the_results_fragment(alice_client, book):
@@ -106,16 +129,23 @@ def test_htmx_filtering_returns_the_results_fragment(alice_client, book):
     assert "HX-Request" in response["Vary"]
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("kind=nope", "kind must be one of band_change, override, score_drop, renewal_risk, "
-                  "onboarding_overdue, commit_threshold, usage_spike, not &#x27;nope&#x27;"),
-    ("owner=someone", "owner must be me, pooled, all or a user id, not &#x27;someone&#x27;"),
-    ("unread=maybe", "unread must be 1 or 0, not &#x27;maybe&#x27;"),
-    ("page=0", "page must be a positive whole number, not &#x27;0&#x27;"),
-    ("page=%C2%B2", "page must be a positive whole number, not &#x27;²&#x27;"),
-])
-def test_bad_filters_are_400_with_the_message_and_the_default_view(alice_client, book, query,
-                                                                   message):
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "kind=nope",
+            "kind must be one of band_change, override, score_drop, renewal_risk, "
+            "onboarding_overdue, commit_threshold, usage_spike, not &#x27;nope&#x27;",
+        ),
+        ("owner=someone", "owner must be me, pooled, all or a user id, not &#x27;someone&#x27;"),
+        ("unread=maybe", "unread must be 1 or 0, not &#x27;maybe&#x27;"),
+        ("page=0", "page must be a positive whole number, not &#x27;0&#x27;"),
+        ("page=%C2%B2", "page must be a positive whole number, not &#x27;²&#x27;"),
+    ],
+)
+def test_bad_filters_are_400_with_the_message_and_the_default_view(
+    alice_client, book, query, message
+):
     response = alice_client.get(f"/inbox/?{query}")
 
     assert response.status_code == 400
@@ -150,21 +180,36 @@ def test_the_inbox_needs_a_login(client, book):
 
 def test_each_channel_shows_its_status_and_the_last_error(alice_client, book):
     alert = book["a_new"]
-    AlertDelivery.objects.bulk_create([
-        AlertDelivery(alert=alert, channel="inbox", status="sent", attempts=1,
-                      sent_at=timezone.now()),
-        AlertDelivery(alert=alert, channel="slack", status="retrying", attempts=2,
-                      last_error="timed out after 5 s"),
-        AlertDelivery(alert=alert, channel="email", status="pending"),
-        AlertDelivery(alert=book["a_old"], channel="slack", status="skipped",
-                      last_error="Slack is not configured (SLACK_WEBHOOK_URL is empty)"),
-    ])
+    AlertDelivery.objects.bulk_create(
+        [
+            AlertDelivery(
+                alert=alert, channel="inbox", status="sent", attempts=1, sent_at=timezone.now()
+            ),
+            AlertDelivery(
+                alert=alert,
+                channel="slack",
+                status="retrying",
+                attempts=2,
+                last_error="timed out after 5 s",
+            ),
+            AlertDelivery(alert=alert, channel="email", status="pending"),
+            AlertDelivery(
+                alert=book["a_old"],
+                channel="slack",
+                status="skipped",
+                last_error="Slack is not configured (SLACK_WEBHOOK_URL is empty)",
+            ),
+        ]
+    )
 
     html = alice_client.get("/inbox/").content.decode()
     row = re.search(rf'<tr id="alert-{alert.pk}".*?</tr>', html, re.S).group(0)
 
     assert re.findall(r'data-channel="(\w+)" data-status="(\w+)"', row) == [
-        ("inbox", "sent"), ("slack", "retrying"), ("email", "pending")]
+        ("inbox", "sent"),
+        ("slack", "retrying"),
+        ("email", "pending"),
+    ]
     assert ">Inbox: sent</span>" in row
     assert ">Slack: retrying</span>" in row
     assert ">Email: pending</span>" in row
@@ -187,11 +232,15 @@ def test_mark_one_read_with_htmx_swaps_the_row_and_the_badge(alice_client, book)
     assert html.lstrip().startswith(f'<tr id="alert-{alert.pk}" class="alert-row"')
     assert "Mark read" not in html
     # The page's unread count follows (for the filters the page shows) …
-    assert ('<span id="unread-in-view" class="kpi-value" data-testid="unread-count" '
-            'hx-swap-oob="true">0</span>') in html
+    assert (
+        '<span id="unread-in-view" class="kpi-value" data-testid="unread-count" '
+        'hx-swap-oob="true">0</span>'
+    ) in html
     # … and so does the nav badge.
-    assert ('<span id="inbox-badge" class="navbadge" data-testid="inbox-unread" '
-            'hx-swap-oob="true" title="1 unread alert">1</span>') in html
+    assert (
+        '<span id="inbox-badge" class="navbadge" data-testid="inbox-unread" '
+        'hx-swap-oob="true" title="1 unread alert">1</span>'
+    ) in html
     alert.refresh_from_db()
     assert alert.read_at is not None
 
@@ -300,8 +349,10 @@ def test_the_badge_template_renders_the_lazy_count(alice, book):
 
     html = render_to_string("playbooks/alerts_badge.html", inbox_context(request))
 
-    assert html.strip() == ('<span id="inbox-badge" class="navbadge" data-testid="inbox-unread" '
-                            'title="2 unread alerts">2</span>')
+    assert html.strip() == (
+        '<span id="inbox-badge" class="navbadge" data-testid="inbox-unread" '
+        'title="2 unread alerts">2</span>'
+    )
     assert int(inbox_context(request)["inbox_unread"]) == 2
 
 

@@ -61,8 +61,11 @@ def test_a_csm_sees_her_tasks_grouped_by_due_date(alice_client, alices_tasks):
     work = response.context["work"]
     # Alice owns tier-1 and tier-2 accounts: the tier1, tier2 and tier3 (everyone's) pools.
     assert work.pools == ["tier1", "tier2", "tier3"]
-    assert [t.title for t in work.pool] == ["Reach out about the spike", "Tier-1 pool task",
-                                            "Invite to the onboarding webinar"]
+    assert [t.title for t in work.pool] == [
+        "Reach out about the spike",
+        "Tier-1 pool task",
+        "Invite to the onboarding webinar",
+    ]
     html = response.content.decode()
     assert "Bob&#x27;s own task" not in html and "Bob's own task" not in html
     assert "3 days overdue" in html
@@ -70,8 +73,9 @@ def test_a_csm_sees_her_tasks_grouped_by_due_date(alice_client, alices_tasks):
     assert "<html" in html
 
 
-def test_a_csm_with_only_tier_2_accounts_sees_the_tier2_and_tier3_pools(bob_client, bob,
-                                                                        alices_tasks):
+def test_a_csm_with_only_tier_2_accounts_sees_the_tier2_and_tier3_pools(
+    bob_client, bob, alices_tasks
+):
     AccountFactory(tier=2, csm=bob)
     Task.objects.filter(owner=bob).delete()
     Task.objects.filter(account__external_id="quartz").delete()
@@ -82,8 +86,10 @@ def test_a_csm_with_only_tier_2_accounts_sees_the_tier2_and_tier3_pools(bob_clie
     work = bob_client.get("/work/").context["work"]
 
     assert work.pools == ["tier2", "tier3"]
-    assert [t.title for t in work.pool] == ["Reach out about the spike",
-                                            "Invite to the onboarding webinar"]
+    assert [t.title for t in work.pool] == [
+        "Reach out about the spike",
+        "Invite to the onboarding webinar",
+    ]
 
 
 def test_htmx_gets_the_fragment_and_the_page_varies_on_it(alice_client, alices_tasks):
@@ -162,8 +168,7 @@ def test_claiming_from_the_pool_queue(bob_client, bob, alices_tasks):
     assert target.owner == bob
 
 
-def test_claiming_what_someone_else_claimed_is_a_conflict(alice_client, bob_client,
-                                                          alices_tasks):
+def test_claiming_what_someone_else_claimed_is_a_conflict(alice_client, bob_client, alices_tasks):
     target = Task.objects.get(title="Reach out about the spike")
     bob_client.post(f"/work/tasks/{target.pk}/claim", **HTMX)
     before = table_rows()
@@ -188,10 +193,17 @@ def test_a_manager_sees_the_team_with_workload(maya_client, alice, bob, alices_t
     assert response.status_code == 200
     titles = group_titles(response)
     assert titles["today"] == ["Send the exec note", "Bob's own task"]
-    workload = {(w.owner.email if w.owner else w.pool): (w.open, w.overdue, w.today, w.week)
-                for w in response.context["work"].workload}
-    assert workload == {"alice@cs.example": (5, 1, 1, 2), "bob@cs.example": (1, 0, 1, 0),
-                        "tier1": (1, 0, 1, 0), "tier2": (1, 0, 0, 1), "tier3": (1, 0, 1, 0)}
+    workload = {
+        (w.owner.email if w.owner else w.pool): (w.open, w.overdue, w.today, w.week)
+        for w in response.context["work"].workload
+    }
+    assert workload == {
+        "alice@cs.example": (5, 1, 1, 2),
+        "bob@cs.example": (1, 0, 1, 0),
+        "tier1": (1, 0, 1, 0),
+        "tier2": (1, 0, 0, 1),
+        "tier3": (1, 0, 1, 0),
+    }
     html = response.content.decode()
     assert 'id="workload"' in html and "Team work" in html
 
@@ -203,23 +215,33 @@ def test_a_manager_filters_by_owner_and_pool(maya_client, alice, alices_tasks):
 
     pool = maya_client.get("/work/?owner=pool")
     assert group_titles(pool) == {
-        "overdue": [], "today": ["Reach out about the spike", "Tier-1 pool task"],
-        "week": ["Invite to the onboarding webinar"], "later": []}
+        "overdue": [],
+        "today": ["Reach out about the spike", "Tier-1 pool task"],
+        "week": ["Invite to the onboarding webinar"],
+        "later": [],
+    }
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("owner=someone", "owner must be &#x27;all&#x27;, &#x27;me&#x27;, &#x27;pool&#x27; or a "
-                      "user&#x27;s id, not &#x27;someone&#x27;"),
-    ("owner=999999", "owner 999999 is not a user; pick one from the list"),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "owner=someone",
+            "owner must be &#x27;all&#x27;, &#x27;me&#x27;, &#x27;pool&#x27; or a "
+            "user&#x27;s id, not &#x27;someone&#x27;",
+        ),
+        ("owner=999999", "owner 999999 is not a user; pick one from the list"),
+    ],
+)
 def test_bad_owner_filter_is_400_with_a_message(maya_client, alices_tasks, query, message):
     response = maya_client.get(f"/work/?{query}")
     assert response.status_code == 400
     assert message in response.content.decode()
 
 
-def test_my_work_reads_in_a_bounded_number_of_queries(maya_client, alice, acme,
-                                                      django_assert_max_num_queries):
+def test_my_work_reads_in_a_bounded_number_of_queries(
+    maya_client, alice, acme, django_assert_max_num_queries
+):
     for i in range(40):
         task(acme, f"Task {i}", due=TODAY + timedelta(days=i - 10), owner=alice)
         task(acme, f"Pooled {i}", due=TODAY + timedelta(days=i - 10), pool="tier2")
@@ -259,8 +281,7 @@ def test_only_editors_see_the_start_form(request, library, acme, client_name):
 
 
 def test_starting_a_play_by_hand(alice_client, library, acme, alice):
-    response = alice_client.post("/accounts/acme/plays/start", {"playbook": "sharp-drop"},
-                                 **HTMX)
+    response = alice_client.post("/accounts/acme/plays/start", {"playbook": "sharp-drop"}, **HTMX)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -280,8 +301,10 @@ def test_starting_a_play_rejects_bad_input_with_422(alice_client, library, acme)
 
     assert unknown.status_code == running.status_code == empty.status_code == 422
     assert "There is no playbook &#x27;nope&#x27;" in unknown.content.decode()
-    assert ("Sharp drop: find out why within 48 hours is already running on Acme Analytics."
-            in running.content.decode())
+    assert (
+        "Sharp drop: find out why within 48 hours is already running on Acme Analytics."
+        in running.content.decode()
+    )
     assert "Choose a playbook to start." in empty.content.decode()
     assert table_rows() == before
 

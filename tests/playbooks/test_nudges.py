@@ -54,12 +54,21 @@ def test_70_percent_of_throughput_raises_one_nudge_per_period():
     [n] = raise_for(a)
 
     assert (n.kind, n.key) == ("throughput_70", "70:2026-01-01")
-    assert n.message == ("You have used 74% of the throughput you committed to for this period "
-                         "(ends 2026-12-31). Top up or move to a bigger commit to keep your "
-                         "pipelines running.")
-    assert n.payload == {"account": "tiny", "as_of": D.isoformat(), "threshold": 0.7,
-                         "consumed_share": 0.74, "consumed": 740000.0, "commit": 1_000_000,
-                         "period_start": "2026-01-01", "period_end": "2026-12-31"}
+    assert n.message == (
+        "You have used 74% of the throughput you committed to for this period "
+        "(ends 2026-12-31). Top up or move to a bigger commit to keep your "
+        "pipelines running."
+    )
+    assert n.payload == {
+        "account": "tiny",
+        "as_of": D.isoformat(),
+        "threshold": 0.7,
+        "consumed_share": 0.74,
+        "consumed": 740000.0,
+        "commit": 1_000_000,
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+    }
     assert n.status == "pending"
     assert raise_for(a) == []
     snapshot(a, D, facts=commit_facts(0.8))
@@ -73,11 +82,13 @@ def test_90_percent_follows_and_a_new_period_starts_over():
     raise_for(a)
     snapshot(a, D, facts=commit_facts(0.91))
     assert [n.kind for n in raise_for(a)] == ["throughput_90"]
-    snapshot(a, D, facts=commit_facts(0.75, period_start="2027-01-01",
-                                      period_end="2027-12-31"))
+    snapshot(a, D, facts=commit_facts(0.75, period_start="2027-01-01", period_end="2027-12-31"))
     assert [n.key for n in raise_for(a)] == ["70:2027-01-01"]
-    assert rows(a) == [("throughput_70", "70:2026-01-01"), ("throughput_70", "70:2027-01-01"),
-                       ("throughput_90", "90:2026-01-01")]
+    assert rows(a) == [
+        ("throughput_70", "70:2026-01-01"),
+        ("throughput_70", "70:2027-01-01"),
+        ("throughput_90", "90:2026-01-01"),
+    ]
 
 
 def test_first_seen_past_90_gets_only_the_90_nudge_and_never_a_late_70():
@@ -120,12 +131,20 @@ def test_ethereum_heavy_and_never_on_l2s_gets_the_base_nudge_once():
     [n] = raise_for(heavy)
 
     assert (n.kind, n.key) == ("cross_chain", "ethereum>base")
-    assert n.message == ("You query Ethereum heavily (90% of your units in the last 28 days). "
-                         "The same query runs on Base: same schema, same tables, change one "
-                         "word.")
-    assert n.payload == {"account": "ethdev", "as_of": D.isoformat(), "chain": "ethereum",
-                         "suggested_chain": "base", "share": 0.9, "units_28": 2520.0,
-                         "window_days": 28}
+    assert n.message == (
+        "You query Ethereum heavily (90% of your units in the last 28 days). "
+        "The same query runs on Base: same schema, same tables, change one "
+        "word."
+    )
+    assert n.payload == {
+        "account": "ethdev",
+        "as_of": D.isoformat(),
+        "chain": "ethereum",
+        "suggested_chain": "base",
+        "share": 0.9,
+        "units_28": 2520.0,
+        "window_days": 28,
+    }
     assert raise_for(heavy) == []
 
 
@@ -142,8 +161,7 @@ def test_no_cross_chain_nudge_when_they_know_an_l2_or_are_not_heavy_enough():
     snapshot(failed, D)
     _units(failed, "ethereum", 100)
     # A failed query aimed at Base is not usage on Base: they still get the nudge.
-    usage(failed, D - timedelta(days=2), "failed_queries", 3, chain="base",
-          reason="timeout")
+    usage(failed, D - timedelta(days=2), "failed_queries", 3, chain="base", reason="timeout")
 
     raised = raise_for(knows_arbitrum, mixed, tiny, failed)
 
@@ -176,8 +194,9 @@ def _raise_and_deliver(django_capture_on_commit_callbacks, share=0.74) -> Nudge:
     return n
 
 
-def test_delivered_to_the_webhook_with_a_valid_signature(webhook,
-                                                         django_capture_on_commit_callbacks):
+def test_delivered_to_the_webhook_with_a_valid_signature(
+    webhook, django_capture_on_commit_callbacks
+):
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
     [request] = webhook.requests
@@ -215,14 +234,18 @@ def test_a_500_is_retried_then_sent(webhook, django_capture_on_commit_callbacks)
 
 
 def test_a_receiver_that_keeps_failing_ends_failed_with_the_error(
-        webhook, django_capture_on_commit_callbacks):
+    webhook, django_capture_on_commit_callbacks
+):
     webhook.default = 500
 
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
     assert len(webhook.requests) == nudges.MAX_RETRIES + 1
-    assert (n.status, n.attempts, n.last_error) == ("failed", nudges.MAX_RETRIES + 1,
-                                                    "HTTP 500 from the webhook")
+    assert (n.status, n.attempts, n.last_error) == (
+        "failed",
+        nudges.MAX_RETRIES + 1,
+        "HTTP 500 from the webhook",
+    )
     assert n.sent_at is None
 
 
@@ -244,19 +267,20 @@ def test_a_4xx_is_final_without_retrying(webhook, django_capture_on_commit_callb
     assert (n.status, n.attempts, n.last_error) == ("failed", 1, "HTTP 400 from the webhook")
 
 
-def test_unset_url_is_skipped_and_nothing_is_sent(webhook_server, settings, eager_tasks,
-                                                  django_capture_on_commit_callbacks):
+def test_unset_url_is_skipped_and_nothing_is_sent(
+    webhook_server, settings, eager_tasks, django_capture_on_commit_callbacks
+):
     settings.NUDGE_WEBHOOK_URL = ""
 
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
     assert webhook_server.requests == []
-    assert (n.status, n.attempts, n.last_error) == ("skipped", 0,
-                                                    "NUDGE_WEBHOOK_URL is not set")
+    assert (n.status, n.attempts, n.last_error) == ("skipped", 0, "NUDGE_WEBHOOK_URL is not set")
 
 
-def test_an_unreachable_receiver_is_retried_and_recorded(settings, eager_tasks,
-                                                         django_capture_on_commit_callbacks):
+def test_an_unreachable_receiver_is_retried_and_recorded(
+    settings, eager_tasks, django_capture_on_commit_callbacks
+):
     settings.NUDGE_WEBHOOK_URL = "http://127.0.0.1:9/nowhere"  # discard port: refused
     settings.ALERT_HTTP_TIMEOUT = 0.5
 
@@ -266,8 +290,7 @@ def test_an_unreachable_receiver_is_retried_and_recorded(settings, eager_tasks,
     assert n.last_error.startswith("could not reach the webhook")
 
 
-def test_a_duplicate_task_after_sending_sends_nothing(webhook,
-                                                      django_capture_on_commit_callbacks):
+def test_a_duplicate_task_after_sending_sends_nothing(webhook, django_capture_on_commit_callbacks):
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
     assert nudges.deliver_nudge.delay(n.pk).get() == "sent"
@@ -277,8 +300,9 @@ def test_a_duplicate_task_after_sending_sends_nothing(webhook,
     assert n.attempts == 1
 
 
-def test_the_recompute_commits_before_anything_is_posted(webhook,
-                                                         django_capture_on_commit_callbacks):
+def test_the_recompute_commits_before_anything_is_posted(
+    webhook, django_capture_on_commit_callbacks
+):
     a = digital()
     snapshot(a, D, facts=commit_facts(0.74))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -296,12 +320,23 @@ def test_the_recompute_commits_before_anything_is_posted(webhook,
 def listed():
     a = digital(external_id="tiny", name="Tinybyte Labs")
     b = digital(external_id="ethdev", name="Ether Devs")
-    Nudge.objects.create(account=a, kind="throughput_70", key="70:2026-01-01",
-                         message="You have used 74% of the throughput", status="sent",
-                         attempts=1)
-    Nudge.objects.create(account=b, kind="cross_chain", key="ethereum>base",
-                         message="You query Ethereum heavily", status="failed", attempts=6,
-                         last_error="HTTP 500 from the webhook")
+    Nudge.objects.create(
+        account=a,
+        kind="throughput_70",
+        key="70:2026-01-01",
+        message="You have used 74% of the throughput",
+        status="sent",
+        attempts=1,
+    )
+    Nudge.objects.create(
+        account=b,
+        kind="cross_chain",
+        key="ethereum>base",
+        message="You query Ethereum heavily",
+        status="failed",
+        attempts=6,
+        last_error="HTTP 500 from the webhook",
+    )
 
 
 def test_nudges_page_lists_delivery_status_and_errors(listed, pat_client, settings):
@@ -324,15 +359,19 @@ def test_nudges_filters_and_htmx_fragment(listed, alice_client):
     assert fragment.lstrip().startswith('<div id="nudge-rows">')
     assert "Ether Devs" in fragment and "<html" not in fragment
     assert "HX-Request" in response["Vary"]
-    assert "No nudge matches these filters" in alice_client.get(
-        "/nudges/?kind=throughput_90").content.decode()
+    assert (
+        "No nudge matches these filters"
+        in alice_client.get("/nudges/?kind=throughput_90").content.decode()
+    )
 
 
 def test_nudges_bad_query_strings_are_400_with_a_message(listed, alice_client):
-    for query, message in (("kind=shout", "kind must be one of"),
-                           ("status=lost", "status must be one of"),
-                           ("page=0", "page must be a positive whole number"),
-                           ("page=%C2%B2", "page must be a positive whole number")):
+    for query, message in (
+        ("kind=shout", "kind must be one of"),
+        ("status=lost", "status must be one of"),
+        ("page=0", "page must be a positive whole number"),
+        ("page=%C2%B2", "page must be a positive whole number"),
+    ):
         response = alice_client.get(f"/nudges/?{query}")
         assert response.status_code == 400, query
         assert message in response.content.decode()

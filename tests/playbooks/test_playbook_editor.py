@@ -70,10 +70,16 @@ def test_a_manager_saves_a_playbook(maya_client, library):
     assert response.status_code == 302 and response["Location"] == "/playbooks/sharp-drop/"
     book = Playbook.objects.get(key="sharp-drop")
     assert (book.name, book.trigger, book.tiers, book.active) == (
-        "Sharp drop: call within a day", "override:sharp_drop", [1, 2], True)
+        "Sharp drop: call within a day",
+        "override:sharp_drop",
+        [1, 2],
+        True,
+    )
     assert list(book.steps.values_list("title", "detail", "due_days")) == [
-        ("Call the data engineer", "", 0), ("Check pipelines", "Snowflake share errors", 1),
-        ("Exec note", "", 2)]
+        ("Call the data engineer", "", 0),
+        ("Check pipelines", "Snowflake share errors", 1),
+        ("Exec note", "", 2),
+    ]
     page = maya_client.get("/playbooks/sharp-drop/").content.decode()
     assert "Saved “Sharp drop: call within a day”." in page
 
@@ -88,27 +94,41 @@ def test_saving_with_htmx_answers_the_editor_fragment(maya_client, library):
     assert Playbook.objects.get(key="sharp-drop").active is False
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"trigger": "override:sharp_dorp"},
-     "Unknown trigger detail &#x27;sharp_dorp&#x27; for override: use one of sharp_drop, "
-     "coasting, data_trust_incident, champion_left."),
-    ({"trigger": "churn"}, "Unknown trigger &#x27;churn&#x27;: the kind before &#x27;:&#x27; "
-                           "must be one of"),
-    ({"step_due": ["0", "-2", "2"]},
-     "Step 2: the due day cannot be negative (-2); 0 means the day the play starts."),
-    ({"step_due": ["0", "1", "two"]},
-     "Step 3: the due day must be a whole number of days, not &#x27;two&#x27;."),
-    ({"step_title": ["", "", ""], "step_detail": ["", "", ""], "step_due": ["", "", ""]},
-     "Add at least one step."),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"trigger": "override:sharp_dorp"},
+            "Unknown trigger detail &#x27;sharp_dorp&#x27; for override: use one of sharp_drop, "
+            "coasting, data_trust_incident, champion_left.",
+        ),
+        (
+            {"trigger": "churn"},
+            "Unknown trigger &#x27;churn&#x27;: the kind before &#x27;:&#x27; must be one of",
+        ),
+        (
+            {"step_due": ["0", "-2", "2"]},
+            "Step 2: the due day cannot be negative (-2); 0 means the day the play starts.",
+        ),
+        (
+            {"step_due": ["0", "1", "two"]},
+            "Step 3: the due day must be a whole number of days, not &#x27;two&#x27;.",
+        ),
+        (
+            {"step_title": ["", "", ""], "step_detail": ["", "", ""], "step_due": ["", "", ""]},
+            "Add at least one step.",
+        ),
+    ],
+)
 @pytest.mark.parametrize("htmx", [False, True])
-def test_malformed_template_is_422_with_the_message_and_nothing_saved(maya_client, library,
-                                                                       overrides, message,
-                                                                       htmx):
+def test_malformed_template_is_422_with_the_message_and_nothing_saved(
+    maya_client, library, overrides, message, htmx
+):
     before = table_rows()
 
-    response = maya_client.post("/playbooks/sharp-drop/", form(**overrides),
-                                **(HTMX if htmx else {}))
+    response = maya_client.post(
+        "/playbooks/sharp-drop/", form(**overrides), **(HTMX if htmx else {})
+    )
 
     assert response.status_code == 422
     html = response.content.decode()
@@ -138,8 +158,9 @@ def test_add_and_remove_step_rows_without_saving(maya_client, library):
 def test_a_manager_creates_a_playbook(maya_client, library):
     assert maya_client.get("/playbooks/new/").status_code == 200
 
-    response = maya_client.post("/playbooks/new/", form(key="qbr-prep", name="QBR prep",
-                                                         trigger="renewal_risk:120"))
+    response = maya_client.post(
+        "/playbooks/new/", form(key="qbr-prep", name="QBR prep", trigger="renewal_risk:120")
+    )
 
     assert response.status_code == 302 and response["Location"] == "/playbooks/qbr-prep/"
     book = Playbook.objects.get(key="qbr-prep")
@@ -148,7 +169,8 @@ def test_a_manager_creates_a_playbook(maya_client, library):
     duplicate = maya_client.post("/playbooks/new/", form(key="qbr-prep"))
     assert duplicate.status_code == 422
     assert "A playbook with the key &#x27;qbr-prep&#x27; already exists." in (
-        duplicate.content.decode())
+        duplicate.content.decode()
+    )
 
 
 def test_only_managers_create_playbooks(alice_client, db):

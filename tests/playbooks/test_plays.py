@@ -45,41 +45,68 @@ def tasks_of(play: Play) -> list[tuple[str, date, int | None, str]]:
 # --- triggers -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [
-    ("override:coasting", "override:coasting"),
-    (" Override:Sharp_Drop ", "override:sharp_drop"),
-    ("usage_spike", "usage_spike"),
-    ("renewal_risk", "renewal_risk"),
-    ("renewal_risk:060", "renewal_risk:60"),
-    ("commit_threshold:90", "commit_threshold:90"),
-    ("onboarding_overdue", "onboarding_overdue"),
-    ("onboarding_overdue:first_query", "onboarding_overdue:first_query"),
-    ("band_change:red", "band_change:red"),
-    ("score_drop:20", "score_drop:20"),
-])
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("override:coasting", "override:coasting"),
+        (" Override:Sharp_Drop ", "override:sharp_drop"),
+        ("usage_spike", "usage_spike"),
+        ("renewal_risk", "renewal_risk"),
+        ("renewal_risk:060", "renewal_risk:60"),
+        ("commit_threshold:90", "commit_threshold:90"),
+        ("onboarding_overdue", "onboarding_overdue"),
+        ("onboarding_overdue:first_query", "onboarding_overdue:first_query"),
+        ("band_change:red", "band_change:red"),
+        ("score_drop:20", "score_drop:20"),
+    ],
+)
 def test_trigger_normalise_accepts_known_triggers(raw, canonical):
     assert trigger_normalise(raw) == canonical
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ("", "Give a trigger: an alert kind, optionally kind:detail (for example "
-         "override:coasting, renewal_risk, commit_threshold:90, usage_spike)."),
-    ("churn_risk", "Unknown trigger 'churn_risk': the kind before ':' must be one of "
-                   "band_change, override, score_drop, renewal_risk, onboarding_overdue, "
-                   "commit_threshold, usage_spike."),
-    ("override:sharp_dorp", "Unknown trigger detail 'sharp_dorp' for override: use one of "
-                            "sharp_drop, coasting, data_trust_incident, champion_left."),
-    ("band_change:purple", "Unknown trigger detail 'purple' for band_change: use one of "
-                           "green, yellow, red."),
-    ("commit_threshold:80", "Unknown trigger detail '80' for commit_threshold: use one of "
-                            "70, 90."),
-    ("renewal_risk:-30", "The detail of renewal_risk must be a whole number of days to "
-                         "renewal from 1 to 365, not '-30'."),
-    ("usage_spike:lots", "The detail of usage_spike must be a whole number of times the prior "
-                         "daily average from 1 to 1000, not 'lots'."),
-    ("override:", "Trigger 'override:' ends with ':'; give a detail after it or use just "
-                  "'override'."),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            "",
+            "Give a trigger: an alert kind, optionally kind:detail (for example "
+            "override:coasting, renewal_risk, commit_threshold:90, usage_spike).",
+        ),
+        (
+            "churn_risk",
+            "Unknown trigger 'churn_risk': the kind before ':' must be one of "
+            "band_change, override, score_drop, renewal_risk, onboarding_overdue, "
+            "commit_threshold, usage_spike.",
+        ),
+        (
+            "override:sharp_dorp",
+            "Unknown trigger detail 'sharp_dorp' for override: use one of "
+            "sharp_drop, coasting, data_trust_incident, champion_left.",
+        ),
+        (
+            "band_change:purple",
+            "Unknown trigger detail 'purple' for band_change: use one of green, yellow, red.",
+        ),
+        (
+            "commit_threshold:80",
+            "Unknown trigger detail '80' for commit_threshold: use one of 70, 90.",
+        ),
+        (
+            "renewal_risk:-30",
+            "The detail of renewal_risk must be a whole number of days to "
+            "renewal from 1 to 365, not '-30'.",
+        ),
+        (
+            "usage_spike:lots",
+            "The detail of usage_spike must be a whole number of times the prior "
+            "daily average from 1 to 1000, not 'lots'.",
+        ),
+        (
+            "override:",
+            "Trigger 'override:' ends with ':'; give a detail after it or use just 'override'.",
+        ),
+    ],
+)
 def test_trigger_normalise_rejects_with_a_message(raw, message):
     with pytest.raises(ValidationError) as exc:
         trigger_normalise(raw)
@@ -102,8 +129,9 @@ def test_trigger_details_match_the_alert_data(acme):
     assert not trigger_matches("commit_threshold:70", ninety)
 
     as_of = TODAY - timedelta(days=1)
-    renewal = alert_for(acme, AlertKind.RENEWAL_RISK, as_of=as_of,
-                        renewal=(as_of + timedelta(days=45)).isoformat())
+    renewal = alert_for(
+        acme, AlertKind.RENEWAL_RISK, as_of=as_of, renewal=(as_of + timedelta(days=45)).isoformat()
+    )
     assert trigger_matches("renewal_risk:60", renewal)
     assert trigger_matches("renewal_risk:45", renewal)
     assert not trigger_matches("renewal_risk:44", renewal)
@@ -132,37 +160,47 @@ def test_sharp_drop_starts_its_play_for_the_csm_with_dated_tasks(library, acme, 
 
     assert (play.account, play.playbook.key, play.status) == (acme, "sharp-drop", "open")
     assert (play.owner, play.pool, play.alert, play.started_on) == (alice, "", alert, TODAY)
-    assert tasks_of(play) == [(title, TODAY + timedelta(days=d), alice.pk, "")
-                              for title, d in zip(fx.SHARP_DROP_TITLES, fx.SHARP_DROP_DAYS,
-                                                  strict=True)]
+    assert tasks_of(play) == [
+        (title, TODAY + timedelta(days=d), alice.pk, "")
+        for title, d in zip(fx.SHARP_DROP_TITLES, fx.SHARP_DROP_DAYS, strict=True)
+    ]
     assert Play.objects.count() == 1
     assert Task.objects.count() == 4
 
 
 def test_each_override_starts_its_own_playbook(library, acme):
-    alerts = [override(acme, name) for name in ("coasting", "champion_left",
-                                                "data_trust_incident")]
+    alerts = [override(acme, name) for name in ("coasting", "champion_left", "data_trust_incident")]
 
     started = plays.plays_start_for_alerts(alerts)
 
     assert sorted(p.playbook.key for p in started) == [
-        "champion-left", "coasting-adoption-plan", "data-trust-disclosure"]
+        "champion-left",
+        "coasting-adoption-plan",
+        "data-trust-disclosure",
+    ]
     first_tasks = {p.playbook.key: p.tasks.order_by("due", "id").first().title for p in started}
     assert first_tasks["data-trust-disclosure"] == (
-        "Disclose the incident: affected datasets and chains, impact window, ETA")
+        "Disclose the incident: affected datasets and chains, impact window, ETA"
+    )
     assert first_tasks["coasting-adoption-plan"] == (
-        "Pull commit vs consumption and the run-rate to period end")
+        "Pull commit vs consumption and the run-rate to period end"
+    )
 
 
 def test_tier_decides_which_onboarding_playbook_starts(library, acme, strategic, digital, alice):
-    started = plays.plays_start_for_alerts([
-        alert_for(a, AlertKind.ONBOARDING_OVERDUE, milestone="first_query")
-        for a in (acme, strategic, digital)])
+    started = plays.plays_start_for_alerts(
+        [
+            alert_for(a, AlertKind.ONBOARDING_OVERDUE, milestone="first_query")
+            for a in (acme, strategic, digital)
+        ]
+    )
 
     by_account = {p.account.external_id: p for p in started}
     assert {k: p.playbook.key for k, p in by_account.items()} == {
-        "acme": "onboarding-tier2", "northwind": "onboarding-tier1",
-        "tinybyte": "onboarding-tier3"}
+        "acme": "onboarding-tier2",
+        "northwind": "onboarding-tier1",
+        "tinybyte": "onboarding-tier3",
+    }
     # Tier 1 goes to the named CSM; tier 2 and 3 onboarding is pooled, even with a CSM.
     assert (by_account["northwind"].owner, by_account["northwind"].pool) == (alice, "")
     assert (by_account["acme"].owner, by_account["acme"].pool) == (None, "tier2")
@@ -172,20 +210,41 @@ def test_tier_decides_which_onboarding_playbook_starts(library, acme, strategic,
 
 
 def test_usage_spike_starts_a_pooled_reach_out_on_tier_3_only(library, acme, digital):
-    started = plays.plays_start_for_alerts([
-        alert_for(acme, AlertKind.USAGE_SPIKE, spike_ratio=8.0),
-        alert_for(digital, AlertKind.USAGE_SPIKE, spike_ratio=8.0)])
+    started = plays.plays_start_for_alerts(
+        [
+            alert_for(acme, AlertKind.USAGE_SPIKE, spike_ratio=8.0),
+            alert_for(digital, AlertKind.USAGE_SPIKE, spike_ratio=8.0),
+        ]
+    )
 
     [play] = started
     assert (play.account, play.playbook.key, play.owner, play.pool) == (
-        digital, "tier3-spike-reach-out", None, "tier3")
+        digital,
+        "tier3-spike-reach-out",
+        None,
+        "tier3",
+    )
     assert tasks_of(play) == [
-        ("Look at what spiked: product, chains, datasets; is it a production pipeline?", TODAY,
-         None, "tier3"),
-        ("Reach out personally: offer an architecture review and the right plan for their "
-         "volume", TODAY + timedelta(days=1), None, "tier3"),
-        ("If they run production on us: propose a commit and suggest promotion to tier 2",
-         TODAY + timedelta(days=5), None, "tier3")]
+        (
+            "Look at what spiked: product, chains, datasets; is it a production pipeline?",
+            TODAY,
+            None,
+            "tier3",
+        ),
+        (
+            "Reach out personally: offer an architecture review and the right plan for their "
+            "volume",
+            TODAY + timedelta(days=1),
+            None,
+            "tier3",
+        ),
+        (
+            "If they run production on us: propose a commit and suggest promotion to tier 2",
+            TODAY + timedelta(days=5),
+            None,
+            "tier3",
+        ),
+    ]
 
 
 def test_owner_rules(db, alice):
@@ -197,7 +256,8 @@ def test_owner_rules(db, alice):
 
     started = plays.plays_start_for_alerts(
         [alert_for(a, AlertKind.BAND_CHANGE, band="red") for a in (t1, t2, orphan_t1)]
-        + [alert_for(a, AlertKind.SCORE_DROP, points=20) for a in (t2, orphan_t1)])
+        + [alert_for(a, AlertKind.SCORE_DROP, points=20) for a in (t2, orphan_t1)]
+    )
 
     got = {(p.playbook_id, p.account_id): (p.owner_id, p.pool) for p in started}
     assert got == {
@@ -235,8 +295,7 @@ def test_a_finished_play_lets_the_next_alert_start_a_new_one(library, acme, alic
     assert Play.objects.filter(account=acme).count() == 2
 
 
-def test_an_open_play_started_elsewhere_is_skipped_without_breaking_the_transaction(
-        library, acme):
+def test_an_open_play_started_elsewhere_is_skipped_without_breaking_the_transaction(library, acme):
     """The insert skips what the one-open-play constraint refuses; the transaction goes on."""
     from django.db import transaction
 
@@ -248,12 +307,15 @@ def test_an_open_play_started_elsewhere_is_skipped_without_breaking_the_transact
     assert Task.objects.count() == 4
 
 
-def test_many_alerts_start_many_plays_in_a_few_queries(library, alice,
-                                                       django_assert_max_num_queries):
+def test_many_alerts_start_many_plays_in_a_few_queries(
+    library, alice, django_assert_max_num_queries
+):
     accounts = [AccountFactory(tier=2, csm=alice) for _ in range(25)]
     alerts = [override(a, "sharp_drop") for a in accounts]
-    alerts += [alert_for(a, AlertKind.RENEWAL_RISK, renewal=(TODAY + timedelta(days=40))
-                         .isoformat()) for a in accounts]
+    alerts += [
+        alert_for(a, AlertKind.RENEWAL_RISK, renewal=(TODAY + timedelta(days=40)).isoformat())
+        for a in accounts
+    ]
 
     with django_assert_max_num_queries(10):
         started = plays.plays_start_for_alerts(alerts)
@@ -272,37 +334,43 @@ def test_no_playbooks_means_no_plays(acme, django_assert_max_num_queries):
 def test_inactive_or_wrong_tier_playbooks_start_nothing(library, digital, acme):
     Playbook.objects.filter(key="sharp-drop").update(active=False)
 
-    started = plays.plays_start_for_alerts([
-        override(acme, "sharp_drop"),
-        override(digital, "coasting"),  # coasting is for tiers 1 and 2
-    ])
+    started = plays.plays_start_for_alerts(
+        [
+            override(acme, "sharp_drop"),
+            override(digital, "coasting"),  # coasting is for tiers 1 and 2
+        ]
+    )
 
     assert started == []
     assert Play.objects.count() == 0
 
 
 def test_manual_start(library, acme, alice):
-    play = plays.play_start(account=acme, playbook=library["coasting-adoption-plan"],
-                            started_by=alice)
+    play = plays.play_start(
+        account=acme, playbook=library["coasting-adoption-plan"], started_by=alice
+    )
     assert (play.owner, play.alert, play.tasks.count()) == (alice, None, 4)
 
     with pytest.raises(ValidationError) as exc:
         plays.play_start(account=acme, playbook=library["coasting-adoption-plan"])
     assert exc.value.messages == [
-        "Coasting: joint adoption plan is already running on Acme Analytics."]
+        "Coasting: joint adoption plan is already running on Acme Analytics."
+    ]
 
     with pytest.raises(ValidationError) as exc:
         plays.play_start(account=acme, playbook=library["tier3-spike-reach-out"])
     assert exc.value.messages == [
-        "Tier 3 usage spike: human reach-out is for tier 3 accounts; Acme Analytics is tier 2."]
+        "Tier 3 usage spike: human reach-out is for tier 3 accounts; Acme Analytics is tier 2."
+    ]
     assert Play.objects.count() == 1
 
 
 # --- completing and claiming tasks ----------------------------------------------------------
 
 
-def test_completing_a_task_twice_is_harmless_and_keeps_the_first_completion(library, acme,
-                                                                            alice, maya):
+def test_completing_a_task_twice_is_harmless_and_keeps_the_first_completion(
+    library, acme, alice, maya
+):
     [play] = plays.plays_start_for_alerts([override(acme, "sharp_drop")])
     first = play.tasks.order_by("due", "id").first()
 
@@ -355,8 +423,9 @@ def test_who_may_complete_a_task(acme, alice, bob, maya, pat):
 
 
 def test_claiming_a_pooled_task_takes_the_play(library, acme, alice, bob):
-    [play] = plays.plays_start_for_alerts([
-        alert_for(acme, AlertKind.ONBOARDING_OVERDUE, milestone="first_query")])
+    [play] = plays.plays_start_for_alerts(
+        [alert_for(acme, AlertKind.ONBOARDING_OVERDUE, milestone="first_query")]
+    )
     first, *rest = play.tasks.order_by("due", "id")
 
     assert plays.task_claim(task=first, user=bob) is True
@@ -367,8 +436,7 @@ def test_claiming_a_pooled_task_takes_the_play(library, acme, alice, bob):
     assert plays.task_claim(task=first, user=bob) is False  # already yours
     with pytest.raises(ValidationError) as exc:
         plays.task_claim(task=rest[0], user=alice)
-    assert exc.value.messages == [
-        f"Bob Baker already claimed “{rest[0].title}”."]
+    assert exc.value.messages == [f"Bob Baker already claimed “{rest[0].title}”."]
 
 
 def test_cancelling_a_play_removes_its_open_tasks(library, acme, alice, bob):
@@ -389,9 +457,16 @@ def test_cancelling_a_play_removes_its_open_tasks(library, acme, alice, bob):
 
 
 def _save(book=None, **overrides):
-    args = {"playbook": book, "key": "renewal-lite", "name": "Renewal lite",
-            "trigger": "renewal_risk:60", "tiers": ["1", "2"], "owner_rule": "csm",
-            "active": True, "steps": [StepInput("Review", "", "0"), StepInput("Call", "", "3")]}
+    args = {
+        "playbook": book,
+        "key": "renewal-lite",
+        "name": "Renewal lite",
+        "trigger": "renewal_risk:60",
+        "tiers": ["1", "2"],
+        "owner_rule": "csm",
+        "active": True,
+        "steps": [StepInput("Review", "", "0"), StepInput("Call", "", "3")],
+    }
     args.update(overrides)
     return playbook_save(**args)
 
@@ -400,41 +475,88 @@ def test_playbook_save_creates_and_replaces_steps(db):
     book = _save()
     assert (book.key, book.trigger, book.tiers) == ("renewal-lite", "renewal_risk:60", [1, 2])
     assert list(book.steps.values_list("order", "title", "due_days")) == [
-        (1, "Review", 0), (2, "Call", 3)]
+        (1, "Review", 0),
+        (2, "Call", 3),
+    ]
 
-    _save(book, trigger="Override:Coasting", tiers=[],
-          steps=[StepInput("One", "why", 1), StepInput("", "", ""), StepInput("Two", "", 10)])
+    _save(
+        book,
+        trigger="Override:Coasting",
+        tiers=[],
+        steps=[StepInput("One", "why", 1), StepInput("", "", ""), StepInput("Two", "", 10)],
+    )
 
     book.refresh_from_db()
     assert (book.trigger, book.tiers) == ("override:coasting", [])
     assert list(book.steps.values_list("order", "title", "detail", "due_days")) == [
-        (1, "One", "why", 1), (2, "Two", "", 10)]
+        (1, "One", "why", 1),
+        (2, "Two", "", 10),
+    ]
 
 
-@pytest.mark.parametrize(("overrides", "errors"), [
-    ({"trigger": "churn_risk"}, {"trigger": [
-        "Unknown trigger 'churn_risk': the kind before ':' must be one of band_change, "
-        "override, score_drop, renewal_risk, onboarding_overdue, commit_threshold, "
-        "usage_spike."]}),
-    ({"steps": [StepInput("Review", "", "0"), StepInput("Call", "", "-3")]}, {"steps": [
-        "Step 2: the due day cannot be negative (-3); 0 means the day the play starts."]}),
-    ({"steps": [StepInput("Review", "", "1.5")]}, {"steps": [
-        "Step 1: the due day must be a whole number of days, not '1.5'."]}),
-    ({"steps": [StepInput("Review", "", "")]}, {"steps": [
-        "Step 1: give the due day as a whole number of days after the start."]}),
-    ({"steps": [StepInput("", "", "")]}, {"steps": ["Add at least one step."]}),
-    ({"steps": [StepInput("Late", "", "9"), StepInput("Early", "", "2")]}, {"steps": [
-        "Step 2: it is due on day 2, before the step above it (day 9); order the steps by "
-        "due day."]}),
-    ({"steps": [StepInput("", "detail only", "2")]}, {"steps": ["Step 1: give it a title."]}),
-    ({"tiers": ["4"], "owner_rule": "robot", "name": " "}, {
-        "tiers": ["tiers must be 1, 2 or 3, not '4'"],
-        "owner_rule": ["The owner rule must be 'csm' (the account's CSM) or 'pool' (the "
-                       "tier's pool queue)."],
-        "name": ["Give the playbook a name."]}),
-    ({"key": "Bad Key!"}, {"key": ["The key may use lowercase letters, digits, '-' and '_' "
-                                   "(at most 60 characters)."]}),
-])
+@pytest.mark.parametrize(
+    ("overrides", "errors"),
+    [
+        (
+            {"trigger": "churn_risk"},
+            {
+                "trigger": [
+                    "Unknown trigger 'churn_risk': the kind before ':' must be one of band_change, "
+                    "override, score_drop, renewal_risk, onboarding_overdue, commit_threshold, "
+                    "usage_spike."
+                ]
+            },
+        ),
+        (
+            {"steps": [StepInput("Review", "", "0"), StepInput("Call", "", "-3")]},
+            {
+                "steps": [
+                    "Step 2: the due day cannot be negative (-3); 0 means the day the play starts."
+                ]
+            },
+        ),
+        (
+            {"steps": [StepInput("Review", "", "1.5")]},
+            {"steps": ["Step 1: the due day must be a whole number of days, not '1.5'."]},
+        ),
+        (
+            {"steps": [StepInput("Review", "", "")]},
+            {"steps": ["Step 1: give the due day as a whole number of days after the start."]},
+        ),
+        ({"steps": [StepInput("", "", "")]}, {"steps": ["Add at least one step."]}),
+        (
+            {"steps": [StepInput("Late", "", "9"), StepInput("Early", "", "2")]},
+            {
+                "steps": [
+                    "Step 2: it is due on day 2, before the step above it (day 9); "
+                    "order the steps by "
+                    "due day."
+                ]
+            },
+        ),
+        ({"steps": [StepInput("", "detail only", "2")]}, {"steps": ["Step 1: give it a title."]}),
+        (
+            {"tiers": ["4"], "owner_rule": "robot", "name": " "},
+            {
+                "tiers": ["tiers must be 1, 2 or 3, not '4'"],
+                "owner_rule": [
+                    "The owner rule must be 'csm' (the account's CSM) or 'pool' (the "
+                    "tier's pool queue)."
+                ],
+                "name": ["Give the playbook a name."],
+            },
+        ),
+        (
+            {"key": "Bad Key!"},
+            {
+                "key": [
+                    "The key may use lowercase letters, digits, '-' and '_' "
+                    "(at most 60 characters)."
+                ]
+            },
+        ),
+    ],
+)
 def test_malformed_templates_are_rejected_and_nothing_is_saved(db, overrides, errors):
     before = table_rows()
     with pytest.raises(ValidationError) as exc:
@@ -454,8 +576,9 @@ def test_a_rejected_edit_leaves_the_playbook_as_it_was(library):
 def test_duplicate_key_is_rejected(library):
     with pytest.raises(ValidationError) as exc:
         _save(key="sharp-drop")
-    assert exc.value.message_dict == {"key": ["A playbook with the key 'sharp-drop' already "
-                                              "exists."]}
+    assert exc.value.message_dict == {
+        "key": ["A playbook with the key 'sharp-drop' already exists."]
+    }
 
 
 # --- the default library --------------------------------------------------------------------
@@ -475,8 +598,12 @@ def test_loading_the_library_is_idempotent_and_keeps_managers_edits(db):
     assert playbooks_load_defaults() == (11, 0)
     steps = PlaybookStep.objects.count()
     book = Playbook.objects.get(key="sharp-drop")
-    _save(book, name="Sharp drop (our way)", trigger="override:sharp_drop",
-          steps=[StepInput("Call within the hour", "", "0")])
+    _save(
+        book,
+        name="Sharp drop (our way)",
+        trigger="override:sharp_drop",
+        steps=[StepInput("Call within the hour", "", "0")],
+    )
 
     assert playbooks_load_defaults() == (0, 0)
     book.refresh_from_db()
@@ -495,8 +622,10 @@ def test_load_playbooks_command(db, capsys):
     call_command("load_playbooks")
     call_command("load_playbooks")
     out = capsys.readouterr().out.splitlines()
-    assert out == ["11 playbooks created, 0 reset, 0 of 11 defaults left as they were.",
-                   "0 playbooks created, 0 reset, 11 of 11 defaults left as they were."]
+    assert out == [
+        "11 playbooks created, 0 reset, 0 of 11 defaults left as they were.",
+        "0 playbooks created, 0 reset, 11 of 11 defaults left as they were.",
+    ]
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="not a default playbook: nope"):

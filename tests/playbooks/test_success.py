@@ -76,12 +76,17 @@ def test_tier3_is_digital_no_value_conversation_and_product_milestone_by_plan():
     success.milestones_plan(account=developer, start=start)
 
     assert keys_and_due(explorer) == [
-        ("access_provisioned", date(2026, 3, 5)), ("first_query", date(2026, 3, 9)),
+        ("access_provisioned", date(2026, 3, 5)),
+        ("first_query", date(2026, 3, 9)),
         ("first_production_pipeline", date(2026, 4, 16)),
-        ("first_dependent_consumer", date(2026, 5, 31))]
+        ("first_dependent_consumer", date(2026, 5, 31)),
+    ]
     assert [k for k, _ in keys_and_due(developer)] == [
-        "access_provisioned", "first_api_call", "first_production_pipeline",
-        "first_dependent_consumer"]
+        "access_provisioned",
+        "first_api_call",
+        "first_production_pipeline",
+        "first_dependent_consumer",
+    ]
 
 
 def test_planning_twice_keeps_dates_and_completions():
@@ -90,14 +95,18 @@ def test_planning_twice_keeps_dates_and_completions():
     ContractFactory(account=account, start=start, plan=Plan.EXPLORER)
     success.milestones_plan(account=account, start=start)
     Milestone.objects.filter(account=account, key="value_defined").update(
-        completed_on=date(2026, 3, 10), evidence="Kickoff")
+        completed_on=date(2026, 3, 10), evidence="Kickoff"
+    )
 
     success.milestones_plan(account=account, start=start + timedelta(days=30))
 
     assert Milestone.objects.filter(account=account).count() == 5
     vd = Milestone.objects.get(account=account, key="value_defined")
-    assert (vd.due, vd.completed_on, vd.evidence) == (date(2026, 3, 16), date(2026, 3, 10),
-                                                      "Kickoff")
+    assert (vd.due, vd.completed_on, vd.evidence) == (
+        date(2026, 3, 16),
+        date(2026, 3, 10),
+        "Kickoff",
+    )
 
 
 # --- completion from usage --------------------------------------------------------------------
@@ -110,8 +119,14 @@ def _open(account, *keys, due=date(2026, 1, 1)):
 
 def test_usage_completes_only_what_it_can_prove_with_the_exact_first_day():
     account = AccountFactory(tier=2)
-    _open(account, "first_query", "first_api_call", "first_stream_event",
-          "first_production_pipeline", "first_dependent_consumer")
+    _open(
+        account,
+        "first_query",
+        "first_api_call",
+        "first_stream_event",
+        "first_production_pipeline",
+        "first_dependent_consumer",
+    )
     usage(account, D - timedelta(days=20), "queries", 0)  # a zero is not a first query
     usage(account, D - timedelta(days=12), "queries", 3, chain="ethereum")
     usage(account, D - timedelta(days=12), "queries", 4, chain="base")
@@ -125,10 +140,12 @@ def test_usage_completes_only_what_it_can_prove_with_the_exact_first_day():
     rows = {m.key: (m.completed_on, m.evidence) for m in account.milestones.all()}
     assert rows["first_query"] == (
         D - timedelta(days=12),
-        f"Usage: 7 queries on {(D - timedelta(days=12)).isoformat()} (first day with any)")
+        f"Usage: 7 queries on {(D - timedelta(days=12)).isoformat()} (first day with any)",
+    )
     assert rows["first_api_call"] == (
         D - timedelta(days=8),
-        f"Usage: 1,250 API calls on {(D - timedelta(days=8)).isoformat()} (first day with any)")
+        f"Usage: 1,250 API calls on {(D - timedelta(days=8)).isoformat()} (first day with any)",
+    )
     assert rows["first_stream_event"] == (None, "")
     assert rows["first_production_pipeline"] == (None, "")
     assert rows["first_dependent_consumer"] == (None, "")
@@ -150,8 +167,13 @@ def test_usage_after_as_of_does_not_count_and_scope_is_respected():
 
 def test_completed_milestones_are_never_moved():
     account = AccountFactory()
-    Milestone.objects.create(account=account, key="first_query", due=date(2026, 1, 1),
-                             completed_on=date(2025, 12, 1), evidence="From the record")
+    Milestone.objects.create(
+        account=account,
+        key="first_query",
+        due=date(2026, 1, 1),
+        completed_on=date(2025, 12, 1),
+        evidence="From the record",
+    )
     usage(account, D - timedelta(days=3), "queries", 5)
 
     assert success.milestones_complete_from_usage(as_of=D) == 0
@@ -187,7 +209,8 @@ def test_the_recompute_completes_milestones_before_overdue_alerts_are_raised(ali
     health_recompute(as_of=D, account_ids=[account.pk])
 
     assert Milestone.objects.get(account=account, key="first_query").completed_on == (
-        D - timedelta(days=6))
+        D - timedelta(days=6)
+    )
     [alert] = Alert.objects.filter(account=account, kind="onboarding_overdue")
     assert alert.key == f"first_production_pipeline:{due}"
     assert alert.owner == alice
@@ -202,14 +225,16 @@ def test_the_recompute_completes_milestones_before_overdue_alerts_are_raised(ali
 
 @pytest.fixture
 def acme_milestone(acme):
-    return Milestone.objects.create(account=acme, key="first_production_pipeline",
-                                    due=D - timedelta(days=3))
+    return Milestone.objects.create(
+        account=acme, key="first_production_pipeline", due=D - timedelta(days=3)
+    )
 
 
 def test_owner_completes_a_milestone_once(acme_milestone, alice):
     on = D - timedelta(days=1)
-    m = success.milestone_complete(milestone=acme_milestone, user=alice, on=on,
-                                   evidence="dbt job loading dex trades nightly")
+    m = success.milestone_complete(
+        milestone=acme_milestone, user=alice, on=on, evidence="dbt job loading dex trades nightly"
+    )
     again = success.milestone_complete(milestone=m, user=alice, on=D, evidence="other")
 
     m.refresh_from_db()
@@ -219,8 +244,9 @@ def test_owner_completes_a_milestone_once(acme_milestone, alice):
 
 def test_completion_validates_date_and_defaults_evidence(acme_milestone, alice):
     with pytest.raises(ValidationError) as exc:
-        success.milestone_complete(milestone=acme_milestone, user=alice,
-                                   on=date.today() + timedelta(days=2))
+        success.milestone_complete(
+            milestone=acme_milestone, user=alice, on=date.today() + timedelta(days=2)
+        )
     assert exc.value.message_dict == {"on": ["A milestone cannot be completed in the future."]}
     m = success.milestone_complete(milestone=acme_milestone, user=alice)
     assert (m.completed_on, m.evidence) == (date.today(), "Marked complete by Alice Archer")
@@ -235,8 +261,9 @@ def test_another_csm_cannot_complete(acme_milestone, bob):
 
 def test_complete_view_htmx_returns_the_milestones_fragment(acme_milestone, alice_client):
     url = f"/accounts/acme/success/milestones/{acme_milestone.pk}/complete"
-    response = alice_client.post(url, {"evidence": "Airflow DAG live", "on": str(D)},
-                                 headers={"HX-Request": "true"})
+    response = alice_client.post(
+        url, {"evidence": "Airflow DAG live", "on": str(D)}, headers={"HX-Request": "true"}
+    )
 
     assert response.status_code == 200
     body = response.content.decode()
@@ -278,16 +305,26 @@ def test_plan_onboarding_from_the_page(acme, alice_client):
     response = alice_client.post("/accounts/acme/success/milestones")
     assert response.status_code == 302
     assert [k for k, _ in keys_and_due(acme)] == [
-        "value_defined", "access_provisioned", "first_query", "first_production_pipeline",
-        "first_dependent_consumer"]
+        "value_defined",
+        "access_provisioned",
+        "first_query",
+        "first_production_pipeline",
+        "first_dependent_consumer",
+    ]
 
 
 # --- success plans ----------------------------------------------------------------------------
 
 
-PLAN = {"outcomes": "Retire the Ethereum archive nodes\n\n  Compliance reporting on 6 chains ",
-        "currency": "eur", "ftes_saved": "2.5", "infra_avoided_per_year": "180,000",
-        "time_to_market_days": "90", "targets": "Nodes off by Q2", "status": "on_track"}
+PLAN = {
+    "outcomes": "Retire the Ethereum archive nodes\n\n  Compliance reporting on 6 chains ",
+    "currency": "eur",
+    "ftes_saved": "2.5",
+    "infra_avoided_per_year": "180,000",
+    "time_to_market_days": "90",
+    "targets": "Nodes off by Q2",
+    "status": "on_track",
+}
 
 
 def test_save_cleans_and_stores_the_plan(acme, alice):
@@ -296,9 +333,15 @@ def test_save_cleans_and_stores_the_plan(acme, alice):
     plan.refresh_from_db()
     assert plan.outcomes == "Retire the Ethereum archive nodes\nCompliance reporting on 6 chains"
     assert (plan.currency, plan.ftes_saved, plan.infra_avoided_per_year) == (
-        "EUR", Decimal("2.5"), Decimal("180000.00"))
-    assert (plan.time_to_market_days, plan.targets, plan.status) == (90, "Nodes off by Q2",
-                                                                     "on_track")
+        "EUR",
+        Decimal("2.5"),
+        Decimal("180000.00"),
+    )
+    assert (plan.time_to_market_days, plan.targets, plan.status) == (
+        90,
+        "Nodes off by Q2",
+        "on_track",
+    )
     assert success.roi_baseline(plan) == [
         ("FTEs saved", "2.5 FTE"),
         ("Nodes / indexers / infra avoided", "€180,000 per year"),
@@ -312,9 +355,18 @@ def test_save_cleans_and_stores_the_plan(acme, alice):
 
 def test_validation_names_every_bad_field(acme, alice):
     with pytest.raises(ValidationError) as exc:
-        success.success_plan_save(account=acme, user=alice, data={
-            "outcomes": "  \n ", "currency": "euro", "ftes_saved": "-1",
-            "infra_avoided_per_year": "lots", "time_to_market_days": "1.5", "status": "great"})
+        success.success_plan_save(
+            account=acme,
+            user=alice,
+            data={
+                "outcomes": "  \n ",
+                "currency": "euro",
+                "ftes_saved": "-1",
+                "infra_avoided_per_year": "lots",
+                "time_to_market_days": "1.5",
+                "status": "great",
+            },
+        )
     assert exc.value.message_dict == {
         "outcomes": ["Write at least one outcome the customer wants (one per line)."],
         "currency": ["Use a three-letter ISO currency code such as USD, EUR or GBP."],
@@ -328,16 +380,18 @@ def test_validation_names_every_bad_field(acme, alice):
 
 def test_unknown_currency_code_shows_the_code():
     plan = SuccessPlan(currency="NOK", infra_avoided_per_year=Decimal("50000"), outcomes="x")
-    assert success.roi_baseline(plan) == [("Nodes / indexers / infra avoided",
-                                           "50,000 NOK per year")]
+    assert success.roi_baseline(plan) == [
+        ("Nodes / indexers / infra avoided", "50,000 NOK per year")
+    ]
 
 
 def test_plan_view_saves_for_the_owner_and_manager(acme, alice_client, maya_client):
     response = alice_client.post("/accounts/acme/success/plan", PLAN)
     assert response.status_code == 302
     assert response["Location"] == "/accounts/acme/success/"
-    response = maya_client.post("/accounts/acme/success/plan", {**PLAN, "currency": "GBP"},
-                                headers={"HX-Request": "true"})
+    response = maya_client.post(
+        "/accounts/acme/success/plan", {**PLAN, "currency": "GBP"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     assert "Success plan saved." in response.content.decode()
     assert "£180,000 per year" in response.content.decode()
@@ -345,9 +399,11 @@ def test_plan_view_saves_for_the_owner_and_manager(acme, alice_client, maya_clie
 
 
 def test_plan_view_rejects_bad_input_with_422_and_keeps_what_was_typed(acme, alice_client):
-    response = alice_client.post("/accounts/acme/success/plan",
-                                 {**PLAN, "outcomes": "", "ftes_saved": "two"},
-                                 headers={"HX-Request": "true"})
+    response = alice_client.post(
+        "/accounts/acme/success/plan",
+        {**PLAN, "outcomes": "", "ftes_saved": "two"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 422
     body = response.content.decode()
     assert "Write at least one outcome" in body and "&#x27;two&#x27; is not a number." in body
@@ -371,20 +427,31 @@ def _reached(tier: int, days: int | None, start=date(2026, 1, 5)):
     ContractFactory(account=account, start=start)
     ContractFactory(account=account, start=start + timedelta(days=365))  # a renewal
     Milestone.objects.create(
-        account=account, key="first_dependent_consumer", due=start + timedelta(days=45),
-        completed_on=None if days is None else start + timedelta(days=days))
+        account=account,
+        key="first_dependent_consumer",
+        due=start + timedelta(days=45),
+        completed_on=None if days is None else start + timedelta(days=days),
+    )
     return account
 
 
 def test_ttv_runs_from_the_first_contract_to_the_first_dependent_consumer():
     account = _reached(2, 52)
-    Milestone.objects.create(account=account, key="first_production_pipeline",
-                             due=date(2026, 2, 1), completed_on=date(2026, 1, 20))
+    Milestone.objects.create(
+        account=account,
+        key="first_production_pipeline",
+        due=date(2026, 2, 1),
+        completed_on=date(2026, 1, 20),
+    )
 
     ttv = success.account_ttv(account=account, today=date(2026, 6, 1))
 
     assert (ttv.start, ttv.value_on, ttv.days, ttv.days_so_far) == (
-        date(2026, 1, 5), date(2026, 2, 26), 52, None)
+        date(2026, 1, 5),
+        date(2026, 2, 26),
+        52,
+        None,
+    )
 
 
 def test_ttv_not_reached_counts_days_so_far_and_no_contract_has_no_clock():
@@ -407,7 +474,10 @@ def test_book_median_by_tier_in_one_query():
 
     assert len(ctx.captured_queries) == 1
     assert [(r.tier, r.median_days, r.reached, r.onboarding) for r in rows] == [
-        (1, 30.5, 2, 0), (2, 50, 3, 1), (3, None, 0, 0)]
+        (1, 30.5, 2, 0),
+        (2, 50, 3, 1),
+        (3, None, 0, 0),
+    ]
 
 
 # --- the Success tab --------------------------------------------------------------------------
@@ -415,12 +485,23 @@ def test_book_median_by_tier_in_one_query():
 
 def test_success_tab_shows_plan_roi_milestones_and_ttv(acme, pat_client):
     ContractFactory(account=acme, start=date.today() - timedelta(days=100))
-    SuccessPlan.objects.create(account=acme, outcomes="Retire the indexer", currency="CHF",
-                               infra_avoided_per_year=Decimal("240000"), status="on_track")
-    Milestone.objects.create(account=acme, key="first_query", due=D - timedelta(days=80),
-                             completed_on=D - timedelta(days=90), evidence="Usage: 5 queries")
-    Milestone.objects.create(account=acme, key="first_production_pipeline",
-                             due=date.today() - timedelta(days=4))
+    SuccessPlan.objects.create(
+        account=acme,
+        outcomes="Retire the indexer",
+        currency="CHF",
+        infra_avoided_per_year=Decimal("240000"),
+        status="on_track",
+    )
+    Milestone.objects.create(
+        account=acme,
+        key="first_query",
+        due=D - timedelta(days=80),
+        completed_on=D - timedelta(days=90),
+        evidence="Usage: 5 queries",
+    )
+    Milestone.objects.create(
+        account=acme, key="first_production_pipeline", due=date.today() - timedelta(days=4)
+    )
 
     response = pat_client.get("/accounts/acme/success/")
 

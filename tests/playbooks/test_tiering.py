@@ -51,13 +51,23 @@ def test_tier3_usage_spike_is_a_product_qualified_signal():
 
     s = pending(a)
     assert (s.from_tier, s.to_tier) == (3, 2)
-    assert s.reason == ("Promote to tier 2: usage 7.3× its prior daily average "
-                        "(product-qualified signal)")
-    assert s.evidence == {"arr": 10000.0, "spike_ratio": 7.31, "units_7": 3003.3,
-                          "prior_daily_avg": 58.7, "as_of": D.isoformat()}
+    assert s.reason == (
+        "Promote to tier 2: usage 7.3× its prior daily average (product-qualified signal)"
+    )
+    assert s.evidence == {
+        "arr": 10000.0,
+        "spike_ratio": 7.31,
+        "units_7": 3003.3,
+        "prior_daily_avg": 58.7,
+        "as_of": D.isoformat(),
+    }
     assert tiering.evidence_lines(s.evidence) == [
-        ("ARR", "$10,000"), ("Spike", "7.3×"), ("Units, last 7 days", "3,003"),
-        ("Prior daily average", "59 units"), ("As of", D.isoformat())]
+        ("ARR", "$10,000"),
+        ("Spike", "7.3×"),
+        ("Units, last 7 days", "3,003"),
+        ("Prior daily average", "59 units"),
+        ("As of", D.isoformat()),
+    ]
 
 
 def test_tier3_spike_without_a_real_baseline_or_below_5x_suggests_nothing():
@@ -70,12 +80,24 @@ def test_tier3_spike_without_a_real_baseline_or_below_5x_suggests_nothing():
 def test_tier3_recent_usage_spike_alert_still_qualifies():
     a = account(3)
     snapshot(a, D, facts={"spike_ratio": 2.0})
-    Alert.objects.create(account=a, kind=AlertKind.USAGE_SPIKE, key="k", as_of=D - timedelta(5),
-                         title="spike", detail="spike")
+    Alert.objects.create(
+        account=a,
+        kind=AlertKind.USAGE_SPIKE,
+        key="k",
+        as_of=D - timedelta(5),
+        title="spike",
+        detail="spike",
+    )
     old = account(3)
     snapshot(old, D, facts={"spike_ratio": 2.0})
-    Alert.objects.create(account=old, kind=AlertKind.USAGE_SPIKE, key="k",
-                         as_of=D - timedelta(days=31), title="spike", detail="spike")
+    Alert.objects.create(
+        account=old,
+        kind=AlertKind.USAGE_SPIKE,
+        key="k",
+        as_of=D - timedelta(days=31),
+        title="spike",
+        detail="spike",
+    )
 
     refresh(a, old)
 
@@ -114,19 +136,21 @@ def test_tier2_arr_over_the_threshold(settings):
 
 
 def _commit_facts(share: float, start: date, end: date) -> dict:
-    return {"consumed_share": share, "consumed": share * 1_000_000, "commit": 1_000_000,
-            "period_start": start.isoformat(), "period_end": end.isoformat()}
+    return {
+        "consumed_share": share,
+        "consumed": share * 1_000_000,
+        "commit": 1_000_000,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+    }
 
 
 def test_tier2_commit_ceiling_needs_a_quarter_of_the_period_left():
     early, late, light = account(2), account(2), account(2)
     # 100 of 365 days gone (72% left) / 300 days gone (18% left) / only 60% consumed
-    snapshot(early, D, facts=_commit_facts(0.92, D - timedelta(days=100),
-                                           D + timedelta(days=264)))
-    snapshot(late, D, facts=_commit_facts(0.95, D - timedelta(days=300),
-                                          D + timedelta(days=64)))
-    snapshot(light, D, facts=_commit_facts(0.6, D - timedelta(days=100),
-                                           D + timedelta(days=264)))
+    snapshot(early, D, facts=_commit_facts(0.92, D - timedelta(days=100), D + timedelta(days=264)))
+    snapshot(late, D, facts=_commit_facts(0.95, D - timedelta(days=300), D + timedelta(days=64)))
+    snapshot(light, D, facts=_commit_facts(0.6, D - timedelta(days=100), D + timedelta(days=264)))
 
     refresh(early, late, light)
 
@@ -151,7 +175,10 @@ def test_tier2_seat_ceiling_needs_full_seats_on_seven_days():
     s = pending(full)
     assert s.reason == "Promote to tier 1: every one of 6 seats in use on 7 of the last 28 days"
     assert (s.evidence["active_users"], s.evidence["seats"], s.evidence["seats_full_days"]) == (
-        6.0, 6, 7)
+        6.0,
+        6,
+        7,
+    )
     assert not TierSuggestion.objects.filter(account=busy_day).exists()
 
 
@@ -161,29 +188,39 @@ def test_tier2_seat_ceiling_needs_full_seats_on_seven_days():
 def test_tier1_flat_usage_without_exec_engagement_is_suggested_for_relegation():
     a = account(1, arr=400_000)
     snapshot(a, D, facts={"trend_ratio": 0.98})
-    ContactFactory(account=a, role=ContactRole.EXEC_SPONSOR,
-                   last_engaged=D - timedelta(days=120))
+    ContactFactory(account=a, role=ContactRole.EXEC_SPONSOR, last_engaged=D - timedelta(days=120))
 
     refresh(a)
 
     s = pending(a)
     assert (s.from_tier, s.to_tier) == (1, 2)
-    assert s.reason == ("Relegate to tier 2: usage flat or falling (0.98× the prior 28 days) "
-                        "and no exec sponsor engaged in 90 days")
-    assert s.evidence == {"arr": 400000.0, "trend_ratio": 0.98, "exec_engaged_90d": False,
-                          "as_of": D.isoformat()}
+    assert s.reason == (
+        "Relegate to tier 2: usage flat or falling (0.98× the prior 28 days) "
+        "and no exec sponsor engaged in 90 days"
+    )
+    assert s.evidence == {
+        "arr": 400000.0,
+        "trend_ratio": 0.98,
+        "exec_engaged_90d": False,
+        "as_of": D.isoformat(),
+    }
 
 
 def test_tier1_growing_or_engaged_stays():
     growing, engaged, left = account(1), account(1), account(1)
     snapshot(growing, D, facts={"trend_ratio": 1.2})
     snapshot(engaged, D, facts={"trend_ratio": 1.0})
-    ContactFactory(account=engaged, role=ContactRole.EXEC_SPONSOR,
-                   last_engaged=D - timedelta(days=30))
+    ContactFactory(
+        account=engaged, role=ContactRole.EXEC_SPONSOR, last_engaged=D - timedelta(days=30)
+    )
     # An exec who engaged recently but has since left does not count.
     snapshot(left, D, facts={"trend_ratio": 1.0})
-    ContactFactory(account=left, role=ContactRole.EXEC_SPONSOR,
-                   last_engaged=D - timedelta(days=30), left=D - timedelta(days=2))
+    ContactFactory(
+        account=left,
+        role=ContactRole.EXEC_SPONSOR,
+        last_engaged=D - timedelta(days=30),
+        left=D - timedelta(days=2),
+    )
 
     refresh(growing, engaged, left)
 
@@ -213,8 +250,7 @@ def test_a_dismissed_move_stays_quiet_for_30_days(maya):
     tiering.tier_suggestion_dismiss(suggestion=pending(a), user=maya)
 
     assert refresh(a) == []
-    TierSuggestion.objects.filter(account=a).update(
-        decided_at=timezone.now() - timedelta(days=31))
+    TierSuggestion.objects.filter(account=a).update(decided_at=timezone.now() - timedelta(days=31))
     assert len(refresh(a)) == 1
     assert TierSuggestion.objects.filter(account=a).count() == 2
 
@@ -289,7 +325,8 @@ def test_manager_approves_tier_changes_and_history_is_written(spike, maya):
     assert change.reason == (
         "Approved suggestion: Promote to tier 2: usage 7.3× its prior daily average "
         "(product-qualified signal). Evidence: ARR $10,000; Spike 7.3×; Units, last 7 days "
-        "3,003; Prior daily average 59 units. Note: Call booked")
+        "3,003; Prior daily average 59 units. Note: Call booked"
+    )
 
     with pytest.raises(ValidationError, match="already approved"):
         tiering.tier_suggestion_approve(suggestion=spike, user=maya)
@@ -375,8 +412,12 @@ def test_csm_posting_approve_is_403_and_nothing_changes(spike, alice_client, pat
     before = table_rows()
     for client in (alice_client, pat_client):
         assert client.post(f"/tiers/suggestions/{spike.pk}/approve").status_code == 403
-        assert client.post(f"/tiers/suggestions/{spike.pk}/dismiss",
-                           headers={"HX-Request": "true"}).status_code == 403
+        assert (
+            client.post(
+                f"/tiers/suggestions/{spike.pk}/dismiss", headers={"HX-Request": "true"}
+            ).status_code
+            == 403
+        )
     assert table_rows() == before
 
 
@@ -384,7 +425,8 @@ def test_queue_bad_filter_is_400_with_a_message_and_empty_state(maya_client):
     response = maya_client.get("/tiers/queue/?direction=sideways")
     assert response.status_code == 400
     assert "direction must be &#x27;promote&#x27; or &#x27;relegate&#x27;" in (
-        response.content.decode())
+        response.content.decode()
+    )
     body = maya_client.get("/tiers/queue/?direction=relegate").content.decode()
     assert "Nothing to decide: no relegations pending" in body
     assert maya_client.post("/tiers/suggestions/999999/approve").status_code == 404

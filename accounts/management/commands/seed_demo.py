@@ -55,8 +55,14 @@ ANCHOR_LABEL = "seed_demo anchor="
 PINNED = " pinned"
 BACKFILL_DAYS = 90
 ALERT_CATCH_UP_DAYS = 30
-ANALYZE_TABLES = ("accounts_account", "accounts_contract", "accounts_contact",
-                  "accounts_touchpoint", "health_incident", "health_usagefact")
+ANALYZE_TABLES = (
+    "accounts_account",
+    "accounts_contract",
+    "accounts_contact",
+    "accounts_touchpoint",
+    "health_incident",
+    "health_usagefact",
+)
 
 
 class Anchor(NamedTuple):
@@ -66,14 +72,18 @@ class Anchor(NamedTuple):
 
 def previous_anchor() -> Anchor | None:
     """The anchor date the existing demo book was seeded with, if there is one."""
-    run = (ImportRun.objects
-           .filter(kind="accounts", status=ImportRun.Status.ACCEPTED,
-                   filename__startswith=ANCHOR_LABEL)
-           .order_by("-created_at", "-id").first())
+    run = (
+        ImportRun.objects.filter(
+            kind="accounts", status=ImportRun.Status.ACCEPTED, filename__startswith=ANCHOR_LABEL
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
     if run is None or not Account.objects.filter(external_id="acct-0001").exists():
         return None
-    match = re.fullmatch(re.escape(ANCHOR_LABEL) + r"(\d{4}-\d{2}-\d{2})(" + PINNED + ")?",
-                         run.filename)
+    match = re.fullmatch(
+        re.escape(ANCHOR_LABEL) + r"(\d{4}-\d{2}-\d{2})(" + PINNED + ")?", run.filename
+    )
     return Anchor(date.fromisoformat(match.group(1)), bool(match.group(2))) if match else None
 
 
@@ -94,8 +104,9 @@ def set_demo_passwords(emails: list[str]) -> int:
         if user.password not in verified:
             # An unusable password cannot match; skip the check, which would still spend a full
             # PBKDF2 round on a dummy hash (Django's timing-attack guard).
-            verified[user.password] = (is_password_usable(user.password)
-                                       and check_password(demo.DEMO_PASSWORD, user.password))
+            verified[user.password] = is_password_usable(user.password) and check_password(
+                demo.DEMO_PASSWORD, user.password
+            )
         if not verified[user.password]:
             if new_hash is None:
                 user.set_password(demo.DEMO_PASSWORD)
@@ -134,7 +145,8 @@ def drop_demo_book(anchor: date) -> int:
     book = demo.build_book(anchor)
     ids = [row["external_id"] for row in book["accounts"]]
     Incident.objects.filter(
-        key__in=[i["key"] for i in health_demo.story_incidents(anchor)]).delete()
+        key__in=[i["key"] for i in health_demo.story_incidents(anchor)]
+    ).delete()
     _, per_model = Account.objects.filter(external_id__in=ids).delete()
     return per_model.get(Account._meta.label, 0)
 
@@ -142,9 +154,17 @@ def drop_demo_book(anchor: date) -> int:
 @contextmanager
 def quiet_logs(*names: str):
     """Mute the per-recompute INFO lines while seeding: the command prints its own summary."""
-    names = names or ("health.services", "health.usage_store", "celery.app.trace",
-                      "playbooks.alerts", "playbooks.plays", "playbooks.tiering",
-                      "playbooks.nudges", "playbooks.success", "playbooks.delivery")
+    names = names or (
+        "health.services",
+        "health.usage_store",
+        "celery.app.trace",
+        "playbooks.alerts",
+        "playbooks.plays",
+        "playbooks.tiering",
+        "playbooks.nudges",
+        "playbooks.success",
+        "playbooks.delivery",
+    )
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -157,15 +177,20 @@ def quiet_logs(*names: str):
 
 
 class Command(BaseCommand):
-    help = ("Load a realistic demo book (~475 accounts with contracts, contacts, touchpoints, "
-            "incidents and 180 days of usage) through the import pipeline, plus demo users for "
-            "every role, and backfill 90 days of health snapshots. Safe to re-run.")
+    help = (
+        "Load a realistic demo book (~475 accounts with contracts, contacts, touchpoints, "
+        "incidents and 180 days of usage) through the import pipeline, plus demo users for "
+        "every role, and backfill 90 days of health snapshots. Safe to re-run."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--today", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+            "--today",
+            type=date.fromisoformat,
+            default=None,
+            metavar="YYYY-MM-DD",
             help="pin the book's anchor date (default: today, or the pinned anchor of the "
-                 "existing demo book)",
+            "existing demo book)",
         )
 
     def handle(self, *args, today: date | None = None, **options):
@@ -186,7 +211,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Re-anchored the demo book from {previous.day.isoformat()} to "
                 f"{today.isoformat()}: deleted its {dropped} accounts with their contracts, "
-                "contacts, touchpoints, usage and snapshots, and re-seeding")
+                "contacts, touchpoints, usage and snapshots, and re-seeding"
+            )
         note = ""
         if previous is not None and previous.day == today:
             note = " (the existing demo book's anchor)"
@@ -199,20 +225,25 @@ class Command(BaseCommand):
         label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
         with quiet_logs(), paused():
             changed = self._import(book, story, label)
-            ids = list(Account.objects.filter(
-                external_id__in=[row["external_id"] for row in book["accounts"]]
-            ).values_list("id", flat=True))
+            ids = list(
+                Account.objects.filter(
+                    external_id__in=[row["external_id"] for row in book["accounts"]]
+                ).values_list("id", flat=True)
+            )
             self._playbooks(today)
             self._snapshots(today, ids, changed)
         self._alerts(today)
 
         tiers = [row["tier"] for row in book["accounts"]]
         arr = demo.arr_on(book["contracts"], today)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo book: {len(tiers)} accounts (tier 1: {tiers.count(1)}, tier 2: "
-            f"{tiers.count(2)}, tier 3: {tiers.count(3)}), ARR ${arr:,} on {today.isoformat()}, "
-            f"{len(story['usage']):,} usage facts, seeded in {time.monotonic() - started:.1f} s"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo book: {len(tiers)} accounts (tier 1: {tiers.count(1)}, tier 2: "
+                f"{tiers.count(2)}, tier 3: {tiers.count(3)}), ARR ${arr:,} "
+                f"on {today.isoformat()}, "
+                f"{len(story['usage']):,} usage facts, seeded in {time.monotonic() - started:.1f} s"
+            )
+        )
         self._summary(today, book, story["stories"])
         self.stdout.write("")
         self.stdout.write(demo.logins_text(settings.SITE_URL))
@@ -253,9 +284,12 @@ class Command(BaseCommand):
         # The imports' own recompute scores "yesterday" by the calendar: after a pinned anchor
         # in the past, that is a day the book holds no usage for. Drop those snapshots.
         HealthSnapshot.objects.filter(account_id__in=ids, date__gt=until).delete()
-        have = (HealthSnapshot.objects.filter(account_id__in=ids, date__gte=since,
-                                              date__lte=until)
-                .values("date").distinct().count())
+        have = (
+            HealthSnapshot.objects.filter(account_id__in=ids, date__gte=since, date__lte=until)
+            .values("date")
+            .distinct()
+            .count()
+        )
         if not changed and have == days:
             self.stdout.write(f"  {'snapshots':<12} {days} days up to date")
             return
@@ -270,7 +304,8 @@ class Command(BaseCommand):
             written = health_backfill(since=since, until=until, account_ids=ids)
         self.stdout.write(
             f"  {'snapshots':<12} {written:>6} for {days} days ({since.isoformat()} to "
-            f"{until.isoformat()}, {time.monotonic() - clock:.1f} s)")
+            f"{until.isoformat()}, {time.monotonic() - clock:.1f} s)"
+        )
 
     def _playbooks(self, today: date) -> None:
         """The default playbook library and the success plans and onboarding milestones, before
@@ -279,7 +314,8 @@ class Command(BaseCommand):
         counts = demo_success_seed(today)
         self.stdout.write(
             f"  {'playbooks':<12} {created} new default playbook(s); success data: "
-            + ", ".join(f"{v} {k}" for k, v in counts.items()))
+            + ", ".join(f"{v} {k}" for k, v in counts.items())
+        )
 
     def _alerts(self, today: date) -> None:
         """Act on the book as it stands: complete milestones from usage, raise what crossed in
@@ -295,7 +331,9 @@ class Command(BaseCommand):
         plays = Play.objects.filter(status="open").count()
         self.stdout.write(
             f"  {'alerts':<12} {sum(kinds.values())} ("
-            + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + f"), {plays} open plays")
+            + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+            + f"), {plays} open plays"
+        )
 
     def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
         as_of = today - timedelta(days=1)
@@ -310,7 +348,8 @@ class Command(BaseCommand):
         unscored = len(names) - len(latest)
         self.stdout.write(
             f"Health as of {as_of.isoformat()}: {len(latest)} accounts scored"
-            + (f" ({unscored} without a live contract are not)" if unscored else ""))
+            + (f" ({unscored} without a live contract are not)" if unscored else "")
+        )
         for band in ("green", "yellow", "red"):
             share = bands[band] / len(latest) if latest else 0
             self.stdout.write(f"  {band:<7} {bands[band]:>4} accounts ({share:.0%})")
@@ -320,4 +359,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {key:<14} {names.get(ext, ext)} ({ext}): {band} {score}"
                 + (f", overrides: {', '.join(overrides)}" if overrides else "")
-                + f" - {health_demo.STORY_NOTES[key]}")
+                + f" - {health_demo.STORY_NOTES[key]}"
+            )

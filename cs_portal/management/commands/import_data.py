@@ -14,8 +14,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, kind: str, path: str, **options):
         if get_kind(kind) is None:
-            raise CommandError(f"unknown kind '{kind}'; use one of: "
-                               + ", ".join(k.key for k in all_kinds()))
+            raise CommandError(
+                f"unknown kind '{kind}'; use one of: " + ", ".join(k.key for k in all_kinds())
+            )
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"no such file: {path}")
@@ -31,13 +32,13 @@ class Command(BaseCommand):
                 if bar is not None:
                     bar.close()
                 unit = "B" if phase == "copying" else " rows"
-                bar = tqdm(total=total, desc=phase, unit=unit, unit_scale=unit == "B",
-                           leave=False)
+                bar = tqdm(total=total, desc=phase, unit=unit, unit_scale=unit == "B", leave=False)
             bar.n = done
             bar.refresh()
 
-        result = run_import(kind, data=file.read_bytes(), origin="cli", filename=file.name,
-                            progress=progress)
+        result = run_import(
+            kind, data=file.read_bytes(), origin="cli", filename=file.name, progress=progress
+        )
         if bar is not None:
             bar.close()
         if not result.ok:
@@ -48,8 +49,10 @@ class Command(BaseCommand):
                 f"rejected: {result.error_count} problem(s) in {result.rows} rows; "
                 "nothing was imported"
             )
-        self.stdout.write(self.style.SUCCESS(
-            f"imported {result.rows} {kind} rows: {result.stats.created} new, "
-            f"{result.stats.updated} updated, {result.stats.unchanged} unchanged "
-            f"({result.seconds:.2f} s)"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"imported {result.rows} {kind} rows: {result.stats.created} new, "
+                f"{result.stats.updated} updated, {result.stats.unchanged} unchanged "
+                f"({result.seconds:.2f} s)"
+            )
+        )

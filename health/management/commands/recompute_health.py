@@ -14,8 +14,10 @@ def _date(raw: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Recompute health snapshots as of a day (default: yesterday, UTC); with --since, "
-            "backfill one snapshot per day up to --as-of.")
+    help = (
+        "Recompute health snapshots as of a day (default: yesterday, UTC); with --since, "
+        "backfill one snapshot per day up to --as-of."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", help="external_id of one account (default: all)")
@@ -36,8 +38,11 @@ class Command(BaseCommand):
                 raise CommandError(f"--since {since_day} is after --as-of {as_of_day}")
             count = services.health_backfill(since=since_day, until=as_of_day, account_ids=ids)
             days = (as_of_day - since_day).days + 1
-            self.stdout.write(self.style.SUCCESS(
-                f"backfilled {count} snapshots over {days} days ({since_day} to {as_of_day})"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"backfilled {count} snapshots over {days} days ({since_day} to {as_of_day})"
+                )
+            )
         else:
             count = services.health_recompute(as_of=as_of_day, account_ids=ids)
             self.stdout.write(self.style.SUCCESS(f"recomputed {count} accounts as of {as_of_day}"))

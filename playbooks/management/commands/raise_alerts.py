@@ -8,8 +8,10 @@ from playbooks.alerts import alerts_raise
 
 
 class Command(BaseCommand):
-    help = ("Raise alerts (and start plays) for the crossings of a day. After a first backfill, "
-            "--since-days 30 raises what crossed in the last 30 days and still holds.")
+    help = (
+        "Raise alerts (and start plays) for the crossings of a day. After a first backfill, "
+        "--since-days 30 raises what crossed in the last 30 days and still holds."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD (default: yesterday)")
