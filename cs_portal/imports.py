@@ -590,7 +590,7 @@ def upsert(
                 stats.unchanged += 1
         model.objects.bulk_create(to_create, batch_size=batch_size)
         if to_update:
-            model.objects.bulk_update(to_update, fields, batch_size=batch_size)
+            model.objects.bulk_update(to_update, fields, batch_size=500)
         stats.created += len(to_create)
         stats.updated += len(to_update)
     return stats

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 
+from accounts.models import Account
 from accounts.selectors import accounts_with_commercials
 from health.models import HealthSnapshot
 
@@ -46,10 +47,25 @@ def _by_account(day: date, ids: list[int] | None) -> dict[int, HealthSnapshot]:
     return {s.account_id: s for s in qs.only("account_id", "score", "band", "overrides", "facts")}
 
 
+def _scores(day: date, ids: list[int] | None) -> dict[int, int]:
+    qs = HealthSnapshot.objects.filter(date=day)
+    if ids is not None:
+        qs = qs.filter(account_id__in=ids)
+    return dict(qs.values_list("account_id", "score"))
+
+
+class _Account:
+    """What an alert needs to know about its account (renewal and ARR only when not green)."""
+
+    def __init__(self, pk, name, tier, csm_id, renewal_date=None, current_arr=0):
+        self.pk, self.name, self.tier, self.csm_id = pk, name, tier, csm_id
+        self.renewal_date, self.current_arr = renewal_date, current_arr
+
+
 def alert_candidates(
     *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
 ) -> list[Candidate]:
-    """Every crossing on `as_of`, from the day's snapshots and the ones before (5 queries).
+    """Every crossing on `as_of`, from the day's snapshots and the ones before (6 queries).
 
     `since_days` > 1 compares with the snapshot that many days back instead of yesterday's:
     a catch-up after a backfill raises what crossed inside that window and still holds.
@@ -58,10 +74,25 @@ def alert_candidates(
     ids = list(today)
     if not ids:
         return []
-    yesterday = _by_account(as_of - timedelta(days=since_days), ids)
-    week_ago = _by_account(as_of - timedelta(days=7), ids)
-    week_ago_yesterday = _by_account(as_of - timedelta(days=8), ids)
-    accounts = {a.pk: a for a in accounts_with_commercials(as_of=as_of).filter(pk__in=ids)}
+    # For the whole book, filter by day only: an IN list of every account costs more than it
+    # saves.
+    scope = account_ids
+    yesterday = _by_account(as_of - timedelta(days=since_days), scope)
+    week_ago = _scores(as_of - timedelta(days=7), scope)
+    week_ago_yesterday = _scores(as_of - timedelta(days=8), scope)
+    base = Account.objects.all() if scope is None else Account.objects.filter(pk__in=scope)
+    accounts = {
+        pk: _Account(pk, name, tier, csm_id)
+        for pk, name, tier, csm_id in base.values_list("pk", "name", "tier", "csm_id")
+    }
+    # Renewal and ARR come from contracts: only the accounts that are not green need them.
+    not_green = [pk for pk, snap in today.items() if snap.band != "green"]
+    for pk, renewal, arr in (
+        accounts_with_commercials(as_of=as_of)
+        .filter(pk__in=not_green)
+        .values_list("pk", "renewal_date", "current_arr")
+    ):
+        accounts[pk].renewal_date, accounts[pk].current_arr = renewal, arr
     out: list[Candidate] = []
 
     for account_id, snap in today.items():
@@ -101,20 +132,20 @@ def alert_candidates(
                     {"override": override["key"], "cap_band": override["cap_band"]},
                 )
         old = week_ago.get(account_id)
-        if old is not None and old.score - snap.score >= SCORE_DROP_POINTS:
+        if old is not None and old - snap.score >= SCORE_DROP_POINTS:
             old_prev, prev_score = week_ago_yesterday.get(account_id), prev.score if prev else None
             already = (
                 old_prev is not None
                 and prev_score is not None
-                and old_prev.score - prev_score >= SCORE_DROP_POINTS
+                and old_prev - prev_score >= SCORE_DROP_POINTS
             )
             if not already:
                 add(
                     AlertKind.SCORE_DROP,
                     f"{as_of}",
-                    f"{account.name} dropped {old.score - snap.score} points in 7 days",
-                    f"Health fell from {old.score} to {snap.score} in 7 days.",
-                    {"from_score": old.score, "points": old.score - snap.score},
+                    f"{account.name} dropped {old - snap.score} points in 7 days",
+                    f"Health fell from {old} to {snap.score} in 7 days.",
+                    {"from_score": old, "points": old - snap.score},
                 )
         renewal = account.renewal_date
         if renewal and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS and snap.band != "green":
@@ -163,11 +194,13 @@ def alert_candidates(
                 {"spike_ratio": spike},
             )
 
-    overdue = Milestone.objects.filter(
-        account_id__in=ids, completed_on__isnull=True, due__lt=as_of
-    ).select_related("account")
+    overdue = Milestone.objects.filter(completed_on__isnull=True, due__lt=as_of)
+    if scope is not None:
+        overdue = overdue.filter(account_id__in=scope)
     for milestone in overdue:
-        account = accounts[milestone.account_id]
+        account = accounts.get(milestone.account_id)
+        if account is None or milestone.account_id not in today:
+            continue  # not scored today (lapsed): nothing to act on
         out.append(
             Candidate(
                 account.pk,

@@ -262,7 +262,8 @@ def tier_suggestions_refresh(
             )
         )
     if refreshed:
-        TierSuggestion.objects.bulk_update(refreshed, ["reason", "evidence"])
+        # Small batches: one UPDATE … CASE over thousands of rows grows quadratically.
+        TierSuggestion.objects.bulk_update(refreshed, ["reason", "evidence"], batch_size=200)
     if created:
         # Conflicts with a pending suggestion another worker just wrote are skipped.
         TierSuggestion.objects.bulk_create(created, ignore_conflicts=True)
