@@ -5,11 +5,8 @@ Slack, all through a real Celery worker; recomputing again adds nothing.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,44 +19,16 @@ from health.tasks import recompute_health
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertDelivery, Play, Task
 from tests.factories import AccountFactory, ContractFactory, UserFactory
+from tests.integration.helpers import POLL_SECONDS, post_csv, wait_for, yesterday_utc
 from tests.playbooks import conftest_ha as fx
 
 pytestmark = pytest.mark.integration
 
 slack_server = fx.slack_server
-POLL_SECONDS = 20
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 DELIVERED = r"Task playbooks\.delivery\.deliver_alert\[[0-9a-f-]+\] succeeded"
 DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
 SITE_URL = "https://portal.example"
-
-
-def yesterday_utc() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
-
-
-def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def wait_for(condition, seconds: float = POLL_SECONDS):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    return condition()
 
 
 @pytest.fixture

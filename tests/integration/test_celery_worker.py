@@ -6,11 +6,8 @@ production import takes, with no eager shortcut.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -19,41 +16,13 @@ from accounts.services import api_token_create
 from health.models import HealthSnapshot, UsageFact
 from health.services import health_recompute
 from tests.factories import AccountFactory, UserFactory
+from tests.integration.helpers import POLL_SECONDS, post_csv, wait_for, yesterday_utc
 
 pytestmark = pytest.mark.integration
 
-POLL_SECONDS = 15
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 RECEIVED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] received"
 DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
-
-
-def yesterday_utc() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
-
-
-def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def wait_for(condition, seconds: float = POLL_SECONDS):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    return condition()
 
 
 def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, celery_worker_process):
