@@ -7,13 +7,9 @@ timeout), so retries and failures run through the real socket path of slack_sdk.
 
 from __future__ import annotations
 
-import json
 import smtplib
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.mail.backends.locmem import EmailBackend
@@ -22,6 +18,7 @@ from cs_portal.celery import app as celery_app
 from health.models import HealthSnapshot
 from health.services import health_model_current
 from playbooks.models import Alert, AlertKind
+from tests.recording_server import RecordingServer, serving
 
 
 @pytest.fixture
@@ -38,77 +35,22 @@ def eager_celery():
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(RecordingServer):
     """What the fake Slack received, and how it answers the next requests."""
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    requests: list[dict] = field(default_factory=list)
-    # One entry per coming request: an HTTP status (int) or ("sleep", seconds) then 200.
-    # When the plan runs out, `default` answers.
-    plan: list = field(default_factory=list)
-    default: int = 200
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/services/T000/B000/XXXX"
-
-    def next_action(self):
-        with self.lock:
-            return self.plan.pop(0) if self.plan else self.default
+    path: str = "/services/T000/B000/XXXX"
+    ok_body: bytes = b"ok"
+    error_body: bytes = b"internal_error"
 
     @property
     def bodies(self) -> list[dict]:
         return [r["json"] for r in self.requests]
 
 
-def _handler(fake: FakeSlack):
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with fake.lock:
-                fake.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "json": json.loads(raw or b"null"),
-                    }
-                )
-            action = fake.next_action()
-            status = 200
-            if isinstance(action, tuple):
-                time.sleep(action[1])  # past the client's timeout: it has given up by now
-            else:
-                status = action
-            body = b"ok" if status == 200 else b"internal_error"
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:  # the client hung up after its timeout
-                pass
-
-        def log_message(self, *args):
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def slack_server():
-    fake = FakeSlack()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(FakeSlack()) as fake:
+        yield fake
 
 
 @pytest.fixture

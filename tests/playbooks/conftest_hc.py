@@ -8,17 +8,15 @@ the client's timeout.
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from cs_portal.celery import app as celery_app
 from health.models import HealthSnapshot, UsageFact
 from health.services import health_model_current
+from tests.recording_server import RecordingServer, serving
 
 
 @pytest.fixture
@@ -33,65 +31,17 @@ def eager_tasks():
 
 
 @dataclass
-class Receiver:
-    host: str = "127.0.0.1"
-    port: int = 0
-    requests: list[dict] = field(default_factory=list)
-    plan: list = field(default_factory=list)  # per request: a status, or ("sleep", seconds)
-    default: int = 200
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/hooks/nudges"
-
-    def next_action(self):
-        with self.lock:
-            return self.plan.pop(0) if self.plan else self.default
-
-
-def _handler(receiver: Receiver):
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with receiver.lock:
-                receiver.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": raw}
-                )
-            action = receiver.next_action()
-            status = 200
-            if isinstance(action, tuple):
-                time.sleep(action[1])
-            else:
-                status = action
-            body = b'{"ok":true}' if status < 300 else b'{"error":"boom"}'
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:  # the client gave up after its timeout
-                pass
-
-        def log_message(self, *args):
-            pass
-
-    return Handler
+class Receiver(RecordingServer):
+    path: str = "/hooks/nudges"
+    content_type: str = "application/json"
+    ok_body: bytes = b'{"ok":true}'
+    error_body: bytes = b'{"error":"boom"}'
 
 
 @pytest.fixture
 def webhook_server():
-    receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(Receiver()) as receiver:
+        yield receiver
 
 
 SECRET = "whsec_test_0123456789"
