@@ -183,9 +183,19 @@ CELERY_BEAT_SCHEDULE = {
 # daily digest per CSM goes through Django's email backend (console unless configured).
 SLACK_WEBHOOK_URL = envstr("SLACK_WEBHOOK_URL", "")
 ALERT_HTTP_TIMEOUT = envint("ALERT_HTTP_TIMEOUT", 5)
-EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
+# Django 6.1's MAILERS; the environment keeps the familiar EMAIL_* names. Host and port only
+# mean something to the SMTP backend (other backends reject unknown options).
+_EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": (
+            {"host": envstr("EMAIL_HOST", "localhost"), "port": envint("EMAIL_PORT", 25)}
+            if _EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "CS Portal <cs-portal@localhost>")
 
 # Digital-tier nudges go to the product's own messaging through a signed webhook.

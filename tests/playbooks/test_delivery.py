@@ -479,7 +479,7 @@ def test_an_alert_older_than_the_digest_window_is_not_mailed(
 
 
 def test_a_refused_email_is_kept_for_the_retry_and_others_still_go(two_books, settings):
-    settings.EMAIL_BACKEND = "tests.playbooks.conftest_ha.FailingForBobBackend"
+    settings.MAILERS = {"default": {"BACKEND": "tests.playbooks.conftest_ha.FailingForBobBackend"}}
 
     with pytest.raises(DigestError, match="bob@cs.example: SMTPRecipientsRefused"):
         digests_send()
@@ -489,7 +489,7 @@ def test_a_refused_email_is_kept_for_the_retry_and_others_still_go(two_books, se
     assert (bobs.status, bobs.attempts) == ("retrying", 1)
     assert "mailbox full" in bobs.last_error
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     mail.outbox.clear()
     assert digests_send() == 1
     assert [m.to for m in mail.outbox] == [["bob@cs.example"]]
