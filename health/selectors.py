@@ -77,7 +77,9 @@ def usage_daily(*, account: Account, metric: str, start: date, end: date) -> lis
     return [
         {
             "date": start + timedelta(days=i),
-            "value": float(totals.get(start + timedelta(days=i), 0)),
+            # Summing floats leaves binary noise (218.29999999999998); usage has no more
+            # than six decimals that mean anything.
+            "value": round(float(totals.get(start + timedelta(days=i), 0)), 6),
         }
         for i in range(days)
     ]

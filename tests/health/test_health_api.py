@@ -275,6 +275,19 @@ def test_usage_is_daily_totals_summed_over_dimensions_and_zero_filled(client, au
     }
 
 
+def test_usage_totals_carry_no_float_noise(client, auth, acme):
+    # 0.1 + 0.2 is 0.30000000000000004 in binary floating point; a chart or a spreadsheet
+    # reading the API should see 0.3.
+    import_units("acme", {date(2026, 3, 2): 0.1}, product="explorer")
+    import_units("acme", {date(2026, 3, 2): 0.2}, product="developer")
+
+    response = client.get(
+        "/api/v1/accounts/acme/usage?metric=units&start=2026-03-02&end=2026-03-02", headers=auth
+    )
+
+    assert response.json()["points"] == [{"date": "2026-03-02", "value": 0.3}]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "detail"),
     [
