@@ -428,7 +428,7 @@ def _parse_rows(
             result.add_error(
                 number,
                 ",".join(kind.natural_key),
-                f"duplicate of row {first} ({', '.join(str(k) for k in key)}); "
+                f"duplicate of row {first} ({', '.join(str(k) for k in key if k not in (None, ''))}); "
                 "each key may appear once per import",
             )
             continue

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -73,8 +74,16 @@ def import_page(request: AuthedRequest) -> HttpResponse:
         selected=kind_key or "accounts",
     )
     status = 200 if job is not None or (outcome and outcome["ok"]) else 400
-    template = "imports/import.html#outcome" if request.htmx else "imports/import.html"
-    return render(request, template, context, status=status)
+    return _render_import(request, context, status=status)
+
+
+def _render_import(request: AuthedRequest, context: dict, status: int = 200) -> HttpResponse:
+    """The whole page, or for htmx the outcome plus the refreshed Recent imports (out of band)."""
+    if not request.htmx:
+        return render(request, "imports/import.html", context, status=status)
+    html = render_to_string("imports/import.html#outcome", context, request=request)
+    html += render_to_string("imports/import.html#runs", {**context, "oob": True}, request)
+    return HttpResponse(html, status=status)
 
 
 def run_outcome(run: ImportRun) -> dict:
@@ -103,5 +112,4 @@ def import_job(request: AuthedRequest, run_id: int) -> HttpResponse:
         context = _import_context(request, job=run, progress=import_job_progress(run))
     else:
         context = _import_context(request, outcome=run_outcome(run), selected=run.kind)
-    template = "imports/import.html#outcome" if request.htmx else "imports/import.html"
-    return render(request, template, context)
+    return _render_import(request, context)

@@ -1028,6 +1028,19 @@ def test_upload_page_lists_recent_runs(world, maya_client):
     assert "rejected · 1 error" in page.text
 
 
+def test_htmx_upload_refreshes_recent_imports_in_place(world, maya_client):
+    """The page is not reloaded, so the response also swaps in the run list with the new run."""
+    response = upload(
+        maya_client, "users", csv_bytes("users", "bad,csm,X"), name="q.csv", htmx=True
+    )
+
+    body = html.unescape(response.text)
+    recent = body[body.index('id="recent-imports"') :]
+    assert 'hx-swap-oob="true"' in recent[:80]
+    assert "q.csv" in recent
+    assert "rejected · 1 error" in recent
+
+
 def test_htmx_upload_leaves_no_stale_flash_for_the_next_page(world, maya_client):
     response = upload(maya_client, "users", csv_bytes("users", GOOD["users"]), htmx=True)
     assert response.status_code == 200

@@ -151,6 +151,7 @@ def test_duplicate_names_the_first_row(existing, fmt):
     first, dup = (2, 4) if fmt == "csv" else (1, 3)
     assert errors(result) == [(dup, KEY_COLUMNS)]
     assert result.errors[0].message.startswith(f"duplicate of row {first}")
+    assert "None" not in result.errors[0].message  # blank dimensions are left out, not "None"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
