@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -127,6 +128,15 @@ def _int(raw: str | None, default: int) -> int:
         return -1 if raw else default
 
 
+def _number(raw: str) -> float:
+    """A posted weight as a number for the running total (what cannot be read counts 0)."""
+    try:
+        value = float((raw or "").strip())
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
 @require_http_methods(["GET", "POST"])
 def health_model(request: AuthedRequest) -> HttpResponse:
     """Managers tune the weights and thresholds; every save is a new version."""
@@ -135,6 +145,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         "current": current,
         "history": selectors.model_history()[:20],
         "rows": [(k, SIGNAL_LABELS[k], current.weights.get(k, 0)) for k in SIGNAL_KEYS],
+        "weight_total": sum(float(current.weights.get(k, 0)) for k in SIGNAL_KEYS),
         "can_edit": can_change_tier(request.user),
         "errors": {},
         "preview": None,
@@ -152,6 +163,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     context["rows"] = [(k, SIGNAL_LABELS[k], request.POST.get(f"w_{k}", "")) for k in SIGNAL_KEYS]
+    context["weight_total"] = sum(_number(weight) for _, _, weight in context["rows"])
     context["green_min"], context["yellow_min"] = green, yellow
     context["note"] = request.POST.get("note", "")
     if errors:

@@ -27,3 +27,15 @@ document.addEventListener("htmx:sendError", () => {
   const flashes = document.getElementById("flashes");
   if (flashes) flashes.innerHTML = '<div class="flash flash-error" role="alert">Could not reach the server. Check your connection and try again.</div>';
 });
+// Health model editor: keep the weights' total in view while a manager edits them.
+document.addEventListener("input", (event) => {
+  if (!event.target.matches("input.weight")) return;
+  const form = event.target.form;
+  const total = form && form.querySelector("[data-weight-total]");
+  if (!total) return;
+  let sum = 0;
+  form.querySelectorAll("input.weight").forEach((i) => { sum += parseFloat(i.value) || 0; });
+  sum = Math.round(sum * 100) / 100;
+  total.textContent = String(sum);
+  total.classList.toggle("soon", Math.abs(sum - 100) > 0.001);
+});

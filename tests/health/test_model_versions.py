@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -218,7 +219,13 @@ def test_weights_not_summing_to_100_are_shown_and_nothing_is_saved(book, maya_cl
     response = maya_client.post("/health/model/", form({**DEFAULT_WEIGHTS, "breadth": 2}, "save"))
     assert response.status_code == 422
     assert "weights must sum to 100 (they sum to 90)" in response.content.decode()
+    assert re.search(r'data-testid="weight-total">90<', response.content.decode())
     assert table_rows() == before
+
+
+def test_the_editor_shows_the_weights_total(book, maya_client):
+    page = maya_client.get("/health/model/").content.decode()
+    assert re.search(r'data-testid="weight-total">100<', page)
 
 
 def test_csm_post_is_403_and_changes_nothing(book, alice_client):
