@@ -39,3 +39,10 @@ document.addEventListener("input", (event) => {
   total.textContent = String(sum);
   total.classList.toggle("soon", Math.abs(sum - 100) > 0.001);
 });
+// Imports: the column reference follows the kind being uploaded.
+document.addEventListener("change", (event) => {
+  if (event.target.id !== "imp-kind") return;
+  document.querySelectorAll("details[data-kind]").forEach((d) => {
+    d.open = d.dataset.kind === event.target.value;
+  });
+});
