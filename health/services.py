@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import json
 import logging
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import User
 
 from . import aggregates
-from .engine import DEFAULT_GREEN_MIN, DEFAULT_WEIGHTS, DEFAULT_YELLOW_MIN, SIGNAL_KEYS, evaluate
+from .engine import (
+    DEFAULT_GREEN_MIN,
+    DEFAULT_WEIGHTS,
+    DEFAULT_YELLOW_MIN,
+    SIGNAL_KEYS,
+    Signal,
+    evaluate,
+)
 from .models import HealthModel, HealthSnapshot
 
 log = logging.getLogger(__name__)
@@ -90,9 +102,29 @@ def health_recompute(
     as_of = as_of or last_complete_day()
     model = model or health_model_current()
     started = time.monotonic()
-    inputs = aggregates.build_inputs(as_of, account_ids)
-    snapshots = []
-    for inp in inputs:
+    snapshots = snapshot_rows(as_of=as_of, account_ids=account_ids, model=model)
+    with transaction.atomic():
+        # Snapshots and the alerts (and plays) they raise commit together or not at all.
+        written = snapshots_write(snapshots, day=as_of, account_ids=account_ids)
+        from playbooks.hooks import after_recompute
+
+        after_recompute(as_of=as_of, account_ids=account_ids)
+    log.info(
+        "recomputed health for %d accounts as of %s in %.2fs (%d snapshots new or changed)",
+        len(snapshots),
+        as_of,
+        time.monotonic() - started,
+        written,
+    )
+    return len(snapshots)
+
+
+def snapshot_rows(
+    *, as_of: date, account_ids: list[int] | None, model: HealthModel
+) -> list[SnapshotRow]:
+    """Score the accounts in scope as of one day: the snapshot rows to store (nothing written)."""
+    rows = []
+    for inp in aggregates.build_inputs(as_of, account_ids):
         result = evaluate(
             inp,
             as_of=as_of,
@@ -100,47 +132,136 @@ def health_recompute(
             green_min=model.green_min,
             yellow_min=model.yellow_min,
         )
-        snapshots.append(
-            HealthSnapshot(
+        rows.append(
+            SnapshotRow(
                 account_id=inp.account_id,
                 date=as_of,
-                model=model,
+                model_id=model.pk,
                 score=result.score,
                 weighted_score=result.weighted_score,
                 band=result.band,
-                signals=result.signals_json(),
+                signals=_signals_json(result.signals),
                 overrides=result.overrides_json(),
                 facts=result.facts,
             )
         )
-    with transaction.atomic():
-        # Snapshots and the alerts (and plays) they raise commit together or not at all.
-        HealthSnapshot.objects.bulk_create(
-            snapshots,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["account", "date"],
-            update_fields=[
-                "model",
-                "score",
-                "weighted_score",
-                "band",
-                "signals",
-                "overrides",
-                "facts",
-                "computed_at",
-            ],
-        )
-        from playbooks.hooks import after_recompute
+    return rows
 
-        after_recompute(as_of=as_of, account_ids=account_ids)
-    log.info(
-        "recomputed health for %d accounts as of %s in %.2fs",
-        len(snapshots),
-        as_of,
-        time.monotonic() - started,
+
+class SnapshotRow(NamedTuple):
+    """What a recompute writes into one snapshot (besides computed_at). The names are the
+    model's attribute names, which are also its column names."""
+
+    account_id: int
+    date: date
+    model_id: int
+    score: int
+    weighted_score: float
+    band: str
+    signals: list[dict]
+    overrides: list[dict]
+    facts: dict
+
+
+SNAPSHOT_CONTENT = SnapshotRow._fields[2:]  # all but the key (account, date)
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def snapshots_write(
+    snapshots: list[SnapshotRow], *, day: date, account_ids: list[int] | None
+) -> int:
+    """Upsert one day's snapshots, writing only the rows that are new or whose content changed
+    (a repeated recompute writes nothing and keeps `computed_at`); returns the rows written.
+
+    `account_ids` is the scope the snapshots were computed for (None: the whole book). On
+    PostgreSQL one INSERT … SELECT … ON CONFLICT DO UPDATE that skips identical rows, from a
+    staging table filled by COPY (or, for a few rows, from the statement itself); elsewhere the
+    day's stored rows are compared in Python and the changed ones upserted with bulk_create.
+    """
+    if not snapshots:
+        return 0
+    if connection.vendor == "postgresql":
+        return _snapshots_write_pg(snapshots)
+    return _snapshots_write_orm(snapshots, day=day, account_ids=account_ids)
+
+
+def _snapshots_write_orm(
+    snapshots: list[SnapshotRow], *, day: date, account_ids: list[int] | None
+) -> int:
+    current = HealthSnapshot.objects.filter(date=day)
+    if account_ids is not None:
+        current = current.filter(account_id__in=account_ids)
+    stored = {row[0]: row[1:] for row in current.values_list("account_id", *SNAPSHOT_CONTENT)}
+    changed = [s for s in snapshots if stored.get(s.account_id) != s[2:]]
+    HealthSnapshot.objects.bulk_create(
+        [HealthSnapshot(**s._asdict()) for s in changed],
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["account", "date"],
+        update_fields=[*SNAPSHOT_CONTENT, "computed_at"],
     )
-    return len(snapshots)
+    return len(changed)
+
+
+def _cols(prefix: str = "", names: tuple[str, ...] = SnapshotRow._fields) -> str:
+    return ", ".join(prefix + name for name in names)
+
+
+# Up to this many rows (one account's recompute, an import's few) go inline in the statement;
+# more go through COPY into a staging table with the snapshot table's column types and no
+# constraints. It goes at commit, and is also dropped right after use, for a caller that
+# recomputes several days in one transaction.
+COPY_MIN_ROWS = 50
+_TYPES = ("bigint", "date", "bigint", "smallint", "float8", "varchar", "jsonb", "jsonb", "jsonb")
+_STAGE_SQL = f"""
+    CREATE TEMPORARY TABLE health_snapshot_stage ON COMMIT DROP AS
+    SELECT {_cols()} FROM health_healthsnapshot WITH NO DATA
+"""
+# The anti-join leaves out unchanged rows before they are locked; the conflict clause's WHERE
+# covers a row another transaction wrote in the meantime.
+_UPSERT_SQL = f"""
+    INSERT INTO health_healthsnapshot ({_cols()}, computed_at)
+    SELECT {_cols("s.")}, %s
+    FROM {{source}}
+    LEFT JOIN health_healthsnapshot t ON t.account_id = s.account_id AND t.date = s.date
+    WHERE t.id IS NULL
+       OR ({_cols("t.", SNAPSHOT_CONTENT)}) IS DISTINCT FROM ({_cols("s.", SNAPSHOT_CONTENT)})
+    ON CONFLICT (account_id, date) DO UPDATE SET
+      ({_cols("", (*SNAPSHOT_CONTENT, "computed_at"))})
+        = ({_cols("EXCLUDED.", (*SNAPSHOT_CONTENT, "computed_at"))})
+    WHERE ({_cols("health_healthsnapshot.", SNAPSHOT_CONTENT)})
+          IS DISTINCT FROM ({_cols("EXCLUDED.", SNAPSHOT_CONTENT)})
+"""
+
+
+def _snapshots_write_pg(snapshots: list[SnapshotRow]) -> int:
+    # The JSON is serialised once, compactly; the server parses it into jsonb.
+    rows = [(*s[:6], _json(s.signals), _json(s.overrides), _json(s.facts)) for s in snapshots]
+    now = timezone.now()
+    # In a transaction of its own when the caller has none: the staging table lives in one.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if len(rows) < COPY_MIN_ROWS:
+            row = f"({', '.join(f'%s::{t}' for t in _TYPES)})"
+            source = f"(VALUES {', '.join([row] * len(rows))}) AS s ({_cols()})"
+            cursor.execute(_UPSERT_SQL.format(source=source), [now, *itertools.chain(*rows)])
+            return cursor.rowcount
+        cursor.execute(_STAGE_SQL)
+        with cursor.copy(f"COPY health_snapshot_stage ({_cols()}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_UPSERT_SQL.format(source="health_snapshot_stage s"), [now])
+        written = cursor.rowcount
+        cursor.execute("DROP TABLE health_snapshot_stage")
+    return written
+
+
+def _signals_json(signals: list[Signal]) -> list[dict]:
+    """`Result.signals_json()` without dataclasses.asdict's deep copies (every field of a
+    signal is a plain str, number, bool or None): the same dicts, in a tenth of the time."""
+    return [{name: getattr(s, name) for name in _SIGNAL_FIELDS} for s in signals]
+
+
+_SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(Signal))
 
 
 def health_backfill(
