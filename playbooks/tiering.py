@@ -21,13 +21,14 @@ of history must not fill the queue with stale news.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -88,13 +89,20 @@ def tier_proposals(*, as_of: date, account_ids: list[int] | None = None) -> list
         as_of__gt=as_of - timedelta(days=SPIKE_ALERT_DAYS),
         as_of__lte=as_of,
     )
-    accounts = list(
-        accounts_with_commercials(as_of=as_of)
-        .filter(pk__in=ids)
-        .annotate(exec_engaged=Exists(exec_engaged), spike_alert=Exists(spike_alert))
-        .select_related(None)
-        .only("id", "tier", "seats", "name")
-    )
+    scored = accounts_with_commercials(as_of=as_of)
+    if account_ids is not None:
+        scored = scored.filter(pk__in=ids)
+    # Plain rows, not model instances; for the whole book no IN list of every account (the ones
+    # not scored that day are skipped below).
+    accounts = [
+        a
+        for a in scored.annotate(
+            exec_engaged=Exists(exec_engaged), spike_alert=Exists(spike_alert)
+        ).values_list(
+            "pk", "tier", "seats", "current_arr", "exec_engaged", "spike_alert", named=True
+        )
+        if a.pk in facts
+    ]
     seats = {a.pk: a.seats for a in accounts if a.tier == 2 and a.seats}
     seat_ids = list(seats)
     seats_full: dict[int, dict] = {}
@@ -209,42 +217,51 @@ def tier_suggestions_refresh(
 
     if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
         return []
-    pending_qs = TierSuggestion.objects.filter(status=SuggestionStatus.PENDING)
-    if account_ids is not None:
-        pending_qs = pending_qs.filter(account_id__in=account_ids)
+
+    def scoped(qs: QuerySet) -> QuerySet:
+        # For the whole book no IN list of every account: it costs more than it saves.
+        return qs if account_ids is None else qs.filter(account_id__in=account_ids)
+
+    pending_qs = scoped(TierSuggestion.objects.filter(status=SuggestionStatus.PENDING))
     # A manager moved the account by hand: the suggestion no longer describes a move.
     pending_qs.exclude(from_tier=F("account__tier")).delete()
     proposals = tier_proposals(as_of=as_of, account_ids=account_ids)
     if not proposals:
         return []
-    ids = [p.account_id for p in proposals]
     pending = {
         s.account_id: s
-        for s in TierSuggestion.objects.filter(status=SuggestionStatus.PENDING, account_id__in=ids)
+        for s in pending_qs.values_list(
+            "pk", "account_id", "from_tier", "to_tier", "reason", "evidence", named=True
+        )
     }
-    quiet = set(
-        TierSuggestion.objects.filter(
-            status=SuggestionStatus.DISMISSED,
-            account_id__in=ids,
-            decided_at__gte=timezone.now() - timedelta(days=DISMISS_QUIET_DAYS),
-        ).values_list("account_id", "from_tier", "to_tier")
-    )
-    # A move a manager made recently is not suggested back (no ping-pong between the rules).
-    reversals = {
-        (a, to, frm)
-        for a, frm, to in TierChange.objects.filter(
-            account_id__in=ids,
-            changed_at__gte=timezone.now() - timedelta(days=REVERSAL_QUIET_DAYS),
-        ).values_list("account_id", "from_tier", "to_tier")
-    }
+    quiet, reversals = set(), set()
+    # Only a proposal without a pending suggestion can become a new one: usually none is.
+    if any(p.account_id not in pending for p in proposals):
+        quiet = set(
+            scoped(
+                TierSuggestion.objects.filter(
+                    status=SuggestionStatus.DISMISSED,
+                    decided_at__gte=timezone.now() - timedelta(days=DISMISS_QUIET_DAYS),
+                )
+            ).values_list("account_id", "from_tier", "to_tier")
+        )
+        # A move a manager made recently is not suggested back (no ping-pong between the rules).
+        reversals = {
+            (a, to, frm)
+            for a, frm, to in scoped(
+                TierChange.objects.filter(
+                    changed_at__gte=timezone.now() - timedelta(days=REVERSAL_QUIET_DAYS)
+                )
+            ).values_list("account_id", "from_tier", "to_tier")
+        }
     created, refreshed = [], []
     for p in proposals:
         p.evidence["as_of"] = as_of.isoformat()
         current = pending.get(p.account_id)
         if current is not None:
-            if (current.from_tier, current.to_tier) == (p.from_tier, p.to_tier):
-                current.reason, current.evidence = p.reason[:200], p.evidence
-                refreshed.append(current)
+            same_move = (current.from_tier, current.to_tier) == (p.from_tier, p.to_tier)
+            if same_move and (current.reason, current.evidence) != (p.reason[:200], p.evidence):
+                refreshed.append((current.pk, p.reason[:200], p.evidence))
             continue
         if (p.account_id, p.from_tier, p.to_tier) in quiet or (
             p.account_id,
@@ -261,14 +278,44 @@ def tier_suggestions_refresh(
                 evidence=p.evidence,
             )
         )
-    if refreshed:
-        # Small batches: one UPDATE … CASE over thousands of rows grows quadratically.
-        TierSuggestion.objects.bulk_update(refreshed, ["reason", "evidence"], batch_size=200)
+    _suggestions_update(refreshed)
     if created:
         # Conflicts with a pending suggestion another worker just wrote are skipped.
         TierSuggestion.objects.bulk_create(created, ignore_conflicts=True)
         log.info("suggested %d tier changes as of %s", len(created), as_of)
     return created
+
+
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _suggestions_update(changes: list[tuple[int, str, dict]]) -> None:
+    """Write the new (pk, reason, evidence) of pending suggestions (only the changed ones are
+    passed: a repeated recompute writes nothing). On PostgreSQL one UPDATE … FROM unnest()
+    whatever their number; elsewhere bulk_update in small batches (one UPDATE … CASE over
+    thousands of rows grows quadratically)."""
+    if not changes:
+        return
+    if connection.vendor != "postgresql":
+        TierSuggestion.objects.bulk_update(
+            [TierSuggestion(pk=pk, reason=reason, evidence=ev) for pk, reason, ev in changes],
+            ["reason", "evidence"],
+            batch_size=200,
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE playbooks_tiersuggestion t SET reason = v.reason, evidence = v.evidence::jsonb
+            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, reason, evidence)
+            WHERE t.id = v.id
+            """,
+            [
+                [pk for pk, _, _ in changes],
+                [reason for _, reason, _ in changes],
+                [_json(ev) for _, _, ev in changes],
+            ],
+        )
 
 
 def _decide(suggestion: TierSuggestion, user: User, status: str) -> bool:
