@@ -66,40 +66,54 @@ def _live(as_of: date) -> bool:
     return as_of >= last_complete_day() - timedelta(days=LIVE_DAYS - 1)
 
 
-def _tier3_facts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+def _tier3_snapshots(as_of: date, account_ids: list[int] | None) -> list[tuple[int, dict, str]]:
+    """(account id, the day's facts, the account's external id) of the scored tier-3 accounts."""
     qs = HealthSnapshot.objects.filter(date=as_of, account__tier=3)
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    return dict(qs.values_list("account_id", "facts"))
+    return list(qs.values_list("account_id", "facts", "account__external_id"))
 
 
-def _cross_chain_heavy(as_of: date, ids: list[int]) -> dict[int, dict]:
-    """Tier-3 accounts in `ids` that lean on one chain and never touched its siblings
-    (one query per heavy chain over the usage facts; there is one heavy chain today)."""
+def _cross_chain_heavy(as_of: date, ids: list[int] | None) -> dict[int, dict]:
+    """Tier-3 accounts in `ids` (None: every tier-3 account) that lean on one chain and never
+    touched its siblings (one query per heavy chain over the usage facts; there is one heavy
+    chain today)."""
     out: dict[int, dict] = {}
-    if not ids:
+    if ids is None:
+        # The whole book: a subquery rather than an IN list of thousands of ids.
+        scope, ids = "SELECT id FROM accounts_account WHERE tier = 3", []
+    elif not ids:
         return out
+    else:
+        scope = ", ".join(["%s"] * len(ids))
     start = as_of - timedelta(days=CROSS_CHAIN_WINDOW)
-    placeholders = ", ".join(["%s"] * len(ids))
     for heavy, (target, siblings) in CROSS_CHAIN.items():
-        sibling_list = ", ".join(["%s"] * len(siblings))
+        # The window's units first (28 days of one metric: a small share of the facts), then
+        # only for the accounts heavy enough, whether they ever touched a sibling chain.
         sql = f"""
-            SELECT account_id,
-              SUM(CASE WHEN metric = 'units' AND date > %s AND chain <> '' THEN value
-                  ELSE 0 END),
-              SUM(CASE WHEN metric = 'units' AND date > %s AND chain = %s THEN value ELSE 0 END),
-              SUM(CASE WHEN metric <> 'failed_queries' AND chain IN ({sibling_list}) THEN 1
-                  ELSE 0 END)
-            FROM health_usagefact
-            WHERE date <= %s AND account_id IN ({placeholders})
-            GROUP BY account_id
+            WITH window_units AS (
+              SELECT account_id,
+                SUM(CASE WHEN chain <> '' THEN value ELSE 0 END) AS total,
+                SUM(CASE WHEN chain = %s THEN value ELSE 0 END) AS on_heavy
+              FROM health_usagefact
+              WHERE metric = 'units' AND date > %s AND date <= %s
+                AND account_id IN ({scope})
+              GROUP BY account_id
+            )
+            SELECT w.account_id, w.total, w.on_heavy FROM window_units w
+            WHERE w.on_heavy >= %s AND NOT EXISTS (
+              SELECT 1 FROM health_usagefact u
+              WHERE u.account_id = w.account_id AND u.date <= %s
+                AND u.metric <> 'failed_queries'
+                AND u.chain IN ({", ".join(["%s"] * len(siblings))})
+            )
         """
-        params = [start, start, heavy, *siblings, as_of, *ids]
+        params = [heavy, start, as_of, *ids, CROSS_CHAIN_MIN_UNITS, as_of, *siblings]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for account_id, total, on_heavy, sibling_rows in cursor.fetchall():
+            for account_id, total, on_heavy in cursor.fetchall():
                 total, on_heavy = float(total or 0), float(on_heavy or 0)
-                if (sibling_rows or 0) > 0 or on_heavy < CROSS_CHAIN_MIN_UNITS or total <= 0:
+                if total <= 0:
                     continue
                 share = on_heavy / total
                 if share >= CROSS_CHAIN_SHARE and account_id not in out:
@@ -115,12 +129,11 @@ def _cross_chain_heavy(as_of: date, ids: list[int]) -> dict[int, dict]:
 
 def nudge_candidates(*, as_of: date, account_ids: list[int] | None = None) -> list[Nudge]:
     """Unsaved Nudge rows for every crossing on `as_of` (existing ones are filtered later)."""
-    facts = _tier3_facts(as_of, account_ids)
-    if not facts:
+    rows = _tier3_snapshots(as_of, account_ids)
+    if not rows:
         return []
-    from accounts.models import Account
-
-    names = dict(Account.objects.filter(pk__in=list(facts)).values_list("pk", "external_id"))
+    facts = {account_id: fx for account_id, fx, _ in rows}
+    names = {account_id: name for account_id, _, name in rows}
     out: list[Nudge] = []
     for account_id, fx in facts.items():
         fx = fx or {}
@@ -151,7 +164,10 @@ def nudge_candidates(*, as_of: date, account_ids: list[int] | None = None) -> li
                     )
                 )
                 break
-    for account_id, hit in _cross_chain_heavy(as_of, list(facts)).items():
+    leaning = _cross_chain_heavy(as_of, None if account_ids is None else list(facts))
+    for account_id, hit in leaning.items():
+        if account_id not in facts:
+            continue  # a tier-3 account not scored that day (lapsed)
         heavy, target = CHAIN_NAMES[hit["chain"]], CHAIN_NAMES[hit["suggested_chain"]]
         out.append(
             Nudge(

@@ -1,5 +1,5 @@
 """The recompute hooks at book scale: tier suggestions rewritten only when their numbers
-changed."""
+changed, and the whole-book cross-chain read scoped like the per-account one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from health.services import last_complete_day
-from playbooks import tiering
-from playbooks.models import TierSuggestion
+from playbooks import nudges, tiering
+from playbooks.models import Nudge, TierSuggestion
 from tests.factories import AccountFactory, ContractFactory
 from tests.playbooks import conftest_hc
 
@@ -63,3 +63,33 @@ def test_changed_numbers_rewrite_only_those_suggestions():
     rewritten = TierSuggestion.objects.get(account=moved)
     assert rewritten.evidence["spike_ratio"] == 9.25 and "9.2×" in rewritten.reason
     assert rewritten.evidence["as_of"] == D.isoformat()
+
+
+# --- nudges -----------------------------------------------------------------------------------
+
+
+def ethereum_units(account, per_day: float = 100, days: int = 28) -> None:
+    for n in range(days):
+        conftest_hc.usage(account, D - timedelta(days=n), "units", per_day, chain="ethereum")
+
+
+def test_the_whole_book_gets_the_same_cross_chain_nudges_as_each_account():
+    heavy = AccountFactory(tier=3, segment="self_serve")
+    knows_base = AccountFactory(tier=3, segment="self_serve")
+    scaled = AccountFactory(tier=2)  # not the digital tier
+    lapsed = AccountFactory(tier=3, segment="self_serve")  # not scored today
+    for a in (heavy, knows_base, scaled, lapsed):
+        ethereum_units(a)
+    conftest_hc.usage(knows_base, D - timedelta(days=100), "queries", 1, chain="base")
+    for a in (heavy, knows_base, scaled):
+        conftest_hc.snapshot(a, D)
+    scored = [heavy, knows_base, scaled]
+
+    one_by_one = [c for a in scored for c in nudges.nudge_candidates(as_of=D, account_ids=[a.pk])]
+    book = nudges.nudge_candidates(as_of=D)
+
+    def key(n: Nudge):
+        return n.account_id, n.kind, n.key, n.message, n.payload
+
+    assert [key(n) for n in book] == [key(n) for n in one_by_one]
+    assert [(n.account_id, n.kind) for n in book] == [(heavy.pk, "cross_chain")]
