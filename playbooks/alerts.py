@@ -40,18 +40,16 @@ class Candidate:
     owner_id: int | None
 
 
-def _by_account(day: date, ids: list[int] | None) -> dict[int, HealthSnapshot]:
-    qs = HealthSnapshot.objects.filter(date=day)
+def _by_day(days: list[date], ids: list[int] | None, *fields: str) -> dict[date, dict[int, tuple]]:
+    """Snapshots of these days, per day and account, as plain rows with the given fields (the
+    whole book's would cost more as model instances than the alert rules themselves)."""
+    qs = HealthSnapshot.objects.filter(date__in=days)
     if ids is not None:
         qs = qs.filter(account_id__in=ids)
-    return {s.account_id: s for s in qs.only("account_id", "score", "band", "overrides", "facts")}
-
-
-def _scores(day: date, ids: list[int] | None) -> dict[int, int]:
-    qs = HealthSnapshot.objects.filter(date=day)
-    if ids is not None:
-        qs = qs.filter(account_id__in=ids)
-    return dict(qs.values_list("account_id", "score"))
+    out: dict[date, dict[int, tuple]] = {day: {} for day in days}
+    for row in qs.values_list("date", "account_id", *fields, named=True):
+        out[row.date][row.account_id] = row
+    return out
 
 
 class _Account:
@@ -65,21 +63,23 @@ class _Account:
 def alert_candidates(
     *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
 ) -> list[Candidate]:
-    """Every crossing on `as_of`, from the day's snapshots and the ones before (6 queries).
+    """Every crossing on `as_of`, from the day's snapshots and the ones before (5 queries).
 
     `since_days` > 1 compares with the snapshot that many days back instead of yesterday's:
     a catch-up after a backfill raises what crossed inside that window and still holds.
     """
-    today = _by_account(as_of, account_ids)
-    ids = list(today)
-    if not ids:
-        return []
     # For the whole book, filter by day only: an IN list of every account costs more than it
     # saves.
     scope = account_ids
-    yesterday = _by_account(as_of - timedelta(days=since_days), scope)
-    week_ago = _scores(as_of - timedelta(days=7), scope)
-    week_ago_yesterday = _scores(as_of - timedelta(days=8), scope)
+    before = as_of - timedelta(days=since_days)
+    snaps = _by_day([as_of, before], scope, "score", "band", "overrides", "facts")
+    today, yesterday = snaps[as_of], snaps[before]
+    if not today:
+        return []
+    d7, d8 = as_of - timedelta(days=7), as_of - timedelta(days=8)
+    scores = _by_day([d7, d8], scope, "score")
+    week_ago = {pk: row.score for pk, row in scores[d7].items()}
+    week_ago_yesterday = {pk: row.score for pk, row in scores[d8].items()}
     base = Account.objects.all() if scope is None else Account.objects.filter(pk__in=scope)
     accounts = {
         pk: _Account(pk, name, tier, csm_id)
@@ -228,26 +228,8 @@ def alerts_raise(
 
     if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
         return []
-    created: list[Alert] = []
-    for c in alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days):
-        try:
-            with transaction.atomic():
-                alert, new = Alert.objects.get_or_create(
-                    account_id=c.account_id,
-                    kind=c.kind,
-                    key=c.key,
-                    defaults={
-                        "as_of": as_of,
-                        "title": c.title[:200],
-                        "detail": c.detail,
-                        "data": c.data,
-                        "owner_id": c.owner_id,
-                    },
-                )
-        except IntegrityError:  # another worker raised it a moment ago
-            continue
-        if new:
-            created.append(alert)
+    candidates = alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
+    created = _alerts_create(candidates, as_of=as_of, account_ids=account_ids)
     if created:
         from .delivery import deliveries_enqueue
         from .plays import plays_start_for_alerts
@@ -257,3 +239,66 @@ def alerts_raise(
         transaction.on_commit(lambda: deliveries_enqueue(ids))
         log.info("raised %d alerts as of %s", len(created), as_of)
     return created
+
+
+def _alerts_create(
+    candidates: list[Candidate], *, as_of: date, account_ids: list[int] | None
+) -> list[Alert]:
+    """Insert the candidates that are not alerts yet; returns the alerts this call created.
+
+    Most crossings on a recompute were raised before (a commit threshold holds all period), so
+    one read of the existing keys leaves only the new ones, inserted in one statement. If that
+    insert meets an alert another worker raised a moment ago, the new ones are taken one by one
+    instead, each skipping the alerts that exist by then.
+    """
+    if not candidates:
+        return []
+    seen = _existing(candidates, account_ids)
+    fresh = []
+    for c in candidates:
+        if (c.account_id, c.kind, c.key) not in seen:
+            seen.add((c.account_id, c.kind, c.key))
+            fresh.append(c)
+    if not fresh:
+        return []
+    try:
+        with transaction.atomic():
+            return Alert.objects.bulk_create(
+                [
+                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **_values(c, as_of))
+                    for c in fresh
+                ]
+            )
+    except IntegrityError:
+        pass
+    created = []
+    for c in fresh:
+        try:
+            with transaction.atomic():
+                alert, new = Alert.objects.get_or_create(
+                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=_values(c, as_of)
+                )
+        except IntegrityError:  # another worker raised it a moment ago
+            continue
+        if new:
+            created.append(alert)
+    return created
+
+
+def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> set[tuple]:
+    """The (account, kind, key) of the candidates' alerts that exist already (read by key: for
+    the whole book an IN list of every account would cost more than it saves)."""
+    qs = Alert.objects.filter(key__in={c.key for c in candidates})
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return set(qs.values_list("account_id", "kind", "key"))
+
+
+def _values(c: Candidate, as_of: date) -> dict:
+    return {
+        "as_of": as_of,
+        "title": c.title[:200],
+        "detail": c.detail,
+        "data": c.data,
+        "owner_id": c.owner_id,
+    }

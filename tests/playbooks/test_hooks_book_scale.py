@@ -1,4 +1,5 @@
-"""The recompute hooks at book scale: tier suggestions rewritten only when their numbers
+"""The recompute hooks' set-based paths: alerts inserted at once (and one at a time when another
+worker raised one of them meanwhile), tier suggestions rewritten only when their numbers
 changed, and the whole-book cross-chain read scoped like the per-account one."""
 
 from __future__ import annotations
@@ -11,13 +12,56 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from health.services import last_complete_day
-from playbooks import nudges, tiering
-from playbooks.models import Nudge, TierSuggestion
+from playbooks import alerts, nudges, tiering
+from playbooks.models import Alert, Nudge, TierSuggestion
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_hc
+from tests.playbooks import conftest_ha, conftest_hc
 
 pytestmark = pytest.mark.django_db
 D = last_complete_day()
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def sliding(n: int):
+    """n accounts that went green → red today: one band_change alert each."""
+    accounts = [AccountFactory(external_id=f"acct{i}") for i in range(n)]
+    for a in accounts:
+        conftest_ha.snapshot(a, D - timedelta(days=1), 80, "green")
+        conftest_ha.snapshot(a, D, 30, "red")
+    return accounts
+
+
+def test_new_alerts_are_inserted_in_one_statement_and_never_twice():
+    accounts = sliding(5)
+
+    with CaptureQueriesContext(connection) as ctx:
+        raised = alerts.alerts_raise(as_of=D)
+
+    assert sorted(a.account_id for a in raised) == sorted(a.pk for a in accounts)
+    assert all(a.pk for a in raised)
+    inserts = [
+        q for q in ctx.captured_queries if q["sql"].startswith('INSERT INTO "playbooks_alert"')
+    ]
+    assert len(inserts) == 1
+    assert alerts.alerts_raise(as_of=D) == []
+    assert Alert.objects.count() == 5
+
+
+def test_an_alert_another_worker_raised_meanwhile_is_not_raised_again(monkeypatch):
+    first, *others = sliding(3)
+    # The other worker's alert lands after this one read which alerts exist.
+    racer = Alert.objects.create(
+        account=first, kind="band_change", key=f"{D}:green>red", as_of=D, title="t", detail="d"
+    )
+    monkeypatch.setattr(alerts, "_existing", lambda candidates, account_ids: set())
+
+    raised = alerts.alerts_raise(as_of=D)
+
+    assert sorted(a.account_id for a in raised) == sorted(a.pk for a in others)
+    assert Alert.objects.filter(account=first).get() == racer
+    assert Alert.objects.count() == 3
 
 
 # --- tier suggestions -------------------------------------------------------------------------
