@@ -425,11 +425,11 @@ def _parse_rows(
         key = tuple(values[name] for name in kind.natural_key)
         first = seen_keys.get(key)
         if first is not None:
+            shown = ", ".join(str(k) for k in key if k not in (None, ""))  # blanks say nothing
             result.add_error(
                 number,
                 ",".join(kind.natural_key),
-                f"duplicate of row {first} ({', '.join(str(k) for k in key if k not in (None, ''))}); "
-                "each key may appear once per import",
+                f"duplicate of row {first} ({shown}); each key may appear once per import",
             )
             continue
         seen_keys[key] = number
