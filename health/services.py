@@ -212,7 +212,10 @@ def _cols(prefix: str = "", names: tuple[str, ...] = SnapshotRow._fields) -> str
 # constraints. It goes at commit, and is also dropped right after use, for a caller that
 # recomputes several days in one transaction.
 COPY_MIN_ROWS = 50
+# SQL types of SnapshotRow's fields, in order. A new HealthSnapshot field a recompute writes
+# goes into SnapshotRow and here as well (a test compares this path with the ORM's).
 _TYPES = ("bigint", "date", "bigint", "smallint", "float8", "varchar", "jsonb", "jsonb", "jsonb")
+assert len(_TYPES) == len(SnapshotRow._fields)
 _STAGE_SQL = f"""
     CREATE TEMPORARY TABLE health_snapshot_stage ON COMMIT DROP AS
     SELECT {_cols()} FROM health_healthsnapshot WITH NO DATA
