@@ -23,6 +23,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
+from cs_portal.params import query_string, whole_number
+
 from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
 
 QUIET_AFTER_DAYS = 60
@@ -100,11 +102,7 @@ class BookFilters:
             "page": self.page,
         }
         values.update(overrides)
-        query = QueryDict(mutable=True)
-        for key, value in values.items():
-            if value not in ("", None) and not (key == "page" and value == 1):
-                query[key] = str(value)
-        return query.urlencode()
+        return query_string(values)
 
     @property
     def active_count(self) -> int:
@@ -112,12 +110,6 @@ class BookFilters:
             bool(v)
             for v in (self.tier, self.segment, self.plan, self.csm, self.renewal, self.band, self.q)
         )
-
-
-def _is_whole_number(raw: str) -> bool:
-    # ASCII digits only ("²".isdigit() is True but int() rejects it), and short enough for int()
-    # and for a bigint column.
-    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
@@ -143,7 +135,7 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
             problems.append(f"plan must be one of {', '.join(Plan.values)}")
         f.plan = plan if plan in Plan.values else ""
     csm = params.get("csm", f.csm).strip()
-    if csm and csm not in ("me", "none", "all") and not _is_whole_number(csm):
+    if csm and csm not in ("me", "none", "all") and whole_number(csm) is None:
         problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
         csm = ""
     f.csm = "" if csm == "all" else csm
@@ -170,10 +162,11 @@ def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
         else:
             f.sort = key
     page = params.get("page", "1").strip() or "1"
-    if not _is_whole_number(page) or int(page) < 1:
+    number = whole_number(page)
+    if not number:
         problems.append(f"page must be a positive whole number, not '{page}'")
     else:
-        f.page = int(page)
+        f.page = number
     if problems:
         f.errors = problems
         raise FilterError("; ".join(problems))

@@ -15,6 +15,7 @@ from cs_portal.http import AuthedRequest
 from .imports import all_kinds, get_kind, run_import
 from .jobs import import_job_progress, import_job_start
 from .models import ImportRun
+from .params import whole_number
 
 
 def _import_context(request: AuthedRequest, **extra) -> dict:
@@ -35,8 +36,8 @@ def import_page(request: AuthedRequest) -> HttpResponse:
     """Upload a CSV of any registered kind; show the accepted count or every bad row."""
     if request.method == "GET":
         job_id = request.GET.get("job", "")
-        if job_id.isascii() and job_id.isdigit() and len(job_id) < 12:
-            return import_job(request, int(job_id))
+        if (run_id := whole_number(job_id, max_digits=11)) is not None:
+            return import_job(request, run_id)
         return render(request, "imports/import.html", _import_context(request))
     if not can_import(request.user):
         raise PermissionDenied("Only CS managers and admins can import data.")

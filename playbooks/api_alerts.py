@@ -8,6 +8,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.models import Account
+from cs_portal.params import whole_number
 
 from .models import Alert, AlertDelivery, AlertKind
 
@@ -52,9 +53,8 @@ def alerts(
     error). Filters: account (external id), kind, since (created at or after; a date or an ISO
     datetime); at most `limit` (1-1000, default 500)."""
     qs = Alert.objects.all()
-    if not (
-        limit.isascii() and limit.isdigit() and len(limit) <= 5 and 1 <= int(limit) <= MAX_LIMIT
-    ):
+    number = whole_number(limit, max_digits=5)
+    if number is None or not 1 <= number <= MAX_LIMIT:
         raise HttpError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{limit}'")
     if account:
         found = (

@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import Role, User
+from cs_portal.params import query_string, whole_number
 
 from .models import Alert, AlertDelivery, AlertKind, Channel
 
@@ -49,11 +50,7 @@ class InboxFilters:
             "page": self.page,
         }
         values.update(overrides)
-        query = QueryDict(mutable=True)
-        for key, value in values.items():
-            if value not in ("", None) and not (key == "page" and value == 1):
-                query[key] = str(value)
-        return query.urlencode()
+        return query_string(values)
 
     @property
     def active_count(self) -> int:
@@ -70,8 +67,8 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
     f = inbox_filters_default(user=user)
     owner = (params.get("owner") or "").strip()
     if owner:
-        if owner.isascii() and owner.isdigit() and len(owner) <= 18:
-            owner = "me" if int(owner) == user.pk else owner
+        if (number := whole_number(owner)) is not None:
+            owner = "me" if number == user.pk else owner
         elif owner not in ("me", "pooled", "all"):
             raise InboxFilterError(f"owner must be me, pooled, all or a user id, not '{owner}'")
         if owner not in ("me", "pooled") and not sees_everyone(user):
@@ -88,9 +85,10 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
         raise InboxFilterError(f"unread must be 1 or 0, not '{unread}'")
     f.unread = unread in UNREAD_VALUES
     page = (params.get("page") or "1").strip()
-    if not (page.isascii() and page.isdigit() and 0 < len(page) <= 6 and int(page) > 0):
+    number = whole_number(page, max_digits=6)
+    if not number:
         raise InboxFilterError(f"page must be a positive whole number, not '{page}'")
-    f.page = int(page)
+    f.page = number
     return f
 
 

@@ -55,6 +55,7 @@ from django.utils import timezone
 
 from accounts.access import EDITOR_ROLES, can_edit_account
 from accounts.models import Account, Role, User
+from cs_portal.params import whole_number
 
 from .models import (
     Alert,
@@ -140,7 +141,8 @@ def trigger_normalise(raw: str) -> str:
         return f"{kind}:{detail}"
     if kind in NUMBER_DETAILS:
         low, high, what = NUMBER_DETAILS[kind]
-        if not (detail.isascii() and detail.isdigit()) or not low <= int(detail) <= high:
+        number = whole_number(detail)
+        if number is None or not low <= number <= high:
             raise ValidationError(
                 f"The detail of {kind} must be a whole number of {what} "
                 f"from {low} to {high}, not '{detail}'."
@@ -712,8 +714,8 @@ def work_owner_parse(raw: str | None, *, user: User) -> tuple[str, User | None]:
         return "me", user
     if value == "pool":
         return "pool", None
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        subject = User.objects.filter(pk=int(value)).first()
+    if (number := whole_number(value)) is not None:
+        subject = User.objects.filter(pk=number).first()
         if subject is not None:
             return str(subject.pk), subject
         raise WorkFilterError(f"owner {value} is not a user; pick one from the list")

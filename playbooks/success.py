@@ -45,6 +45,7 @@ from django.db.models import Min, OuterRef, QuerySet, Subquery
 
 from accounts.access import can_edit_account
 from accounts.models import Account, Contract, Plan, User
+from cs_portal.params import whole_number
 
 from .models import Milestone, MilestoneKey, SuccessPlan
 
@@ -302,10 +303,10 @@ def success_plan_validate(*, data: dict) -> dict:
     ttm = None
     raw_ttm = str(data.get("time_to_market_days") or "").strip()
     if raw_ttm:
-        if not (raw_ttm.isascii() and raw_ttm.isdigit()) or int(raw_ttm) > 3650:
+        ttm = whole_number(raw_ttm)
+        if ttm is None or ttm > 3650:
             errors["time_to_market_days"] = "Give whole days between 0 and 3650."
-        else:
-            ttm = int(raw_ttm)
+            ttm = None
     status = str(data.get("status") or SuccessPlan.Status.DRAFT)
     if status not in SuccessPlan.Status.values:
         errors["status"] = "Choose draft, on track, at risk or achieved."

@@ -17,6 +17,7 @@ from accounts import selectors as account_selectors
 from accounts.access import can_change_tier, can_edit_account
 from accounts.models import Account
 from cs_portal.http import AuthedRequest
+from cs_portal.params import whole_number
 from health.selectors import account_snapshot
 
 from . import nudges, success, tiering
@@ -279,13 +280,12 @@ def nudges_page(request: AuthedRequest) -> HttpResponse:
     if status and status not in DeliveryStatus.values:
         problems.append(f"status must be one of {', '.join(DeliveryStatus.values)}")
         status = ""
-    if not (
-        raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) <= 9 and int(raw_page) > 0
-    ):
+    number = whole_number(raw_page, max_digits=9)
+    if not number:
         problems.append(f"page must be a positive whole number, not '{raw_page[:20]}'")
-        raw_page = "1"
+        number = 1
     qs = nudges.nudges_list(kind=kind, status=status)
-    page = Paginator(qs, NUDGES_PER_PAGE).get_page(int(raw_page))
+    page = Paginator(qs, NUDGES_PER_PAGE).get_page(number)
     context = {
         "page": page,
         "kind": kind,

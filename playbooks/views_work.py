@@ -17,6 +17,7 @@ from accounts import selectors as account_selectors
 from accounts.access import can_change_tier, can_edit_account
 from accounts.models import Account
 from cs_portal.http import AuthedRequest
+from cs_portal.params import whole_number
 from health.selectors import account_snapshot
 
 from . import plays
@@ -310,8 +311,9 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
         return _editor(request, playbook, values, fragment=request.htmx)
     if action.startswith("remove:"):
         index = action.removeprefix("remove:")
-        if index.isascii() and index.isdigit() and int(index) < len(values["steps"]):
-            del values["steps"][int(index)]
+        number = whole_number(index)
+        if number is not None and number < len(values["steps"]):
+            del values["steps"][number]
         return _editor(request, playbook, values, fragment=request.htmx)
     try:
         saved = plays.playbook_save(
