@@ -30,64 +30,13 @@ def health_trend(history: list, *, green_min: int, yellow_min: int, until: date)
     days = [d.isoformat() for d, _, _ in history]
     start = (until - timedelta(days=89)).isoformat()
     shapes = [
-        {
-            "type": "rect",
-            "xref": "paper",
-            "x0": 0,
-            "x1": 1,
-            "y0": green_min,
-            "y1": 100,
-            "fillcolor": "#e3f5ec",
-            "opacity": 0.5,
-            "line": {"width": 0},
-            "layer": "below",
-        },
-        {
-            "type": "rect",
-            "xref": "paper",
-            "x0": 0,
-            "x1": 1,
-            "y0": yellow_min,
-            "y1": green_min,
-            "fillcolor": "#fef0c7",
-            "opacity": 0.5,
-            "line": {"width": 0},
-            "layer": "below",
-        },
-        {
-            "type": "rect",
-            "xref": "paper",
-            "x0": 0,
-            "x1": 1,
-            "y0": 0,
-            "y1": yellow_min,
-            "fillcolor": "#fde8e8",
-            "opacity": 0.5,
-            "line": {"width": 0},
-            "layer": "below",
-        },
+        _band("#e3f5ec", 0.5, y=(green_min, 100)),
+        _band("#fef0c7", 0.5, y=(yellow_min, green_min)),
+        _band("#fde8e8", 0.5, y=(0, yellow_min)),
     ]
     annotations = [
-        {
-            "xref": "paper",
-            "x": 1,
-            "y": green_min,
-            "text": f"green ≥ {green_min}",
-            "showarrow": False,
-            "xanchor": "right",
-            "yanchor": "bottom",
-            "font": {"size": 10},
-        },
-        {
-            "xref": "paper",
-            "x": 1,
-            "y": yellow_min,
-            "text": f"yellow ≥ {yellow_min}",
-            "showarrow": False,
-            "xanchor": "right",
-            "yanchor": "bottom",
-            "font": {"size": 10},
-        },
+        _threshold_label(green_min, f"green ≥ {green_min}"),
+        _threshold_label(yellow_min, f"yellow ≥ {yellow_min}"),
     ]
     return {
         "data": [
@@ -117,33 +66,45 @@ def _windows(until: date) -> list[dict]:
     last_start = until - timedelta(days=27)
     prev_start = until - timedelta(days=55)
     return [
-        {
-            "type": "rect",
-            "xref": "x",
-            "yref": "paper",
-            "x0": prev_start.isoformat(),
-            "x1": (last_start - timedelta(days=1)).isoformat(),
-            "y0": 0,
-            "y1": 1,
-            "fillcolor": "#94a3b8",
-            "opacity": 0.10,
-            "line": {"width": 0},
-            "layer": "below",
-        },
-        {
-            "type": "rect",
-            "xref": "x",
-            "yref": "paper",
-            "x0": last_start.isoformat(),
-            "x1": until.isoformat(),
-            "y0": 0,
-            "y1": 1,
-            "fillcolor": "#3b5bdb",
-            "opacity": 0.10,
-            "line": {"width": 0},
-            "layer": "below",
-        },
+        _band(
+            "#94a3b8",
+            0.10,
+            x=(prev_start.isoformat(), (last_start - timedelta(days=1)).isoformat()),
+        ),
+        _band("#3b5bdb", 0.10, x=(last_start.isoformat(), until.isoformat())),
     ]
+
+
+def _band(color: str, opacity: float, *, x: tuple | None = None, y: tuple | None = None) -> dict:
+    """A shaded rectangle behind the traces: from..to in data coordinates on the axes given,
+    the whole width or height of the plot on the others."""
+    (x0, x1), (y0, y1) = x or (0, 1), y or (0, 1)
+    return {
+        "type": "rect",
+        "xref": "x" if x else "paper",
+        "yref": "y" if y else "paper",
+        "x0": x0,
+        "x1": x1,
+        "y0": y0,
+        "y1": y1,
+        "fillcolor": color,
+        "opacity": opacity,
+        "line": {"width": 0},
+        "layer": "below",
+    }
+
+
+def _threshold_label(y: int, text: str) -> dict:
+    return {
+        "xref": "paper",
+        "x": 1,
+        "y": y,
+        "text": text,
+        "showarrow": False,
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "font": {"size": 10},
+    }
 
 
 def _window_labels(until: date) -> list[dict]:
