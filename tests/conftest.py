@@ -9,6 +9,8 @@ Personas (as healthchecks' hc/test.py does with alice/bob/charlie):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -16,6 +18,7 @@ from django.apps import apps
 from django.test import Client
 
 from accounts.models import Account, Role, User
+from cs_portal.celery import app as celery_app
 from tests.factories import AccountFactory, ApiTokenFactory, UserFactory
 
 # Tables that legitimately change on any request or import attempt: the session of a logged-in
@@ -136,3 +139,25 @@ def _fresh_cache():
     cache.delete(DATA_SINCE_KEY)
     yield
     cache.delete(DATA_SINCE_KEY)
+
+
+@contextmanager
+def celery_inline(*, propagate: bool = True) -> Iterator[None]:
+    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager.
+
+    With propagate=False a task's errors stay inside it, so its retries run inline one after
+    the other (with propagation on, Celery raises its Retry signal to the caller instead)."""
+    conf = celery_app.conf
+    previous = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, propagate
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks inline; their errors reach the caller."""
+    with celery_inline():
+        yield

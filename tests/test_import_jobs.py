@@ -4,7 +4,6 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Account
-from cs_portal.celery import app as celery_app
 from cs_portal.jobs import progress_key
 from cs_portal.models import ImportRun
 
@@ -13,13 +12,7 @@ ACCOUNTS = b"external_id,name,segment,tier\n" + b"".join(
 )
 
 
-@pytest.fixture(autouse=True)
-def eager():
-    """Run the job inline even when REDIS_URL points Celery at a real broker."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")  # the job runs inline
 
 
 def upload(client, data: bytes, name="big.csv", **headers):

@@ -6,20 +6,11 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from health.services import health_recompute, last_complete_day
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 PASSWORD = "browser-pass-2"
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def _account_with_a_cliff():

@@ -12,7 +12,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import ContactRole
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from health.models import HealthSnapshot
 from health.services import health_backfill, health_recompute
@@ -22,13 +21,7 @@ START = date(2026, 1, 1)  # a Thursday
 END = date(2026, 3, 31)  # 90 days of usage: January 1 to March 31
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 def days(first: date, last: date):

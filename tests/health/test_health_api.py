@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 
 from accounts.services import api_token_create
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from health.models import HealthSnapshot
 from health.services import health_recompute
@@ -27,13 +26,7 @@ SIGNAL_FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from django.utils.html import escape
 
 from accounts.models import ContactRole
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from health.models import HealthSnapshot
 from health.services import health_model_create, health_recompute
@@ -21,13 +20,7 @@ END = date(2026, 3, 31)
 SCRIPT = re.compile(r'<script id="fig-([a-z_]+)" type="application/json">(.*?)</script>', re.S)
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from health.engine import DEFAULT_WEIGHTS, SIGNAL_KEYS
 from health.models import HealthModel, HealthSnapshot
@@ -19,13 +18,7 @@ from tests.factories import AccountFactory
 ONLY_TRUST = {key: (100 if key == "data_trust" else 0) for key in SIGNAL_KEYS}
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 def yesterday_utc() -> date:

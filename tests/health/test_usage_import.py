@@ -13,7 +13,6 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account
-from cs_portal.celery import app as celery_app
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
 from health import tasks, usage_store
@@ -37,13 +36,7 @@ KEY_COLUMNS = "account,date,metric,product,chain,dataset,reason"
 METRICS = "queries, units, api_calls, stream_events, active_users, failed_queries"
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 def yesterday_utc() -> date:

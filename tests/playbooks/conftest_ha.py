@@ -14,10 +14,10 @@ from datetime import timedelta
 import pytest
 from django.core.mail.backends.locmem import EmailBackend
 
-from cs_portal.celery import app as celery_app
 from health.models import HealthSnapshot
 from health.services import health_model_current
 from playbooks.models import Alert, AlertKind
+from tests.conftest import celery_inline
 from tests.recording_server import RecordingServer, serving
 
 
@@ -27,11 +27,8 @@ def eager_celery():
 
     Errors do not propagate out of eager tasks here, so a task's retries run inline one after
     the other (with propagation on, Celery raises its Retry signal to the caller instead)."""
-    conf = celery_app.conf
-    previous = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, False
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = previous
+    with celery_inline(propagate=False):
+        yield
 
 
 @dataclass

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from cs_portal.celery import app as celery_app
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertKind, Play, Playbook, PlaybookStep, Task
 from tests.factories import AccountFactory
@@ -19,14 +18,6 @@ SHARP_DROP_TITLES = [
     "Confirm usage is back to its 28-day level or agree a recovery plan",
 ]
 SHARP_DROP_DAYS = [0, 1, 2, 7]
-
-
-@pytest.fixture
-def eager_celery():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from datetime import date
 
 import pytest
 
-from cs_portal.celery import app as celery_app
 from health.models import HealthSnapshot, UsageFact
 from health.services import health_model_current
+from tests.conftest import celery_inline
 from tests.recording_server import RecordingServer, serving
 
 
@@ -23,11 +23,8 @@ from tests.recording_server import RecordingServer, serving
 def eager_tasks():
     """Tasks inline, and their errors kept inside the task so retries run one after the other
     (with propagation on, Celery would raise its Retry signal to the caller instead)."""
-    conf = celery_app.conf
-    previous = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, False
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = previous
+    with celery_inline(propagate=False):
+        yield
 
 
 @dataclass

@@ -31,7 +31,6 @@ from tests.factories import AccountFactory, UserFactory
 from tests.playbooks import conftest_hb as fx
 from tests.playbooks.conftest_hb import alert_for, override, playbook, task
 
-eager_celery = fx.eager_celery
 library = fx.library
 digital = fx.digital
 strategic = fx.strategic
