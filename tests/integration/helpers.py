@@ -9,6 +9,7 @@ import urllib.request
 from datetime import UTC, date, datetime, timedelta
 
 POLL_SECONDS = 20
+DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
 
 
 def yesterday_utc() -> date:
@@ -38,3 +39,30 @@ def wait_for(condition, seconds: float = POLL_SECONDS):
             return value
         time.sleep(0.2)
     return condition()
+
+
+def steady_usage(account, *, until: date, days: int = 60) -> None:
+    """`days` of steady usage up to `until`, written directly (no import, so no task runs)."""
+    from health.models import UsageFact
+
+    UsageFact.objects.bulk_create(
+        [
+            fact
+            for n in range(days)
+            for fact in (
+                UsageFact(
+                    account=account,
+                    date=until - timedelta(days=n),
+                    metric="units",
+                    value=1000,
+                    **DIMS,
+                ),
+                UsageFact(
+                    account=account, date=until - timedelta(days=n), metric="api_calls", value=400
+                ),
+                UsageFact(
+                    account=account, date=until - timedelta(days=n), metric="active_users", value=6
+                ),
+            )
+        ]
+    )

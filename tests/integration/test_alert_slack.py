@@ -13,13 +13,20 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import api_token_create
-from health.models import HealthSnapshot, UsageFact
+from health.models import HealthSnapshot
 from health.services import health_recompute
 from health.tasks import recompute_health
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertDelivery, Play, Task
 from tests.factories import AccountFactory, ContractFactory, UserFactory
-from tests.integration.helpers import POLL_SECONDS, post_csv, wait_for, yesterday_utc
+from tests.integration.helpers import (
+    DIMS,
+    POLL_SECONDS,
+    post_csv,
+    steady_usage,
+    wait_for,
+    yesterday_utc,
+)
 from tests.playbooks import conftest_ha as fx
 
 pytestmark = pytest.mark.integration
@@ -27,7 +34,6 @@ pytestmark = pytest.mark.integration
 slack_server = fx.slack_server
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 DELIVERED = r"Task playbooks\.delivery\.deliver_alert\[[0-9a-f-]+\] succeeded"
-DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
 SITE_URL = "https://portal.example"
 
 
@@ -57,27 +63,7 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
         arr=Decimal("90000"),
     )
     playbooks_load_defaults()
-    UsageFact.objects.bulk_create(
-        [
-            fact
-            for n in range(60)
-            for fact in (
-                UsageFact(
-                    account=account,
-                    date=day - timedelta(days=n),
-                    metric="units",
-                    value=1000,
-                    **DIMS,
-                ),
-                UsageFact(
-                    account=account, date=day - timedelta(days=n), metric="api_calls", value=400
-                ),
-                UsageFact(
-                    account=account, date=day - timedelta(days=n), metric="active_users", value=6
-                ),
-            )
-        ]
-    )
+    steady_usage(account, until=day)
     health_recompute(as_of=day - timedelta(days=1), account_ids=[account.pk])
     health_recompute(as_of=day, account_ids=[account.pk])
     before = HealthSnapshot.objects.get(account=account, date=day)

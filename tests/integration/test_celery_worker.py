@@ -13,16 +13,22 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import api_token_create
-from health.models import HealthSnapshot, UsageFact
+from health.models import HealthSnapshot
 from health.services import health_recompute
 from tests.factories import AccountFactory, UserFactory
-from tests.integration.helpers import POLL_SECONDS, post_csv, wait_for, yesterday_utc
+from tests.integration.helpers import (
+    DIMS,
+    POLL_SECONDS,
+    post_csv,
+    steady_usage,
+    wait_for,
+    yesterday_utc,
+)
 
 pytestmark = pytest.mark.integration
 
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 RECEIVED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] received"
-DIMS = {"product": "developer", "chain": "ethereum", "dataset": "ethereum.core.transactions"}
 
 
 def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, celery_worker_process):
@@ -31,27 +37,7 @@ def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, cel
     token = api_token_create(user=UserFactory(role=Role.MANAGER))
     account = AccountFactory(external_id="steady", tier=3, seats=10)
     # 60 days of steady usage, written directly so that no import (and no task) is involved.
-    UsageFact.objects.bulk_create(
-        [
-            fact
-            for n in range(60)
-            for fact in (
-                UsageFact(
-                    account=account,
-                    date=day - timedelta(days=n),
-                    metric="units",
-                    value=1000,
-                    **DIMS,
-                ),
-                UsageFact(
-                    account=account, date=day - timedelta(days=n), metric="api_calls", value=400
-                ),
-                UsageFact(
-                    account=account, date=day - timedelta(days=n), metric="active_users", value=6
-                ),
-            )
-        ]
-    )
+    steady_usage(account, until=day)
     assert health_recompute(as_of=day, account_ids=[account.pk]) == 1
     before = HealthSnapshot.objects.get(account=account, date=day)
     assert (before.band, before.overrides) == ("green", [])
