@@ -21,7 +21,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 
 from cs_portal.params import query_string, whole_number
 
@@ -274,6 +274,14 @@ def account_detail(*, external_id: str) -> Account | None:
     if "\x00" in external_id:  # no such id can exist, and PostgreSQL rejects NUL in a query
         return None
     return accounts_with_commercials().filter(external_id=external_id).first()
+
+
+def account_detail_or_404(*, external_id: str) -> Account:
+    """The account behind an account page's URL, or a 404 for every tab alike."""
+    account = account_detail(external_id=external_id)
+    if account is None:
+        raise Http404("No account with that id")
+    return account
 
 
 @dataclass

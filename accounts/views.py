@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -105,13 +105,6 @@ def book(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context, status=400 if error else 200)
 
 
-def _account_or_404(external_id: str) -> Account:
-    account = selectors.account_detail(external_id=external_id)
-    if account is None:
-        raise Http404("No account with that id")
-    return account
-
-
 def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
     context = {
         "account": account,
@@ -136,7 +129,7 @@ def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
 
 @require_GET
 def account_detail(request: AuthedRequest, external_id: str) -> HttpResponse:
-    account = _account_or_404(external_id)
+    account = selectors.account_detail_or_404(external_id=external_id)
     return render(request, "accounts/account.html", _account_context(request, account))
 
 
@@ -152,7 +145,7 @@ def _int_or_none(raw: str | None) -> int | None:
 
 @require_POST
 def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
-    account = _account_or_404(external_id)
+    account = selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("You can only log touchpoints on accounts you own.")
     data = request.POST
@@ -194,7 +187,7 @@ def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
 
 @require_POST
 def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
-    account = _account_or_404(external_id)
+    account = selectors.account_detail_or_404(external_id=external_id)
     if not can_change_tier(request.user):
         raise PermissionDenied("Only a CS manager can change an account's tier.")
     errors: dict[str, str] = {}

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -28,9 +28,7 @@ def _parse_day(raw: str) -> date:
 @require_GET
 def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Health tab: score, band, overrides, the breakdown, and the charts behind them."""
-    account = account_selectors.account_detail(external_id=external_id)
-    if account is None:
-        raise Http404("No account with that id")
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     error, as_of = "", None
     if request.GET.get("as_of"):
         try:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
@@ -33,13 +33,6 @@ PLAN_LABELS = {
     "targets": "Targets",
     "status": "Status",
 }
-
-
-def _account_or_404(external_id: str) -> Account:
-    account = account_selectors.account_detail(external_id=external_id)
-    if account is None:
-        raise Http404("No account with that id")
-    return account
 
 
 def _vary(response: HttpResponse) -> HttpResponse:
@@ -97,7 +90,7 @@ def _plan_values(plan: SuccessPlan | None) -> dict:
 @require_GET
 def account_success(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Success tab: success plan and ROI baseline, onboarding milestones, time to value."""
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     editing = request.GET.get("edit") == "1"
     context = _success_context(
         request, account, editing=editing and can_edit_account(request.user, account)
@@ -109,7 +102,7 @@ def account_success(request: AuthedRequest, external_id: str) -> HttpResponse:
 
 @require_POST
 def success_plan_update(request: AuthedRequest, external_id: str) -> HttpResponse:
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can edit its success plan.")
     try:
@@ -134,7 +127,7 @@ def success_plan_update(request: AuthedRequest, external_id: str) -> HttpRespons
 @require_POST
 def milestones_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     """Create the tier's standard onboarding milestones from the first contract's start."""
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can plan onboarding.")
     start = success.first_contract_start(account=account)
@@ -148,7 +141,7 @@ def milestones_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 
 @require_POST
 def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> HttpResponse:
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     milestone = get_object_or_404(Milestone, pk=pk, account=account)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can complete milestones.")

@@ -69,7 +69,7 @@ def _after_task(
     """Answer a task action with the fragment the action came from (htmx) or a redirect."""
     origin = request.POST.get("from", "work")
     if origin == "plays":
-        account = _account_or_404(task.account.external_id)
+        account = account_selectors.account_detail_or_404(external_id=task.account.external_id)
         if request.htmx:
             context = _plays_context(request, account, notice=notice, action_error=error)
             return render(request, "playbooks/account_plays.html#plays", context, status=status)
@@ -123,13 +123,6 @@ def task_claim(request: AuthedRequest, task_id: int) -> HttpResponse:
 # --- the account's Plays tab ----------------------------------------------------------------
 
 
-def _account_or_404(external_id: str) -> Account:
-    account = account_selectors.account_detail(external_id=external_id)
-    if account is None:
-        raise Http404("No account with that id")
-    return account
-
-
 def _plays_context(request: AuthedRequest, account: Account, **extra) -> dict:
     can_edit = can_edit_account(request.user, account)
     all_plays = list(plays.account_plays(account=account))
@@ -159,7 +152,7 @@ def _plays_context(request: AuthedRequest, account: Account, **extra) -> dict:
 def account_plays(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Plays tab: open plays with their tasks, finished plays, and (for editors) a form to
     start a play by hand."""
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     return render(request, "playbooks/account_plays.html", _plays_context(request, account))
 
 
@@ -184,7 +177,7 @@ def _plays_answer(
 @require_POST
 def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     """Start a play by hand (the account's CSM or a manager)."""
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a CS manager can start its plays.")
     key = request.POST.get("playbook", "").strip()
@@ -207,7 +200,7 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 @require_POST
 def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpResponse:
     """Stop an open play; its open tasks go away, finished ones stay."""
-    account = _account_or_404(external_id)
+    account = account_selectors.account_detail_or_404(external_id=external_id)
     play = account.plays.select_related("playbook").filter(pk=play_id).first()
     if play is None:
         raise Http404("No such play on this account")
