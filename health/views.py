@@ -126,15 +126,6 @@ def _int(raw: str | None, default: int) -> int:
         return -1 if raw else default
 
 
-def _number(raw: str) -> float:
-    """A posted weight as a number for the running total (what cannot be read counts 0)."""
-    try:
-        value = float((raw or "").strip())
-    except ValueError:
-        return 0.0
-    return value if math.isfinite(value) else 0.0
-
-
 @require_http_methods(["GET", "POST"])
 def health_model(request: AuthedRequest) -> HttpResponse:
     """Managers tune the weights and thresholds; every save is a new version."""
@@ -161,7 +152,8 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     context["rows"] = [(k, SIGNAL_LABELS[k], request.POST.get(f"w_{k}", "")) for k in SIGNAL_KEYS]
-    context["weight_total"] = sum(_number(weight) for _, _, weight in context["rows"])
+    # The running total under the table; what cannot be read counts 0 there.
+    context["weight_total"] = sum(w for w in weights.values() if math.isfinite(w))
     context["green_min"], context["yellow_min"] = green, yellow
     context["note"] = request.POST.get("note", "")
     if errors:
