@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from . import aggregates
+from . import aggregates, events
 from .engine import (
     DEFAULT_GREEN_MIN,
     DEFAULT_WEIGHTS,
@@ -106,9 +106,7 @@ def health_recompute(
     with transaction.atomic():
         # Snapshots and the alerts (and plays) they raise commit together or not at all.
         written = snapshots_write(snapshots, day=as_of, account_ids=account_ids)
-        from playbooks.hooks import after_recompute
-
-        after_recompute(as_of=as_of, account_ids=account_ids)
+        events.announce_recompute(as_of=as_of, account_ids=account_ids)
     log.info(
         "recomputed health for %d accounts as of %s in %.2fs (%d snapshots new or changed)",
         len(snapshots),

@@ -122,7 +122,7 @@ def test_a_failing_hook_leaves_the_previous_snapshots_and_writes_nothing(book, m
     def boom(**kwargs):
         raise RuntimeError("the tiering hook failed")
 
-    monkeypatch.setattr("playbooks.tiering.tier_suggestions_refresh", boom)
+    monkeypatch.setattr("playbooks.hooks.tier_suggestions_refresh", boom)
     with pytest.raises(RuntimeError):
         health_recompute(as_of=D)
 

@@ -43,11 +43,11 @@ from accounts.models import Account, Role, User
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
 from health import demo as health_demo
+from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, Incident
 from health.services import health_backfill, last_complete_day
 from playbooks.demo import demo_success_seed
-from playbooks.hooks import after_recompute, paused
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, Play
 
@@ -326,7 +326,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {'alerts':<12} none: the book is anchored in the past")
             return
         with quiet_logs(), transaction.atomic():
-            after_recompute(as_of=as_of, account_ids=None, since_days=ALERT_CATCH_UP_DAYS)
+            announce_recompute(as_of=as_of, account_ids=None, since_days=ALERT_CATCH_UP_DAYS)
         kinds = Counter(Alert.objects.values_list("kind", flat=True))
         plays = Play.objects.filter(status="open").count()
         self.stdout.write(

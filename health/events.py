@@ -1,0 +1,69 @@
+"""What health announces, and the registry the apps above it subscribe to.
+
+`health` sits below `playbooks`, `datatrust` and the features to come, so it never imports
+them. Instead it keeps two small lists of callables and calls them at the documented moments;
+each higher app registers its listeners from its `AppConfig.ready()`, the way Django's own
+apps hook the admin or the checks framework. Listeners run inside the caller's transaction:
+what they write commits (or rolls back) with what was announced.
+
+- `after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int) -> None`:
+  the day's snapshots for these accounts (None: the whole book) are stored. `since_days` > 1
+  asks listeners to catch up on what crossed inside that window (after a first backfill).
+- `after_incidents(*, keys: list[str]) -> None`: these incidents were created or updated by an
+  import (or by a freshness breach opening or closing one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
+
+RecomputeListener = Callable[..., None]
+IncidentsListener = Callable[..., None]
+
+_recompute_listeners: list[RecomputeListener] = []
+_incident_listeners: list[IncidentsListener] = []
+_paused: ContextVar[bool] = ContextVar("health_events_paused", default=False)
+
+
+def on_recompute(listener: RecomputeListener) -> RecomputeListener:
+    """Register a listener for stored snapshots (idempotent: a second registration is a no-op)."""
+    if listener not in _recompute_listeners:
+        _recompute_listeners.append(listener)
+    return listener
+
+
+def on_incidents(listener: IncidentsListener) -> IncidentsListener:
+    """Register a listener for imported or changed incidents (idempotent)."""
+    if listener not in _incident_listeners:
+        _incident_listeners.append(listener)
+    return listener
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Score without announcing: for bulk loads that announce once at the end (the demo seed
+    loads history first, then raises what holds today)."""
+    token = _paused.set(True)
+    try:
+        yield
+    finally:
+        _paused.reset(token)
+
+
+def announce_recompute(
+    *, as_of: date, account_ids: list[int] | None, since_days: int = 1
+) -> None:
+    if _paused.get():
+        return
+    for listener in list(_recompute_listeners):
+        listener(as_of=as_of, account_ids=account_ids, since_days=since_days)
+
+
+def announce_incidents(*, keys: list[str]) -> None:
+    if _paused.get() or not keys:
+        return
+    for listener in list(_incident_listeners):
+        listener(keys=keys)
