@@ -66,6 +66,7 @@ class ImportResult:
     seconds: float = 0.0
     run_id: int | None = None
     touched_accounts: set[int] = field(default_factory=set)  # filled by bulk paths
+    touched_days: set[date] = field(default_factory=set)  # days of usage a bulk path wrote
 
     @property
     def ok(self) -> bool:
@@ -242,11 +243,37 @@ class ImportKind:
         """
         return False
 
+    def affected_accounts(self, rows: list[Row]) -> set[int]:
+        """The ids of the accounts this import changed (listeners rescore them)."""
+        return {r.refs["account"] for r in rows if r.refs.get("account")}
+
+    def before_commit(self, rows: list[Row], result: ImportResult) -> None:
+        """Work that must follow this import, written inside its transaction (an outbox row,
+        an announcement), so it commits with the data or not at all."""
+
     def after_commit(self, rows: list[Row], result: ImportResult) -> None:
-        """Hook run after the data is committed (e.g. enqueue a recompute)."""
+        """Hook run after the data is committed (e.g. clear a cache)."""
 
 
 _REGISTRY: dict[str, ImportKind] = {}
+# Apps above the pipeline hear about every accepted import inside its transaction:
+# listener(*, kind: str, account_ids: set[int]) -> None. Registered from AppConfig.ready().
+_IMPORT_LISTENERS: list[Callable[..., None]] = []
+
+
+def on_import(listener: Callable[..., None]) -> Callable[..., None]:
+    if listener not in _IMPORT_LISTENERS:
+        _IMPORT_LISTENERS.append(listener)
+    return listener
+
+
+def import_committing(kind: ImportKind, rows: list[Row], result: ImportResult) -> None:
+    """Call inside the import's transaction, after its rows are written (the bulk paths call
+    it themselves): the kind's own follow-up work, then the listeners."""
+    kind.before_commit(rows, result)
+    account_ids = set(result.touched_accounts or ()) or kind.affected_accounts(rows)
+    for listener in list(_IMPORT_LISTENERS):
+        listener(kind=kind.key, account_ids=account_ids)
 
 
 def register(cls: type[ImportKind]) -> type[ImportKind]:
@@ -498,6 +525,7 @@ def run_import(
         try:
             with transaction.atomic():
                 result.stats = kind.write(rows, present)
+                import_committing(kind, rows, result)
                 transaction.on_commit(lambda: kind.after_commit(rows, result))
         except ImportRejected as exc:
             for err in exc.errors:

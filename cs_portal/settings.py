@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "accounts",
     "health",
     "playbooks",
+    "datatrust",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Imports ask for a rescore in their own transaction; the relay waits until no new request has
+# come for this long, then scores the whole load once (files of one load arrive seconds apart).
+# Inline (no REDIS_URL) there is nobody to wait: each import is scored as it commits.
+RECOMPUTE_SETTLE_SECONDS = envint("RECOMPUTE_SETTLE_SECONDS", 20 if REDIS_URL else 0)
+
 BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
 
 # Browser uploads larger than this run as a background job with a progress bar; the file waits
@@ -171,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "health.tasks.recompute_book_nightly",
         "schedule": crontab(hour=1, minute=15),
         "options": {"expires": 6 * 3600},
+    },
+    "recompute-outbox-sweep": {
+        "task": "health.tasks.relay_recompute_requests",
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
     "daily-alert-digest": {
         "task": "playbooks.delivery.send_digests",

@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 from accounts.models import Account, Contract
 
 from .engine import SHARP_DROP_SHARE, AccountInputs
+from .landing import usage_landed_through
 from .models import Incident
 
 USAGE = "health_usagefact"
@@ -184,6 +185,11 @@ def data_since() -> date | None:
     return value
 
 
+def usage_caches_clear() -> None:
+    """After a usage import commits: cached spans of the fact table may have moved."""
+    cache.delete(DATA_SINCE_KEY)
+
+
 def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
     scope, scope_params = _scope(account_ids)
     current = '("left" IS NULL OR "left" > %s)'
@@ -309,7 +315,15 @@ def onboarding(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
 
 
 def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
-    """Everything the engine needs for the scoped accounts, in a fixed number of queries."""
+    """Everything the engine needs for the scoped accounts, in a fixed number of queries.
+
+    Usage is read through the book's usage watermark (`health.landing`): a day whose usage has
+    not landed yet is not read as zero. With no usage landed at all, nobody is scored.
+    """
+    landed = usage_landed_through()
+    if landed is None:
+        return []
+    usage_day = min(as_of, landed)
     # Lapsed accounts (they had contracts, none is active that day) are not scored: nothing is
     # left to protect, and their collapse would bury the book's real risks. Accounts with no
     # contract data at all are scored; the commit signal simply does not apply to them.
@@ -320,8 +334,8 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
     base = list(accounts.values_list("id", "tier", "segment", "seats"))
-    windows = usage_windows(as_of, account_ids)
-    lows = low_days(as_of, account_ids)
+    windows = usage_windows(usage_day, account_ids)
+    lows = low_days(usage_day, account_ids)
     commits = commit_consumption(as_of, account_ids)
     since = data_since()
     people = contacts(as_of, account_ids)
@@ -331,7 +345,12 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     inputs = []
     for account_id, tier, segment, seats in base:
         inp = AccountInputs(
-            account_id=account_id, tier=tier, segment=segment, seats=seats, data_since=since
+            account_id=account_id,
+            tier=tier,
+            segment=segment,
+            seats=seats,
+            data_since=since,
+            usage_through=usage_day,
         )
         for part in (
             windows.get(account_id),

@@ -95,6 +95,9 @@ class AccountInputs:
     period_end: date | None = None
     consumed_in_period: float = 0.0
     data_since: date | None = None  # first day we hold usage for (history may start mid-period)
+    # the newest day whose usage has landed, when it is before the day scored: usage is judged
+    # through that day (a day not landed yet is not zero usage)
+    usage_through: date | None = None
     # relationship
     has_contacts: bool = False
     exec_last_engaged: date | None = None
@@ -168,6 +171,11 @@ def trend_ratio(inp: AccountInputs) -> float | None:
     return inp.units_28 / inp.units_prev_28 if inp.units_prev_28 > 0 else None
 
 
+def usage_day(inp: AccountInputs, as_of: date) -> date:
+    """The last day usage is judged through: the day scored, or the newest landed one."""
+    return min(as_of, inp.usage_through) if inp.usage_through else as_of
+
+
 def commit_pace(inp: AccountInputs, as_of: date) -> float | None:
     """Units consumed so far ÷ (commit × elapsed share of the period we hold data for)."""
     if not inp.commit_units or inp.period_start is None or inp.period_end is None:
@@ -213,7 +221,7 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
             score=100 * (ratio - 0.5) / 0.6,
         )
 
-    pace = commit_pace(inp, as_of)
+    pace = commit_pace(inp, usage_day(inp, as_of))
     if pace is None:
         add("commit_pace", False, "no commit", reason="no committed units in the current contract")
     else:
@@ -389,7 +397,7 @@ def evaluate(
     )
 
     ratio = trend_ratio(inp)
-    pace = commit_pace(inp, as_of)
+    pace = commit_pace(inp, usage_day(inp, as_of))
     overrides: list[Override] = []
     if (
         inp.prior_daily_avg > 0
@@ -471,6 +479,8 @@ def evaluate(
         "period_start": inp.period_start.isoformat() if inp.period_start else None,
         "period_end": inp.period_end.isoformat() if inp.period_end else None,
     }
+    if usage_day(inp, as_of) < as_of:
+        facts["usage_through"] = usage_day(inp, as_of).isoformat()
     return Result(
         score=score,
         weighted_score=round(weighted, 2),

@@ -53,9 +53,7 @@ def paused() -> Iterator[None]:
         _paused.reset(token)
 
 
-def announce_recompute(
-    *, as_of: date, account_ids: list[int] | None, since_days: int = 1
-) -> None:
+def announce_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int = 1) -> None:
     if _paused.get():
         return
     for listener in list(_recompute_listeners):

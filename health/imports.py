@@ -22,7 +22,11 @@ from cs_portal.imports import (
     upsert,
 )
 
+from . import events
+from .aggregates import usage_caches_clear
+from .landing import usage_days_land
 from .models import FailureReason, Incident, IncidentKind, Metric, Product, Severity
+from .services import recompute_request
 
 SLUG = re.compile(r"^[a-z0-9_]+$")
 DATASET = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_*]+){1,2}$")
@@ -117,17 +121,22 @@ class UsageImport(ImportKind):
 
         return usage_copy_import(self, data, result, progress)
 
-    def affected_accounts(self, rows: list[Row]) -> set[int]:
-        return {r.refs["account"] for r in rows}
+    def before_commit(self, rows: list[Row], result: ImportResult) -> None:
+        days = result.touched_days or {r.values["date"] for r in rows}
+        new_day = usage_days_land(days)
+        # A new day for the book: every account is scored for it, including those that had no
+        # usage that day (they are the ones a CSM must hear about).
+        recompute_request(
+            account_ids=None
+            if new_day
+            else (result.touched_accounts or self.affected_accounts(rows)),
+            reason="import:usage",
+        )
 
     def after_commit(self, rows: list[Row], result: ImportResult) -> None:
-        from django.core.cache import cache
-
-        from .aggregates import DATA_SINCE_KEY
-        from .tasks import enqueue_recompute
-
-        cache.delete(DATA_SINCE_KEY)  # the import may have added older days
-        enqueue_recompute(result.touched_accounts or self.affected_accounts(rows))
+        # The import may have added older days, or the book's newest one. (The rescore of the
+        # accounts it touched was requested inside its transaction: see health.apps.)
+        usage_caches_clear()
 
 
 @register
@@ -193,8 +202,9 @@ class IncidentsImport(ImportKind):
             ),
         )
 
-    def after_commit(self, rows: list[Row], result: ImportResult) -> None:
-        # An incident can touch any account that used its datasets: rescore the whole book.
-        from .tasks import enqueue_recompute
-
-        enqueue_recompute(None)
+    def before_commit(self, rows: list[Row], result: ImportResult) -> None:
+        # An incident can touch any account that used its datasets: rescore the whole book
+        # (a schema change caps nobody's health, so a file of only those rescores nothing).
+        if any(r.values["kind"] != IncidentKind.SCHEMA_CHANGE for r in rows):
+            recompute_request(account_ids=None, reason="import:incidents")
+        events.announce_incidents(keys=[r.values["key"] for r in rows])

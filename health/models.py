@@ -66,6 +66,26 @@ class UsageFact(models.Model):
         return f"{self.account_id} {self.date} {self.metric}={self.value}"
 
 
+class UsageDay(models.Model):
+    """A day whose usage has landed: some usage import delivered facts for it.
+
+    The newest such day is the book's usage watermark. Usage for a later day has not arrived
+    yet, so a recompute as of that day scores usage through the watermark instead of reading
+    the missing day as zero; with no day landed at all, nothing is scored ("awaiting usage").
+    A tiny table, so the watermark is one index read, never a scan of the facts.
+    """
+
+    date = models.DateField(unique=True)
+    first_landed_at = models.DateTimeField(auto_now_add=True)
+    last_import_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"usage landed for {self.date}"
+
+
 class IncidentKind(models.TextChoices):
     FRESHNESS = "freshness", "Freshness"
     ACCURACY = "accuracy", "Accuracy"
@@ -91,6 +111,14 @@ class Incident(models.Model):
     datasets = models.JSONField(default=list, blank=True)
     chains = models.JSONField(default=list, blank=True)
     title = models.CharField(max_length=200, blank=True)
+    # Schema changes: the day the change takes effect and the migration note for customers.
+    effective = models.DateField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    # Opened by the freshness monitor (lag over the dataset's SLA) rather than imported.
+    auto = models.BooleanField(default=False)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started"]
@@ -153,3 +181,25 @@ class HealthSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.date}: {self.score} {self.band}"
+
+
+class RecomputeRequest(models.Model):
+    """Work that must follow a commit: rescore these accounts (None: the whole book).
+
+    Written in the same transaction as the data that needs it (a transactional outbox), so it
+    is never lost if the broker is down at that moment. Requests settle before they run: the
+    relay waits until no new request has arrived for RECOMPUTE_SETTLE_SECONDS, then claims
+    every pending one and runs one recompute for their union, so the files of one load (in any
+    order, seconds apart) are scored once, together.
+    """
+
+    account_ids = models.JSONField(null=True, blank=True, help_text="null: the whole book")
+    reason = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        scope = "book" if self.account_ids is None else f"{len(self.account_ids)} accounts"
+        return f"rescore {scope} ({self.reason})"

@@ -7,9 +7,11 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -25,7 +27,7 @@ from .engine import (
     Signal,
     evaluate,
 )
-from .models import HealthModel, HealthSnapshot
+from .models import HealthModel, HealthSnapshot, RecomputeRequest
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,9 @@ def health_recompute(
     model = model or health_model_current()
     started = time.monotonic()
     snapshots = snapshot_rows(as_of=as_of, account_ids=account_ids, model=model)
+    if not snapshots:
+        log.info("nothing scored as of %s: no usage has landed yet (awaiting usage)", as_of)
+        return 0
     with transaction.atomic():
         # Snapshots and the alerts (and plays) they raise commit together or not at all.
         written = snapshots_write(snapshots, day=as_of, account_ids=account_ids)
@@ -301,3 +306,70 @@ def health_model_preview(*, weights: dict[str, float], green_min: int, yellow_mi
         "changed": sum(moves.values()),
         "moves": sorted(((a, b, n) for (a, b), n in moves.items()), key=lambda m: -m[2]),
     }
+
+
+# --- the recompute outbox ---------------------------------------------------------------------
+
+
+def recompute_request(*, account_ids: Iterable[int] | None, reason: str) -> RecomputeRequest | None:
+    """Ask for these accounts (None: the whole book) to be rescored once the load settles.
+
+    Call it inside the transaction that changed their data: the request commits with the data
+    or not at all, and a relay task is queued after commit. If the broker is down then, the
+    request waits in the table and the beat's sweep runs it later; nothing is lost.
+    """
+    ids = None if account_ids is None else sorted(set(account_ids))
+    if ids == []:
+        return None
+    request = RecomputeRequest.objects.create(account_ids=ids, reason=reason[:60])
+    transaction.on_commit(_relay_soon)
+    return request
+
+
+def _relay_soon() -> None:
+    from .tasks import relay_recompute_requests
+
+    settle = settings.RECOMPUTE_SETTLE_SECONDS
+    try:
+        if settle > 0:
+            relay_recompute_requests.apply_async(countdown=settle)
+        else:
+            relay_recompute_requests.delay()
+    except Exception:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise  # inline: the failure is the recompute's own, and must surface
+        # The request is committed; the periodic sweep will run it when the broker is back.
+        log.warning("could not queue the recompute relay; the sweep will run it", exc_info=True)
+
+
+def recompute_requests_run(*, settle_seconds: float | None = None) -> int | None:
+    """Run the pending recompute requests as one recompute, once they have settled.
+
+    Settled means no request arrived in the last `settle_seconds`: the files of one load come
+    seconds apart, in any order, and are scored once, together, as the load finally stands
+    (no alert describes a half-loaded book). Each request queues a relay; the relays of the
+    earlier requests find a newer one and leave it to its own relay. Requests are claimed
+    with SELECT … FOR UPDATE SKIP LOCKED and deleted in the recompute's transaction, so two
+    relays never run the same work and a failed recompute leaves them for the next sweep.
+    Returns the accounts scored, or None when nothing was due.
+    """
+    settle = settings.RECOMPUTE_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    newest = RecomputeRequest.objects.order_by("-created_at").values_list("created_at", flat=True)
+    newest = newest.first()
+    if newest is None:
+        return None
+    # A small tolerance: the relay's countdown starts a moment after the request's timestamp.
+    if newest > timezone.now() - timedelta(seconds=max(0.0, settle - 0.05)):
+        return None
+    with transaction.atomic():
+        claimed = list(
+            RecomputeRequest.objects.select_for_update(skip_locked=True).values_list(
+                "pk", "account_ids"
+            )
+        )
+        if not claimed:
+            return None
+        book = any(ids is None for _, ids in claimed)
+        scope = None if book else sorted({i for _, ids in claimed for i in ids})
+        RecomputeRequest.objects.filter(pk__in=[pk for pk, _ in claimed]).delete()
+        return health_recompute(account_ids=scope)

@@ -23,9 +23,14 @@ def recompute_book_nightly() -> int:
     return services.health_recompute()
 
 
+@shared_task(acks_late=True, max_retries=3, autoretry_for=(ConnectionError,), retry_backoff=True)
+def relay_recompute_requests() -> int | None:
+    """Run the pending recompute requests once they have settled (queued after each request
+    commits, and swept every minute by beat in case a queueing failed)."""
+    return services.recompute_requests_run()
+
+
 def enqueue_recompute(account_ids: Iterable[int] | None) -> None:
-    """One task per import (never per row). Called after the import's transaction commits."""
-    ids = None if account_ids is None else sorted(set(account_ids))
-    if ids == []:
-        return
-    recompute_health.delay(ids)
+    """Rescore these accounts (None: the book) once the current load settles. Inside a
+    transaction the request commits with it; outside one it commits at once."""
+    services.recompute_request(account_ids=account_ids, reason="requested")

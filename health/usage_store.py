@@ -16,7 +16,7 @@ from datetime import date
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
-from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats
+from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats, import_committing
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,9 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             "JOIN accounts_account a ON a.external_id = s.account"
         )
         result.touched_accounts = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT DISTINCT date FROM usage_stage")
+        result.touched_days = {date.fromisoformat(row[0].strip()) for row in cursor.fetchall()}
+        import_committing(kind, [], result)
         phases["upsert"] = time.monotonic()
         log.info(
             "usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
