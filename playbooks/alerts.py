@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 
-from accounts.models import Account
+from accounts.models import Account, Contract
 from accounts.selectors import accounts_with_commercials
 from health.models import HealthSnapshot
 
-from .models import Alert, AlertKind, Milestone
+from .models import Alert, AlertKind, AlertStatus, Milestone
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ class _Account:
     def __init__(self, pk, name, tier, csm_id, renewal_date=None, current_arr=0):
         self.pk, self.name, self.tier, self.csm_id = pk, name, tier, csm_id
         self.renewal_date, self.current_arr = renewal_date, current_arr
+        self.last_end = None  # the end of the account's latest contract, signed or running
+
+
+def last_contract_end() -> Subquery:
+    """The latest end among an account's contracts (for annotating accounts): past the current
+    renewal date once the renewal is signed, even before the new contract starts."""
+    return Subquery(
+        Contract.objects.filter(account=OuterRef("pk")).order_by("-end").values("end")[:1]
+    )
 
 
 def alert_candidates(
@@ -87,12 +97,14 @@ def alert_candidates(
     }
     # Renewal and ARR come from contracts: only the accounts that are not green need them.
     not_green = [pk for pk, snap in today.items() if snap.band != "green"]
-    for pk, renewal, arr in (
+    for pk, renewal, arr, last_end in (
         accounts_with_commercials(as_of=as_of)
         .filter(pk__in=not_green)
-        .values_list("pk", "renewal_date", "current_arr")
+        .annotate(last_end=last_contract_end())
+        .values_list("pk", "renewal_date", "current_arr", "last_end")
     ):
         accounts[pk].renewal_date, accounts[pk].current_arr = renewal, arr
+        accounts[pk].last_end = last_end
     out: list[Candidate] = []
 
     for account_id, snap in today.items():
@@ -127,7 +139,8 @@ def alert_candidates(
                 add(
                     AlertKind.OVERRIDE,
                     f"{as_of}:{override['key']}",
-                    f"{account.name}: {override['key']}",
+                    f"{account.name}: {override['key']} override fired "
+                    f"(health capped at {override['cap_band']})",
                     override["detail"],
                     {"override": override["key"], "cap_band": override["cap_band"]},
                 )
@@ -143,12 +156,19 @@ def alert_candidates(
                 add(
                     AlertKind.SCORE_DROP,
                     f"{as_of}",
-                    f"{account.name} dropped {old - snap.score} points in 7 days",
+                    f"{account.name} dropped {old - snap.score} points in 7 days "
+                    f"({old} → {snap.score})",
                     f"Health fell from {old} to {snap.score} in 7 days.",
                     {"from_score": old, "points": old - snap.score},
                 )
         renewal = account.renewal_date
-        if renewal and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS and snap.band != "green":
+        signed = renewal and account.last_end and account.last_end > renewal
+        if (
+            renewal
+            and not signed
+            and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS
+            and snap.band != "green"
+        ):
             add(
                 AlertKind.RENEWAL_RISK,
                 f"{renewal}",
@@ -159,23 +179,25 @@ def alert_candidates(
                 {"renewal": renewal.isoformat(), "arr": float(account.current_arr)},
             )
         share = facts.get("consumed_share")
-        if share is not None and facts.get("period_start"):
-            for threshold in COMMIT_THRESHOLDS:
-                if share >= threshold:
-                    add(
-                        AlertKind.COMMIT_THRESHOLD,
-                        f"{int(threshold * 100)}:{facts['period_start']}",
-                        f"{account.name} has used {share:.0%} of its commit",
-                        f"{facts['consumed']:,.0f} of {facts['commit']:,.0f} committed units "
-                        f"consumed since {facts['period_start']} (contract ends "
-                        f"{facts['period_end']}).",
-                        {
-                            "threshold": threshold,
-                            "consumed_share": share,
-                            "consumed": facts["consumed"],
-                            "commit": facts["commit"],
-                        },
-                    )
+        crossed = [t for t in COMMIT_THRESHOLDS if share is not None and share >= t]
+        if crossed and facts.get("period_start"):
+            # Only the highest threshold crossed: jumping past 70% and 90% at once is one piece
+            # of news, and a 90% alert makes a later 70% one pointless.
+            threshold = crossed[-1]
+            add(
+                AlertKind.COMMIT_THRESHOLD,
+                f"{int(threshold * 100)}:{facts['period_start']}",
+                f"{account.name} crossed {int(threshold * 100)}% of its commit ({share:.0%} used)",
+                f"{facts['consumed']:,.0f} of {facts['commit']:,.0f} committed units "
+                f"consumed since {facts['period_start']} (contract ends "
+                f"{facts['period_end']}).",
+                {
+                    "threshold": threshold,
+                    "consumed_share": share,
+                    "consumed": facts["consumed"],
+                    "commit": facts["commit"],
+                },
+            )
         spike = facts.get("spike_ratio")
         prev_spike = (prev.facts or {}).get("spike_ratio") if prev else None
         if (
@@ -187,7 +209,8 @@ def alert_candidates(
             add(
                 AlertKind.USAGE_SPIKE,
                 f"{as_of}",
-                f"{account.name}: usage {spike:.1f}× its normal level",
+                f"{account.name}: usage spiked to {spike:.1f}× its normal level "
+                f"(threshold {SPIKE_RATIO:g}×)",
                 f"Last 7 days average {facts['units_7'] / 7:,.0f} units/day vs "
                 f"{facts['prior_daily_avg']:,.0f} over the 28 days before: a product-qualified "
                 "signal for a human to step in.",
@@ -206,7 +229,8 @@ def alert_candidates(
                 account.pk,
                 AlertKind.ONBOARDING_OVERDUE,
                 f"{milestone.key}:{milestone.due}",
-                f"{account.name}: {milestone.get_key_display()} overdue",
+                f"{account.name}: {milestone.get_key_display()} milestone overdue "
+                f"(due {milestone.due})",
                 f"Due {milestone.due}, {(as_of - milestone.due).days} days ago, not done yet.",
                 {"milestone": milestone.key, "due": milestone.due.isoformat()},
                 account.csm_id,
@@ -221,6 +245,10 @@ def alerts_raise(
     """Create the alerts for the day's crossings that do not exist yet; start their plays and
     queue their delivery after commit. Returns the new alerts.
 
+    A crossing whose alert was resolved (its condition had cleared) and that holds again is
+    reopened rather than raised twice: open and unread again, with today's numbers, and its
+    plays start again if none is running (its deliveries went out the first time).
+
     With `since_days` (e.g. 30 after a first backfill) the day is compared with the snapshot
     that far back, so conditions that began inside the window and still hold are raised once.
     """
@@ -229,31 +257,35 @@ def alerts_raise(
     if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
         return []
     candidates = alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
-    created = _alerts_create(candidates, as_of=as_of, account_ids=account_ids)
-    if created:
-        from .delivery import deliveries_enqueue
+    if not candidates:
+        return []
+    existing = _existing(candidates, account_ids)
+    reopened = _alerts_reopen(candidates, existing, as_of=as_of)
+    created = _alerts_create(candidates, set(existing), as_of=as_of)
+    if created or reopened:
         from .plays import plays_start_for_alerts
 
-        plays_start_for_alerts(created)
+        plays_start_for_alerts(created + reopened)
+    if created:
+        from .delivery import deliveries_enqueue
+
         ids = [a.pk for a in created]
         transaction.on_commit(lambda: deliveries_enqueue(ids))
         log.info("raised %d alerts as of %s", len(created), as_of)
+    if reopened:
+        log.info("reopened %d alerts as of %s: their condition holds again", len(reopened), as_of)
     return created
 
 
-def _alerts_create(
-    candidates: list[Candidate], *, as_of: date, account_ids: list[int] | None
-) -> list[Alert]:
-    """Insert the candidates that are not alerts yet; returns the alerts this call created.
+def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date) -> list[Alert]:
+    """Insert the candidates that are not alerts yet (`seen`: the keys that exist); returns the
+    alerts this call created.
 
     Most crossings on a recompute were raised before (a commit threshold holds all period), so
     one read of the existing keys leaves only the new ones, inserted in one statement. If that
     insert meets an alert another worker raised a moment ago, the new ones are taken one by one
     instead, each skipping the alerts that exist by then.
     """
-    if not candidates:
-        return []
-    seen = _existing(candidates, account_ids)
     fresh = []
     for c in candidates:
         if (c.account_id, c.kind, c.key) not in seen:
@@ -285,13 +317,55 @@ def _alerts_create(
     return created
 
 
-def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> set[tuple]:
-    """The (account, kind, key) of the candidates' alerts that exist already (read by key: for
-    the whole book an IN list of every account would cost more than it saves)."""
+def _alerts_reopen(
+    candidates: list[Candidate], existing: dict[tuple, tuple[int, str]], *, as_of: date
+) -> list[Alert]:
+    """Reopen the resolved alerts whose crossing holds again (one read, one batched update)."""
+    wanted: dict[int, Candidate] = {}
+    for c in candidates:
+        pk, status = existing.get((c.account_id, c.kind, c.key), (None, ""))
+        if status == AlertStatus.RESOLVED:
+            wanted[pk] = c
+    if not wanted:
+        return []
+    # Resolved by a later day's snapshot: a late recompute of an earlier day does not undo it.
+    alerts = list(
+        Alert.objects.filter(pk__in=wanted, status=AlertStatus.RESOLVED, resolved_as_of__lte=as_of)
+    )
+    if not alerts:
+        return []
+    for alert in alerts:
+        for name, value in (_values(wanted[alert.pk], as_of) | REOPENED).items():
+            setattr(alert, name, value)
+    Alert.objects.bulk_update(alerts, list(_values(wanted[alerts[0].pk], as_of) | REOPENED), 500)
+    return alerts
+
+
+# What reopening an alert clears: it reads as news again.
+REOPENED = {
+    "status": AlertStatus.OPEN,
+    "read_at": None,
+    "acknowledged_by": None,
+    "acknowledged_at": None,
+    "snoozed_until": None,
+    "snoozed_by": None,
+    "snoozed_at": None,
+    "resolved_at": None,
+    "resolved_as_of": None,
+    "resolved_reason": "",
+}
+
+
+def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> dict[tuple, tuple]:
+    """(account, kind, key) → (id, status) of the candidates' alerts that exist already (read by
+    key: for the whole book an IN list of every account would cost more than it saves)."""
     qs = Alert.objects.filter(key__in={c.key for c in candidates})
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    return set(qs.values_list("account_id", "kind", "key"))
+    return {
+        (a, kind, key): (pk, status)
+        for pk, a, kind, key, status in qs.values_list("pk", "account_id", "kind", "key", "status")
+    }
 
 
 def _values(c: Candidate, as_of: date) -> dict:

@@ -8,9 +8,11 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.models import Account
+from accounts.selectors import today
 from cs_portal.params import whole_number
 
-from .models import Alert, AlertDelivery, AlertKind
+from .inbox import status_q
+from .models import Alert, AlertDelivery, AlertKind, AlertStatus
 
 router = Router(tags=["alerts"])
 MAX_LIMIT = 1000
@@ -31,6 +33,9 @@ class AlertOut(Schema):
     title: str
     key: str
     as_of: date
+    status: str
+    resolved_at: datetime | None
+    resolved_reason: str
     deliveries: list[DeliveryOut]
 
 
@@ -47,12 +52,20 @@ def _since(raw: str) -> datetime:
 
 @router.get("/alerts", response=list[AlertOut])
 def alerts(
-    request: HttpRequest, account: str = "", kind: str = "", since: str = "", limit: str = "500"
+    request: HttpRequest,
+    account: str = "",
+    kind: str = "",
+    since: str = "",
+    status: str = "",
+    limit: str = "500",
 ):
-    """Alerts, newest first, with where each was delivered (channel, status, attempts, the last
-    error). Filters: account (external id), kind, since (created at or after; a date or an ISO
-    datetime); at most `limit` (1-1000, default 500)."""
+    """Alerts, newest first, with their status (open, acknowledged, snoozed, resolved; a snooze
+    that has run out reads as open), when and why they resolved, and where each was delivered
+    (channel, status, attempts, the last error). Filters: account (external id), kind, status,
+    since (created at or after; a date or an ISO datetime); at most `limit` (1-1000, default
+    500)."""
     qs = Alert.objects.all()
+    on = today()
     number = whole_number(limit, max_digits=5)
     if number is None or not 1 <= number <= MAX_LIMIT:
         raise HttpError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{limit}'")
@@ -70,6 +83,12 @@ def alerts(
         if kind not in AlertKind.values:
             raise HttpError(400, f"kind must be one of {', '.join(AlertKind.values)}, not '{kind}'")
         qs = qs.filter(kind=kind)
+    if status:
+        if status not in AlertStatus.values:
+            raise HttpError(
+                400, f"status must be one of {', '.join(AlertStatus.values)}, not '{status}'"
+            )
+        qs = qs.filter(status_q(status, on=on))
     if since:
         qs = qs.filter(created_at__gte=_since(since))
     rows = (
@@ -88,6 +107,9 @@ def alerts(
             "title": a.title,
             "key": a.key,
             "as_of": a.as_of,
+            "status": a.status_on(on),
+            "resolved_at": a.resolved_at,
+            "resolved_reason": a.resolved_reason,
             "deliveries": [
                 {
                     "channel": d.channel,

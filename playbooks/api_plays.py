@@ -31,14 +31,16 @@ class PlayOut(Schema):
     owner: str | None
     pool: str
     started_on: date
+    closed_reason: str
     tasks: list[TaskOut]
 
 
 @router.get("/accounts/{external_id}/plays", response=list[PlayOut])
 def account_plays(request: HttpRequest, external_id: str, status: str = ""):
     """The account's plays, newest first, each with its tasks in due order. `owner` is the
-    owner's email, or null while the play waits in `pool` (tier2, tier3). Filter with
-    `?status=open|done|cancelled`."""
+    owner's email, or null while the play waits in `pool` (tier2, tier3). A play whose alert
+    cleared before any task was done is `cleared`, with the reason in `closed_reason`, and its
+    unfinished tasks `cancelled`. Filter with `?status=open|done|cancelled|cleared`."""
     if status and status not in PlayStatus.values:
         raise HttpError(
             400, f"status must be one of {', '.join(PlayStatus.values)}, not '{status}'"
@@ -58,6 +60,7 @@ def account_plays(request: HttpRequest, external_id: str, status: str = ""):
             "owner": p.owner.email if p.owner else None,
             "pool": p.pool,
             "started_on": p.started_on,
+            "closed_reason": p.closed_reason,
             "tasks": [
                 {
                     "title": t.title,

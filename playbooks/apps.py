@@ -6,8 +6,16 @@ class PlaybooksConfig(AppConfig):
     verbose_name = "Alerts, plays and success plans"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from health import events
 
         from .hooks import after_recompute
+        from .library import playbooks_create_missing
 
         events.on_recompute(after_recompute)
+        # Every install has the default playbooks right after `migrate` (never overwriting
+        # an edited one). A framework hook, not a domain event: hence a Django signal.
+        post_migrate.connect(
+            playbooks_create_missing, sender=self, dispatch_uid="playbooks_create_missing"
+        )

@@ -6,6 +6,12 @@ message (one message per account and batch of alerts). A receiver that times out
 connection or answers non-2xx is retried with backoff, and its last error stays on the delivery
 (the inbox shows it). Nothing here raises into the recompute, and one failing channel never
 holds up another.
+
+Slack messages wait a short grace period (`ALERT_DELIVERY_GRACE_SECONDS`, default 0) before the
+first attempt, and every attempt first drops the alerts that were resolved by then (status
+`dropped`, "Condition cleared before sending"): the files of one load may arrive minutes apart,
+and an alert the next file clears should not reach the channel. The digest leaves resolved
+alerts out the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ from slack_sdk.webhook import WebhookClient
 from accounts.models import Account, Tier
 from accounts.selectors import accounts_with_commercials
 
-from .models import Alert, AlertDelivery, AlertKind, Channel, DeliveryStatus, MilestoneKey
+from .models import (
+    Alert,
+    AlertDelivery,
+    AlertKind,
+    AlertStatus,
+    Channel,
+    DeliveryStatus,
+    MilestoneKey,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +160,14 @@ def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
     return [[pk for _, pk in group] for _, group in groupby(created, key=lambda r: r[0])]
 
 
+def grace_seconds() -> int:
+    """How long a Slack message waits before its first attempt (ALERT_DELIVERY_GRACE_SECONDS)."""
+    return int(getattr(settings, "ALERT_DELIVERY_GRACE_SECONDS", 0) or 0)
+
+
 def _enqueue_slack(delivery_ids: list[int]) -> None:
     try:
-        deliver_alert.delay(delivery_ids)
+        deliver_alert.apply_async(args=[delivery_ids], countdown=grace_seconds())
     except Retry:  # eager mode with propagation: no worker to retry; the error is recorded
         log.warning(
             "Slack deliveries %s failed and no worker runs retries (eager mode)", delivery_ids
@@ -185,6 +204,10 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     copies of one task never post the same attempt twice. A failed attempt raises DeliveryError
     (the task retries it) until the last one, which marks the deliveries failed.
     """
+    _drop_resolved(
+        AlertDelivery.objects.filter(pk__in=delivery_ids, channel=Channel.SLACK),
+        now=timezone.now(),
+    )
     rows = list(
         AlertDelivery.objects.filter(pk__in=delivery_ids, channel=Channel.SLACK)
         .select_related("alert__account", "alert__owner")
@@ -244,6 +267,16 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
         log.warning("Slack deliveries %s failed after %d attempts: %s", ids, attempt, error)
         return DeliveryStatus.FAILED
     raise DeliveryError(error)
+
+
+def _drop_resolved(deliveries, *, now: datetime) -> int:
+    """Mark the still-open deliveries of resolved alerts dropped: the condition cleared before
+    they went out."""
+    return deliveries.filter(status__in=OPEN, alert__status=AlertStatus.RESOLVED).update(
+        status=DeliveryStatus.DROPPED,
+        updated_at=now,
+        last_error=DeliveryStatus.DROPPED.label,
+    )
 
 
 def _describe(exc: Exception) -> str:
@@ -389,12 +422,14 @@ def send_digests() -> int:
 
 def digests_send(*, now: datetime | None = None) -> int:
     """Send each CSM one email listing their alerts of the last day that no digest carried yet
-    (plain text and HTML) and mark those deliveries sent. A CSM with nothing gets no email.
+    and that are not resolved (plain text and HTML) and mark those deliveries sent (resolved
+    ones dropped). A CSM with nothing gets no email.
     Each CSM's rows are locked while their email goes out, so two runs never send one twice.
     Returns the number of emails sent; raises DigestError after trying everyone if any failed.
     """
     now = now or timezone.now()
     since = now - DIGEST_WINDOW
+    _drop_resolved(AlertDelivery.objects.filter(channel=Channel.EMAIL), now=now)
     AlertDelivery.objects.filter(
         channel=Channel.EMAIL, status__in=OPEN, alert__created_at__lt=since
     ).update(

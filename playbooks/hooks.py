@@ -2,7 +2,9 @@
 (health announces it through `health.events`; this app subscribes in `apps.py`).
 
 1. onboarding milestones that usage proves complete themselves (so they never read as overdue);
-2. threshold crossings become alerts, alerts start plays, delivery is queued after commit;
+2. alerts whose condition no longer holds are resolved (and the plays nobody worked on them
+   closed), then threshold crossings become alerts, alerts start plays, delivery is queued after
+   commit;
 3. tier suggestions are refreshed;
 4. digital-tier nudges are raised (delivered to the product's webhook after commit).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from .alerts import alerts_raise
+from .lifecycle import alerts_resolve
 from .nudges import nudges_raise
 from .success import milestones_complete_from_usage
 from .tiering import tier_suggestions_refresh
@@ -20,6 +23,7 @@ from .tiering import tier_suggestions_refresh
 def after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int = 1) -> None:
     """Registered with `health.events.on_recompute` by PlaybooksConfig.ready()."""
     milestones_complete_from_usage(as_of=as_of, account_ids=account_ids)
+    alerts_resolve(as_of=as_of, account_ids=account_ids)
     alerts_raise(as_of=as_of, account_ids=account_ids, since_days=since_days)
     tier_suggestions_refresh(as_of=as_of, account_ids=account_ids)
     nudges_raise(as_of=as_of, account_ids=account_ids)

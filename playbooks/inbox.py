@@ -1,22 +1,28 @@
-"""The in-app inbox: which alerts a person sees, the unread count, and marking alerts read.
+"""The in-app inbox: which alerts a person sees, in which order, the unread count, and marking
+alerts read.
 
 A CSM sees the alerts they own (and can switch to the pooled queue: tier-2/3 accounts with no
-named CSM); a CS manager sees everyone's, with an owner filter.
+named CSM); a CS manager sees everyone's, with an owner filter. Alerts needing attention come
+first: open ones (a snooze that has run out reads as open), then acknowledged, snoozed and
+resolved ones, newest first within each. By default the inbox shows the open and acknowledged
+ones; `status` picks one status or all. Acknowledge, snooze and reopen live in lifecycle.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import Role, User
+from accounts.selectors import today
 from cs_portal.params import query_string, whole_number
 
-from .models import Alert, AlertDelivery, AlertKind, Channel
+from .models import Alert, AlertDelivery, AlertKind, AlertStatus, Channel
 
 UNREAD_VALUES = {"1", "true", "on", "yes"}
 CHANNEL_ORDER = Case(
@@ -25,6 +31,53 @@ CHANNEL_ORDER = Case(
     default=Value(2),
     output_field=IntegerField(),
 )
+
+
+# The status filter: "" (the default) is what needs attention, open and acknowledged.
+STATUS_CHOICES = (
+    ("", "Open and acknowledged"),
+    ("open", "Open"),
+    ("acknowledged", "Acknowledged"),
+    ("snoozed", "Snoozed"),
+    ("resolved", "Resolved"),
+    ("all", "All statuses"),
+)
+STATUS_VALUES = [value for value, _ in STATUS_CHOICES if value]
+
+
+def status_q(status: str, *, on: date) -> Q:
+    """Alerts that read as `status` on `on` (a snooze that ran out reads as open; "" is open
+    or acknowledged; "all" everything)."""
+    woke = Q(status=AlertStatus.SNOOZED, snoozed_until__lte=on)
+    if status == AlertStatus.OPEN:
+        return Q(status=AlertStatus.OPEN) | woke
+    if status == AlertStatus.SNOOZED:
+        return Q(status=AlertStatus.SNOOZED) & ~woke
+    if status in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED):
+        return Q(status=status)
+    if status == "all":
+        return Q()
+    return Q(status__in=(AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)) | woke
+
+
+def unread_q(*, on: date) -> Q:
+    """Unread and still asking for attention: not resolved, never read, or back from a snooze
+    that ran out (it is news again)."""
+    return ~Q(status=AlertStatus.RESOLVED) & (
+        Q(read_at__isnull=True) | Q(status=AlertStatus.SNOOZED, snoozed_until__lte=on)
+    )
+
+
+def status_rank(*, on: date) -> Case:
+    """Open (and woken) first, then acknowledged, snoozed, resolved."""
+    return Case(
+        When(status=AlertStatus.OPEN, then=Value(0)),
+        When(status=AlertStatus.SNOOZED, snoozed_until__lte=on, then=Value(0)),
+        When(status=AlertStatus.ACKNOWLEDGED, then=Value(1)),
+        When(status=AlertStatus.SNOOZED, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
 
 
 class InboxFilterError(ValueError):
@@ -41,10 +94,12 @@ class InboxFilters:
     kind: str = ""
     unread: bool = False
     page: int = 1
+    status: str = ""  # "" (open and acknowledged), one of STATUS_VALUES
 
     def as_query(self, **overrides) -> str:
         values = {
             "owner": self.owner,
+            "status": self.status,
             "kind": self.kind,
             "unread": "1" if self.unread else "",
             "page": self.page,
@@ -54,7 +109,7 @@ class InboxFilters:
 
     @property
     def active_count(self) -> int:
-        return sum((bool(self.kind), self.unread))
+        return sum((bool(self.kind), self.unread, bool(self.status)))
 
 
 def inbox_filters_default(*, user: User) -> InboxFilters:
@@ -80,6 +135,10 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
     if kind and kind not in AlertKind.values:
         raise InboxFilterError(f"kind must be one of {', '.join(AlertKind.values)}, not '{kind}'")
     f.kind = kind
+    status = (params.get("status") or "").strip()
+    if status and status not in STATUS_VALUES:
+        raise InboxFilterError(f"status must be one of {', '.join(STATUS_VALUES)}, not '{status}'")
+    f.status = status
     unread = (params.get("unread") or "").strip().lower()
     if unread and unread not in UNREAD_VALUES | {"0", "false", "off", "no"}:
         raise InboxFilterError(f"unread must be 1 or 0, not '{unread}'")
@@ -92,7 +151,8 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
     return f
 
 
-def _scope(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
+def _owners(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
+    """The alerts of the owner (and kind) in view, whatever their status."""
     qs = Alert.objects.all()
     if filters.owner == "me":
         qs = qs.filter(owner=user)
@@ -102,37 +162,57 @@ def _scope(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
         qs = qs.filter(owner_id=int(filters.owner))
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
+    return qs
+
+
+def _scope(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
+    qs = _owners(user=user, filters=filters).filter(status_q(filters.status, on=today()))
     if filters.unread:
-        qs = qs.filter(read_at__isnull=True)
+        qs = qs.filter(unread_q(on=today()))
     return qs
 
 
 def inbox_alerts(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
-    """The alerts in view, newest first, with account, owner and deliveries (inbox, Slack,
-    email) loaded in two queries."""
+    """The alerts in view: open (and woken from a snooze) first, then acknowledged, snoozed and
+    resolved, newest first within each; with account, owner, who acknowledged or snoozed, and
+    deliveries (inbox, Slack, email) loaded in two queries."""
     qs = _scope(user=user, filters=filters)
     deliveries = AlertDelivery.objects.annotate(rank=CHANNEL_ORDER).order_by("rank")
     return (
-        qs.select_related("account", "owner")
+        qs.select_related("account", "owner", "acknowledged_by", "snoozed_by")
         .prefetch_related(Prefetch("deliveries", queryset=deliveries))
-        .order_by("-created_at", "-id")
+        .annotate(status_rank=status_rank(on=today()))
+        .order_by("status_rank", "-created_at", "-id")
+    )
+
+
+def inbox_status_counts(*, user: User, filters: InboxFilters) -> dict[str, int]:
+    """How many alerts of the owner and kind in view read as each status (one query)."""
+    on = today()
+    return _owners(user=user, filters=filters).aggregate(
+        **{value: Count("pk", filter=status_q(value, on=on)) for value in STATUS_VALUES}
     )
 
 
 def inbox_unread_count(*, user: User) -> int:
-    """Unread alerts addressed to this person (one indexed COUNT)."""
+    """Unread alerts addressed to this person that still ask for attention (not resolved;
+    back from a snooze counts as unread): one indexed COUNT."""
     if not user.is_authenticated:
         return 0
-    return Alert.objects.filter(owner=user, read_at__isnull=True).count()
+    return Alert.objects.filter(unread_q(on=today()), owner=user).count()
 
 
-def can_mark_read(user: User, alert: Alert) -> bool:
-    """The owner marks their alert read; any CSM a pooled one; a manager any alert."""
+def can_work_alert(user: User, alert: Alert) -> bool:
+    """Who may mark an alert read, acknowledge, snooze or reopen it: its owner; any CSM a
+    pooled one; a manager any alert."""
     if not user.is_authenticated:
         return False
     if sees_everyone(user) or (alert.owner_id is not None and alert.owner_id == user.pk):
         return True
     return alert.owner_id is None and user.role == Role.CSM
+
+
+can_mark_read = can_work_alert
 
 
 def alert_mark_read(*, alert: Alert, user: User) -> bool:
@@ -142,23 +222,38 @@ def alert_mark_read(*, alert: Alert, user: User) -> bool:
             "This alert belongs to another CSM; only they or a CS manager can mark it read."
         )
     now = timezone.now()
-    changed = Alert.objects.filter(pk=alert.pk, read_at__isnull=True).update(read_at=now)
+    changed = _mark_read(Alert.objects.filter(pk=alert.pk), now=now)
     if changed:
-        alert.read_at = now
+        alert.refresh_from_db(fields=["read_at", "status"])
     return bool(changed)
+
+
+def _mark_read(qs: QuerySet[Alert], *, now) -> int:
+    """Mark the unread alerts of `qs` read; one back from a snooze becomes plainly open."""
+    on = today()
+    woke = qs.filter(status=AlertStatus.SNOOZED, snoozed_until__lte=on).update(
+        status=AlertStatus.OPEN, read_at=now
+    )
+    return woke + qs.filter(read_at__isnull=True).update(read_at=now)
 
 
 def alerts_mark_read(*, user: User, filters: InboxFilters) -> int:
     """Mark every unread alert in view read (the filters' scope, never beyond what the user may
     mark). Returns how many changed."""
-    qs = _scope(user=user, filters=filters).filter(read_at__isnull=True)
+    qs = _scope(user=user, filters=filters).filter(unread_q(on=today()))
     if not sees_everyone(user):
         if filters.owner == "pooled" and user.role != Role.CSM:
             raise PermissionDenied("Only CSMs and CS managers work the pooled queue.")
         qs = qs.filter(owner=user) if filters.owner == "me" else qs.filter(owner__isnull=True)
-    return qs.update(read_at=timezone.now())
+    # Through the ids: an UPDATE on a query with annotations and OR-ed conditions is plainer
+    # this way, and the page's alerts are few.
+    return _mark_read(Alert.objects.filter(pk__in=qs.values("pk")), now=timezone.now())
 
 
 def inbox_unread_in_view(*, user: User, filters: InboxFilters) -> int:
     """Unread alerts among the ones the filters select (ignoring the unread filter itself)."""
-    return _scope(user=user, filters=filters).filter(read_at__isnull=True).count()
+    return (
+        _owners(user=user, filters=filters)
+        .filter(status_q(filters.status, on=today()), unread_q(on=today()))
+        .count()
+    )

@@ -3,8 +3,11 @@ overrides, renewals, data trust, the product-qualified signal on the digital tie
 
 `playbooks_load_defaults()` only creates the playbooks whose key is missing: a playbook that
 exists is never overwritten, so a manager's edits (steps, trigger, switching one off) survive
-every deploy and every `seed_demo`. To put one back to the shipped version on purpose, pass its
-key in `reset` (`python manage.py load_playbooks --reset sharp-drop`).
+every deploy and every `seed_demo`. It also runs after every `migrate`
+(`playbooks_create_missing`, connected to post_migrate in PlaybooksConfig.ready()), so a fresh
+install has the library; to retire a default, switch it off (a deleted one comes back at the next
+migrate). To put one back to the shipped version on purpose, pass its key in `reset`
+(`python manage.py load_playbooks --reset sharp-drop`).
 
 The renewal cadence is 120/90/60 days before the renewal, but `renewal_risk` fires when the
 renewal is within 90 days while the account is not green, so the play starts with the 120-day
@@ -330,10 +333,20 @@ DEFAULT_PLAYBOOKS: list[dict] = [
 ]
 
 
-def playbooks_load_defaults(*, reset: list[str] | None = None) -> tuple[int, int]:
+def playbooks_load_defaults(
+    *,
+    reset: list[str] | None = None,
+    using: str = "default",
+    playbook_model: type[Playbook] = Playbook,
+    step_model: type[PlaybookStep] = PlaybookStep,
+) -> tuple[int, int]:
     """Create the default playbooks that are missing (by key); never touch existing ones,
     except those named in `reset`, which go back to the shipped version. Idempotent and safe
-    to run concurrently. Returns (created, reset)."""
+    to run concurrently. Returns (created, reset).
+
+    `using` and the two models let the post_migrate handler write through the database and
+    the historical models that `migrate` hands it."""
+    Playbook, PlaybookStep = playbook_model, step_model  # noqa: N806 (the models, by name)
     by_key = {p["key"]: p for p in DEFAULT_PLAYBOOKS}
     reset = list(reset or [])
     unknown = [k for k in reset if k not in by_key]
@@ -345,21 +358,23 @@ def playbooks_load_defaults(*, reset: list[str] | None = None) -> tuple[int, int
             + ", ".join(by_key)
             + ")"
         )
-    with transaction.atomic():
-        existing = set(Playbook.objects.filter(key__in=by_key).values_list("key", flat=True))
+    with transaction.atomic(using=using):
+        existing = set(
+            Playbook.objects.using(using).filter(key__in=by_key).values_list("key", flat=True)
+        )
         missing = [k for k in by_key if k not in existing]
-        Playbook.objects.bulk_create(
+        Playbook.objects.using(using).bulk_create(
             [Playbook(**_fields(by_key[k])) for k in missing], ignore_conflicts=True
         )
         redo = [k for k in reset if k in existing]
         for key in redo:
-            Playbook.objects.filter(key=key).update(**_fields(by_key[key]))
-        PlaybookStep.objects.filter(playbook__key__in=redo).delete()
+            Playbook.objects.using(using).filter(key=key).update(**_fields(by_key[key]))
+        PlaybookStep.objects.using(using).filter(playbook__key__in=redo).delete()
         # Steps for the playbooks that have none: the ones just created (a concurrent loader
         # may have created some of them; the (playbook, order) constraint absorbs the overlap)
         # and the ones being reset.
-        fresh = Playbook.objects.filter(key__in=missing + redo, steps__isnull=True)
-        PlaybookStep.objects.bulk_create(
+        fresh = Playbook.objects.using(using).filter(key__in=missing + redo, steps__isnull=True)
+        PlaybookStep.objects.using(using).bulk_create(
             [
                 PlaybookStep(playbook=book, order=i, title=title, detail=detail, due_days=due)
                 for book in fresh
@@ -374,3 +389,30 @@ def _fields(spec: dict) -> dict:
     return {
         k: spec[k] for k in ("key", "name", "description", "trigger", "tiers", "owner_rule")
     } | {"active": True}
+
+
+def playbooks_create_missing(
+    sender, *, using: str = "default", apps=None, verbosity: int = 1, **kwargs
+) -> None:
+    """post_migrate handler (connected for this app only): create the default playbooks that
+    are missing, so every install has the library right after `migrate`. Never overwrites an
+    edited one. Uses the models as migrated (`apps`; `flush` sends none: then the current
+    ones), so it also works mid-history; does nothing when the playbooks app is migrated back
+    to zero or not allowed on this database."""
+    from django.apps import apps as current_apps
+    from django.db import router
+
+    apps = apps or current_apps
+
+    try:
+        playbook_model = apps.get_model("playbooks", "Playbook")
+        step_model = apps.get_model("playbooks", "PlaybookStep")
+    except LookupError:
+        return
+    if not router.allow_migrate_model(using, playbook_model):
+        return
+    created, _ = playbooks_load_defaults(
+        using=using, playbook_model=playbook_model, step_model=step_model
+    )
+    if created and verbosity >= 1:
+        print(f"  Created {created} default playbook(s).")

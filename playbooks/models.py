@@ -3,6 +3,8 @@ and digital-tier nudges: what turns a score into action."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -20,9 +22,21 @@ class AlertKind(models.TextChoices):
     USAGE_SPIKE = "usage_spike", "Usage spike"
 
 
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+
+
 class Alert(models.Model):
     """One threshold crossing on one account. `key` names the crossing, so recomputing, a
-    backfill or a retried task can never raise it twice."""
+    backfill or a retried task can never raise it twice.
+
+    Lifecycle: `open` → `acknowledged` (someone is on it) or `snoozed` (until a date; from that
+    date on it reads as open again) → `resolved`, set by the recompute when the condition no
+    longer holds, with the reason in words. See playbooks/lifecycle.py.
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=24, choices=AlertKind.choices)
@@ -40,15 +54,42 @@ class Alert(models.Model):
     )
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateField(
+        null=True, blank=True, help_text="reads as open again from this day on"
+    )
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_as_of = models.DateField(
+        null=True, blank=True, help_text="the snapshot day on which the condition had cleared"
+    )
+    resolved_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "key"], name="alert_once"),
         ]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="alert_owner_status"),
+            models.Index(fields=["status", "account"], name="alert_status_account"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account}: {self.title}"
+
+    def status_on(self, day: date) -> str:
+        """The status a reader sees on `day`: a snooze that has run out reads as open."""
+        if self.status == AlertStatus.SNOOZED and self.snoozed_until and self.snoozed_until <= day:
+            return AlertStatus.OPEN
+        return self.status
 
 
 class Channel(models.TextChoices):
@@ -63,6 +104,7 @@ class DeliveryStatus(models.TextChoices):
     RETRYING = "retrying", "Retrying"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Not configured"
+    DROPPED = "dropped", "Condition cleared before sending"
 
 
 class AlertDelivery(models.Model):
@@ -129,6 +171,7 @@ class PlayStatus(models.TextChoices):
     OPEN = "open", "Open"
     DONE = "done", "Done"
     CANCELLED = "cancelled", "Cancelled"
+    CLEARED = "cleared", "Condition cleared"
 
 
 class Play(models.Model):
@@ -150,6 +193,9 @@ class Play(models.Model):
     )
     started_on = models.DateField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(
+        max_length=300, blank=True, help_text="why the system closed it (status cleared)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,6 +213,7 @@ class Play(models.Model):
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
     DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Task(models.Model):
@@ -289,6 +336,7 @@ class Nudge(models.Model):
         THROUGHPUT_70 = "throughput_70", "70% of committed throughput"
         THROUGHPUT_90 = "throughput_90", "90% of committed throughput"
         CROSS_CHAIN = "cross_chain", "Cross-chain suggestion"
+        SCHEMA_CHANGE = "schema_change", "Schema change heads-up"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="nudges")
     kind = models.CharField(max_length=20, choices=Kind.choices)

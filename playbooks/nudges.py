@@ -8,6 +8,9 @@ Raised by the recompute (inside its transaction) for tier-3 accounts:
   CROSS_CHAIN_MIN_UNITS of them), and never any usage on Base, Arbitrum or Optimism: "the same
   query runs on Base". Key `ethereum>base`: once per account.
 Like alerts, nudges are news: only live recomputes raise them, never a backfill of history.
+- `schema_change`: a heads-up before a dataset's schema changes, created elsewhere (the data
+  trust code, for tier-3 accounts that queried the dataset) and delivered by the same path:
+  any kind is delivered the same way, with its kind in the event name.
 
 Delivery happens after commit, one Celery task per nudge: POST the JSON payload to
 settings.NUDGE_WEBHOOK_URL with `X-CSPortal-Signature: sha256=<hex HMAC-SHA256 of the raw body
@@ -256,7 +259,9 @@ def nudge_body(nudge: Nudge) -> bytes:
             "event": f"nudge.{nudge.kind}",
             "id": nudge.pk,
             "key": nudge.key,
-            "account": nudge.payload.get("account"),
+            # Nudges raised here carry the external id in their payload; fall back to the
+            # account for those created elsewhere without it.
+            "account": nudge.payload.get("account") or nudge.account.external_id,
             "message": nudge.message,
             "data": nudge.payload,
             "created_at": nudge.created_at.isoformat(),

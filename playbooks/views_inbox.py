@@ -1,9 +1,17 @@
-"""The inbox page: the alerts raised on a person's accounts, with per-channel delivery status."""
+"""The inbox page: the alerts raised on a person's accounts, with their status (open,
+acknowledged, snoozed, resolved and why), per-channel delivery status, and inline actions: mark
+read, acknowledge, snooze (1 day, 3 days, 1 week or until a date), reopen.
+
+Every action answers htmx with the alert's row plus the counts that follow it (out of band), and
+a plain POST with a redirect back to the inbox the button was on (its filters ride along in the
+form's URL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,28 +19,71 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.selectors import csm_choices
+from accounts.selectors import csm_choices, today
 from cs_portal.http import AuthedRequest
 
 from . import inbox as selectors
-from .models import Alert, AlertKind
+from . import lifecycle
+from .models import Alert, AlertKind, AlertStatus
 
 INBOX_PAGE_SIZE = 50
 
 
+def _for_row(user, alert: Alert, on) -> Alert:
+    """What the row shows beyond the alert itself: its status as read today and whether this
+    person may act on it."""
+    alert.can_mark = selectors.can_work_alert(user, alert)
+    alert.shown_status = alert.status_on(on)
+    alert.unread = alert.shown_status != AlertStatus.RESOLVED and (
+        alert.read_at is None or alert.status != alert.shown_status
+    )
+    return alert
+
+
+def _row_context(on) -> dict:
+    return {
+        "today": on,
+        "snooze_choices": lifecycle.SNOOZE_CHOICES,
+        "snooze_min": on + timedelta(days=1),
+        "snooze_max": on + timedelta(days=lifecycle.SNOOZE_MAX_DAYS),
+    }
+
+
+def _status_links(filters: selectors.InboxFilters, counts: dict[str, int]) -> list[dict]:
+    return [
+        {
+            "value": value,
+            "label": label,
+            "count": counts[value],
+            "href": "?" + filters.as_query(status=value, page=1),
+            "current": filters.status == value,
+        }
+        for value, label in selectors.STATUS_CHOICES
+        if value in ("open", "acknowledged", "snoozed", "resolved")
+    ]
+
+
 def _context(request: AuthedRequest, filters: selectors.InboxFilters, error: str = "") -> dict:
     user = request.user
+    on = today()
     paginator = Paginator(selectors.inbox_alerts(user=user, filters=filters), INBOX_PAGE_SIZE)
     page = paginator.get_page(filters.page)
     filters.page = page.number
     for alert in page.object_list:
-        alert.can_mark = selectors.can_mark_read(user, alert)
+        _for_row(user, alert, on)
     everyone = selectors.sees_everyone(user)
+    counts = selectors.inbox_status_counts(user=user, filters=filters)
     return {
+        **_row_context(on),
         "filters": filters,
         "error": error,
         "page": page,
         "unread_in_view": selectors.inbox_unread_in_view(user=user, filters=filters),
+        "status_links": _status_links(filters, counts),
+        "status_counts": counts,
+        "status_filter_choices": [c for c in selectors.STATUS_CHOICES if c[0]],
+        "snoozed_query": filters.as_query(status="snoozed", page=1),
+        "resolved_query": filters.as_query(status="resolved", page=1),
         "kinds": AlertKind.choices,
         "sees_everyone": everyone,
         "show_owner": everyone,
@@ -64,8 +115,9 @@ def _badge(request: AuthedRequest) -> str:
 
 @require_GET
 def inbox(request: AuthedRequest) -> HttpResponse:
-    """Newest first; filter by kind, owner (managers; a CSM switches to the pooled queue) and
-    unread. Bad filters answer 400 with the message and the default view."""
+    """Open first, then acknowledged, snoozed and resolved, newest first within each; filter by
+    status (default: open and acknowledged), kind, owner (managers; a CSM switches to the pooled
+    queue) and unread. Bad filters answer 400 with the message and the default view."""
     error = ""
     try:
         filters = selectors.inbox_filters_parse(request.GET, user=request.user)
@@ -77,40 +129,110 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context, status=400 if error else 200)
 
 
+def _page_filters(request: AuthedRequest) -> selectors.InboxFilters:
+    """The filters of the page a button was on (they ride along in the form's URL)."""
+    try:
+        return selectors.inbox_filters_parse(request.GET, user=request.user)
+    except (selectors.InboxFilterError, PermissionDenied):
+        return selectors.inbox_filters_default(user=request.user)
+
+
+def _alert_or_404(pk: int) -> Alert:
+    return get_object_or_404(Alert.objects.select_related("account", "owner"), pk=pk)
+
+
+def _answer(
+    request: AuthedRequest, pk: int, *, notice: str = "", error: str = "", status: int = 200
+) -> HttpResponse:
+    """After an action on one alert: htmx gets its row (with the notice or error in it), the
+    page's unread and status counts and the nav badge, out of band; a plain POST a redirect to
+    the inbox it came from, with the notice or error as a message."""
+    filters = _page_filters(request)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.success(request, notice)
+        query = filters.as_query() if request.GET else ""
+        return redirect(reverse("inbox") + (f"?{query}" if query else ""))
+    on = today()
+    alert = selectors.inbox_alerts(
+        user=request.user, filters=selectors.InboxFilters(owner="all", status="all")
+    ).get(pk=pk)
+    _for_row(request.user, alert, on)
+    counts = selectors.inbox_status_counts(user=request.user, filters=filters)
+    context = {
+        **_row_context(on),
+        "alert": alert,
+        "show_owner": selectors.sees_everyone(request.user),
+        "query": filters.as_query(page=1),
+        "row_notice": notice,
+        "row_error": error,
+        "unread_in_view": selectors.inbox_unread_in_view(user=request.user, filters=filters),
+        "status_links": _status_links(filters, counts),
+        "oob": True,
+    }
+    html = "".join(
+        render_to_string(f"playbooks/inbox.html#{name}", context, request=request)
+        for name in ("row", "unread_kpi", "status_kpis")
+    )
+    return HttpResponse(html + _badge(request), status=status)
+
+
 @require_POST
 def alert_read(request: AuthedRequest, pk: int) -> HttpResponse:
     """Mark one alert read: the owner, any CSM for a pooled alert, or a manager (else 403)."""
-    alert = get_object_or_404(Alert.objects.select_related("account", "owner"), pk=pk)
+    alert = _alert_or_404(pk)
     selectors.alert_mark_read(alert=alert, user=request.user)
-    if not request.htmx:
-        return redirect("inbox")
-    alert = selectors.inbox_alerts(
-        user=request.user, filters=selectors.InboxFilters(owner="all")
-    ).get(pk=pk)
-    alert.can_mark = selectors.can_mark_read(request.user, alert)
-    # The page's filters ride along on the button, so its unread count follows too.
+    return _answer(request, pk)
+
+
+@require_POST
+def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Acknowledge one alert (someone is on it); who may: as for marking read (else 403)."""
+    alert = _alert_or_404(pk)
     try:
-        filters = selectors.inbox_filters_parse(request.GET, user=request.user)
-    except (selectors.InboxFilterError, PermissionDenied):
-        filters = selectors.inbox_filters_default(user=request.user)
-    row = render_to_string(
-        "playbooks/inbox.html#row",
-        {
-            "alert": alert,
-            "show_owner": selectors.sees_everyone(request.user),
-            "query": filters.as_query(page=1),
-        },
-        request=request,
+        changed = lifecycle.alert_acknowledge(alert=alert, user=request.user)
+    except ValidationError as exc:
+        return _answer(request, pk, error=exc.messages[0], status=409)
+    notice = "Acknowledged." if changed else "Already acknowledged."
+    return _answer(request, pk, notice=f"{notice} {alert.account.name}: {alert.title}")
+
+
+@require_POST
+def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Snooze one alert for `days` (1, 3, 7) or `until` a date; it reads as open again on that
+    day. A bad or past date answers 422 with the message in the row."""
+    alert = _alert_or_404(pk)
+    if not selectors.can_work_alert(request.user, alert):
+        raise PermissionDenied(
+            "This alert belongs to another CSM; only they or a CS manager can snooze it."
+        )
+    try:
+        until = lifecycle.snooze_until_parse(
+            request.POST.get("days", ""), request.POST.get("until", ""), on=today()
+        )
+        lifecycle.alert_snooze(alert=alert, user=request.user, until=until)
+    except ValidationError as exc:
+        status = 409 if alert.status == AlertStatus.RESOLVED else 422
+        return _answer(request, pk, error=exc.messages[0], status=status)
+    return _answer(
+        request,
+        pk,
+        notice=f"Snoozed until {until:%a %b} {until.day}. {alert.account.name}: {alert.title}",
     )
-    unread = render_to_string(
-        "playbooks/inbox.html#unread_kpi",
-        {
-            "unread_in_view": selectors.inbox_unread_in_view(user=request.user, filters=filters),
-            "oob": True,
-        },
-        request=request,
-    )
-    return HttpResponse(row + unread + _badge(request))
+
+
+@require_POST
+def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Undo an acknowledgement or a snooze."""
+    alert = _alert_or_404(pk)
+    try:
+        changed = lifecycle.alert_reopen(alert=alert, user=request.user)
+    except ValidationError as exc:
+        return _answer(request, pk, error=exc.messages[0], status=409)
+    notice = "Reopened." if changed else "Already open."
+    return _answer(request, pk, notice=f"{notice} {alert.account.name}: {alert.title}")
 
 
 @require_POST

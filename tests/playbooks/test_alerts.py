@@ -77,7 +77,7 @@ def test_an_override_fires_once_when_it_appears(acme):
 
     assert kinds(raised) == [("band_change", f"{D}:green>red"), ("override", f"{D}:sharp_drop")]
     override = next(a for a in raised if a.kind == "override")
-    assert override.title == "Acme Analytics: sharp_drop"
+    assert override.title == "Acme Analytics: sharp_drop override fired (health capped at red)"
     assert override.detail == SHARP["detail"]
     assert override.data["override"] == "sharp_drop"
     assert override.data["cap_band"] == "red"
@@ -101,7 +101,7 @@ def test_score_drop_of_15_in_7_days_crosses_only_once(acme):
     then = [a for a in alerts_raise(as_of=D) if a.kind == "score_drop"]
 
     assert [(a.key, a.title) for a in first] == [
-        (f"{day(1)}", "Acme Analytics dropped 18 points in 7 days")
+        (f"{day(1)}", "Acme Analytics dropped 18 points in 7 days (80 → 62)")
     ]
     assert first[0].data["from_score"] == 80 and first[0].data["points"] == 18
     assert then == []  # still 20 down on the next day: the same drop, not a new one
@@ -178,7 +178,7 @@ def test_commit_thresholds_70_and_90_once_per_contract_period(acme):
     assert kinds(alerts_raise(as_of=day(1))) == [("commit_threshold", "70:2026-01-01")]
     [ninety] = alerts_raise(as_of=D)
     assert ninety.key == "90:2026-01-01"
-    assert ninety.title == "Acme Analytics has used 92% of its commit"
+    assert ninety.title == "Acme Analytics crossed 90% of its commit (92% used)"
     assert ninety.detail == (
         "335,800 of 365,000 committed units consumed since 2026-01-01 (contract ends 2026-12-31)."
     )
@@ -216,7 +216,7 @@ def test_usage_spike_on_tier_3_raises_on_the_crossing(db):
     [alert] = alerts_raise(as_of=D)
 
     assert (alert.kind, alert.key, alert.owner) == ("usage_spike", f"{D}", None)
-    assert alert.title == "Digital Dev: usage 6.0× its normal level"
+    assert alert.title == "Digital Dev: usage spiked to 6.0× its normal level (threshold 5×)"
     assert alert.detail.startswith(
         "Last 7 days average 6,000 units/day vs 1,000 over the 28 days before"
     )
@@ -257,7 +257,7 @@ def test_an_overdue_milestone_raises_onboarding_overdue_once(acme, alice):
         f"first_query:{day(3)}",
         alice,
     )
-    assert alert.title == "Acme Analytics: First query overdue"
+    assert alert.title == f"Acme Analytics: First query milestone overdue (due {day(3)})"
     assert alert.detail == f"Due {day(3)}, 3 days ago, not done yet."
     assert alerts_raise(as_of=D) == []
 

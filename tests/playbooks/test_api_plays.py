@@ -34,6 +34,7 @@ def test_plays_with_tasks(client, alice_token, library, acme, alice):
         "owner": "alice@cs.example",
         "pool": "",
         "started_on": TODAY.isoformat(),
+        "closed_reason": "",
     }
     done = body["tasks"][0]
     assert {k: v for k, v in done.items() if k != "completed_at"} == {
@@ -78,7 +79,9 @@ def test_status_filter(client, alice_token, library, acme, alice):
     assert sorted(p["playbook"] for p in everything) == ["champion-left", "sharp-drop"]
     assert [(p["playbook"], p["status"]) for p in finished] == [("champion-left", "done")]
     assert bad.status_code == 400
-    assert bad.json() == {"detail": "status must be one of open, done, cancelled, not 'finished'"}
+    assert bad.json() == {
+        "detail": "status must be one of open, done, cancelled, cleared, not 'finished'"
+    }
 
 
 def test_no_plays_is_an_empty_list(client, alice_token, acme):

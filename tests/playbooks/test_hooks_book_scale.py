@@ -55,7 +55,7 @@ def test_an_alert_another_worker_raised_meanwhile_is_not_raised_again(monkeypatc
     racer = Alert.objects.create(
         account=first, kind="band_change", key=f"{D}:green>red", as_of=D, title="t", detail="d"
     )
-    monkeypatch.setattr(alerts, "_existing", lambda candidates, account_ids: set())
+    monkeypatch.setattr(alerts, "_existing", lambda candidates, account_ids: {})
 
     raised = alerts.alerts_raise(as_of=D)
 

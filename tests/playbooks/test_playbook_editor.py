@@ -46,6 +46,7 @@ def test_list_shows_every_playbook(pat_client, library):
 
 
 def test_list_empty_state(maya_client, db):
+    Playbook.objects.all().delete()  # migrate created the defaults
     html = maya_client.get("/playbooks/").content.decode()
     assert "No playbooks yet" in html and "python manage.py load_playbooks" in html
 

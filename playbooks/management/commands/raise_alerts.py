@@ -5,12 +5,14 @@ from django.db import transaction
 
 from health.services import last_complete_day
 from playbooks.alerts import alerts_raise
+from playbooks.lifecycle import alerts_resolve
 
 
 class Command(BaseCommand):
     help = (
-        "Raise alerts (and start plays) for the crossings of a day. After a first backfill, "
-        "--since-days 30 raises what crossed in the last 30 days and still holds."
+        "Resolve the alerts whose condition cleared, then raise alerts (and start plays) for "
+        "the crossings of a day. After a first backfill, --since-days 30 raises what crossed "
+        "in the last 30 days and still holds."
     )
 
     def add_arguments(self, parser):
@@ -25,5 +27,8 @@ class Command(BaseCommand):
         if since_days < 1:
             raise CommandError("--since-days must be at least 1")
         with transaction.atomic():
+            resolved = alerts_resolve(as_of=day)
             alerts = alerts_raise(as_of=day, since_days=since_days)
-        self.stdout.write(self.style.SUCCESS(f"raised {len(alerts)} alerts as of {day}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"resolved {resolved} and raised {len(alerts)} alerts as of {day}")
+        )
