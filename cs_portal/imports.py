@@ -269,7 +269,10 @@ def on_import(listener: Callable[..., None]) -> Callable[..., None]:
 
 def import_committing(kind: ImportKind, rows: list[Row], result: ImportResult) -> None:
     """Call inside the import's transaction, after its rows are written (the bulk paths call
-    it themselves): the kind's own follow-up work, then the listeners."""
+    it themselves): the kind's own follow-up work, then the listeners. An import that changed
+    nothing (the same file twice) has nothing to follow up."""
+    if not (result.stats.created or result.stats.updated):
+        return
     kind.before_commit(rows, result)
     account_ids = set(result.touched_accounts or ()) or kind.affected_accounts(rows)
     for listener in list(_IMPORT_LISTENERS):

@@ -8,7 +8,8 @@ The SQL is plain enough to run on PostgreSQL and on the embedded SQLite.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from fnmatch import fnmatchcase
 
 from django.core.cache import cache
 from django.db import connection
@@ -258,18 +259,37 @@ def touchpoints(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
 
 
 def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list[dict]]:
-    """Open incidents touching datasets (or, if none listed, chains) used in the last 28 days."""
-    incidents = [i for i in Incident.objects.filter(started__lte=as_of) if i.is_open(as_of)]
+    """Open incidents touching datasets (or, if none listed, chains) used in the last 28 days.
+
+    - A dataset may be a wildcard (`stellar.raw.*`): `*` matches any run of characters, the
+      same in SQL (LIKE, with `_` and `%` escaped) and in Python (fnmatchcase).
+    - The live day (as of yesterday, UTC, or later) also counts the incidents open right now,
+      even if they started today: a breach detected this morning caps health at once, not
+      tomorrow. Backfills of past days stay strict (open on that day).
+    - A schema change caps nobody's health: it is news for a heads-up, not a data-trust
+      problem, so it lowers neither the override nor the `data_trust` signal.
+    """
+    today = datetime.now(UTC).date()  # not health.services.last_complete_day: that imports us
+    live = as_of >= today - timedelta(days=1)
+    candidates = Incident.objects.exclude(kind="schema_change").filter(
+        started__lte=today if live else as_of
+    )
+    incidents = [i for i in candidates if i.is_open(as_of) or (live and i.is_open(today))]
     if not incidents:
         return {}
-    datasets = sorted({d for i in incidents for d in i.datasets})
+    datasets = sorted({d for i in incidents for d in i.datasets if "*" not in d})
+    patterns = sorted({d for i in incidents for d in i.datasets if "*" in d})
     chains = sorted({c for i in incidents if not i.datasets for c in i.chains})
-    if not datasets and not chains:
+    if not datasets and not patterns and not chains:
         return {}
     clauses, params = [], [as_of - timedelta(days=28), as_of]
     if datasets:
         clauses.append(f"dataset IN ({', '.join(['%s'] * len(datasets))})")
         params += datasets
+    for pattern in patterns:
+        clauses.append("dataset LIKE %s ESCAPE '!'")
+        escaped = pattern.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        params.append(escaped.replace("*", "%"))
     if chains:
         clauses.append(f"chain IN ({', '.join(['%s'] * len(chains))})")
         params += chains
@@ -282,16 +302,21 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     used_datasets: dict[int, set] = defaultdict(set)
     used_chains: dict[int, set] = defaultdict(set)
     for account_id, dataset, chain in _rows(sql, params + scope_params):
-        used_datasets[account_id].add(dataset)
-        used_chains[account_id].add(chain)
+        if dataset:
+            used_datasets[account_id].add(dataset)
+        if chain:
+            used_chains[account_id].add(chain)
     out: dict[int, list[dict]] = defaultdict(list)
     for account_id in set(used_datasets) | set(used_chains):
         for inc in incidents:
-            hit = (
-                set(inc.datasets) & used_datasets[account_id]
-                if inc.datasets
-                else set(inc.chains) & used_chains[account_id]
-            )
+            if inc.datasets:
+                hit = {
+                    used
+                    for used in used_datasets[account_id]
+                    if any(fnmatchcase(used, wanted) for wanted in inc.datasets)
+                }
+            else:
+                hit = set(inc.chains) & used_chains[account_id]
             if hit:
                 out[account_id].append(
                     {"key": inc.key, "kind": inc.kind, "title": inc.title, "touches": sorted(hit)}

@@ -155,6 +155,9 @@ class IncidentsImport(ImportKind):
         Column("datasets", parse_list(parse_dataset)),
         Column("chains", parse_list(parse_chain)),
         Column("title", parse_str(200)),
+        # Schema changes only: the day the change takes effect and the migration note.
+        Column("effective", parse_date),
+        Column("note", parse_str(4000)),
     ]
 
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
@@ -166,6 +169,15 @@ class IncidentsImport(ImportKind):
                     "resolved",
                     f"resolved {v['resolved']} is before started {v['started']}",
                 )
+            if v["kind"] != IncidentKind.SCHEMA_CHANGE:
+                for column in ("effective", "note"):
+                    if v[column]:
+                        result.add_error(
+                            row.number,
+                            column,
+                            f"only schema_change incidents take {column} "
+                            f"(this one is {v['kind']}); leave it empty",
+                        )
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         items: list[dict[str, Any]] = [
@@ -178,6 +190,8 @@ class IncidentsImport(ImportKind):
                 "datasets": r.values["datasets"] or [],
                 "chains": r.values["chains"] or [],
                 "title": r.values["title"] or "",
+                "effective": r.values["effective"],
+                "note": r.values["note"] or "",
             }
             for r in rows
         ]
@@ -197,6 +211,8 @@ class IncidentsImport(ImportKind):
                         "datasets",
                         "chains",
                         "title",
+                        "effective",
+                        "note",
                     )
                 },
             ),

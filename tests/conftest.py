@@ -23,9 +23,18 @@ from tests.factories import AccountFactory, ApiTokenFactory, UserFactory
 
 # Tables that legitimately change on any request or import attempt: the session of a logged-in
 # client and the ImportRun history row that records every attempt, accepted or rejected.
-_BOOKKEEPING = {"sessions.session", "cs_portal.importrun"}
+# Queues and logs, not domain data: the recompute outbox holds requests only until they run.
+_BOOKKEEPING = {"sessions.session", "cs_portal.importrun", "health.recomputerequest"}
 # Columns that change on any authenticated API call: a token remembers when it was last used.
 _VOLATILE = {"accounts.apitoken": {"last_used_at"}}
+
+
+def usage_landed(*days) -> None:
+    """Mark these days' usage as landed for the book (a test book whose accounts have no usage
+    rows on the day scored; in production some usage import would have delivered the day)."""
+    from health.models import UsageDay
+
+    UsageDay.objects.bulk_create([UsageDay(date=d) for d in days], ignore_conflicts=True)
 
 
 def table_counts() -> dict[str, int]:

@@ -10,6 +10,7 @@ from accounts.services import api_token_create
 from cs_portal.imports import run_import
 from health.models import HealthSnapshot
 from health.services import health_recompute
+from tests.conftest import usage_landed
 from tests.factories import AccountFactory, UserFactory
 
 END = date(2026, 3, 31)
@@ -167,6 +168,7 @@ def scored_book(db, alice, bob):
     ]
     for external_id, tier, csm, _, _ in specs:
         AccountFactory(external_id=external_id, name=external_id.title(), tier=tier, csm=csm)
+    usage_landed(END)
     health_recompute(as_of=END)
     for external_id, _, _, band, score in specs:
         HealthSnapshot.objects.filter(account__external_id=external_id, date=END).update(

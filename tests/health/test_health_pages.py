@@ -14,6 +14,7 @@ from accounts.models import ContactRole
 from cs_portal.imports import run_import
 from health.models import HealthSnapshot
 from health.services import health_model_create, health_recompute
+from tests.conftest import usage_landed
 from tests.factories import AccountFactory, ContactFactory, ContractFactory
 
 END = date(2026, 3, 31)
@@ -175,6 +176,7 @@ def test_health_tab_needs_a_login(client, scored):
 
 def test_tier_3_reason_is_shown_for_touch_cadence(alice_client, db):
     AccountFactory(external_id="digital", tier=3)
+    usage_landed(END)
     health_recompute(as_of=END)
     html = alice_client.get("/accounts/digital/health/").content.decode()
     assert "tier 3 has no named CSM; automation carries the touch" in signal_row(

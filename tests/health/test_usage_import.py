@@ -296,15 +296,17 @@ def test_csv_and_json_write_the_same_facts(acme):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_good_import_rescores_exactly_the_accounts_it_touched(
+def test_a_new_day_rescores_the_book_and_a_correction_only_the_accounts_it_touched(
     acme, django_capture_on_commit_callbacks, monkeypatch, fmt
 ):
     globex = AccountFactory(external_id="globex")
     initech = AccountFactory(external_id="initech")
-    enqueued = []
-    real_delay = tasks.recompute_health.delay
+    relays = []
+    real_delay = tasks.relay_recompute_requests.delay
     monkeypatch.setattr(
-        tasks.recompute_health, "delay", lambda *a, **kw: enqueued.append(a) or real_delay(*a, **kw)
+        tasks.relay_recompute_requests,
+        "delay",
+        lambda *a, **kw: relays.append(a) or real_delay(*a, **kw),
     )
     day = yesterday_utc()
     rows = [
@@ -317,18 +319,53 @@ def test_good_import_rescores_exactly_the_accounts_it_touched(
         result = run(fmt, rows)
 
     assert result.ok
-    assert enqueued == [(sorted([acme.pk, globex.pk]),)]  # one task per import, not per row
+    assert len(relays) == 1  # one rescore per import, not per row
+    # Yesterday's usage has landed for the book: initech, with none, is scored too (as zero).
     scored = set(HealthSnapshot.objects.values_list("account__external_id", "date"))
-    assert scored == {("acme", day), ("globex", day)}
-    assert not HealthSnapshot.objects.filter(account=initech).exists()
+    assert scored == {("acme", day), ("globex", day), ("initech", day)}
+    assert HealthSnapshot.objects.get(account=initech).facts["consumed"] == 0
+
+    HealthSnapshot.objects.all().delete()
+    correction = [{**GOOD, "account": "acme", "date": day.isoformat(), "value": "250"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run(fmt, correction).ok
+    assert len(relays) == 2
+    assert list(HealthSnapshot.objects.values_list("account__external_id", flat=True)) == ["acme"]
+    assert not HealthSnapshot.objects.filter(account=globex).exists()
+
+
+def test_nothing_is_scored_before_any_usage_has_landed(acme, django_capture_on_commit_callbacks):
+    """Contracts before usage: no account is scored as if it had stopped using the product."""
+    from tests.factories import ContractFactory
+
+    ContractFactory(account=acme, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    assert health_recompute() == 0
+    assert HealthSnapshot.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run("json", [{**GOOD, "date": yesterday_utc().isoformat()}]).ok
+    assert HealthSnapshot.objects.filter(account=acme, date=yesterday_utc()).exists()
+
+
+def test_usage_is_judged_through_the_newest_landed_day(acme, django_capture_on_commit_callbacks):
+    """A recompute before the day's feed lands reads usage through the day before, not zero."""
+    day = yesterday_utc()
+    rows = [
+        {**GOOD, "date": (day - timedelta(days=n)).isoformat(), "value": "100"}
+        for n in range(1, 60)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run("json", rows).ok
+    snapshot = HealthSnapshot.objects.get(account=acme, date=day)
+    assert snapshot.facts["usage_through"] == (day - timedelta(days=1)).isoformat()
+    assert [o["key"] for o in snapshot.overrides] == []  # no sharp drop from a missing day
 
 
 def test_the_recompute_runs_only_after_the_import_commits(acme, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert run("json", [GOOD]).ok
     assert HealthSnapshot.objects.count() == 0  # nothing ran inside the transaction
-    assert len(callbacks) == 1
-    callbacks[0]()
+    for callback in callbacks:
+        callback()
     assert list(HealthSnapshot.objects.values_list("account__external_id", "date")) == [
         ("acme", yesterday_utc())
     ]
@@ -371,6 +408,9 @@ def test_incident_resolved_before_started_is_an_error(db):
 def test_incident_import_upserts_and_rescores_the_whole_book(django_capture_on_commit_callbacks):
     AccountFactory(external_id="a1")
     AccountFactory(external_id="a2")
+    run_import(  # some usage has landed, so the book can be scored
+        "usage", json_rows=[{**GOOD, "account": "a1", "date": yesterday_utc().isoformat()}]
+    )
     csv = (
         f"{INCIDENT_HEADER}\n"
         "INC-9,freshness,medium,2026-03-01,,Base.Core.Logs;base.core.blocks,,Late logs\n"

@@ -15,7 +15,7 @@ import pytest
 
 from health.models import HealthSnapshot, UsageFact
 from health.services import health_model_current
-from tests.conftest import celery_inline
+from tests.conftest import celery_inline, usage_landed
 from tests.recording_server import RecordingServer, serving
 
 
@@ -73,4 +73,5 @@ def snapshot(
 
 
 def usage(account, day: date, metric: str, value: float, **dims) -> UsageFact:
+    usage_landed(day)
     return UsageFact.objects.create(account=account, date=day, metric=metric, value=value, **dims)
