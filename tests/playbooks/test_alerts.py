@@ -186,6 +186,23 @@ def test_commit_thresholds_70_and_90_once_per_contract_period(acme):
     assert Alert.objects.filter(kind="commit_threshold").count() == 2
 
 
+def test_crossing_70_and_90_at_once_raises_one_alert_for_90(acme):
+    snapshot(acme, day(2), 75, "green", facts=commit_facts(0.5))
+    snapshot(acme, day(1), 75, "green", facts=commit_facts(0.65))
+    snapshot(acme, D, 75, "green", facts=commit_facts(0.93))
+
+    assert alerts_raise(as_of=day(1)) == []
+    [alert] = alerts_raise(as_of=D)
+
+    assert (alert.key, alert.title) == (
+        "90:2026-01-01",
+        "Acme Analytics crossed 90% of its commit (93% used)",
+    )
+    assert alert.data["threshold"] == 0.9
+    assert alerts_raise(as_of=D) == []  # and no late 70% alert on a later recompute
+    assert list(Alert.objects.values_list("key", flat=True)) == ["90:2026-01-01"]
+
+
 def test_a_new_contract_period_crosses_70_again(acme):
     make_alert(acme, kind=AlertKind.COMMIT_THRESHOLD, key="70:2025-01-01")
     snapshot(acme, day(1), 75, "green", facts=commit_facts(0.2, "2026-01-01"))

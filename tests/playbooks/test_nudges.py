@@ -384,3 +384,36 @@ def test_nudges_empty_state_and_no_writes_on_get(alice_client, settings):
     assert "No nudges yet" in body
     assert "No webhook is configured" in body
     assert table_rows() == before
+
+
+def test_a_schema_change_nudge_made_elsewhere_is_delivered_the_same_way(
+    webhook, django_capture_on_commit_callbacks
+):
+    """Another part of the portal creates schema-change heads-ups for tier-3 accounts; this
+    app's webhook path delivers them like any nudge, signed, with the kind in the event."""
+    a = digital(external_id="tiny", name="Tinybyte Labs")
+    n = Nudge.objects.create(
+        account=a,
+        kind=Nudge.Kind.SCHEMA_CHANGE,
+        key="dex.trades:2026-12-01",
+        message="dex.trades drops the `amount_usd_raw` column on 2026-12-01: use `amount_usd`.",
+        payload={"dataset": "dex.trades", "effective": "2026-12-01"},
+    )
+    assert n.get_kind_display() == "Schema change heads-up"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        nudges.nudges_enqueue([n.pk])
+
+    [request] = webhook.requests
+    assert request["headers"]["X-CSPortal-Event"] == "nudge.schema_change"
+    expected = hmac.new(SECRET.encode(), request["body"], hashlib.sha256).hexdigest()
+    assert request["headers"]["X-CSPortal-Signature"] == f"sha256={expected}"
+    body = json.loads(request["body"])
+    assert (body["event"], body["account"], body["key"]) == (
+        "nudge.schema_change",
+        "tiny",  # from the account when the payload does not carry it
+        "dex.trades:2026-12-01",
+    )
+    assert body["data"] == {"dataset": "dex.trades", "effective": "2026-12-01"}
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == ("sent", 1)
