@@ -119,6 +119,7 @@ def import_kind(request: HttpRequest, kind: str):
 
 def _register_routers() -> None:
     from accounts.api import router as accounts_router
+    from datatrust.api import router as datatrust_router
     from health.api import router as health_router
     from playbooks.api_alerts import router as alerts_router
     from playbooks.api_plays import router as plays_router
@@ -127,6 +128,7 @@ def _register_routers() -> None:
     api.add_router("/", health_router)
     api.add_router("/", alerts_router)
     api.add_router("/", plays_router)
+    api.add_router("/", datatrust_router)
 
 
 _register_routers()

@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("playbooks.urls_alerts")),
     path("", include("playbooks.urls_work")),
     path("", include("playbooks.urls_success")),
+    path("", include("datatrust.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

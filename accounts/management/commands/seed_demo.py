@@ -42,6 +42,7 @@ from accounts import demo
 from accounts.models import Account, Role, User
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
+from datatrust import demo as datatrust_demo
 from health import demo as health_demo
 from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
@@ -225,6 +226,10 @@ class Command(BaseCommand):
         label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
         with quiet_logs(), paused():
             changed = self._import(book, story, label)
+            # The dataset catalogue, freshness and a schema change (after usage: it reads it).
+            changed = (
+                datatrust_demo.demo_load(today, label=label, write=self.stdout.write) or changed
+            )
             ids = list(
                 Account.objects.filter(
                     external_id__in=[row["external_id"] for row in book["accounts"]]
@@ -233,6 +238,7 @@ class Command(BaseCommand):
             self._playbooks(today)
             self._snapshots(today, ids, changed)
         self._alerts(today)
+        datatrust_demo.demo_announce(today, write=self.stdout.write)
 
         tiers = [row["tier"] for row in book["accounts"]]
         arr = demo.arr_on(book["contracts"], today)
