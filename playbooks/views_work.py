@@ -21,7 +21,7 @@ from cs_portal.params import whole_number
 from health.selectors import account_snapshot
 
 from . import plays
-from .models import OwnerRule, Playbook, PlayStatus
+from .models import OwnerRule, Playbook, PlayStatus, TaskStatus
 
 STEP_ROWS_NEW = 3  # empty step rows a new playbook starts with
 
@@ -97,6 +97,8 @@ def task_complete(request: AuthedRequest, task_id: int) -> HttpResponse:
     task = _task_or_404(task_id)
     done = plays.task_complete(task=task, user=request.user)
     notice = f"Done: {task.title}" if done else f"Already done: {task.title}"
+    if not done and task.status == TaskStatus.CANCELLED:
+        notice = f"Not needed any more: {task.title} (its play closed when the condition cleared)."
     if done and task.play_id and task.play.status == PlayStatus.OPEN:
         task.play.refresh_from_db(fields=["status"])
         if task.play.status == PlayStatus.DONE:

@@ -539,6 +539,25 @@ def test_a_play_nobody_worked_closes_when_its_condition_clears(acme, alice, coas
     assert all(w.open == 0 for w in plays.workload(on=TODAY))
 
 
+def test_ticking_off_a_cancelled_task_from_a_stale_page_says_why(
+    acme, alice, alice_client, coasting_play
+):
+    stale = coasting_play.tasks.order_by("due", "id").first()
+    snapshot(acme, D, 35, "red")
+    after_recompute(as_of=D, account_ids=[acme.pk])
+
+    response = alice_client.post(
+        f"/work/tasks/{stale.pk}/complete", {"from": "work"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200
+    assert (
+        f"Not needed any more: {stale.title} (its play closed when the condition cleared)."
+    ) in response.content.decode()
+    stale.refresh_from_db()
+    assert (stale.status, stale.completed_by) == ("cancelled", None)
+
+
 def test_a_play_with_work_done_stays_open_and_says_the_condition_cleared(
     acme, alice, coasting_play
 ):
