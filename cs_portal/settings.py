@@ -153,6 +153,10 @@ else:
 # Inline (no REDIS_URL) there is nobody to wait: each import is scored as it commits.
 RECOMPUTE_SETTLE_SECONDS = envint("RECOMPUTE_SETTLE_SECONDS", 20 if REDIS_URL else 0)
 
+# An alert's Slack message waits this long and is dropped if the alert resolved meanwhile (the
+# load it came from was corrected). Inline there is nobody to wait.
+ALERT_DELIVERY_GRACE_SECONDS = envint("ALERT_DELIVERY_GRACE_SECONDS", 60 if REDIS_URL else 0)
+
 BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
 
 # Browser uploads larger than this run as a background job with a progress bar; the file waits

@@ -178,8 +178,12 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             "JOIN accounts_account a ON a.external_id = s.account"
         )
         result.touched_accounts = {row[0] for row in cursor.fetchall()}
-        cursor.execute("SELECT DISTINCT date FROM usage_stage")
-        result.touched_days = {date.fromisoformat(row[0].strip()) for row in cursor.fetchall()}
+        result.stats = WriteStats(
+            created=created, updated=affected - created, unchanged=result.rows - affected
+        )
+        if created or affected:
+            cursor.execute("SELECT DISTINCT date FROM usage_stage")
+            result.touched_days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
         import_committing(kind, [], result)
         phases["upsert"] = time.monotonic()
         log.info(
@@ -188,9 +192,6 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             phases["copy"] - started,
             phases["validate"] - phases["copy"],
             phases["upsert"] - phases["validate"],
-        )
-        result.stats = WriteStats(
-            created=created, updated=affected - created, unchanged=result.rows - affected
         )
     return True
 

@@ -22,6 +22,18 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
 READY_SECONDS = 30
+# The worker's defaults for tests: a load settles after 1 s of quiet (production: 20 s) and
+# alert deliveries wait 1 s before sending (production: 60 s).
+WORKER_ENV = {"RECOMPUTE_SETTLE_SECONDS": "1", "ALERT_DELIVERY_GRACE_SECONDS": "1"}
+
+
+@pytest.fixture(autouse=True)
+def _short_settle(settings, request):
+    """The test process queues the relay with the same settle window the worker waits for."""
+    marker = request.node.get_closest_marker("worker_env")
+    env = {**WORKER_ENV, **(marker.kwargs if marker else {})}
+    settings.RECOMPUTE_SETTLE_SECONDS = int(env["RECOMPUTE_SETTLE_SECONDS"])
+    settings.ALERT_DELIVERY_GRACE_SECONDS = int(env["ALERT_DELIVERY_GRACE_SECONDS"])
 
 
 def stack_available() -> bool:
@@ -69,15 +81,25 @@ class Worker:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real worker consuming from REDIS_URL, ready (answers ping) before the test starts."""
+def celery_worker_process(transactional_db, tmp_path, request):
+    """A real worker consuming from REDIS_URL, ready (answers ping) before the test starts.
+
+    `@pytest.mark.worker_env(NAME="value", ...)` adds to the worker's environment (e.g. a
+    short settle window)."""
     from cs_portal.celery import app
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # this test needs the broker, whatever ran before
     app.control.purge()  # messages a previous, interrupted run may have left on this Redis db
     hostname = f"itest-{os.getpid()}@localhost"
-    env = {**os.environ, "DATABASE_URL": worker_database_url(), "PYTHONUNBUFFERED": "1"}
+    marker = request.node.get_closest_marker("worker_env")
+    extra = {**WORKER_ENV, **(marker.kwargs if marker else {})}
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as out:
         process = subprocess.Popen(

@@ -44,7 +44,9 @@ def wait_for(condition, seconds: float = POLL_SECONDS):
 def steady_usage(account, *, until: date, days: int = 60) -> None:
     """`days` of steady usage up to `until`, written directly (no import, so no task runs)."""
     from health.models import UsageFact
+    from tests.conftest import usage_landed
 
+    usage_landed(*(until - timedelta(days=n) for n in range(days)))
     UsageFact.objects.bulk_create(
         [
             fact

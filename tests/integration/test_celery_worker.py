@@ -27,8 +27,9 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
-RECEIVED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] received"
+# An import queues one relay of the recompute outbox; it scores the accounts once settled.
+SUCCEEDED = r"Task health\.tasks\.relay_recompute_requests\[[0-9a-f-]+\] succeeded"
+RECEIVED = r"Task health\.tasks\.relay_recompute_requests\[[0-9a-f-]+\] received"
 
 
 def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, celery_worker_process):
