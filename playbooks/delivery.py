@@ -204,7 +204,7 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     copies of one task never post the same attempt twice. A failed attempt raises DeliveryError
     (the task retries it) until the last one, which marks the deliveries failed.
     """
-    _drop_resolved(
+    deliveries_drop_resolved(
         AlertDelivery.objects.filter(pk__in=delivery_ids, channel=Channel.SLACK),
         now=timezone.now(),
     )
@@ -269,9 +269,9 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     raise DeliveryError(error)
 
 
-def _drop_resolved(deliveries, *, now: datetime) -> int:
-    """Mark the still-open deliveries of resolved alerts dropped: the condition cleared before
-    they went out."""
+def deliveries_drop_resolved(deliveries, *, now: datetime) -> int:
+    """Mark the still-open deliveries (of `deliveries`) of resolved alerts dropped: the
+    condition cleared before they went out. Returns how many."""
     return deliveries.filter(status__in=OPEN, alert__status=AlertStatus.RESOLVED).update(
         status=DeliveryStatus.DROPPED,
         updated_at=now,
@@ -429,7 +429,7 @@ def digests_send(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     since = now - DIGEST_WINDOW
-    _drop_resolved(AlertDelivery.objects.filter(channel=Channel.EMAIL), now=now)
+    deliveries_drop_resolved(AlertDelivery.objects.filter(channel=Channel.EMAIL), now=now)
     AlertDelivery.objects.filter(
         channel=Channel.EMAIL, status__in=OPEN, alert__created_at__lt=since
     ).update(

@@ -13,8 +13,9 @@ and the inbox's and API's queries do the same), and the next live recompute flip
 
 `alerts_resolve` runs after every live recompute, before new alerts are raised: every alert of
 the scoped accounts that is not resolved and whose condition no longer holds on that day's
-snapshot is resolved with a reason a CSM reads ("band back to green (score 74)"). Accounts
-without a snapshot that day are left alone. Set-based: a handful of queries for the whole book.
+snapshot is resolved with a reason a CSM reads ("band back to green (score 74)"), and its
+deliveries that have not gone out yet are dropped. Accounts without a snapshot that day are left
+alone. Set-based: a handful of queries for the whole book.
 Plays started by a resolved alert on which nobody did any work are closed as "condition
 cleared" and their open tasks cancelled; a play with work done stays open (the Plays tab says
 the condition cleared). A resolved alert whose crossing holds again is reopened by
@@ -50,9 +51,11 @@ from accounts.selectors import today
 from health.models import HealthSnapshot
 
 from .alerts import LIVE_DAYS, SCORE_DROP_POINTS, SPIKE_RATIO
+from .delivery import deliveries_drop_resolved
 from .inbox import can_work_alert
 from .models import (
     Alert,
+    AlertDelivery,
     AlertKind,
     AlertStatus,
     Milestone,
@@ -264,6 +267,8 @@ def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
                     output_field=CharField(),
                 ),
             )
+            # What has not gone out yet (Slack in its grace period, the next digest) is not sent.
+            deliveries_drop_resolved(AlertDelivery.objects.filter(alert_id__in=batch), now=now)
         plays_close_cleared(account_ids=account_ids)
     log.info("resolved %d alerts as of %s: their condition cleared", resolved, as_of)
     return resolved

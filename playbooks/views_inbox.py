@@ -196,7 +196,7 @@ def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _answer(request, pk, error=exc.messages[0], status=409)
     notice = "Acknowledged." if changed else "Already acknowledged."
-    return _answer(request, pk, notice=f"{notice} {alert.account.name}: {alert.title}")
+    return _answer(request, pk, notice=notice if request.htmx else f"{notice} {alert.title}")
 
 
 @require_POST
@@ -216,11 +216,8 @@ def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         status = 409 if alert.status == AlertStatus.RESOLVED else 422
         return _answer(request, pk, error=exc.messages[0], status=status)
-    return _answer(
-        request,
-        pk,
-        notice=f"Snoozed until {until:%a %b} {until.day}. {alert.account.name}: {alert.title}",
-    )
+    notice = f"Snoozed until {until:%a %b} {until.day}."
+    return _answer(request, pk, notice=notice if request.htmx else f"{notice} {alert.title}")
 
 
 @require_POST
@@ -232,7 +229,7 @@ def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _answer(request, pk, error=exc.messages[0], status=409)
     notice = "Reopened." if changed else "Already open."
-    return _answer(request, pk, notice=f"{notice} {alert.account.name}: {alert.title}")
+    return _answer(request, pk, notice=notice if request.htmx else f"{notice} {alert.title}")
 
 
 @require_POST

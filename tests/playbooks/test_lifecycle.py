@@ -205,6 +205,30 @@ def test_band_change_resolves_when_the_band_moves_back(acme):
     assert alert.resolved_at is not None
 
 
+def test_resolving_drops_the_deliveries_that_have_not_gone_out(acme):
+    from playbooks.models import AlertDelivery
+
+    alert = make_alert(acme, as_of=day(1))
+    AlertDelivery.objects.bulk_create(
+        [
+            AlertDelivery(alert=alert, channel="inbox", status="sent", attempts=1),
+            AlertDelivery(alert=alert, channel="slack", status="retrying", attempts=2),
+            AlertDelivery(alert=alert, channel="email", status="pending"),
+        ]
+    )
+    snapshot(acme, D, 75, "green")
+
+    alerts_resolve(as_of=D)
+
+    assert sorted(
+        AlertDelivery.objects.filter(alert=alert).values_list("channel", "status", "last_error")
+    ) == [
+        ("email", "dropped", "Condition cleared before sending"),
+        ("inbox", "sent", ""),
+        ("slack", "dropped", "Condition cleared before sending"),
+    ]
+
+
 def test_band_change_resolves_when_the_band_moves_on(acme):
     snapshot(acme, day(2), 75, "green")
     snapshot(acme, day(1), 55, "yellow")
