@@ -15,6 +15,7 @@ from cs_portal.http import AuthedRequest
 
 from . import charts, selectors, services
 from .engine import SIGNAL_KEYS, SIGNAL_LABELS
+from .landing import usage_landed_through
 from .models import Metric
 
 
@@ -44,6 +45,7 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
         "snapshot": snapshot,
         "error": error,
         "asked_as_of": as_of,
+        "usage_landed": snapshot is not None or usage_landed_through() is not None,
         "charts": {},
     }
     if snapshot is not None:

@@ -151,6 +151,7 @@ def test_as_of_without_a_snapshot_says_so(alice_client, scored):
 
 
 def test_account_without_a_snapshot_tells_the_user_to_import_usage(alice_client, acme):
+    usage_landed(END)  # the book has usage; this account has not been scored yet
     response = alice_client.get("/accounts/acme/health/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -215,3 +216,27 @@ def test_model_page_is_read_only_for_a_csm(alice_client, db):
     assert "Only CS managers change the model." in html
     assert 'name="w_usage_trend" value="22" inputmode="decimal" disabled' in html
     assert 'value="save"' not in html
+
+
+def test_before_any_usage_lands_the_health_tab_says_awaiting_usage(alice_client, acme):
+    html = alice_client.get("/accounts/acme/health/").content.decode()
+    assert 'data-testid="awaiting-usage"' in html
+    assert "No usage has landed for the book yet" in html
+
+
+def test_a_score_from_before_the_days_usage_landed_says_so(alice_client, acme):
+    day = END - timedelta(days=1)
+    rows = [
+        {
+            "account": "acme",
+            "date": (day - timedelta(days=n)).isoformat(),
+            "metric": "units",
+            "value": "500",
+        }
+        for n in range(30)
+    ]
+    assert run_import("usage", json_rows=rows).ok
+    health_recompute(as_of=END)
+    html = alice_client.get("/accounts/acme/health/").content.decode()
+    assert f"Usage through {day.isoformat()}: the usage for" in html
+    assert "has not landed yet, so it is not counted as zero" in html
