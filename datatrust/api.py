@@ -19,6 +19,7 @@ from . import selectors
 
 router = Router(tags=["incidents"])
 MAX_LIMIT = 500
+CENTS = Decimal("0.01")
 
 
 class AffectedAccountOut(Schema):
@@ -67,7 +68,8 @@ def _out(incident: Incident, used: dict[int, list[str]], accounts: dict[int, Acc
                 "external_id": a.external_id,
                 "name": a.name,
                 "tier": a.tier,
-                "arr": a.current_arr,
+                # Cents on every database (SQLite hands back unscaled sums), as accounts' API.
+                "arr": Decimal(a.current_arr).quantize(CENTS),
                 "csm": a.csm.email if a.csm else None,
                 "used": used[a.pk],
             }

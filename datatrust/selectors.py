@@ -14,7 +14,7 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 
 from django.db import connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from accounts.models import Account
@@ -196,7 +196,8 @@ def incidents_filtered(*, status: str = "", kind: str = "") -> QuerySet[Incident
         raise FilterError(
             f"kind must be one of {', '.join(IncidentKind.values)}, not '{kind[:40]}'"
         )
-    qs = Incident.objects.order_by("-started", "-opened_at", "-id")
+    # Same day: the ones opened at a known moment (the monitor's) first, latest first.
+    qs = Incident.objects.order_by("-started", F("opened_at").desc(nulls_last=True), "-id")
     if status == "open":
         qs = qs.filter(resolved__isnull=True)
     elif status == "resolved":

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 BREACH_RUN = 3  # observations in a row over the SLA before an incident opens
 HEADS_UP_LEAD_DAYS = 3  # a heads-up task is due this many days before the change takes effect
 HEADS_UP_UNDATED_DAYS = 7  # …or this many days from now when the change has no date yet
-SCHEMA_CHANGE_NUDGE = "schema_change"  # a Nudge kind
+SCHEMA_CHANGE_NUDGE = Nudge.Kind.SCHEMA_CHANGE
 KEY_MAX = 64  # Incident.key
 
 
