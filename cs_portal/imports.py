@@ -495,6 +495,34 @@ def run_import(
         )
         return result
 
+    if run is None:
+        # Recorded as running from the start (outside the import's transaction), so the
+        # recompute relay can see a load is still arriving and wait for it to finish.
+        run = _run_started(kind, origin, user, filename)
+    try:
+        return _run(kind, result, started, data, json_rows, origin, user, filename, progress, run)
+    except BaseException:
+        from cs_portal.models import ImportRun
+
+        ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+            status=ImportRun.Status.FAILED, seconds=time.monotonic() - started
+        )
+        raise
+
+
+def _run_started(kind: ImportKind, origin: str, user: Any, filename: str):
+    from cs_portal.models import ImportRun
+
+    return ImportRun.objects.create(
+        kind=kind.key,
+        origin=origin,
+        filename=filename[:255],
+        user=user if getattr(user, "pk", None) else None,
+        status=ImportRun.Status.RUNNING,
+    )
+
+
+def _run(kind, result, started, data, json_rows, origin, user, filename, progress, run):
     rows: list[Row] = []
     present: set[str] = set()
     try:

@@ -149,9 +149,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Imports ask for a rescore in their own transaction; the relay waits until no new request has
-# come for this long, then scores the whole load once (files of one load arrive seconds apart).
-# Inline (no REDIS_URL) there is nobody to wait: each import is scored as it commits.
-RECOMPUTE_SETTLE_SECONDS = envint("RECOMPUTE_SETTLE_SECONDS", 20 if REDIS_URL else 0)
+# come for this long and no import is running, then scores the whole load once (the files of
+# one load arrive seconds apart). Inline (no REDIS_URL) there is nobody to wait: each import is
+# scored as it commits.
+RECOMPUTE_SETTLE_SECONDS = envint("RECOMPUTE_SETTLE_SECONDS", 4 if REDIS_URL else 0)
 
 # An alert's Slack message waits this long and is dropped if the alert resolved meanwhile (the
 # load it came from was corrected). Inline there is nobody to wait.

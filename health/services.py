@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from cs_portal.models import ImportRun
 
 from . import aggregates, events
 from .engine import (
@@ -342,15 +343,24 @@ def _relay_soon() -> None:
         log.warning("could not queue the recompute relay; the sweep will run it", exc_info=True)
 
 
+# An import still marked running after this long crashed without saying so: stop waiting.
+IMPORT_STALE_AFTER = timedelta(minutes=30)
+
+
+def _import_running(*, since: datetime) -> bool:
+    return ImportRun.objects.filter(status=ImportRun.Status.RUNNING, created_at__gte=since).exists()
+
+
 def recompute_requests_run(*, settle_seconds: float | None = None) -> int | None:
     """Run the pending recompute requests as one recompute, once they have settled.
 
-    Settled means no request arrived in the last `settle_seconds`: the files of one load come
-    seconds apart, in any order, and are scored once, together, as the load finally stands
-    (no alert describes a half-loaded book). Each request queues a relay; the relays of the
-    earlier requests find a newer one and leave it to its own relay. Requests are claimed
-    with SELECT … FOR UPDATE SKIP LOCKED and deleted in the recompute's transaction, so two
-    relays never run the same work and a failed recompute leaves them for the next sweep.
+    Settled means no request arrived in the last `settle_seconds` and no import is running:
+    the files of one load come seconds apart, in any order, and are scored once, together, as
+    the load finally stands (no alert describes a half-loaded book). Each request queues a
+    relay; the relays of the earlier requests find a newer one and leave it to its own relay.
+    Requests are claimed with SELECT … FOR UPDATE SKIP LOCKED and deleted in the recompute's
+    transaction, so two relays never run the same work and a failed recompute leaves them for
+    the next sweep.
     Returns the accounts scored, or None when nothing was due.
     """
     settle = settings.RECOMPUTE_SETTLE_SECONDS if settle_seconds is None else settle_seconds
@@ -358,8 +368,13 @@ def recompute_requests_run(*, settle_seconds: float | None = None) -> int | None
     newest = newest.first()
     if newest is None:
         return None
+    now = timezone.now()
     # A small tolerance: the relay's countdown starts a moment after the request's timestamp.
-    if newest > timezone.now() - timedelta(seconds=max(0.0, settle - 0.05)):
+    if newest > now - timedelta(seconds=max(0.0, settle - 0.05)):
+        return None
+    if settle > 0 and _import_running(since=now - IMPORT_STALE_AFTER):
+        # Another file of the load is still being imported: its own request (or, if it
+        # changes nothing, the periodic sweep) runs everything once it has committed.
         return None
     with transaction.atomic():
         claimed = list(

@@ -105,7 +105,7 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
     assert blocks[0]["text"]["text"] == "Steady Labs"
     assert [b["text"]["text"].split("\n")[0] for b in blocks[1:3]] == [
         "*Steady Labs moved green → red*",
-        "*Steady Labs: sharp_drop*",
+        "*Steady Labs: sharp_drop override fired (health capped at red)*",
     ]
     assert blocks[2]["text"]["text"].endswith("100 units/day vs 1,000")
     renewal = day + timedelta(days=165)
