@@ -172,3 +172,14 @@ def test_create_api_token_for_unknown_user(db):
     ):
         call_command("create_api_token", "ghost@cs.example")
     assert ApiToken.objects.count() == 0
+
+
+def test_recompute_before_any_usage_says_nothing_was_scored_and_why(db):
+    from io import StringIO
+
+    from tests.factories import AccountFactory
+
+    AccountFactory(external_id="acme")
+    out = StringIO()
+    call_command("recompute_health", stdout=out)
+    assert "no usage has landed yet, so nothing was scored" in out.getvalue()

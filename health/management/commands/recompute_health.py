@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from health import services
+from health.landing import usage_landed_through
 
 
 def _date(raw: str) -> date:
@@ -45,4 +46,12 @@ class Command(BaseCommand):
             )
         else:
             count = services.health_recompute(as_of=as_of_day, account_ids=ids)
+            if count == 0 and usage_landed_through() is None:
+                self.stdout.write(
+                    self.style.WARNING(
+                        "no usage has landed yet, so nothing was scored (every account is "
+                        "awaiting usage): import usage first"
+                    )
+                )
+                return
             self.stdout.write(self.style.SUCCESS(f"recomputed {count} accounts as of {as_of_day}"))
