@@ -121,6 +121,11 @@ class AccountsImport(ImportKind):
     def resolve(self, rows: list[Row], result: ImportResult) -> None:
         resolve_users(rows, result, ("csm", "ae", "se"))
 
+    def affected_accounts(self, rows: list[Row]) -> set[int]:
+        """The accounts of the file (after the write: new ones have ids by then)."""
+        wanted = [r.values["external_id"] for r in rows]
+        return set(Account.objects.filter(external_id__in=wanted).values_list("id", flat=True))
+
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
         before = dict(
             Account.objects.filter(

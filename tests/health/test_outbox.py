@@ -128,3 +128,15 @@ def test_an_import_writes_its_request_in_its_own_transaction(book):
     assert list(RecomputeRequest.objects.values_list("account_ids", "reason")) == [
         ([book[2].pk], "import:contacts")
     ]
+
+
+def test_an_accounts_file_asks_to_rescore_its_accounts(book):
+    """A re-tier changes cadence rules and who hears about a spike: its accounts are rescored."""
+    result = run_import(
+        "accounts",
+        json_rows=[{"external_id": "a0", "name": "A Zero", "segment": "institution", "tier": 1}],
+    )
+    assert result.ok
+    assert list(RecomputeRequest.objects.values_list("account_ids", "reason")) == [
+        ([book[0].pk], "import:accounts")
+    ]
