@@ -255,15 +255,21 @@ def _judge(dataset: Dataset, first_at: datetime) -> list[str] | None:
     return changed
 
 
+def breach_first_at(incident: Incident) -> datetime:
+    """When an auto freshness incident's run of observations over the SLA began (its key names
+    that observation, to the minute); midnight of its start day for any other incident."""
+    if incident.auto:
+        try:
+            return datetime.strptime(incident.key[-12:], "%Y%m%d%H%M").replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.combine(incident.started, time.min, UTC)
+
+
 def _peak_before(dataset: Dataset, incident: Incident, until: datetime) -> float:
-    """The worst lag of an open auto incident's run before `until` (its key names the run's
-    first observation, to the minute)."""
-    try:
-        first = datetime.strptime(incident.key[-12:], "%Y%m%d%H%M").replace(tzinfo=UTC)
-    except ValueError:
-        first = datetime.combine(incident.started, time.min, UTC)
+    """The worst lag of an open auto incident's run before `until`."""
     peak = FreshnessObservation.objects.filter(
-        dataset=dataset, observed_at__gte=first, observed_at__lt=until
+        dataset=dataset, observed_at__gte=breach_first_at(incident), observed_at__lt=until
     ).aggregate(peak=Max("lag_minutes"))["peak"]
     return peak or 0.0
 
@@ -294,16 +300,17 @@ def heads_up_title(used: list[str], effective: date | None) -> str:
 
 
 def heads_up_detail(incident: Incident, used: list[str]) -> str:
-    lines = [incident.title or incident.key, ""]
-    if incident.effective:
-        lines.append(f"Takes effect on {incident.effective.isoformat()}.")
-    lines.append(f"What they used in the last {SCHEMA_WINDOW_DAYS} days: {', '.join(used)}.")
-    lines.append(
+    """The migration note first (it is what the CSM passes on), then what they used and where
+    the change is described."""
+    lines = [
         f"Migration note: {incident.note}"
         if incident.note
-        else "Migration note: none published yet; ask product for one before you reach out."
-    )
-    lines.append(f"Incident {incident.key}: {settings.SITE_URL}/incidents/{incident.key}/")
+        else "Migration note: none published yet; ask product for one before you reach out.",
+        f"What they used in the last {SCHEMA_WINDOW_DAYS} days: {', '.join(used)}.",
+        (incident.title or incident.key)
+        + (f" (takes effect on {incident.effective.isoformat()})." if incident.effective else "."),
+        f"Incident {incident.key}: {settings.SITE_URL}/incidents/{incident.key}/",
+    ]
     return "\n".join(lines)
 
 

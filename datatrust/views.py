@@ -110,17 +110,10 @@ def incident_detail(request: AuthedRequest, key: str) -> HttpResponse:
     heads_ups = list(selectors.incident_heads_ups(incident))
     observations = selectors.incident_observations(incident)
     figures = {}
-    breach = None
-    if incident.opened_at:
-        breach = (incident.opened_at, incident.resolved_at)
-    elif incident.started:
-        start = datetime.combine(incident.started, datetime.min.time(), UTC)
-        end = (
-            datetime.combine(incident.resolved, datetime.min.time(), UTC)
-            if incident.resolved
-            else None
-        )
-        breach = (start, end)
+    end = incident.resolved_at
+    if end is None and incident.resolved:
+        end = datetime.combine(incident.resolved, datetime.min.time(), UTC)
+    breach = (services.breach_first_at(incident), end)
     for n, (dataset, points) in enumerate(observations.items()):
         figures[f"lag-{n}"] = charts.freshness_lag(
             dataset=dataset.name,
@@ -128,6 +121,9 @@ def incident_detail(request: AuthedRequest, key: str) -> HttpResponse:
             sla=dataset.freshness_sla_minutes,
             breach=breach,
         )
+    by_account = {h.account_id: h for h in heads_ups}
+    for account in accounts:
+        account.heads_up = by_account.get(account.pk)
     context = {
         "incident": incident,
         "accounts": accounts,
@@ -136,6 +132,8 @@ def incident_detail(request: AuthedRequest, key: str) -> HttpResponse:
         "tasks": sum(1 for h in heads_ups if h.task_id),
         "nudges": sum(1 for h in heads_ups if h.nudge_id),
         "charts": figures,
+        # With one plain dataset, "what they used" says the same thing on every row.
+        "show_used": len(incident.datasets) != 1 or "*" in incident.datasets[0],
         "timeline": _timeline(incident, heads_ups, observations),
         "window_days": (
             selectors.SCHEMA_WINDOW_DAYS
@@ -154,9 +152,11 @@ def _timeline(incident, heads_ups, observations) -> list[dict]:
     first. Each entry: at (date or datetime), title, detail, kind (for the dot's colour)."""
     entries: list[dict] = [
         {
-            "at": incident.started,
-            "title": "Started" if incident.kind != "schema_change" else "Announced",
-            "detail": incident.title,
+            "at": services.breach_first_at(incident) if incident.auto else incident.started,
+            "title": "Announced" if incident.kind == IncidentKind.SCHEMA_CHANGE else "Started",
+            "detail": "the first of three observations in a row over the SLA"
+            if incident.auto
+            else incident.title,
             "kind": "start",
         }
     ]

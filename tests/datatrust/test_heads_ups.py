@@ -102,7 +102,7 @@ def test_each_account_that_used_the_change_gets_one_heads_up_by_tier(book, alice
         f"Schema change heads-up: sui.raw.transactions changes on {EFFECTIVE.isoformat()}"
     )
     assert task.due == EFFECTIVE - timedelta(days=3)
-    assert NOTE in task.detail
+    assert task.detail.startswith(f"Migration note: {NOTE}\n")
     assert "What they used in the last 30 days: sui.raw.transactions." in task.detail
     assert "/incidents/CHG-SUI/" in task.detail
 

@@ -12,9 +12,8 @@ import pytest
 from cs_portal.imports import run_import
 from datatrust.models import Dataset
 from tests.conftest import table_rows
-from tests.datatrust.conftest import (
-    ok,
-)
+from tests.datatrust.conftest import YESTERDAY, ok, usage_rows, use
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +33,21 @@ def test_the_datasets_page_lists_sla_lag_status_reach_and_open_incidents(alice_c
     assert response.status_code == 200
     page = text(response)
     assert re.search(
-        r"ethereum\.raw\.logs Event logs ethereum 15 min 47 min .*? over SLA 2 \$350,000 "
-        + re.escape(world.key),
+        r"ethereum\.raw\.logs Event logs ethereum 15 min 47 min .*? over SLA "
+        r"2 accounts \$350,000 ARR Freshness high",
         page,
     ), page
-    assert re.search(r"ethereum\.raw\.traces ethereum 20 min 8 min .*? fresh 1 \$250,000 CHG", page)
-    assert "crosschain.lending.metrics_daily base ethereum none — no observations 0 $0 none" in page
+    assert f'href="/incidents/{world.key}/"' in response.content.decode()
+    assert re.search(
+        r"ethereum\.raw\.traces ethereum 20 min 8 min .*? fresh 1 account \$250,000 ARR Schema",
+        page,
+    )
+    assert (
+        "crosschain.lending.metrics_daily base ethereum none — no observations 0 accounts $0 ARR "
+        "none"
+    ) in page
     assert "Add a dataset" not in page and "/edit/" not in response.content.decode()
+    assert "Edit" not in page
 
 
 def test_the_datasets_page_says_what_to_do_when_empty(alice_client):
@@ -171,8 +178,7 @@ def test_a_freshness_incident_page_shows_reach_timeline_and_the_lag_chart(alice_
     # Biggest ARR first, with tier, CSM and what they used.
     assert re.search(
         r"Globex Capital globex Tier 1 · strategic \$250,000 Bob Baker not scored "
-        r"ethereum\.raw\.logs Acme Analytics acme Tier 2 · scaled \$100,000 Alice Archer "
-        r"not scored ethereum\.raw\.logs",
+        r"Acme Analytics acme Tier 2 · scaled \$100,000 Alice Archer not scored Timeline",
         page,
     ), page
     assert 'href="/accounts/globex/"' in response.content.decode()
@@ -199,8 +205,11 @@ def test_a_schema_change_page_shows_the_note_and_the_heads_ups(alice_client, wor
     assert "Use the array form." in page
     assert "A schema change caps nobody's health" in page
     assert "Heads-up sent to 1 account" in page
-    assert re.search(r"Heads-ups sent \(1 task, 0 nudges\) .*? Globex Capital .*? Task", page)
-    assert "Bob Baker" in page
+    assert "heads-ups sent: 1 task, 0 nudges" in page
+    assert re.search(
+        r"Globex Capital globex .*? not scored Task for Bob Baker due \w+ \d+ · open",
+        page,
+    ), page
     assert 'id="fig-' not in response.content.decode()
 
 
@@ -221,3 +230,20 @@ def test_the_nav_links_both_pages(alice_client, db):
     html = alice_client.get("/datasets/").content.decode()
     assert '<a href="/datasets/" aria-current="page">Datasets</a>' in html
     assert '<a href="/incidents/" >Incidents</a>' in html
+
+
+def test_a_wildcard_incident_page_names_the_tables_each_account_used(alice_client, db):
+    AccountFactory(external_id="horizon", name="Horizon Pay", tier=2)
+    use(usage_rows("horizon", "stellar.raw.transactions", [YESTERDAY]))
+    row = {"key": "INC-XLM", "kind": "outage", "severity": "high"}
+    ok(
+        run_import(
+            "incidents",
+            json_rows=[{**row, "started": YESTERDAY.isoformat(), "datasets": "stellar.raw.*"}],
+        )
+    )
+    page = text(alice_client.get("/incidents/INC-XLM/"))
+    assert re.search(
+        r"Horizon Pay horizon .*? Used .*?|Horizon Pay .*? stellar\.raw\.transactions", page
+    )
+    assert "Health Used" in page
