@@ -207,15 +207,11 @@ def incidents_filtered(*, status: str = "", kind: str = "") -> QuerySet[Incident
     return qs
 
 
-def _reach(incident: Incident) -> Reach:
-    days = SCHEMA_WINDOW_DAYS if incident.kind == IncidentKind.SCHEMA_CHANGE else TRUST_WINDOW_DAYS
+def _reach(incident: Incident, lately: tuple[date, date], days: int) -> Reach:
     return Reach(
         datasets=tuple(incident.datasets),
         chains=tuple(incident.chains),
-        windows=(
-            (incident.started - timedelta(days=days), incident.started),
-            recent_window(days),
-        ),
+        windows=((incident.started - timedelta(days=days), incident.started), lately),
     )
 
 
@@ -226,9 +222,15 @@ def incidents_affected(incidents: list[Incident]) -> dict[int, dict[int, list[st
     out: dict[int, dict[int, list[str]]] = {i.pk: {} for i in incidents}
     schema = [i for i in incidents if i.kind == IncidentKind.SCHEMA_CHANGE]
     trust = [i for i in incidents if i.kind != IncidentKind.SCHEMA_CHANGE]
-    for group, include_failed in ((trust, False), (schema, True)):
+    for group, days, include_failed in (
+        (trust, TRUST_WINDOW_DAYS, False),
+        (schema, SCHEMA_WINDOW_DAYS, True),
+    ):
         if group:
-            found = accounts_touching([_reach(i) for i in group], include_failed=include_failed)
+            lately = recent_window(days)
+            found = accounts_touching(
+                [_reach(i, lately, days) for i in group], include_failed=include_failed
+            )
             for incident, used in zip(group, found, strict=True):
                 out[incident.pk] = used
     if schema:

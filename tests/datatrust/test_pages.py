@@ -247,3 +247,29 @@ def test_a_wildcard_incident_page_names_the_tables_each_account_used(alice_clien
         r"Horizon Pay horizon .*? Used .*?|Horizon Pay .*? stellar\.raw\.transactions", page
     )
     assert "Health Used" in page
+
+
+def test_the_pages_cost_a_fixed_number_of_queries(alice_client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(path: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert alice_client.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = (cost("/datasets/"), cost("/incidents/"))
+    for n in range(6):
+        AccountFactory(external_id=f"more-{n}", tier=2)
+        use(usage_rows(f"more-{n}", "ethereum.raw.logs", [YESTERDAY]))
+        row = {"key": f"INC-{n}", "kind": "outage", "severity": "low", "title": f"Outage {n}"}
+        ok(
+            run_import(
+                "incidents",
+                json_rows=[
+                    {**row, "started": YESTERDAY.isoformat(), "datasets": "ethereum.raw.logs"}
+                ],
+            )
+        )
+    ok(run_import("datasets", json_rows=[{"dataset": f"base.raw.t{n}"} for n in range(6)]))
+    assert (cost("/datasets/"), cost("/incidents/")) == before
