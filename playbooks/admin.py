@@ -22,11 +22,21 @@ class AlertDeliveryInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("account", "kind", "title", "as_of", "owner", "read_at", "created_at")
-    list_filter = ("kind", "as_of")
+    list_display = (
+        "account",
+        "kind",
+        "title",
+        "as_of",
+        "owner",
+        "status",
+        "resolved_reason",
+        "read_at",
+        "created_at",
+    )
+    list_filter = ("status", "kind", "as_of")
     search_fields = ("account__name", "account__external_id", "title")
     list_select_related = ("account", "owner")
-    raw_id_fields = ("account", "owner")
+    raw_id_fields = ("account", "owner", "acknowledged_by", "snoozed_by")
     inlines = [AlertDeliveryInline]
 
 

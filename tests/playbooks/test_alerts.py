@@ -522,4 +522,4 @@ def test_api_needs_a_token(client, some_alerts):
 def test_api_is_in_the_openapi_schema(client, alice_token):
     schema = client.get("/api/v1/openapi.json", **auth(alice_token)).json()
     params = {p["name"] for p in schema["paths"]["/api/v1/alerts"]["get"]["parameters"]}
-    assert {"account", "kind", "since"} <= params
+    assert {"account", "kind", "since", "status"} <= params
