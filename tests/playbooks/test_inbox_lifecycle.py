@@ -446,3 +446,16 @@ def test_the_digest_leaves_resolved_alerts_out(
     assert "* Acme Analytics: Acme renews in 45 days while yellow" in email.body
     assert "Acme moved green → red" not in email.body
     assert AlertDelivery.objects.get(alert=gone, channel="email").status == "dropped"
+
+
+def test_an_inbox_with_only_resolved_alerts_says_nothing_needs_attention(alice_client, acme):
+    gone = make_alert(acme, key="gone")
+    Alert.objects.filter(pk=gone.pk).update(
+        status="resolved", resolved_reason="commit period ended"
+    )
+
+    html = alice_client.get("/inbox/").content.decode()
+
+    assert "<h2>Nothing needs attention</h2>" in html
+    assert '<a href="?owner=me&amp;status=resolved">Resolved (1)</a>' in html
+    assert "No alerts yet" not in html
