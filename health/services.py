@@ -330,17 +330,29 @@ def recompute_request(*, account_ids: Iterable[int] | None, reason: str) -> Reco
 def _relay_soon() -> None:
     from .tasks import relay_recompute_requests
 
-    settle = settings.RECOMPUTE_SETTLE_SECONDS
+    settle = load_settle_seconds()
     try:
         if settle > 0:
             relay_recompute_requests.apply_async(countdown=settle)
         else:
             relay_recompute_requests.delay()
     except Exception:
-        if settings.CELERY_TASK_ALWAYS_EAGER:
+        if _inline():
             raise  # inline: the failure is the recompute's own, and must surface
         # The request is committed; the periodic sweep will run it when the broker is back.
         log.warning("could not queue the recompute relay; the sweep will run it", exc_info=True)
+
+
+def _inline() -> bool:
+    from cs_portal.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+def load_settle_seconds() -> float:
+    """How long a load must be quiet before it is scored: RECOMPUTE_SETTLE_SECONDS with a
+    worker; nothing when tasks run inline (there is nobody to wait, a countdown is ignored)."""
+    return 0 if _inline() else settings.RECOMPUTE_SETTLE_SECONDS
 
 
 # An import still marked running after this long crashed without saying so: stop waiting.
@@ -363,7 +375,7 @@ def recompute_requests_run(*, settle_seconds: float | None = None) -> int | None
     the next sweep.
     Returns the accounts scored, or None when nothing was due.
     """
-    settle = settings.RECOMPUTE_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    settle = load_settle_seconds() if settle_seconds is None else settle_seconds
     newest = RecomputeRequest.objects.order_by("-created_at").values_list("created_at", flat=True)
     newest = newest.first()
     if newest is None:

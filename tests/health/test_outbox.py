@@ -13,7 +13,7 @@ from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
 from health import services
 from health.models import HealthSnapshot, RecomputeRequest
-from tests.conftest import usage_landed
+from tests.conftest import celery_inline, usage_landed
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,12 +95,24 @@ def test_an_empty_scope_requests_nothing(book):
     assert RecomputeRequest.objects.count() == 0
 
 
-def test_a_broker_outage_keeps_the_request_for_the_sweep(book, settings, monkeypatch):
+def test_inline_tasks_do_not_wait_for_a_settle_window(book, settings):
+    """With no worker a countdown would be ignored: each import is scored as it commits."""
+    settings.RECOMPUTE_SETTLE_SECONDS = 30
+    with celery_inline():
+        assert services.load_settle_seconds() == 0
+        services.recompute_request(account_ids=[book[0].pk], reason="import:contracts")
+        assert services.recompute_requests_run() == 1
+
+
+def test_a_broker_outage_keeps_the_request_for_the_sweep(book, settings, monkeypatch, request):
     """With a worker, a relay that cannot be queued is not an error: the request is committed
     and the periodic sweep runs it when the broker is back."""
+    from cs_portal.celery import app
     from health import tasks
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    request.addfinalizer(lambda: setattr(app.conf, "task_always_eager", eager))
     settings.RECOMPUTE_SETTLE_SECONDS = 4
 
     def refused(*args, **kwargs):
