@@ -17,7 +17,7 @@ from accounts import selectors as account_selectors
 from accounts.access import can_change_tier, can_edit_account
 from accounts.models import Account
 from cs_portal.http import AuthedRequest
-from cs_portal.params import whole_number
+from cs_portal.params import query_string, whole_number
 from health.selectors import account_snapshot
 
 from . import nudges, success, tiering
@@ -283,6 +283,7 @@ def nudges_page(request: AuthedRequest) -> HttpResponse:
         "page": page,
         "kind": kind,
         "status": status,
+        "filters": query_string({"kind": kind, "status": status}),
         "kinds": Nudge.Kind.choices,
         "statuses": DeliveryStatus.choices,
         "error": "; ".join(problems),
