@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 
 from accounts.models import Account, User
 
-from . import selectors
+from . import backtest, selectors
 from .models import Band, Metric
 
 router = Router(tags=["health"])
@@ -170,3 +170,113 @@ def account_usage(
             account=account, metric=metric, start=start_day, end=end_day
         ),
     }
+
+
+# --- backtest ----------------------------------------------------------------------------------
+
+
+class BacktestDecileOut(Schema):
+    decile: int
+    low: float | None
+    high: float | None
+    no_value: int
+    accounts: int
+    bad: int
+    bad_rate: float | None
+
+
+class BacktestRankingOut(Schema):
+    key: str
+    label: str
+    auc: float | None
+    deciles: list[BacktestDecileOut]
+
+
+class BacktestBaselineOut(BacktestRankingOut):
+    model_beats_by: float | None
+
+
+class BacktestBandOut(Schema):
+    band: str
+    accounts: int
+    bad: int
+    bad_rate: float | None
+    reasons: dict[str, int]
+
+
+class BacktestConfusionOut(Schema):
+    bad: int
+    flagged: int
+    bad_flagged: int
+    bad_missed: int
+    false_alarms: int
+    quiet_ok: int
+
+
+class BacktestAccountOut(Schema):
+    account: str
+    score: int
+    band: str
+    bad: bool
+    reasons: dict[str, str]
+    days_since_active: int | None
+    trend_ratio: float | None
+
+
+class BacktestOut(Schema):
+    as_of: date
+    horizon_days: int
+    outcome_through: date
+    model_version: int | None
+    weights: dict[str, float]
+    green_min: int
+    yellow_min: int
+    accounts: int
+    bad: int
+    bad_rate: float | None
+    reasons: dict[str, int]
+    model: BacktestRankingOut
+    baselines: list[BacktestBaselineOut]
+    bands: list[BacktestBandOut]
+    lift: float | None
+    confusion: BacktestConfusionOut
+    outcomes: list[BacktestAccountOut] | None = None
+
+
+def _whole(raw: str | None, name: str, example: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise HttpError(400, f"{name} must be a whole number ({example}), not '{raw}'") from None
+
+
+@router.get("/health/backtest", response=BacktestOut)
+def health_backtest(
+    request: HttpRequest,
+    as_of: str | None = None,
+    horizon: str | None = None,
+    model: str | None = None,
+    outcomes: bool = False,
+):
+    """Backtest a model version (default: the current one): score the book as of `as_of`,
+    writing nothing, and judge each account's outcome over the next `horizon` days (churned,
+    contracted, usage fell by half, went dormant). Returns the model's ROC AUC and decile
+    calibration next to two naive baselines, each band's bad rate, the lift and the band
+    line's catches and false alarms; `outcomes=true` adds one row per account."""
+    day = _day(as_of, "as_of")
+    if day is None:
+        raise HttpError(400, "as_of is required: the day to score the book as of (YYYY-MM-DD)")
+    days = _whole(horizon, "horizon", "days after as_of, e.g. 90")
+    if days is None:
+        raise HttpError(400, "horizon is required: the days after as_of to judge outcomes over")
+    try:
+        chosen = backtest.backtest_model(_whole(model, "model", "a model version, e.g. 3"))
+    except LookupError as exc:
+        raise HttpError(404, str(exc)) from None
+    try:
+        result = backtest.backtest_model_run(as_of=day, horizon_days=days, model=chosen)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return result.as_dict(outcomes=outcomes)
