@@ -69,7 +69,8 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
           SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
           SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
           COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
-                THEN date END)
+                THEN date END),
+          MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
         FROM {USAGE}
         WHERE date > %s AND date <= %s{scope}
         GROUP BY account_id
@@ -105,7 +106,29 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             "units_7": float(row[10] or 0),
             "prior_daily_avg": float(row[11] or 0) / 28,
             "prior_active_days": int(row[12] or 0),
+            "last_active": _d(row[13]),
         }
+    return out
+
+
+LAST_ACTIVE_CHUNK = 1000
+
+
+def last_active_before(day: date, account_ids: list[int]) -> dict[int, date]:
+    """The last day with meaningful usage on or before `day`, for these accounts: the ones
+    with none in the 90-day window, so recency sees past it. Each account is an index range
+    (the natural key starts with account_id), never a scan of the whole table."""
+    out: dict[int, date] = {}
+    for start in range(0, len(account_ids), LAST_ACTIVE_CHUNK):
+        chunk = account_ids[start : start + LAST_ACTIVE_CHUNK]
+        sql = f"""
+            SELECT account_id, MAX(date) FROM {USAGE}
+            WHERE account_id IN ({", ".join(["%s"] * len(chunk))}) AND date <= %s
+              AND metric IN {ACTIVITY_METRICS} AND value > 0
+            GROUP BY account_id
+        """
+        for account_id, last in _rows(sql, [*chunk, day]):
+            out[account_id] = _d(last)
     return out
 
 
@@ -367,6 +390,11 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     touches = touchpoints(as_of, account_ids)
     incidents = open_incidents(as_of, account_ids)
     milestones = onboarding(as_of, account_ids)
+    # Recency looks past the 90-day window for the accounts that were silent in it.
+    older = last_active_before(
+        usage_day - timedelta(days=90),
+        [pk for pk, *_ in base if not (windows.get(pk) or {}).get("last_active")],
+    )
     inputs = []
     for account_id, tier, segment, seats in base:
         inp = AccountInputs(
@@ -387,6 +415,9 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
             if part:
                 for key, value in part.items():
                     setattr(inp, key, value)
+        inp.has_contract = account_id in commits
+        if inp.last_active is None:
+            inp.last_active = older.get(account_id)
         inp.low_days_7 = lows.get(account_id, 0)
         inp.open_incidents = incidents.get(account_id, [])
         inputs.append(inp)

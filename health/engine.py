@@ -5,9 +5,13 @@ turns one account's numbers into signals, overrides and a band, so each rule is 
 hand-built inputs. Nothing here touches the database.
 
 Signal sub-scores (0-100), chosen so a CS leader can say each rule out loud:
-- usage_trend: r = units last 28 days ÷ the 28 before. r ≤ 0.5 → 0, r = 1.0 → 83, r ≥ 1.1 → 100.
+- usage_trend: r = units last 28 days ÷ the 28 before. r ≤ 0.5 → 0, r = 1.0 → 83, r ≥ 1.1 → 100;
+  usage that started in the last 28 days → 100; none in 56 days (with history) → 0.
 - commit_pace: consumed ÷ (commit × elapsed share of the period), capped at 100%.
 - breadth: chains + datasets used in 28 days ÷ those used in 90 days; 80% or more → 100.
+- recency: days since the last day with meaningful usage (queries, units, API calls or stream
+  events above zero): 3 days or fewer → 100, 60 or more → 0, linear between. Under a contract
+  with no usage ever, the days since the contract (or our data) started count instead.
 - active_users: institutions: peak daily active users ÷ half the seats; self-serve: 2+ users → 100.
 - production_depth: 70 × min(1, active days of 28 ÷ 20) + 30 if they use the API or streams.
 - exec_engagement: the exec sponsor engaged within 90 days → 100, within 180 → 40, else 0;
@@ -19,7 +23,14 @@ Signal sub-scores (0-100), chosen so a CS leader can say each rule out loud:
 - data_trust: 100 − 60 per open incident touching what they used in 28 days.
 - onboarding: share of the milestones due so far that were done by their due date (does not
   apply until one is due).
-A signal whose data the account lacks does not apply; the remaining weights are renormalised.
+A signal whose data the account structurally lacks (no commit, no seats, no contacts, no
+milestones due) does not apply; the remaining weights are renormalised. Silence is not missing
+data: once an account has usage history or an active contract, no usage scores as zero (usage
+that has not landed yet never reaches the engine: see `health.landing`).
+
+Overrides: sharp_drop, coasting and dormant cap at red; data_trust_incident and champion_left
+at yellow. dormant: no meaningful usage for 30 days after having been active, or for the first
+30 days of an active contract.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ SIGNALS: list[tuple[str, str, str]] = [
     ("breadth", "Breadth", "usage"),
     ("active_users", "Active users", "usage"),
     ("production_depth", "Production depth", "usage"),
+    ("recency", "Recency", "usage"),
     ("exec_engagement", "Exec engagement", "relationship"),
     ("touch_cadence", "Touch cadence", "relationship"),
     ("sentiment", "Sentiment", "relationship"),
@@ -43,12 +55,14 @@ SIGNALS: list[tuple[str, str, str]] = [
 SIGNAL_KEYS = [key for key, _, _ in SIGNALS]
 SIGNAL_LABELS = {key: label for key, label, _ in SIGNALS}
 RELATIONSHIP = ("exec_engagement", "touch_cadence", "sentiment")
+# The usage group keeps 74 of 100 with recency in it; relationship 16, support & trust 10.
 DEFAULT_WEIGHTS = {
     "usage_trend": 22,
     "commit_pace": 18,
-    "breadth": 12,
+    "breadth": 8,
     "active_users": 12,
-    "production_depth": 10,
+    "production_depth": 4,
+    "recency": 10,
     "exec_engagement": 8,
     "touch_cadence": 4,
     "sentiment": 4,
@@ -67,6 +81,9 @@ SPIKE_MIN_BASELINE_DAYS = 14  # of the prior 28, for a usage spike to mean anyth
 TOUCH_CADENCE_DAYS = {1: 30, 2: 60}
 QBR_CADENCE_DAYS = 100
 TRUST_KINDS = ("accuracy", "freshness", "outage")
+RECENCY_FULL_DAYS = 3  # last meaningful usage this recent → recency 100
+RECENCY_ZERO_DAYS = 60  # …this long ago or more → 0
+DORMANT_DAYS = 30  # no meaningful usage for this long (after activity, or under contract) → red
 
 
 @dataclass
@@ -89,11 +106,13 @@ class AccountInputs:
     units_7: float = 0.0
     low_days_7: int = 0  # of the last 7 days, how many were below SHARP_DROP_SHARE × prior avg
     prior_active_days: int = 0  # days with units in the 28 days before the last 7
+    last_active: date | None = None  # last day with meaningful usage, over all history
     # commit
     commit_units: float | None = None
     period_start: date | None = None
     period_end: date | None = None
     consumed_in_period: float = 0.0
+    has_contract: bool = False  # a contract is active on the day scored
     data_since: date | None = None  # first day we hold usage for (history may start mid-period)
     # the newest day whose usage has landed, when it is before the day scored: usage is judged
     # through that day (a day not landed yet is not zero usage)
@@ -176,6 +195,31 @@ def usage_day(inp: AccountInputs, as_of: date) -> date:
     return min(as_of, inp.usage_through) if inp.usage_through else as_of
 
 
+def has_history(inp: AccountInputs) -> bool:
+    """Silence counts for an account that has used the product or holds a contract."""
+    return inp.last_active is not None or inp.has_contract
+
+
+def days_silent(inp: AccountInputs, as_of: date) -> int | None:
+    """Days since the last meaningful usage; under a contract never used, days since the
+    contract (or our data, if it starts later) began. None: no history to be silent against."""
+    day = usage_day(inp, as_of)
+    if inp.last_active is not None:
+        return max(0, (day - inp.last_active).days)
+    if inp.has_contract and inp.period_start is not None:
+        start = max(inp.period_start, inp.data_since or inp.period_start)
+        return max(0, (day - start).days + 1)
+    return None
+
+
+def recency_score(days: int) -> float:
+    if days <= RECENCY_FULL_DAYS:
+        return 100.0
+    if days >= RECENCY_ZERO_DAYS:
+        return 0.0
+    return 100.0 * (RECENCY_ZERO_DAYS - days) / (RECENCY_ZERO_DAYS - RECENCY_FULL_DAYS)
+
+
 def commit_pace(inp: AccountInputs, as_of: date) -> float | None:
     """Units consumed so far ÷ (commit × elapsed share of the period we hold data for)."""
     if not inp.commit_units or inp.period_start is None or inp.period_end is None:
@@ -205,12 +249,22 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         )
 
     ratio = trend_ratio(inp)
-    if ratio is None:
+    history = has_history(inp)
+    if ratio is None and inp.units_28 > 0:
+        add(
+            "usage_trend",
+            True,
+            f"{_fmt(inp.units_28)} units in 28 days, none in the 28 before (new usage)",
+            score=100,
+        )
+    elif ratio is None and history:
+        add("usage_trend", True, "no usage in the last 56 days", raw=0, score=0)
+    elif ratio is None:
         add(
             "usage_trend",
             False,
-            f"{_fmt(inp.units_28)} units in 28 days",
-            reason="no usage in the 28 days before, so there is no trend yet",
+            "no usage",
+            reason="no usage and no contract yet, so there is no trend to judge",
         )
     else:
         add(
@@ -234,9 +288,15 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
             score=100 * pace,
         )
 
-    if inp.breadth_90 == 0:
+    silent = days_silent(inp, as_of)
+    if inp.breadth_90 == 0 and history and (silent is None or silent >= 90):
+        add("breadth", True, "no chains or datasets used in 90 days", raw=0, score=0)
+    elif inp.breadth_90 == 0:
         add(
-            "breadth", False, "no chains or datasets", reason="no chain or dataset usage in 90 days"
+            "breadth",
+            False,
+            "no chains or datasets",
+            reason="their usage names no chain or dataset, so there is no breadth to judge",
         )
     else:
         share = inp.breadth_28 / inp.breadth_90
@@ -278,6 +338,32 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         raw=inp.active_days_28,
         score=depth,
     )
+
+    if silent is None:
+        add(
+            "recency",
+            False,
+            "never used",
+            reason="no usage and no contract yet, so there is nothing to be silent against",
+        )
+    elif inp.last_active is None:
+        add(
+            "recency",
+            True,
+            f"no usage in the {silent} days since the contract started",
+            raw=silent,
+            score=recency_score(silent),
+        )
+    else:
+        add(
+            "recency",
+            True,
+            "last used yesterday"
+            if silent <= 1
+            else f"last used {silent} days ago ({inp.last_active.isoformat()})",
+            raw=silent,
+            score=recency_score(silent),
+        )
 
     if inp.segment == "self_serve":
         add(
@@ -432,6 +518,20 @@ def evaluate(
                 "red",
             )
         )
+    silent = days_silent(inp, as_of)
+    if silent is not None and silent >= DORMANT_DAYS:
+        overrides.append(
+            Override(
+                "dormant",
+                (
+                    f"no usage for {silent} days (last used {inp.last_active.isoformat()})"
+                    if inp.last_active is not None
+                    else f"no usage in the {silent} days since the contract started"
+                )
+                + ": an account that stops using the product does not recommit",
+                "red",
+            )
+        )
     trust = [i for i in inp.open_incidents if i["kind"] in TRUST_KINDS]
     if trust:
         overrides.append(
@@ -478,6 +578,8 @@ def evaluate(
         "consumed_share": _round(share),
         "period_start": inp.period_start.isoformat() if inp.period_start else None,
         "period_end": inp.period_end.isoformat() if inp.period_end else None,
+        "days_silent": silent,
+        "last_active": inp.last_active.isoformat() if inp.last_active else None,
     }
     if usage_day(inp, as_of) < as_of:
         facts["usage_through"] = usage_day(inp, as_of).isoformat()

@@ -88,7 +88,7 @@ def test_health_tab_explains_the_score_and_draws_charts(live_server, page, scree
     expect(page.locator("[data-testid=band]")).to_have_text("Red")
     expect(page.locator("[data-testid=override-sharp_drop]")).to_contain_text("last 7 days")
     rows = page.locator("#breakdown tbody tr")
-    expect(rows).to_have_count(10)
+    expect(rows).to_have_count(11)  # eleven signals, recency included
     expect(page.locator("#breakdown tr[data-signal=usage_trend]")).to_contain_text("units")
     expect(page.locator("#breakdown tr[data-signal=sentiment]")).to_contain_text(
         "no NPS or CSAT response"

@@ -87,11 +87,27 @@ def test_usage_trend_value_reads_as_units_and_change():
     assert sig.value == "1,200 vs 1,000 units (+20%)"
 
 
-def test_usage_trend_does_not_apply_without_a_prior_window():
-    sig = signal(inputs(units_28=5000, units_prev_28=0), "usage_trend")
-    assert sig.applies is False
-    assert sig.score is None
-    assert sig.reason == "no usage in the 28 days before, so there is no trend yet"
+def test_usage_that_started_in_the_last_28_days_is_new_usage_not_a_missing_trend():
+    sig = signal(inputs(units_28=5000, units_prev_28=0, last_active=days_ago(1)), "usage_trend")
+    assert (sig.applies, sig.score) == (True, 100.0)
+    assert sig.value == "5,000 units in 28 days, none in the 28 before (new usage)"
+
+
+def test_usage_trend_does_not_apply_to_an_account_with_no_usage_and_no_contract():
+    sig = signal(inputs(), "usage_trend")
+    assert (sig.applies, sig.score) == (False, None)
+    assert sig.reason == "no usage and no contract yet, so there is no trend to judge"
+
+
+@pytest.mark.parametrize(
+    "history",
+    [{"last_active": days_ago(120)}, {"has_contract": True, "period_start": days_ago(100)}],
+)
+def test_no_usage_with_history_or_a_contract_scores_zero_not_not_applicable(history):
+    trend = signal(inputs(**history), "usage_trend")
+    assert (trend.applies, trend.score, trend.value) == (True, 0.0, "no usage in the last 56 days")
+    breadth = signal(inputs(**history), "breadth")
+    assert (breadth.applies, breadth.score) == (True, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -139,10 +155,11 @@ def test_breadth_is_share_still_in_use_with_80_percent_full_marks(b28, b90, expe
     assert sig.value == f"{b28} of {b90} chains+datasets still in use"
 
 
-def test_breadth_does_not_apply_without_any_chain_or_dataset():
-    sig = signal(inputs(), "breadth")
+def test_breadth_does_not_apply_when_usage_names_no_chain_or_dataset():
+    # Active yesterday, but on a meter without chain or dataset dimensions.
+    sig = signal(inputs(units_28=900, last_active=days_ago(1)), "breadth")
     assert sig.applies is False
-    assert sig.reason == "no chain or dataset usage in 90 days"
+    assert sig.reason == "their usage names no chain or dataset, so there is no breadth to judge"
 
 
 @pytest.mark.parametrize(("peak", "expected"), [(0, 0.0), (5, 50.0), (10, 100.0), (15, 100.0)])
@@ -512,9 +529,10 @@ def test_caps_follow_the_model_thresholds():
 
 
 def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormalised():
-    # Applying: usage_trend 22, breadth 12, active_users 12, production_depth 10,
+    # Applying: usage_trend 22, breadth 8, active_users 12, production_depth 4, recency 10,
     # touch_cadence 4, data_trust 5 = 65 of 100.
     inp = inputs(
+        last_active=days_ago(1),
         units_28=1000,
         units_prev_28=1000,
         breadth_28=4,
@@ -541,14 +559,15 @@ def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormal
 
     assert {k: s.effective_weight for k, s in by_key.items() if s.applies} == {
         "usage_trend": 33.85,
-        "breadth": 18.46,
+        "breadth": 12.31,
         "active_users": 18.46,
-        "production_depth": 15.38,
+        "production_depth": 6.15,
+        "recency": 15.38,
         "touch_cadence": 6.15,
         "data_trust": 7.69,
     }
     assert sum(s.effective_weight for s in result.signals) == pytest.approx(100, abs=0.05)
-    # (22 × 83.3 + 12 × 100 + 12 × 100 + 10 × 100 + 4 × 100 + 5 × 100) / 65 = 94.35
+    # (22 × 83.3 + 8 × 100 + 12 × 100 + 4 × 100 + 10 × 100 + 4 × 100 + 5 × 100) / 65 = 94.35
     assert result.weighted_score == 94.35
     assert by_key["usage_trend"].contribution == 28.2  # 33.85 × 83.3 / 100
     assert sum(s.contribution for s in result.signals) == pytest.approx(
@@ -570,3 +589,87 @@ def test_a_usage_spike_needs_a_real_baseline(baseline_days, spike):
     """A new signup's first week is not a 5x surge: the prior window must have usage."""
     inp = inputs(units_7=7 * 600, prior_daily_avg=100, prior_active_days=baseline_days)
     assert evaluate(inp, as_of=AS_OF, weights=DEFAULT_WEIGHTS).spike_ratio == spike
+
+
+# --- silence, recency and dormant ------------------------------------------------------------
+
+# An institution under contract with a mapped, engaged exec sponsor: everything but usage
+# is equal across the silence tests.
+UNDER_CONTRACT = {
+    **COMMIT,
+    "has_contract": True,
+    "seats": 10,
+    "has_contacts": True,
+    "has_exec_sponsor": True,
+    "exec_last_engaged": days_ago(20),
+    "last_touch": days_ago(10),
+}
+
+
+def silent_for(days: int, **extra) -> AccountInputs:
+    """Used every day until `days` ago, nothing since (the 28/90-day windows follow)."""
+    active_28 = max(0, 28 - days)
+    return inputs(
+        **UNDER_CONTRACT,
+        last_active=days_ago(days),
+        units_28=1000.0 * active_28,
+        units_prev_28=1000.0 * max(0, min(28, 56 - days)),
+        breadth_28=2 if days < 28 else 0,
+        breadth_90=2 if days < 90 else 0,
+        active_days_28=active_28,
+        peak_users_28=5 if days < 28 else 0,
+        consumed_in_period=1000.0 * max(0, 59 - days),
+        **extra,
+    )
+
+
+def test_a_longer_silence_scores_lower_all_else_equal():
+    scores = {
+        days: evaluate(silent_for(days), as_of=AS_OF, weights=DEFAULT_WEIGHTS).score
+        for days in (1, 40, 120)
+    }
+    assert scores[120] < scores[40] < scores[1]
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"), [(1, 100.0), (3, 100.0), (4, 98.2), (30, 52.6), (59, 1.8), (60, 0.0)]
+)
+def test_recency_decays_from_3_days_to_60(days, expected):
+    sig = signal(inputs(last_active=days_ago(days)), "recency")
+    assert (sig.applies, sig.raw, sig.score) == (True, days, expected)
+
+
+def test_recency_does_not_apply_to_an_account_that_never_used_it_and_has_no_contract():
+    sig = signal(inputs(), "recency")
+    assert sig.applies is False
+    assert sig.reason == "no usage and no contract yet, so there is nothing to be silent against"
+
+
+def test_recency_under_a_contract_never_used_counts_from_the_contract_start():
+    sig = signal(inputs(**UNDER_CONTRACT), "recency")  # January 1 to March 31: 90 days
+    assert (sig.raw, sig.score) == (90, 0.0)
+    assert sig.value == "no usage in the 90 days since the contract started"
+
+
+@pytest.mark.parametrize(("days", "fires"), [(29, False), (30, True), (200, True)])
+def test_dormant_fires_after_30_silent_days_of_an_active_account(days, fires):
+    assert ("dormant" in override_keys(inputs(last_active=days_ago(days)))) is fires
+
+
+def test_dormant_caps_at_red_and_says_when_it_was_last_used():
+    result = evaluate(silent_for(45), as_of=AS_OF, weights=DEFAULT_WEIGHTS)
+    [dormant] = [o for o in result.overrides if o.key == "dormant"]
+    assert dormant.cap_band == "red"
+    assert dormant.detail.startswith(f"no usage for 45 days (last used {days_ago(45)})")
+    assert result.band == "red"
+
+
+@pytest.mark.parametrize(("contract_days", "fires"), [(29, False), (30, True)])
+def test_dormant_fires_on_a_contract_never_used_for_30_days(contract_days, fires):
+    start = AS_OF - timedelta(days=contract_days - 1)  # day 1 of the contract is `start`
+    inp = inputs(has_contract=True, period_start=start, period_end=start + timedelta(days=364))
+    assert ("dormant" in override_keys(inp)) is fires
+
+
+def test_dormant_needs_history_a_new_prospect_with_no_contract_is_not_dormant():
+    assert "dormant" not in override_keys(inputs())

@@ -87,6 +87,7 @@ def test_account_health_returns_the_explained_latest_snapshot(client, auth, clif
         "breadth",
         "active_users",
         "production_depth",
+        "recency",
         "exec_engagement",
         "touch_cadence",
         "sentiment",
