@@ -8,6 +8,8 @@ Times, in this one warm process:
 - where the time of each goes (every aggregate query, the engine, the snapshot write).
 With --import-csv instead it profiles the usage import: empties the fact table, runs
 `run_import("usage", …)` on the CSV in this process and times every SQL statement it sends.
+With --backtest-horizon DAYS instead it times the backtest of the whole book as of --as-of
+minus DAYS over a DAYS-day horizon (once to warm, then the median of 3) and where its time goes.
 Writes the figures as JSON to the path given with --out.
 """
 
@@ -174,6 +176,73 @@ def profile_import(csv_path: Path) -> dict:
     }
 
 
+# The backtest's phases, each a module-level function of health.backtest; timed when present.
+BACKTEST_PHASES = ("usage_outcomes", "renewal_rows")
+
+
+def measure_backtest(newest: date, horizon_days: int, repeat: int) -> dict:
+    """Time `backtest_run` for the whole book as of `newest - horizon_days` with the current
+    model: once to warm, then the median of `repeat`, then one profiled run."""
+    from datetime import timedelta
+
+    from health import aggregates, backtest
+
+    as_of = newest - timedelta(days=horizon_days)
+    model = backtest.backtest_model()
+
+    def run() -> backtest.Backtest:
+        return backtest.backtest_model_run(as_of=as_of, horizon_days=horizon_days, model=model)
+
+    result = run()
+    runs = [timed(run) for _ in range(repeat)]
+
+    spent: dict[str, float] = defaultdict(float)
+
+    def wrap(name: str, fn: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(
+                aggregates, "build_inputs", wrap("build_inputs", aggregates.build_inputs)
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(backtest, "evaluate", wrap("engine (evaluate)", backtest.evaluate))
+        )
+        for name in BACKTEST_PHASES:
+            if callable(getattr(backtest, name, None)):
+                stack.enter_context(
+                    mock.patch.object(backtest, name, wrap(name, getattr(backtest, name)))
+                )
+        total = timed(run)
+    breakdown = {"build_inputs (scoring inputs)": spent.pop("build_inputs", 0.0)}
+    breakdown["engine (evaluate)"] = spent.pop("engine (evaluate)", 0.0)
+    breakdown.update(spent)
+    breakdown["metrics + rest"] = max(total - sum(breakdown.values()), 0.0)
+    breakdown["total"] = total
+    return {
+        "as_of": as_of.isoformat(),
+        "horizon_days": horizon_days,
+        "model_version": model.version,
+        "book": result.accounts,
+        "bad": result.bad,
+        "reasons": result.reasons,
+        "auc": result.model.auc,
+        "baseline_auc": {b.key: b.auc for b in result.baselines},
+        "median_s": statistics.median(runs),
+        "runs": runs,
+        "breakdown_s": breakdown,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--as-of", help="the last generated day (YYYY-MM-DD)")
@@ -181,6 +250,11 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="where to write the JSON figures")
     parser.add_argument("--runs", type=int, default=3, help="timed full-book runs (median)")
     parser.add_argument("--single-runs", type=int, default=20, help="timed one-account runs")
+    parser.add_argument(
+        "--backtest-horizon",
+        type=int,
+        help="time the backtest instead: as of --as-of minus this many days, over this horizon",
+    )
     args = parser.parse_args()
 
     import django
@@ -191,6 +265,10 @@ def main() -> None:
         return
     if not args.as_of:
         parser.error("--as-of is required")
+    if args.backtest_horizon:
+        figures = measure_backtest(date.fromisoformat(args.as_of), args.backtest_horizon, args.runs)
+        Path(args.out).write_text(json.dumps(figures, indent=2))
+        return
     from accounts.models import Account
     from health import aggregates, services
 

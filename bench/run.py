@@ -1,4 +1,4 @@
-"""Benchmarks: ingest, full-book and one-account recompute, and freshness, per book size.
+"""Benchmarks: ingest, full-book and one-account recompute, backtest and freshness, per size.
 
     make bench                                   # sizes 1000,5000
     make bench BENCH_SIZES=1000,5000,20000
@@ -47,6 +47,7 @@ CELERY = PY.parent / "celery"
 DAYS = 180
 SEED = 7
 RAW_RUNS = 3
+BACKTEST_HORIZON = 90  # the backtest scores the book as of the newest day minus this, over it
 FRESHNESS_RUNS = 3
 POLL = 0.02
 MANAGER = "bench-manager@bench.csportal.test"
@@ -351,6 +352,31 @@ def measure_in_process(n: int, as_of: date, env: dict[str, str]) -> dict:
     return {"recompute": rec, "single": data["single"]}
 
 
+def measure_backtest(n: int, as_of: date, env: dict[str, str]) -> dict:
+    out = OUT / f"backtest-{n}.json"
+    out.unlink(missing_ok=True)
+    run(
+        [
+            str(PY),
+            str(BENCH / "measure.py"),
+            "--as-of",
+            as_of.isoformat(),
+            "--backtest-horizon",
+            str(BACKTEST_HORIZON),
+            "--out",
+            str(out),
+        ],
+        {**env, "LOG_LEVEL": "WARNING"},
+    )
+    data = json.loads(out.read_text())
+    log(
+        f"  backtest as of {data['as_of']} over {data['horizon_days']} days: "
+        f"{data['median_s']:.2f} s median for {data['book']:,} accounts scored "
+        f"({data['bad']:,} went bad)"
+    )
+    return data
+
+
 def measure_import_profile(n: int, folder: Path, env: dict[str, str], redis) -> dict:
     out = OUT / f"import-profile-{n}.json"
     out.unlink(missing_ok=True)
@@ -642,6 +668,8 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: 
             ("ingest", lambda: measure_ingest(n, folder, db_url, env, redis)),
             ("vacuum", lambda: pg_exec(db_url, "VACUUM ANALYZE health_usagefact")),
             ("in-process", lambda: measure_in_process(n, as_of, env)),
+            # Before freshness, which rewrites a few accounts' last days of usage.
+            ("backtest", lambda: measure_backtest(n, as_of, env)),
             ("freshness", lambda: measure_freshness(n, as_of, db_url, env, redis, token)),
         ]
         if profile_import:  # last: it empties and reloads the fact table
@@ -659,6 +687,8 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: 
                 result["ingest"] = value
             elif step == "in-process":
                 result.update(value)
+            elif step == "backtest":
+                result["backtest"] = value
             elif step == "freshness":
                 result["freshness"] = value
             elif step == "import profile":
