@@ -447,7 +447,8 @@ def test_command_prints_the_figures(book):
     assert f"  days since last activity   {days.auc:.3f}   {verdict}\n" in text
     for row in bt.bands:
         rate = "—" if row["bad_rate"] is None else f"{row['bad_rate']:.0%}"
-        assert f"{row['band']:<7}{row['accounts']:>7,} accounts  {rate:>4}" in text
+        noun = "account " if row["accounts"] == 1 else "accounts"
+        assert f"{row['band']:<7}{row['accounts']:>7,} {noun}  {rate:>4}" in text
     c = bt.confusion
     assert (
         f"of the 5 bad accounts {c['bad_flagged']} {'was' if c['bad_flagged'] == 1 else 'were'} "

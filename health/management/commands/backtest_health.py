@@ -83,7 +83,8 @@ def report(bt: Backtest) -> list[str]:
     for i, row in enumerate(bt.bands):
         outcome = f"{_pct(row['bad_rate']):>4}" + (f" {words}" if i == 0 else "")
         lines.append(
-            f"  {row['band']:<7}{row['accounts']:>7,} accounts  {outcome} ({row['bad']:,})"
+            f"  {row['band']:<7}{row['accounts']:>7,} account{'s' if row['accounts'] != 1 else ' '}"
+            f"  {outcome} ({row['bad']:,})"
         )
     if bt.lift is not None:
         lines.append(f"Lift: red accounts went bad {bt.lift:.1f}× as often as green ones.")
