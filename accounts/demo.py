@@ -10,6 +10,11 @@ The world: ~15 strategic institutions (payments fintechs, research funds, exchan
 compliance and tax firms), ~60 scaled accounts (institutions plus self-serve developers that grew)
 and ~400 digital-tier developers. Names are invented; email domains use the reserved `.example`
 TLD so nothing can ever be mailed for real.
+
+The book has a past as well as a present, so a backtest has something to find: about one
+account in eight carries an `Outcome` inside the usage history (churned 30-150 days before the
+anchor, renewed at a lower ARR, a scare it recovered from, or usage that stopped while the
+contract runs on), on top of ten digital-tier accounts that lapsed up to nine months ago.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ SEED = 2026
 DEMO_DOMAIN = "demo.csportal.test"
 DEMO_PASSWORD = "demo-pass-2026"
 BOOK_KINDS = ("users", "accounts", "contracts", "contacts", "touchpoints")
-# `health.demo.apply_stories` adds these two after the book: incidents, then 180 days of usage.
+# `health.demo.apply_stories` adds these two after the book: incidents, then 240 days of usage.
 STORY_KINDS = ("incidents", "usage")
 IMPORT_ORDER = BOOK_KINDS + STORY_KINDS
 
@@ -660,6 +665,32 @@ class Person:
         return self.left is None or day < self.left
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """Something that happened to an account inside the usage history, for backtests to find.
+
+    - `churned`: the last contract ended on `day` and was never renewed. `shape` says how usage
+      went: `fade` (it slid to `keep` of its level over the `lead` days before it stopped),
+      `cliff` (steady, then it fell to a trickle `lead` days before the end: they moved to
+      another provider on a date) or `surprise` (steady to the end: acquired, wound down, a
+      company-wide budget freeze; no usage model sees these coming).
+    - `contracted`: renewed on `day` at a lower ARR; usage fell to `keep` over the `lead` days
+      before the renewal and stayed at the new level.
+    - `recovered`: usage dipped to `keep` from `day` for `lead` days (a paused project, a
+      warehouse migration), then came back; the renewal, if any, held.
+    - `dormant`: usage tapered to `keep` over `lead` days and stopped after `day`, while the
+      contract runs on.
+    `stop` is the last day with any usage (churned and dormant), None when usage never stops.
+    """
+
+    kind: str
+    day: date
+    shape: str = ""
+    lead: int = 0
+    keep: float = 1.0
+    stop: date | None = None
+
+
 @dataclass
 class Draft:
     """One account before it becomes rows: who it is, who owns it, what it bought."""
@@ -677,7 +708,9 @@ class Draft:
     contracts: list[tuple[date, date, int, str, int | None]] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     touches: list[Row] = field(default_factory=list)
-    mood: str = "healthy"  # healthy | quiet | champion_left | lapsed
+    # healthy | quiet | champion_left | lapsed, or the kind of its `outcome`
+    mood: str = "healthy"
+    outcome: Outcome | None = None  # what happened to it inside the usage history
     chains: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     channel: str = "api"
@@ -705,6 +738,8 @@ def build_plans(today: date, seed: int = SEED) -> list[Draft]:
         _profile(arng, plan)
         _contracts(arng, plan, today)
     _assign_moods(rng, plans, today)
+    # Its own generator, so the moods above (and the stories picked from them) stay put.
+    _assign_outcomes(random.Random(f"{seed}:outcomes"), plans, today)
     for plan in plans:
         arng = random.Random(f"{seed}:{plan.name}:people")
         _people(arng, plan, today)
@@ -907,6 +942,146 @@ def _assign_moods(rng: random.Random, plans: list[Draft], today: date) -> None:
             plan.mood = "quiet"
 
 
+# How many accounts of each tier carry each outcome (on top of the ten lapsed digital-tier
+# accounts, which churned too). About one account in eight has a past a backtest can read.
+OUTCOME_COUNTS: dict[int, dict[str, int]] = {
+    1: {"contracted": 1, "recovered": 1},  # strategic logos rarely walk: none churned here
+    2: {"contracted": 4, "churned": 4, "recovered": 3, "dormant": 2},
+    3: {"contracted": 6, "churned": 12, "recovered": 6, "dormant": 6},
+}
+# Renewals decided this many days before the anchor become churn or contraction.
+DECIDED_WINDOW = (30, 150)
+CHURN_SHAPES = (("fade", 13), ("cliff", 4), ("surprise", 3))
+
+
+def _churn(rng: random.Random, end: date) -> Outcome:
+    """How usage went before a contract ended unrenewed (see `Outcome`)."""
+    shape = weighted(rng, CHURN_SHAPES)
+    if shape == "fade":
+        # Two to four months of decline; the pipeline is often switched off before the term
+        # runs out.
+        stop = end - timedelta(days=rng.choice((0, 0, rng.randint(5, 30))))
+        return Outcome(
+            "churned", end, shape, lead=rng.randint(60, 120), keep=rng.uniform(0.08, 0.3), stop=stop
+        )
+    if shape == "cliff":
+        lead = rng.randint(25, 60)
+        stop = end - timedelta(days=lead - rng.randint(7, 14))
+        return Outcome("churned", end, shape, lead=lead, keep=rng.uniform(0.03, 0.1), stop=stop)
+    return Outcome("churned", end, shape, stop=end)
+
+
+def _assign_outcomes(rng: random.Random, plans: list[Draft], today: date) -> None:
+    """Give about one account in eight a past: churn, contraction, a scare it recovered from, or
+    usage that stopped while the contract runs on (see `Outcome`).
+
+    Only accounts with no other story are drawn, from pools sorted by name, so the same anchor
+    always yields the same history. Renewals decided 30-150 days ago become churn (the renewal
+    never happened) or contraction (it happened at a lower ARR); digital-tier churners sign a
+    year earlier so their one paid term ended 30-150 days ago. The lapsed accounts keep their
+    dates and get a churn shape too.
+    """
+    low, high = DECIDED_WINDOW
+    for plan in plans:
+        if plan.mood == "lapsed":
+            plan.outcome = _churn(rng, plan.contracts[-1][1])
+
+    def free(plan: Draft) -> bool:
+        return plan.mood == "healthy" and plan.outcome is None
+
+    def decided(plan: Draft) -> bool:
+        # The current term started in the window: its renewal was decided then.
+        return low < (today - plan.contracts[-1][0]).days <= high + 1
+
+    def paid(term: tuple) -> bool:
+        return term[2] > 0
+
+    def take(pool: list[Draft], n: int) -> list[Draft]:
+        pool = sorted((p for p in pool if free(p)), key=lambda p: p.name)
+        return rng.sample(pool, min(n, len(pool)))
+
+    for tier, counts in OUTCOME_COUNTS.items():
+        mine = [p for p in plans if p.tier == tier and paid(p.contracts[-1])]
+        step = ARR_RANGES[tier][3]
+        # Contraction: accounts that already renewed lower come first, then others renew lower.
+        if tier < 3:
+            renewals = [p for p in mine if len(p.contracts) >= 2 and paid(p.contracts[-2])]
+        else:
+            renewals = [p for p in mine if len(p.contracts) >= 2]  # free tier, then paid
+        renewals = [p for p in renewals if decided(p)]
+        lower = [p for p in renewals if p.contracts[-1][2] < p.contracts[-2][2]]
+        chosen = take(lower, counts.get("contracted", 0))
+        chosen += take(
+            [p for p in renewals if p not in chosen], counts.get("contracted", 0) - len(chosen)
+        )
+        for plan in chosen:
+            start, end, arr, plan_name, commit = plan.contracts[-1]
+            p_start, p_end, p_arr, p_plan, p_commit = plan.contracts[-2]
+            if p_arr <= arr:
+                p_arr = round_to(arr / rng.uniform(0.55, 0.8), step)
+                p_plan = plan_name if tier == 3 else p_plan
+                p_commit = round_to(
+                    p_arr * 10 * rng.uniform(0.8, 1.25), 1000 if p_arr > 10_000 else 100
+                )
+                plan.contracts[-2] = (p_start, p_end, p_arr, p_plan, p_commit)
+            ratio = arr / p_arr
+            keep = min(0.9, max(0.45, ratio * rng.uniform(0.85, 1.0)))
+            lead = rng.randint(45, 100)
+            plan.outcome = Outcome("contracted", start, lead=lead, keep=keep)
+            plan.mood = "contracted"
+
+        # Churn: tiers 1-2 never signed the renewal decided in the window; the digital tier's
+        # paid term is moved a year back so it ended in the window.
+        pool = renewals if tier < 3 else mine
+        for plan in take(pool, counts.get("churned", 0)):
+            if tier < 3:
+                plan.contracts.pop()
+                end = plan.contracts[-1][1]
+            else:
+                end = today - timedelta(days=rng.randint(low, high))
+                start = add_years(end + timedelta(days=1), -1)
+                years = len(plan.contracts) - 1
+                plan.contracts = [
+                    (add_years(start, -(years - i)), None, arr, plan_name, commit)
+                    for i, (_, _, arr, plan_name, commit) in enumerate(plan.contracts)
+                ]
+                plan.contracts = [(s, contract_end(s), *rest) for s, _, *rest in plan.contracts]
+            plan.outcome = _churn(rng, end)
+            plan.mood = "churned"
+
+        # A scare they came back from: a dip seen from a backtest's as-of date.
+        settled = [
+            p
+            for p in mine
+            if (today - p.customer_since).days >= 300 and (today - p.contracts[-1][0]).days >= 30
+        ]
+        for plan in take(settled, counts.get("recovered", 0)):
+            day = today - timedelta(days=rng.randint(75, 140))
+            plan.outcome = Outcome(
+                "recovered", day, lead=rng.randint(21, 49), keep=rng.uniform(0.35, 0.6)
+            )
+            plan.mood = "recovered"
+
+        # Went quiet under contract: usage stopped 35-110 days ago, the term runs on.
+        running = [
+            p
+            for p in settled
+            if (today - p.contracts[-1][0]).days >= 150 and p.contracts[-1][1] > today
+        ]
+        for plan in take(running, counts.get("dormant", 0)):
+            stop = today - timedelta(days=rng.randint(35, 110))
+            # Mostly a project winding down over one to two and a half months; now and then
+            # a job switched off overnight.
+            plan.outcome = Outcome(
+                "dormant",
+                stop,
+                lead=rng.choice((0, rng.randint(30, 75), rng.randint(30, 75))),
+                keep=rng.uniform(0.2, 0.5),
+                stop=stop,
+            )
+            plan.mood = "dormant"
+
+
 def _person(rng: random.Random, plan: Draft, role: str, taken: set[str]) -> Person:
     while True:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -953,7 +1128,7 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
     end = today
     if plan.mood == "quiet":
         end = today - timedelta(days=rng.randint(65, 120))  # nobody has heard from them since
-    if plan.mood == "lapsed":
+    if plan.mood in ("lapsed", "churned"):
         end = min(today, plan.contracts[-1][1])
     if end <= start:
         return
@@ -977,7 +1152,13 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
     def day_in(lo: date = start, hi: date = end) -> date:
         return lo + timedelta(days=rng.randint(0, (hi - lo).days))
 
+    def outcome_touches() -> None:
+        for day, kind, roles, note in _outcome_touches(rng, plan, today):
+            if start <= day <= end:
+                add(day, kind, _pick(rng, plan, day, roles), note)
+
     if plan.tier == 3:
+        outcome_touches()
         if plan.mood == "lapsed" or rng.random() < 0.3:
             day = day_in()
             add(day, "email", _pick(rng, plan, day, ["data_engineer"]), _tier3_note(rng, plan))
@@ -1034,7 +1215,7 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
             )
 
     # Surveys: NPS twice a year (tier 1) or yearly; CSAT after support tickets.
-    unhappy = plan.mood != "healthy"
+    unhappy = plan.mood not in ("healthy", "recovered")
     for _ in range(2 if plan.tier == 1 else 1):
         day = day_in()
         score = rng.choice((4, 5, 6, 7, 7, 8) if unhappy else (7, 8, 9, 9, 10, 10))
@@ -1063,7 +1244,139 @@ def _touchpoints(rng: random.Random, plan: Draft, today: date) -> None:
             f"Learned {champion.name} has left {plan.name}; asked {asked} who owns the data "
             "budget now. No new champion yet.",
         )
+    outcome_touches()
     plan.touches.sort(key=lambda t: (t["date"], t["kind"], t["contact"] or "", t["note"]))
+
+
+CHURN_REASONS = {
+    "fade": (
+        "Renewal call: not renewing. Usage slid from {since}: {name} moved {use} onto their "
+        "own {chain} nodes and an in-house indexer",
+        "Renewal call: not renewing. The team behind {use} was cut in their reorg and nobody "
+        "picked up the {channel} feed; volumes had been falling since {since}",
+        "Renewal call: not renewing. {use} now comes bundled with their node provider; they "
+        "wound down {dataset} from {since}",
+    ),
+    "cliff": (
+        "Renewal call: not renewing. They switched {use} to a cheaper {chain}-only provider on "
+        "{since}; their traffic to us stopped within days",
+    ),
+    "surprise": (
+        "Renewal call: not renewing. {name} was acquired and the parent runs its own data "
+        "stack; usage had held up until the end",
+        "Renewal call: not renewing. A company-wide budget freeze cut every data vendor; "
+        "usage had been steady",
+    ),
+}
+CANCEL_REASONS = {
+    "fade": ("'we built our own indexer'", "'the project is winding down'"),
+    "cliff": ("'moved to another provider for {chain}'",),
+    "surprise": ("'company shut down'", "'out of budget this year'"),
+}
+
+
+def _day_words(day: date) -> str:
+    return f"{day:%B} {day.day}"
+
+
+def _outcome_touches(
+    rng: random.Random, plan: Draft, today: date
+) -> list[tuple[date, str, list[str], str]]:
+    """What the CSM (or the product, for the digital tier) logged around the account's outcome:
+    (day, kind, preferred roles, note). Nothing for accounts without one."""
+    o = plan.outcome
+    if o is None:
+        return []
+    ctx = _ctx(rng, plan)
+    human = plan.tier < 3
+    out: list[tuple[date, str, list[str], str]] = []
+    if o.kind == "churned":
+        since = o.day - timedelta(days=o.lead) if o.shape != "surprise" else o.day
+        ctx.update(name=plan.name, since=_day_words(since))
+        if human:
+            if o.shape == "fade":
+                out.append(
+                    (
+                        o.day - timedelta(days=o.lead // 2),
+                        "slack",
+                        ["data_engineer", "analyst"],
+                        "Asked why their {dataset} volumes keep dropping; they say the {use} "
+                        "work is being re-scoped".format(**ctx),
+                    )
+                )
+            note = rng.choice(CHURN_REASONS[o.shape]).format(**ctx)
+            day = o.day - timedelta(days=rng.randint(10, 35))
+            out.append((day, "meeting", ["exec_sponsor", "champion"], note))
+        else:
+            reason = rng.choice(CANCEL_REASONS[o.shape]).format(**ctx)
+            out.append(
+                (
+                    o.day - timedelta(days=rng.randint(0, 10)),
+                    "email",
+                    ["data_engineer"],
+                    f"Cancellation notice: plan ends {o.day.isoformat()}; exit survey says "
+                    f"{reason}",
+                )
+            )
+    elif o.kind == "contracted":
+        arr, prior = plan.contracts[-1][2], plan.contracts[-2][2]
+        if human:
+            note = (
+                f"Renewal signed at ${arr:,} ARR, down from ${prior:,}: they dropped "
+                "{dataset} and fewer analysts need access since {use} was scaled back"
+            ).format(**ctx)
+            out.append((o.day - timedelta(days=rng.randint(3, 20)), "meeting", ["champion"], note))
+        else:
+            note = (
+                f"Downgraded at renewal to ${arr:,} a year (was ${prior:,}): their usage fell "
+                "after the {use} launch slipped"
+            ).format(**ctx)
+            out.append((o.day, "email", ["data_engineer"], note))
+    elif o.kind == "recovered":
+        back = o.day + timedelta(days=o.lead)
+        if human:
+            out.append(
+                (
+                    o.day + timedelta(days=rng.randint(5, 12)),
+                    "slack",
+                    ["data_engineer", "analyst"],
+                    "Volumes down since {since}: they paused {use} while moving their warehouse "
+                    "pipeline to {channel}; back in a few weeks, they say".format(
+                        since=_day_words(o.day), **ctx
+                    ),
+                )
+            )
+            out.append(
+                (
+                    back + timedelta(days=rng.randint(5, 15)),
+                    "meeting",
+                    ["champion", "data_engineer"],
+                    "Migration done: {use} runs on {dataset} again at the usual volumes".format(
+                        **ctx
+                    ),
+                )
+            )
+        else:
+            out.append(
+                (
+                    back + timedelta(days=rng.randint(3, 10)),
+                    "email",
+                    ["data_engineer"],
+                    "Checked in after a quiet few weeks on {chain}: they were rebuilding their "
+                    "backend and are back".format(**ctx),
+                )
+            )
+    elif o.kind == "dormant" and human:
+        out.append(
+            (
+                o.day + timedelta(days=rng.randint(10, 25)),
+                "email",
+                ["champion", "data_engineer"],
+                f"No usage since {_day_words(o.day)}: asked whether the "
+                "{use} project is paused; no reply yet".format(**ctx),
+            )
+        )
+    return [t for t in out if t[0] < today]
 
 
 def _last_engaged(rng: random.Random, plan: Draft, today: date) -> None:
@@ -1080,6 +1393,8 @@ def _last_engaged(rng: random.Random, plan: Draft, today: date) -> None:
         else:
             since = plan.customer_since
             until = person.left or today
+            if plan.mood in ("lapsed", "churned"):
+                until = min(until, plan.contracts[-1][1])
             if plan.mood == "quiet":
                 until = min(until, today - timedelta(days=70))
             if until > since:

@@ -2,10 +2,11 @@
 
 `apply_stories(book, today, seed)` takes the rows of `accounts.demo.build_book(today, seed)`,
 picks a handful of story accounts, adjusts their contact/touchpoint rows where a story needs it,
-and returns the rows of the `incidents` and `usage` import kinds: 180 days of daily usage ending
+and returns the rows of the `incidents` and `usage` import kinds: 240 days of daily usage ending
 yesterday for every account that had a contract, shaped so the health model has something true
-to say about each story. Everything is pure and deterministic: the same (book, today, seed)
-always yields identical rows, so re-seeding on the same day is a no-op.
+to say about each story, and so a backtest has a past to be judged against. Everything is
+pure and deterministic: the same (book, today, seed) always yields identical rows, so
+re-seeding on the same day is a no-op.
 
 How usage is shaped (per account, from its own seeded generator):
 - one smooth level × growth curve, a weekly rhythm (weekends 40-60% of weekdays), day-to-day
@@ -17,7 +18,12 @@ How usage is shaped (per account, from its own seeded generator):
   institutions also `dataset`; digital-tier accounts use one chain and no dataset split;
 - `queries`, `api_calls` (developer/datastreams/credits), `stream_events` (datastreams) and
   `active_users` (≤ seats) follow the same curve; `failed_queries` appear now and then with a
-  reason (the chain an account keeps asking for fails with `chain_not_covered`).
+  reason (the chain an account keeps asking for fails with `chain_not_covered`);
+- an account with a past (`accounts.demo.Outcome`) bends that curve: churners fade over two to
+  four months (or fall off a cliff, or, for a few, stop without warning) and stop by the end of
+  their contract, the smaller chains and datasets going quiet first; contractions fall before
+  the renewal and stay at the new level; a scare dips for three to seven weeks and comes back;
+  dormant accounts taper off and stop while their contract runs on.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from accounts import demo
-from accounts.demo import Draft, Row
+from accounts.demo import Draft, Outcome, Row
 
-HISTORY_DAYS = 180
+# The model looks back 90 days and the demo's oldest outcomes are 150 days old: with 240 days
+# of usage every outcome falls inside some backtest whose as-of day has a full lookback.
+HISTORY_DAYS = 240
 
 # The accounts that carry the demo's stories in the default book (seed 2026); `pick_stories`
 # finds them by their traits, and a test keeps this constant in step with it.
@@ -39,9 +47,9 @@ STORIES: dict[str, str] = {
     "silent_decay": "acct-0004",  # Halcyon Digital Exchange
     "sharp_drop": "acct-0015",  # Kittering Wallet
     "coasting": "acct-0016",  # Harborview Fund Services
-    "data_trust": "acct-0176",  # Nettlefield Liquidity
-    "champion_left": "acct-0110",  # Ardent Compliance Labs
-    "tier3_spike": "acct-0046",  # Orbitmoth Works
+    "data_trust": "acct-0187",  # Nettlefield Liquidity
+    "champion_left": "acct-0118",  # Ardent Compliance Labs
+    "tier3_spike": "acct-0047",  # Orbitmoth Works
     "heavy_burn": "acct-0018",  # Dunmore Remit
 }
 
@@ -452,8 +460,8 @@ def _trend(story: str | None, plan: Draft, rng: random.Random) -> Callable[[int]
         return lambda t: math.exp(-0.03 * t / 365)
     if story == "heavy_burn":
         return lambda t: math.exp(0.9 * t / 365)
-    if plan.mood == "lapsed":
-        growth = rng.uniform(-1.4, -0.6)
+    if plan.outcome is not None and plan.outcome.kind != "recovered":
+        growth = rng.uniform(-0.1, 0.3)  # the outcome's own curve does the falling
     elif plan.mood == "quiet":
         growth = rng.uniform(-3.6, -2.4)  # nobody talks to them, and it shows
     elif plan.tier == 3:
@@ -464,13 +472,65 @@ def _trend(story: str | None, plan: Draft, rng: random.Random) -> Callable[[int]
     return lambda t: math.exp(growth * t / 365)
 
 
+def _outcome_curve(o: Outcome | None, today: date) -> Callable[[int], float]:
+    """Multiplier on the usage level by day offset t for an account's outcome (1 without one).
+
+    Declines are geometric (a steady percentage a day), as a team winding a pipeline down
+    moves job after job off it; a recovery climbs back over two weeks.
+    """
+    if o is None:
+        return lambda t: 1.0
+    day = (o.day - today).days
+    stop = (o.stop - today).days if o.stop else day
+
+    def slide(t: int, start: int, end: int) -> float:
+        """1 before start, `keep` from end on, a geometric slide in between."""
+        if t <= start:
+            return 1.0
+        if t >= end or end <= start:
+            return o.keep
+        return o.keep ** ((t - start) / (end - start))
+
+    if o.kind == "churned" and o.shape == "fade":
+        return lambda t: slide(t, day - o.lead, stop)
+    if o.kind == "churned" and o.shape == "cliff":
+        cliff = day - o.lead
+        # A few weeks of sagging while they stand the other provider up, then the switch.
+        return lambda t: (
+            o.keep if t >= cliff else 1.0 - 0.15 * min(1.0, max(0, t - cliff + 21) / 21)
+        )
+    if o.kind == "contracted":
+        return lambda t: slide(t, day - o.lead, day - 7)
+    if o.kind == "dormant":
+        return lambda t: slide(t, stop - o.lead, stop) if o.lead else 1.0
+    if o.kind == "recovered":
+        down, up = 7, 14
+        back = day + max(o.lead, down + up)
+
+        def dip(t: int) -> float:
+            if t <= day or t >= back:
+                return 1.0
+            if t < day + down:
+                return o.keep ** ((t - day) / down)
+            if t > back - up:
+                return o.keep ** ((back - t) / up)
+            return o.keep
+
+        return dip
+    return lambda t: 1.0
+
+
 def _pace(story: str | None, plan: Draft, rng: random.Random) -> float:
     """Units consumed in the observed contract period ÷ the pro-rata commit."""
     if story == "coasting":
         return 0.30
+    if plan.outcome is not None and plan.outcome.kind in ("churned", "dormant"):
+        return rng.uniform(0.5, 0.75)  # they were under-using well before the end
+    if plan.outcome is not None and plan.outcome.kind == "contracted":
+        return rng.uniform(0.85, 1.0)  # right-sized at the renewal
     if story in ("silent_decay", "sharp_drop"):
         return rng.uniform(0.72, 0.82)
-    if plan.mood in ("quiet", "lapsed"):
+    if plan.mood == "quiet":
         return rng.uniform(0.6, 0.8)
     return rng.uniform(0.82, 1.08)
 
@@ -482,7 +542,9 @@ def _value(x: float) -> float:
 def _account_usage(
     plan: Draft, contracts: list[Row], today: date, seed: int, story: str | None
 ) -> list[Row]:
-    rng = random.Random(f"{seed}:{plan.external_id}:usage")
+    # Seeded from the name, like the book's own generators: renumbering accounts (ids follow
+    # signup order) leaves everyone's usage where it was.
+    rng = random.Random(f"{seed}:{plan.name}:usage")
     terms = sorted(
         (
             (
@@ -508,7 +570,14 @@ def _account_usage(
 
     ext = plan.external_id
     streams = _streams(rng, plan, story)
-    trend = _trend(story, plan, rng)
+    base_trend = _trend(story, plan, rng)
+    outcome = plan.outcome if story is None else None
+    outcome_curve = _outcome_curve(outcome, today)
+
+    def trend(t: int) -> float:
+        return base_trend(t) * outcome_curve(t)
+
+    last_active = outcome.stop if outcome and outcome.stop else None
     weekend = rng.uniform(0.4, 0.6)
     stream_weekend = rng.uniform(0.82, 0.95)
     sigma = {1: 0.06, 2: 0.09, 3: 0.2}[plan.tier]
@@ -533,6 +602,7 @@ def _account_usage(
         t = (d - today).days
         is_weekend = d.weekday() >= 5
         on = d.weekday() in anchors or rng.random() < (weekend_p if is_weekend else weekday_p)
+        on = on and (last_active is None or d <= last_active)
         ramp = min(1.0, 0.25 + 0.75 * (d - since).days / 21) if onboarding else 1.0
         m = trend(t) * ramp * (weekend if is_weekend else 1.0) * rng.lognormvariate(0, sigma)
         active[d] = on
@@ -565,7 +635,9 @@ def _account_usage(
     stream_base = msgs_per_s[plan.tier] * 86_400
     user_share = rng.uniform(0.55, 0.85)
     user_fade = 0.7
-    abandoned: set[int] = set()
+    # Streams (chain, dataset) that go quiet from a day offset on: the side datasets first.
+    by_share = sorted(range(len(streams)), key=lambda i: streams[i][2])
+    drop_from: dict[int, int] = {}
     if story == "coasting":
         user_share = 0.3
     elif plan.mood == "quiet":
@@ -573,8 +645,18 @@ def _account_usage(
     if story == "silent_decay":
         # People drift away faster than the units, and the side datasets go quiet first.
         user_share, user_fade = 0.5, 2.5
-        by_share = sorted(range(len(streams)), key=lambda i: streams[i][2])
-        abandoned = set(by_share[:2]) if len(streams) >= 5 else set()
+        if len(streams) >= 5:
+            drop_from = dict.fromkeys(by_share[:2], -36)
+    elif outcome is not None and outcome.kind in ("churned", "contracted") and outcome.lead:
+        # Winding down: the smallest streams stop while the main one fades.
+        end = (outcome.day - today).days
+        start = end - outcome.lead
+        if outcome.kind == "contracted":
+            drops = [end - 14] if len(streams) >= 3 else []
+        else:
+            drops = [start + outcome.lead * 2 // 5, start + outcome.lead * 7 // 10]
+            drops = drops[: max(0, len(streams) - 1)]
+        drop_from = {by_share[i]: t for i, t in enumerate(drops)}
     mean_mult = sum(mult.values()) / max(1, sum(active.values()))
 
     # Failed queries: the chain they keep asking for, timeouts, the odd syntax error.
@@ -623,7 +705,7 @@ def _account_usage(
         units = level * mult[d]
         jitter = [share * rng.lognormvariate(0, 0.1) for _, _, share in streams]
         total = sum(jitter)
-        gone = abandoned if (d - today).days >= -36 else set()
+        gone = {i for i, t in drop_from.items() if (d - today).days >= t}
         for i, ((chain, dataset, _), part) in enumerate(zip(streams, jitter, strict=True)):
             if i not in gone:
                 add(iso, "units", _value(units * part / total), product, chain, dataset)
@@ -645,6 +727,7 @@ def _account_usage(
             add(iso, "active_users", max(1, min(plan.seats, round(people))))
         else:
             top = plan.seats if not is_weekend else max(1, plan.seats // 2)
+            top = max(1, round(top * min(1.0, outcome_curve((d - today).days))))
             add(iso, "active_users", rng.randint(1, top))
         if is_weekend:
             continue

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from accounts import demo
 from accounts.models import Account, Contract, Touchpoint, User
 from cs_portal.models import ImportRun
+from health import demo as health_demo
 from tests.conftest import table_rows
 
 TODAY = date(2026, 5, 1)
@@ -41,9 +42,10 @@ def test_generated_rows_hang_together():
         assert touch["date"] <= iso
         assert (touch["account"], touch["contact"]) in contacts
     active = {c["account"]: c for c in book["contracts"] if c["start"] <= iso <= c["end"]}
+    # Former customers: the ten digital-tier accounts that lapsed, and the churners below.
     lapsed = set(accounts) - set(active)
-    assert 8 <= len(lapsed) <= 12
-    assert all(accounts[ext]["tier"] == 3 for ext in lapsed)
+    assert 20 <= len(lapsed) <= 35
+    assert {accounts[ext]["tier"] for ext in lapsed} == {2, 3}
     for ext, contract in active.items():
         low, high = {1: (250_000, 1_500_000), 2: (40_000, 250_000), 3: (0, 30_000)}[
             accounts[ext]["tier"]
@@ -53,6 +55,65 @@ def test_generated_rows_hang_together():
     assert any(c["left"] for c in book["contacts"])
     tier1_renewals = sorted(c["end"] for e, c in active.items() if accounts[e]["tier"] == 1)
     assert tier1_renewals[0] <= date(2026, 5, 31).isoformat()  # one renews within 30 days
+
+
+def _days_ago(iso: str) -> int:
+    return (TODAY - date.fromisoformat(iso)).days
+
+
+def test_the_book_has_a_past_a_backtest_can_read():
+    """About one account in eight churned, contracted, recovered from a scare or went dormant
+    inside the usage history, across tiers, and its contracts and notes say so."""
+    plans = demo.build_plans(TODAY)
+    book = demo.build_book(TODAY)
+    contracts: dict[str, list[dict]] = {}
+    for row in book["contracts"]:
+        contracts.setdefault(row["account"], []).append(row)
+    touches: dict[str, list[dict]] = {}
+    for row in book["touchpoints"]:
+        touches.setdefault(row["account"], []).append(row)
+    with_past = [p for p in plans if p.outcome is not None]
+    assert 0.10 <= len(with_past) / len(plans) <= 0.15
+    kinds = {(p.tier, p.outcome.kind) for p in with_past}
+    assert {(1, "contracted"), (1, "recovered")} <= kinds
+    for tier in (2, 3):
+        assert {(tier, k) for k in ("churned", "contracted", "recovered", "dormant")} <= kinds
+    assert {p.outcome.shape for p in with_past if p.outcome.kind == "churned"} == {
+        "fade",
+        "cliff",
+        "surprise",
+    }
+    iso = TODAY.isoformat()
+    for plan in with_past:
+        o, ext = plan.outcome, plan.external_id
+        terms = sorted(contracts[ext], key=lambda c: c["start"])
+        last = terms[-1]
+        notes = touches.get(ext, [])
+        if o.kind == "churned":
+            # Ended unrenewed; nobody talked to them after, and the usage stopped by the end.
+            assert last["end"] == o.day.isoformat() < iso
+            assert o.stop is not None and o.stop <= o.day
+            assert all(t["date"] <= last["end"] for t in notes)
+            if plan.mood == "churned":  # not one of the ten lapsed ones
+                assert 30 <= _days_ago(last["end"]) <= 150, ext
+                assert any(
+                    "not renewing" in t["note"] or "Cancellation notice" in t["note"] for t in notes
+                ), ext
+        elif o.kind == "contracted":
+            assert last["start"] == o.day.isoformat() and 30 <= _days_ago(last["start"]) <= 150
+            assert last["arr"] < terms[-2]["arr"], ext
+            assert 0.45 <= o.keep <= 0.9 and 45 <= o.lead <= 100
+        elif o.kind == "recovered":
+            assert 75 <= _days_ago(o.day.isoformat()) <= 140 and 0.35 <= o.keep <= 0.6
+            assert last["start"] <= iso <= last["end"]
+        else:
+            # Dormant: usage stopped 35-110 days ago while the contract still runs.
+            assert o.kind == "dormant" and o.stop == o.day
+            assert 35 <= _days_ago(o.day.isoformat()) <= 110
+            assert last["start"] <= iso < last["end"]
+    # The stories are untouched: none of them has an outcome.
+    story_ids = set(health_demo.pick_stories(plans, TODAY).values())
+    assert not story_ids & {p.external_id for p in with_past}
 
 
 @pytest.mark.django_db

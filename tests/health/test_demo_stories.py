@@ -81,6 +81,11 @@ def _lapsed() -> set[str]:
     return set(Account.objects.values_list("external_id", flat=True)) - active
 
 
+def _with_past() -> dict[str, demo.Outcome]:
+    """The accounts whose history carries an outcome (churned, contracted, recovered, dormant)."""
+    return {p.external_id: p.outcome for p in demo.build_plans(TODAY) if p.outcome}
+
+
 def test_story_accounts_are_found_by_their_traits():
     assert health_demo.pick_stories(demo.build_plans(TODAY), TODAY) == health_demo.STORIES
     assert set(health_demo.STORY_NOTES) == set(health_demo.STORIES) == set(health_demo.EXPECTED)
@@ -92,9 +97,9 @@ def test_usage_rows_are_deterministic_and_shaped():
     again = health_demo.apply_stories(demo.build_book(TODAY), TODAY)
     assert first["usage"] == again["usage"] and first["incidents"] == again["incidents"]
     usage = first["usage"]
-    assert 150_000 <= len(usage) <= 350_000
+    assert 200_000 <= len(usage) <= 400_000
     days = {row["date"] for row in usage}
-    assert min(days) == (TODAY - timedelta(days=180)).isoformat()
+    assert min(days) == (TODAY - timedelta(days=health_demo.HISTORY_DAYS)).isoformat()
     assert max(days) == AS_OF.isoformat()
     accounts = {row["external_id"]: row for row in book["accounts"]}
     for row in usage:
@@ -122,6 +127,94 @@ def test_usage_rows_are_deterministic_and_shaped():
             chains.setdefault(row["account"], set()).add(row.get("chain"))
             assert row["product"] in {"explorer", "developer", "datastreams", "credits"}
     assert all(len(c) == 1 for ext, c in chains.items() if accounts[ext]["tier"] == 3)
+
+
+def _daily(usage: list[dict], metric: str = "units") -> dict[str, dict[int, float]]:
+    """Per account, the metric's total by day offset from TODAY (-1 is the last day)."""
+    out: dict[str, dict[int, float]] = {}
+    for row in usage:
+        if row["metric"] == metric:
+            day = (date.fromisoformat(row["date"]) - TODAY).days
+            per_day = out.setdefault(row["account"], {})
+            per_day[day] = per_day.get(day, 0.0) + row["value"]
+    return out
+
+
+def _avg(series: dict[int, float], start: int, end: int) -> float:
+    """Average per day over the offsets start..end-1 (idle days count as zero)."""
+    return sum(series.get(t, 0.0) for t in range(start, end)) / (end - start)
+
+
+def _t(day: date) -> int:
+    return (day - TODAY).days
+
+
+def test_usage_before_each_outcome_looks_like_what_happened():
+    """Churners fade (or fall off a cliff, or stop without warning) and stop by the end of their
+    contract; contractions fall before the renewal; scares dip and come back; dormant accounts
+    stop while under contract. Compared in 28-day daily averages, so weekends and idle days of
+    the digital tier wash out."""
+    usage = health_demo.apply_stories(demo.build_book(TODAY), TODAY)["usage"]
+    units = _daily(usage)
+    window = -health_demo.HISTORY_DAYS
+    checked = Counter()
+    for ext, o in _with_past().items():
+        series = units.get(ext, {})
+        day = _t(o.day)
+        if o.kind in ("churned", "dormant"):
+            assert all(t <= _t(o.stop) for t in series), (ext, "usage after it stopped")
+        if o.kind == "churned":
+            start = day - o.lead
+            if start - 28 < window or not series:
+                continue  # ended before the history could show the run-up
+            before = _avg(series, start - 28, start)
+            if o.shape == "fade":
+                # The last two weeks of use run at a fraction of the level before the slide.
+                stop = _t(o.stop)
+                assert _avg(series, stop - 13, stop + 1) <= 0.45 * before, ext
+            elif o.shape == "cliff":
+                assert _avg(series, start, start + 7) <= 0.2 * before, ext
+            else:
+                assert _avg(series, day - 27, day + 1) >= 0.6 * before, ext
+        elif o.kind == "contracted":
+            start = day - o.lead
+            if start - 28 < window:
+                continue  # renewed before the history could show the run-up
+            before, after = _avg(series, start - 28, start), _avg(series, day, day + 28)
+            assert 0.3 * before <= after <= 0.9 * before, (ext, before, after)
+        elif o.kind == "recovered":
+            before = _avg(series, day - 28, day)
+            bottom = min(_avg(series, t, t + 7) for t in range(day, day + o.lead - 7))
+            back = day + max(o.lead, 21)
+            assert bottom <= 0.7 * before, (ext, before, bottom)
+            assert _avg(series, back, back + 28) >= 0.8 * before, ext
+        elif o.kind == "dormant":
+            assert _avg(series, _t(o.stop) - 27, _t(o.stop) + 1) > 0, ext
+            assert not any(v for t, v in series.items() if t > _t(o.stop))
+        checked[o.kind] += 1
+    assert checked["churned"] >= 15 and min(checked.values()) >= 6, checked
+
+
+def test_fading_churners_drop_chains_and_datasets_first():
+    usage = health_demo.apply_stories(demo.build_book(TODAY), TODAY)["usage"]
+    streams: dict[str, dict[int, set]] = {}
+    for row in usage:
+        if row["metric"] == "units":
+            day = (date.fromisoformat(row["date"]) - TODAY).days
+            streams.setdefault(row["account"], {}).setdefault(day, set()).add(
+                (row.get("chain"), row.get("dataset"))
+            )
+    narrowed = 0
+    for ext, o in _with_past().items():
+        by_day = streams.get(ext, {})
+        if o.kind != "churned" or o.shape != "fade" or _t(o.day) - o.lead - 28 < -240:
+            continue
+        start, stop = _t(o.day) - o.lead, _t(o.stop)
+        early = set().union(*(by_day.get(t, set()) for t in range(start - 28, start)))
+        late = set().union(*(by_day.get(t, set()) for t in range(stop - 13, stop + 1)))
+        assert late <= early, ext
+        narrowed += len(late) < len(early)
+    assert narrowed >= 2
 
 
 @pytest.mark.django_db
@@ -195,8 +288,9 @@ def test_most_of_the_book_is_green(seeded):
 
 @pytest.mark.django_db
 def test_no_sharp_drop_outside_its_story_in_the_snapshot_history(seeded):
-    """Weekend dips and idle days never look like a sharp drop; churned accounts may."""
-    allowed = {health_demo.STORIES["sharp_drop"]} | _lapsed()
+    """Weekend dips and idle days never look like a sharp drop; accounts with a past (churn,
+    contraction, a scare, dormancy) may."""
+    allowed = {health_demo.STORIES["sharp_drop"]} | _lapsed() | set(_with_past())
     fired = {
         s.account.external_id
         for s in HealthSnapshot.objects.select_related("account")
@@ -230,7 +324,7 @@ def test_the_open_incident_touches_only_accounts_using_the_dataset(seeded):
 
 @pytest.mark.django_db
 def test_steady_accounts_consume_close_to_their_commit(seeded):
-    stories = set(health_demo.STORIES.values())
+    stories = set(health_demo.STORIES.values()) | set(_with_past())
     paces = [
         _signal(s, "commit_pace")["raw"]
         for ext, s in _latest().items()
@@ -295,3 +389,42 @@ def test_a_stale_calendar_anchored_book_follows_the_calendar(seeded, cheap_seed,
     assert seed_cmd.previous_anchor() == seed_cmd.Anchor(calendar, False)
     latest = HealthSnapshot.objects.order_by("-date").values_list("date", flat=True).first()
     assert latest == calendar - timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_the_backtest_finds_the_past_the_demo_wrote(seeded):
+    """Judged by the backtest's own outcome rules, over the default 90 days from 90 days before
+    the newest usage day: every churn, contraction and dormancy the demo put there is found."""
+    from health.backtest import backtest_run
+    from health.engine import DEFAULT_GREEN_MIN, DEFAULT_WEIGHTS, DEFAULT_YELLOW_MIN
+
+    as_of = AS_OF - timedelta(days=90)
+    through = AS_OF
+    result = backtest_run(
+        as_of=as_of,
+        horizon_days=90,
+        weights=DEFAULT_WEIGHTS,
+        green_min=DEFAULT_GREEN_MIN,
+        yellow_min=DEFAULT_YELLOW_MIN,
+    )
+    judged = {o.external_id: set(o.reasons) for o in result.outcomes}
+    expected = Counter()
+    for ext, o in _with_past().items():
+        if ext not in judged:
+            continue  # not a customer on the as-of day (churned before it)
+        if o.kind == "churned" and as_of < o.day <= through:
+            assert "churned" in judged[ext], (ext, judged[ext])
+        elif o.kind == "contracted" and as_of < o.day <= through:
+            assert "contracted" in judged[ext], (ext, judged[ext])
+        elif o.kind == "dormant" and o.stop <= through - timedelta(days=30):
+            assert "dormant" in judged[ext], (ext, judged[ext])
+        elif o.kind == "recovered":
+            assert not judged[ext] & {"churned", "contracted", "dormant"}, (ext, judged[ext])
+        else:
+            continue
+        expected[o.kind] += 1
+    assert expected["churned"] >= 8 and expected["contracted"] >= 4, expected
+    assert expected["dormant"] >= 4 and expected["recovered"] >= 6, expected
+    # The book's past is most of what went bad, not noise around it.
+    assert 0.05 <= result.bad / result.accounts <= 0.15
+    assert sum(expected[k] for k in ("churned", "contracted", "dormant")) >= 0.5 * result.bad

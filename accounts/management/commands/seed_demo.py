@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: load the demo book through the import pipeline, then score it.
 
 The rows come from `accounts.demo.build_book(today)` plus `health.demo.apply_stories` (which
-tunes a few story accounts and writes 180 days of usage and the data-trust incidents), and go in
+tunes a few story accounts and writes 240 days of usage and the data-trust incidents), and go in
 through `run_import`, kind by kind (users → accounts → contracts → contacts → touchpoints →
 incidents → usage), exactly as a customer's files would; usage goes as one CSV, which PostgreSQL
 loads through COPY. A rejected kind stops the seed with the pipeline's own row errors. Then the
@@ -180,7 +180,7 @@ def quiet_logs(*names: str):
 class Command(BaseCommand):
     help = (
         "Load a realistic demo book (~475 accounts with contracts, contacts, touchpoints, "
-        "incidents and 180 days of usage) through the import pipeline, plus demo users for "
+        "incidents and 240 days of usage) through the import pipeline, plus demo users for "
         "every role, and backfill 90 days of health snapshots. Safe to re-run."
     )
 
