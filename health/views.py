@@ -2,21 +2,27 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
 from accounts.access import can_change_tier, can_edit_account
 from cs_portal.http import AuthedRequest
 
-from . import charts, selectors, services
+from . import aggregates, backtest, charts, selectors, services
 from .engine import SIGNAL_KEYS, SIGNAL_LABELS
 from .landing import usage_landed_through
-from .models import Metric
+from .models import HealthModel, Metric
+
+# The editor's backtest: by default, as of 90 days before the newest usage day, 90 days ahead.
+BACKTEST_HORIZON_DAYS = 90
+BACKTEST_LOOKBACK_DAYS = 90  # the model reads 90 days of usage before the day it scores
 
 
 def _parse_day(raw: str) -> date:
@@ -128,11 +134,8 @@ def _int(raw: str | None, default: int) -> int:
         return -1 if raw else default
 
 
-@require_http_methods(["GET", "POST"])
-def health_model(request: AuthedRequest) -> HttpResponse:
-    """Managers tune the weights and thresholds; every save is a new version."""
-    current = services.health_model_current()
-    context = {
+def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
+    return {
         "current": current,
         "history": selectors.model_history()[:20],
         "rows": [(k, SIGNAL_LABELS[k], current.weights.get(k, 0)) for k in SIGNAL_KEYS],
@@ -140,7 +143,22 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         "can_edit": can_change_tier(request.user),
         "errors": {},
         "preview": None,
+        "backtest_query": "",
     }
+
+
+def _draft_query(weights: dict[str, float], green: int, yellow: int) -> dict[str, str]:
+    """A draft model as the backtest panel's query parameters (the editor's own field names)."""
+    query = {f"w_{k}": f"{weights.get(k, 0):g}" for k in SIGNAL_KEYS}
+    query.update(green_min=str(green), yellow_min=str(yellow))
+    return query
+
+
+@require_http_methods(["GET", "POST"])
+def health_model(request: AuthedRequest) -> HttpResponse:
+    """Managers tune the weights and thresholds; every save is a new version."""
+    current = services.health_model_current()
+    context = _model_context(request, current)
     if request.method == "GET":
         return render(request, "health/model.html", context)
     if not can_change_tier(request.user):
@@ -166,6 +184,8 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         context["preview"] = services.health_model_preview(
             weights=weights, green_min=green, yellow_min=yellow
         )
+        # The preview loads the backtest of this draft beside the current model's, lazily.
+        context["backtest_query"] = urlencode(_draft_query(weights, green, yellow))
         template = "health/model.html#editor" if request.htmx else "health/model.html"
         return render(request, template, context)
     model = services.health_model_create(
@@ -182,3 +202,243 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         response["HX-Redirect"] = request.path
         return response
     return redirect("health_model")
+
+
+def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
+    """Everything the backtest panel shows: the as-of day and horizon asked for (or the
+    defaults), then either both backtests and the sentence comparing them, or why not (an
+    input to fix, or an empty state when the book does not hold enough usage)."""
+    landed = usage_landed_through()
+    first = aggregates.data_since() if landed else None
+    panel: dict = {
+        "landed": landed,
+        "first": first,
+        "horizon": BACKTEST_HORIZON_DAYS,
+        "min_horizon": backtest.MIN_HORIZON_DAYS,
+        "max_horizon": backtest.MAX_HORIZON_DAYS,
+        "as_of": landed - timedelta(days=BACKTEST_HORIZON_DAYS) if landed else None,
+        "error": "",
+        "empty": "",
+        "ready": True,
+    }
+    raw_day, raw_horizon = request.GET.get("as_of", ""), request.GET.get("horizon", "")
+    if raw_horizon.strip():
+        try:
+            panel["horizon"] = int(raw_horizon.strip())
+        except ValueError:
+            panel["error"] = f"The horizon must be a whole number of days, not '{raw_horizon}'."
+    if raw_day.strip() and not panel["error"]:
+        try:
+            panel["as_of"] = _parse_day(raw_day.strip())
+        except ValidationError:
+            panel["error"] = f"The as-of date must be a date in YYYY-MM-DD form, not '{raw_day}'."
+    horizon = panel["horizon"]
+    if not panel["error"] and not (
+        backtest.MIN_HORIZON_DAYS <= horizon <= backtest.MAX_HORIZON_DAYS
+    ):
+        panel["error"] = (
+            f"The horizon must be {backtest.MIN_HORIZON_DAYS} to {backtest.MAX_HORIZON_DAYS} "
+            f"days (the outcome looks at its last {backtest.DORMANT_WINDOW_DAYS}), not {horizon}."
+        )
+
+    # The draft: the weights and thresholds the manager previewed; the current model if none.
+    weights = {k: float(current.weights.get(k, 0)) for k in SIGNAL_KEYS}
+    green, yellow = current.green_min, current.yellow_min
+    if any(f"w_{k}" in request.GET for k in SIGNAL_KEYS):
+        weights, errors = _weights_from(request.GET)
+        green = _int(request.GET.get("green_min"), current.green_min)
+        yellow = _int(request.GET.get("yellow_min"), current.yellow_min)
+        if not errors:
+            try:
+                services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
+            except ValidationError as exc:
+                errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+        if errors and not panel["error"]:
+            panel["error"] = "The draft cannot be backtested: " + "; ".join(
+                f"{k}: {msg}" for k, msg in errors.items()
+            )
+    draft = {k: weights.get(k, 0) for k in SIGNAL_KEYS}
+    is_draft = (draft, green, yellow) != (
+        {k: float(current.weights.get(k, 0)) for k in SIGNAL_KEYS},
+        current.green_min,
+        current.yellow_min,
+    )
+    panel["is_draft"] = is_draft
+    panel["draft_fields"] = _draft_query(weights, green, yellow) if is_draft else {}
+    if panel["error"]:
+        return panel
+
+    as_of = panel["as_of"]
+    needs = f"The backtest needs {horizon} days of usage after the as-of date"
+    if landed is None or first is None:
+        panel["empty"] = f"{needs}, and no usage has landed yet."
+    elif (landed - first).days < horizon:
+        held = (landed - first).days + 1
+        panel["empty"] = (
+            f"{needs}; the book holds {held} day{'s' if held != 1 else ''} of usage so far "
+            f"({first} to {landed}). Try a shorter horizon, or come back once more has landed."
+        )
+    elif as_of + timedelta(days=horizon) > landed:
+        latest = landed - timedelta(days=horizon)
+        panel["empty"] = (
+            f"{needs}, and usage has landed only through {landed}: {max(0, (landed - as_of).days)} "
+            f"days after {as_of}. Pick an as-of date on or before {latest}."
+        )
+    elif as_of < first:
+        panel["empty"] = (
+            f"The book's usage starts on {first}: on {as_of} there was nothing to score. "
+            f"{needs}, and some before it too."
+        )
+    if panel["empty"]:
+        return panel
+
+    seen_before = (as_of - first).days
+    if seen_before < BACKTEST_LOOKBACK_DAYS:
+        panel["short_lookback"] = seen_before
+    now = backtest.backtest_run(
+        as_of=as_of,
+        horizon_days=horizon,
+        weights=current.weights,
+        green_min=current.green_min,
+        yellow_min=current.yellow_min,
+    )
+    now.model_version = current.version
+    panel["current"] = now
+    if is_draft:
+        new = backtest.backtest_run(
+            as_of=as_of, horizon_days=horizon, weights=draft, green_min=green, yellow_min=yellow
+        )
+        panel["draft"] = new
+        panel["sentence"] = backtest.backtest_compare(now, new)
+    panel["columns"] = [now, new] if is_draft else [now]
+    panel["rows"] = _backtest_rows(panel["columns"])
+    panel["outcome_words"] = backtest.reason_words([k for k, n in now.reasons.items() if n])
+    bad_rate = backtest.rate(now.bad, now.accounts)
+    panel["bad_rate"] = "—" if bad_rate is None else f"{bad_rate:.0%}"
+    return panel
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}".replace("-", "−")
+
+
+def _backtest_rows(columns: list[backtest.Backtest]) -> list[dict]:
+    """The side-by-side table, one row per figure and one cell per model, formatted here so
+    the template stays dumb. `better` marks the draft's cell when it improves on the current
+    model (+1) or does worse (-1), for the figures where more or less is plainly better."""
+
+    def auc(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3f}"
+
+    def band(bt: backtest.Backtest, name: str) -> str:
+        row = next(r for r in bt.bands if r["band"] == name)
+        if not row["accounts"]:
+            return "— (no accounts)"
+        return f"{row['bad_rate']:.0%} ({row['bad']} of {row['accounts']})"
+
+    first = columns[0]
+    rows = [
+        {
+            "key": "auc",
+            "label": "AUC",
+            "sub": "ranking the bad accounts first; 0.5 is a coin toss, 1 is perfect",
+            "values": [c.model.auc for c in columns],
+            "cells": [auc(c.model.auc) for c in columns],
+            "higher": True,
+        }
+    ]
+    for i, baseline in enumerate(first.baselines):
+        rows.append(
+            {
+                "key": f"vs_{baseline.key}",
+                "label": f"vs {baseline.label}",
+                "sub": f"a naive ranking, AUC {auc(baseline.auc)}",
+                "values": [c.beats_by(c.baselines[i]) for c in columns],
+                "cells": [_signed(c.beats_by(c.baselines[i])) for c in columns],
+                "higher": True,
+            }
+        )
+    for name in backtest.BANDS:
+        rows.append(
+            {
+                "key": f"band_{name}",
+                "label": f"{name.capitalize()} went bad",
+                "sub": "",
+                "band": name,
+                "values": [None for _ in columns],
+                "cells": [band(c, name) for c in columns],
+                "higher": None,
+            }
+        )
+    rows += [
+        {
+            "key": "lift",
+            "label": "Lift",
+            "sub": "red's bad rate ÷ green's",
+            "values": [c.lift for c in columns],
+            "cells": ["—" if c.lift is None else f"{c.lift:.1f}×" for c in columns],
+            "higher": True,
+        },
+        {
+            "key": "flagged",
+            "label": "Bad accounts flagged",
+            "sub": "red or yellow on the day",
+            "values": [c.confusion["bad_flagged"] for c in columns],
+            "cells": [f"{c.confusion['bad_flagged']} of {c.confusion['bad']}" for c in columns],
+            "higher": True,
+        },
+        {
+            "key": "missed",
+            "label": "Bad accounts missed",
+            "sub": "green on the day",
+            "values": [c.confusion["bad_missed"] for c in columns],
+            "cells": [str(c.confusion["bad_missed"]) for c in columns],
+            "higher": False,
+        },
+        {
+            "key": "false_alarms",
+            "label": "False alarms",
+            "sub": "flagged, and nothing went wrong",
+            "values": [c.confusion["false_alarms"] for c in columns],
+            "cells": [str(c.confusion["false_alarms"]) for c in columns],
+            "higher": False,
+        },
+    ]
+    for row in rows:
+        row["better"] = 0
+        if len(columns) == 2 and row["higher"] is not None and None not in row["values"]:
+            now, new = row["values"]
+            if round(new - now, 6):
+                row["better"] = 1 if (new > now) == row["higher"] else -1
+    return rows
+
+
+@require_GET
+def health_model_backtest(request: AuthedRequest) -> HttpResponse:
+    """The editor's backtest panel: the current model and the draft (weights and thresholds in
+    the query, as the preview sent them) scored as of a past day, writing nothing, and judged
+    by what happened next. htmx gets the panel; a plain request gets the whole editor page
+    with the panel filled in."""
+    current = services.health_model_current()
+    panel = _backtest_panel(request, current)
+    if request.htmx:
+        response = render(
+            request,
+            "health/model.html#backtest",
+            {"bt": panel},
+            status=400 if panel["error"] else 200,
+        )
+    else:
+        context = _model_context(request, current)
+        if panel["is_draft"]:
+            draft = panel["draft_fields"]
+            context["rows"] = [(k, SIGNAL_LABELS[k], draft[f"w_{k}"]) for k in SIGNAL_KEYS]
+            context["weight_total"] = sum(float(draft[f"w_{k}"]) for k in SIGNAL_KEYS)
+            context["green_min"] = draft["green_min"]
+            context["yellow_min"] = draft["yellow_min"]
+        context["bt"] = panel
+        response = render(
+            request, "health/model.html", context, status=400 if panel["error"] else 200
+        )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
