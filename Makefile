@@ -52,5 +52,10 @@ lint: install
 bench: install
 	$(PY) bench/run.py
 
+# docs/health-model.md from the engine and a backtest on a freshly seeded throwaway demo book.
+.PHONY: health-doc
+health-doc: install
+	$(PY) manage.py health_model_doc
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
