@@ -292,9 +292,10 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
     if panel["empty"]:
         return panel
 
-    seen_before = (as_of - first).days
-    if seen_before < BACKTEST_LOOKBACK_DAYS:
-        panel["short_lookback"] = seen_before
+    # The model reads the 90 days up to and including the day it scores.
+    seen = (as_of - first).days + 1
+    if seen < BACKTEST_LOOKBACK_DAYS:
+        panel["short_lookback"] = seen
     now = backtest.backtest_run(
         as_of=as_of,
         horizon_days=horizon,

@@ -289,3 +289,14 @@ def test_bad_input_says_what_to_fix(book, maya_client, query, words):
     assert response.status_code == 400
     body = html.unescape(response.content.decode())
     assert words in body and "bt-auc" not in body
+
+
+def test_a_warning_when_the_as_of_day_has_less_than_the_model_s_lookback(book, maya_client):
+    short = FIRST + timedelta(days=59)  # 60 days of usage up to and including the day
+    body = maya_client.get(f"{URL}?as_of={short}", headers=HX).content.decode()
+    assert "see only 60 days of usage up to that day (the model reads 90)" in body
+    assert 'data-testid="bt-auc"' in body  # a warning, not an empty state
+
+    full = FIRST + timedelta(days=89)
+    body = maya_client.get(f"{URL}?as_of={full}", headers=HX).content.decode()
+    assert "see only" not in body
