@@ -20,12 +20,12 @@ OLD_DEFAULT = {
     "onboarding": 5,
 }
 NEW_DEFAULT = {
-    "usage_trend": 22,
-    "commit_pace": 18,
-    "breadth": 8,
-    "active_users": 12,
-    "production_depth": 4,
-    "recency": 10,
+    "usage_trend": 34,
+    "commit_pace": 10,
+    "breadth": 4,
+    "active_users": 6,
+    "production_depth": 2,
+    "recency": 18,
     "exec_engagement": 8,
     "touch_cadence": 4,
     "sentiment": 4,

@@ -529,8 +529,8 @@ def test_caps_follow_the_model_thresholds():
 
 
 def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormalised():
-    # Applying: usage_trend 22, breadth 8, active_users 12, production_depth 4, recency 10,
-    # touch_cadence 4, data_trust 5 = 65 of 100.
+    # Applying: usage_trend 34, breadth 4, active_users 6, production_depth 2, recency 18,
+    # touch_cadence 4, data_trust 5 = 73 of 100.
     inp = inputs(
         last_active=days_ago(1),
         units_28=1000,
@@ -558,22 +558,22 @@ def test_missing_commit_contacts_and_sentiment_are_left_out_and_weights_renormal
         assert by_key[key].weight == DEFAULT_WEIGHTS[key]  # the model weight is still shown
 
     assert {k: s.effective_weight for k, s in by_key.items() if s.applies} == {
-        "usage_trend": 33.85,
-        "breadth": 12.31,
-        "active_users": 18.46,
-        "production_depth": 6.15,
-        "recency": 15.38,
-        "touch_cadence": 6.15,
-        "data_trust": 7.69,
+        "usage_trend": 46.58,
+        "breadth": 5.48,
+        "active_users": 8.22,
+        "production_depth": 2.74,
+        "recency": 24.66,
+        "touch_cadence": 5.48,
+        "data_trust": 6.85,
     }
     assert sum(s.effective_weight for s in result.signals) == pytest.approx(100, abs=0.05)
-    # (22 × 83.3 + 8 × 100 + 12 × 100 + 4 × 100 + 10 × 100 + 4 × 100 + 5 × 100) / 65 = 94.35
-    assert result.weighted_score == 94.35
-    assert by_key["usage_trend"].contribution == 28.2  # 33.85 × 83.3 / 100
+    # (34 × 83.3 + 4 × 100 + 6 × 100 + 2 × 100 + 18 × 100 + 4 × 100 + 5 × 100) / 73 = 92.22
+    assert result.weighted_score == 92.22
+    assert by_key["usage_trend"].contribution == 38.8  # 46.58 × 83.3 / 100
     assert sum(s.contribution for s in result.signals) == pytest.approx(
         result.weighted_score, abs=0.05
     )
-    assert (result.score, result.band) == (94, "green")
+    assert (result.score, result.band) == (92, "green")
 
 
 def test_a_signal_weighted_zero_contributes_nothing():

@@ -98,7 +98,7 @@ def test_account_health_returns_the_explained_latest_snapshot(client, auth, clif
     trend = body["signals"][0]
     # 21 days × 1000 + 7 × 100 = 21,700 vs 28 × 1000 = 28,000 → 0.775 → (0.775 − 0.5) / 0.6
     assert {k: trend[k] for k in ("weight", "raw", "score", "applies")} == {
-        "weight": 22,
+        "weight": 34,
         "raw": 0.775,
         "score": 45.8,
         "applies": True,

@@ -214,7 +214,7 @@ def test_model_page_is_read_only_for_a_csm(alice_client, db):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Only CS managers change the model." in html
-    assert 'name="w_usage_trend" value="22" inputmode="decimal" disabled' in html
+    assert 'name="w_usage_trend" value="34" inputmode="decimal" disabled' in html
     assert 'value="save"' not in html
 
 

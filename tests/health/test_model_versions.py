@@ -46,10 +46,11 @@ def steady_usage(external_id: str, until: date, days: int = 60) -> None:
 
 @pytest.fixture
 def book(db):
-    """Two accounts scored yesterday on v1: green (94) and red (38: never used, no contract)."""
+    """Two accounts scored yesterday on v1: green (healthy) and red (idle: 29, no active users
+    of its 10 seats, never touched, no usage and no contract)."""
     day = yesterday_utc()
     healthy = AccountFactory(external_id="healthy", tier=3, seats=10)
-    idle = AccountFactory(external_id="idle", tier=2)
+    idle = AccountFactory(external_id="idle", tier=2, seats=10)
     steady_usage("healthy", day)
     health_recompute(as_of=day)
     assert dict(HealthSnapshot.objects.values_list("account__external_id", "band")) == {
@@ -103,7 +104,7 @@ def test_old_snapshots_keep_v1_while_new_recomputes_use_v2(book, maya):
     healthy, idle = book
     day = yesterday_utc()
     before = HealthSnapshot.objects.get(account=idle, date=day)
-    assert (before.model.version, before.score) == (1, 38)
+    assert (before.model.version, before.score) == (1, 29)
 
     v2 = health_model_create(
         weights=ONLY_TRUST, green_min=70, yellow_min=40, note="trust", created_by=maya
@@ -112,7 +113,7 @@ def test_old_snapshots_keep_v1_while_new_recomputes_use_v2(book, maya):
 
     old = HealthSnapshot.objects.get(account=idle, date=day)
     new = HealthSnapshot.objects.get(account=idle, date=day + timedelta(days=1))
-    assert (old.model.version, old.score, old.band) == (1, 38, "red")
+    assert (old.model.version, old.score, old.band) == (1, 29, "red")
     assert (new.model, new.score, new.band) == (v2, 100, "green")
 
 
@@ -120,13 +121,13 @@ def test_old_snapshots_keep_v1_while_new_recomputes_use_v2(book, maya):
     ("weights", "green", "yellow", "errors"),
     [
         (
-            {**DEFAULT_WEIGHTS, "usage_trend": 21},
+            {**DEFAULT_WEIGHTS, "usage_trend": 33},
             70,
             40,
             {"weights": ["weights must sum to 100 (they sum to 99)"]},
         ),
         (
-            {**DEFAULT_WEIGHTS, "usage_trend": 23},
+            {**DEFAULT_WEIGHTS, "usage_trend": 35},
             70,
             40,
             {"weights": ["weights must sum to 100 (they sum to 101)"]},
@@ -211,8 +212,8 @@ def test_weights_not_summing_to_100_are_shown_and_nothing_is_saved(book, maya_cl
     before = table_rows()
     response = maya_client.post("/health/model/", form({**DEFAULT_WEIGHTS, "breadth": 2}, "save"))
     assert response.status_code == 422
-    assert "weights must sum to 100 (they sum to 94)" in response.content.decode()
-    assert re.search(r'data-testid="weight-total">94<', response.content.decode())
+    assert "weights must sum to 100 (they sum to 98)" in response.content.decode()
+    assert re.search(r'data-testid="weight-total">98<', response.content.decode())
     assert table_rows() == before
 
 
