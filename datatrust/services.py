@@ -34,6 +34,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from fnmatch import fnmatchcase
 
 from django.conf import settings
 from django.db import transaction
@@ -408,6 +409,35 @@ def heads_ups_send(*, keys: list[str]) -> list[HeadsUp]:
     return heads_ups
 
 
+def incidents_chains_from_catalogue(*, keys: list[str]) -> int:
+    """Incidents imported with datasets but no chains take their chains from the catalogue
+    (wildcards too), as freshness incidents do, so the pages say which chains they touch.
+    Display only: who is affected is decided by the datasets. Returns how many changed."""
+    incidents = list(
+        Incident.objects.filter(key__in=keys, chains=[]).exclude(datasets=[]).only("datasets")
+    )
+    if not incidents:
+        return 0
+    catalogue = dict(Dataset.objects.values_list("name", "chains"))
+    changed = []
+    for incident in incidents:
+        chains = sorted(
+            {
+                chain
+                for wanted in incident.datasets
+                for name, listed in catalogue.items()
+                if fnmatchcase(name, wanted)
+                for chain in listed
+            }
+        )
+        if chains:
+            incident.chains = chains
+            changed.append(incident)
+    Incident.objects.bulk_update(changed, ["chains"])
+    return len(changed)
+
+
 def heads_ups_on_incidents(*, keys: list[str]) -> None:
     """Registered with `health.events.on_incidents` by DatatrustConfig.ready()."""
+    incidents_chains_from_catalogue(keys=keys)
     heads_ups_send(keys=keys)

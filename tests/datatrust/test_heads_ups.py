@@ -224,3 +224,22 @@ def test_the_nudge_goes_to_the_product_webhook_after_commit(
     )
     assert body["data"]["datasets"] == ["sui.raw.transactions"]
     assert Nudge.objects.get().status == "sent"
+
+
+def test_an_imported_change_without_chains_takes_them_from_the_catalogue(book):
+    from health.models import Incident
+
+    ok(
+        run_import(
+            "datasets",
+            json_rows=[
+                {"dataset": "stellar.raw.ledgers", "chains": "stellar"},
+                {"dataset": "stellar.assets.transfers", "chains": "stellar"},
+                {"dataset": "sui.raw.transactions", "chains": "sui"},
+            ],
+        )
+    )
+    ok(run_import("incidents", json_rows=[change("CHG-XLM", datasets="stellar.*", chains="")]))
+    ok(run_import("incidents", json_rows=[change("CHG-OWN", chains="sui;sui_testnet")]))
+    assert Incident.objects.get(key="CHG-XLM").chains == ["stellar"]
+    assert Incident.objects.get(key="CHG-OWN").chains == ["sui", "sui_testnet"]  # given: kept
