@@ -337,13 +337,14 @@ def _relay_soon() -> None:
         else:
             relay_recompute_requests.delay()
     except Exception:
-        if _inline():
+        if tasks_inline():
             raise  # inline: the failure is the recompute's own, and must surface
         # The request is committed; the periodic sweep will run it when the broker is back.
         log.warning("could not queue the recompute relay; the sweep will run it", exc_info=True)
 
 
-def _inline() -> bool:
+def tasks_inline() -> bool:
+    """True when Celery tasks run inline (no worker): queued work runs as it is queued."""
     from cs_portal.celery import app
 
     return bool(app.conf.task_always_eager)
@@ -352,7 +353,7 @@ def _inline() -> bool:
 def load_settle_seconds() -> float:
     """How long a load must be quiet before it is scored: RECOMPUTE_SETTLE_SECONDS with a
     worker; nothing when tasks run inline (there is nobody to wait, a countdown is ignored)."""
-    return 0 if _inline() else settings.RECOMPUTE_SETTLE_SECONDS
+    return 0 if tasks_inline() else settings.RECOMPUTE_SETTLE_SECONDS
 
 
 # An import still marked running after this long crashed without saying so: stop waiting.

@@ -195,8 +195,17 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         note=request.POST.get("note", ""),
         created_by=request.user,
     )
-    services.health_recompute(model=model)
-    messages.success(request, f"Saved health model v{model.version} and rescored the book.")
+    # The rescore goes through the recompute outbox, never inside this request (a whole book
+    # takes seconds to minutes); inline (no worker) it runs as the request commits.
+    services.recompute_request(account_ids=None, reason=f"health model v{model.version}")
+    if services.tasks_inline():
+        messages.success(request, f"Saved health model v{model.version} and rescored the book.")
+    else:
+        messages.success(
+            request,
+            f"Saved health model v{model.version}; the book is being rescored with it in the "
+            "background (scores update within a minute).",
+        )
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = request.path

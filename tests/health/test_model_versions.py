@@ -162,9 +162,13 @@ def test_an_invalid_model_is_refused_and_no_version_is_made(
 # --- the page --------------------------------------------------------------------------------
 
 
-def test_manager_save_creates_a_version_and_rescores_the_book(book, maya, maya_client):
+def test_manager_save_creates_a_version_and_rescores_the_book(
+    book, maya, maya_client, django_capture_on_commit_callbacks
+):
     healthy, idle = book
-    response = maya_client.post("/health/model/", form(ONLY_TRUST, "save", note="Trust only"))
+    # The rescore is queued once the save commits (inline here: it runs right then).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = maya_client.post("/health/model/", form(ONLY_TRUST, "save", note="Trust only"))
 
     assert response.status_code == 302
     assert response["Location"] == "/health/model/"
@@ -230,3 +234,35 @@ def test_csm_post_is_403_and_changes_nothing(book, alice_client):
         assert "Only a CS manager can change the health model." in response.content.decode()
     assert table_rows() == before
     assert list(HealthModel.objects.values_list("version", flat=True)) == [1]
+
+
+def test_with_a_worker_saving_queues_the_rescore_instead_of_running_it_in_the_request(
+    book, maya_client, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    from cs_portal.celery import app
+    from health import tasks
+    from health.models import RecomputeRequest
+
+    settings.RECOMPUTE_SETTLE_SECONDS = 4  # as with REDIS_URL set
+    queued = []
+    monkeypatch.setattr(
+        tasks.relay_recompute_requests, "apply_async", lambda *a, **kw: queued.append(kw)
+    )
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = maya_client.post("/health/model/", form(ONLY_TRUST, "save"))
+    finally:
+        app.conf.task_always_eager = eager
+    assert response.status_code == 302
+    assert list(
+        RecomputeRequest.objects.filter(reason__startswith="health model").values_list(
+            "account_ids", "reason"
+        )
+    ) == [(None, "health model v2")]
+    assert queued == [{"countdown": 4}]  # the relay, after the settle window
+    # Nothing was rescored inside the request: yesterday's scores are still v1's.
+    assert set(HealthSnapshot.objects.values_list("model__version", flat=True)) == {1}
+    page = maya_client.get("/health/model/").content.decode()
+    assert "the book is being rescored with it in the background" in page
