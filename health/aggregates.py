@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 
 from accounts.models import Account, Contract
 
+from . import events
 from .engine import SHARP_DROP_SHARE, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
@@ -347,21 +348,6 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     return out
 
 
-def onboarding(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
-    """Milestones due by `as_of`: how many, and how many were done on time."""
-    scope, scope_params = _scope(account_ids)
-    sql = f"""
-        SELECT account_id, COUNT(*),
-               SUM(CASE WHEN completed_on IS NOT NULL AND completed_on <= due THEN 1 ELSE 0 END)
-        FROM playbooks_milestone WHERE due <= %s{scope}
-        GROUP BY account_id
-    """
-    return {
-        row[0]: {"milestones_due": int(row[1]), "milestones_on_time": int(row[2] or 0)}
-        for row in _rows(sql, [as_of, *scope_params])
-    }
-
-
 def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[AccountInputs]:
     """Everything the engine needs for the scoped accounts, in a fixed number of queries.
 
@@ -389,7 +375,7 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     people = contacts(as_of, account_ids)
     touches = touchpoints(as_of, account_ids)
     incidents = open_incidents(as_of, account_ids)
-    milestones = onboarding(as_of, account_ids)
+    provided = events.provided_inputs(as_of, account_ids)  # inputs the apps above provide
     # Recency looks past the 90-day window for the accounts that were silent in it.
     older = last_active_before(
         usage_day - timedelta(days=90),
@@ -410,7 +396,7 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
             commits.get(account_id),
             people.get(account_id),
             touches.get(account_id),
-            milestones.get(account_id),
+            *(inputs_from.get(account_id) for inputs_from in provided),
         ):
             if part:
                 for key, value in part.items():

@@ -11,6 +11,12 @@ what they write commits (or rolls back) with what was announced.
   asks listeners to catch up on what crossed inside that window (after a first backfill).
 - `after_incidents(*, keys: list[str]) -> None`: these incidents were created or updated by an
   import (or by a freshness breach opening or closing one).
+
+It also keeps a registry of signal inputs other apps provide (`on_inputs`): a provider is
+`provider(as_of: date, account_ids: list[int] | None) -> dict[int, dict]`, one set-based read
+for the scope, returning per account the `AccountInputs` fields it fills (e.g. playbooks
+provides `milestones_due` and `milestones_on_time` from its onboarding milestones). So health
+never reads another app's tables.
 """
 
 from __future__ import annotations
@@ -25,7 +31,20 @@ IncidentsListener = Callable[..., None]
 
 _recompute_listeners: list[RecomputeListener] = []
 _incident_listeners: list[IncidentsListener] = []
+_input_providers: list[Callable[..., dict]] = []
 _paused: ContextVar[bool] = ContextVar("health_events_paused", default=False)
+
+
+def on_inputs(provider: Callable[..., dict]) -> Callable[..., dict]:
+    """Register a provider of signal inputs (idempotent)."""
+    if provider not in _input_providers:
+        _input_providers.append(provider)
+    return provider
+
+
+def provided_inputs(as_of: date, account_ids: list[int] | None) -> list[dict[int, dict]]:
+    """What every registered provider gives for this scope, in registration order."""
+    return [provider(as_of, account_ids) for provider in list(_input_providers)]
 
 
 def on_recompute(listener: RecomputeListener) -> RecomputeListener:

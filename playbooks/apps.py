@@ -12,8 +12,10 @@ class PlaybooksConfig(AppConfig):
 
         from .hooks import after_recompute
         from .library import playbooks_create_missing
+        from .success import onboarding_inputs
 
         events.on_recompute(after_recompute)
+        events.on_inputs(onboarding_inputs)  # the onboarding signal's milestones
         # Every install has the default playbooks right after `migrate` (never overwriting
         # an edited one). A framework hook, not a domain event: hence a Django signal.
         post_migrate.connect(

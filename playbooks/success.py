@@ -41,7 +41,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
 from accounts.access import can_edit_account
 from accounts.models import Account, Contract, Plan, User
@@ -482,3 +482,24 @@ def roi_baseline(plan: SuccessPlan | None) -> list[tuple[str, str]]:
     if plan.time_to_market_days is not None:
         lines.append(("Time to market", f"{plan.time_to_market_days} days faster"))
     return lines
+
+
+def onboarding_inputs(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
+    """The onboarding signal's inputs, provided to health (`health.events.on_inputs`): per
+    account, the milestones due by `as_of` and how many of them were done by their due date.
+    One aggregate query for the scope."""
+    qs = Milestone.objects.filter(due__lte=as_of)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    rows = (
+        qs.values("account_id")
+        .annotate(
+            due_count=Count("id"),
+            on_time=Count("id", filter=Q(completed_on__isnull=False, completed_on__lte=F("due"))),
+        )
+        .values_list("account_id", "due_count", "on_time")
+    )
+    return {
+        account_id: {"milestones_due": due, "milestones_on_time": on_time}
+        for account_id, due, on_time in rows
+    }

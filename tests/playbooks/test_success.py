@@ -533,3 +533,26 @@ def test_success_tab_edit_fragment_for_htmx_and_404_for_unknown(acme, alice_clie
     # Someone who cannot edit gets the read-only card, not a form.
     assert 'id="plan-form"' not in bob_client.get("/accounts/acme/success/?edit=1").content.decode()
     assert alice_client.get("/accounts/nope/success/").status_code == 404
+
+
+def test_playbooks_provides_the_onboarding_signal_its_milestones(db):
+    """health reads milestones through its input registry, never playbooks' table."""
+    from datetime import date
+
+    from health.aggregates import build_inputs
+    from playbooks.models import Milestone
+    from tests.conftest import usage_landed
+    from tests.factories import AccountFactory
+
+    day = date(2026, 3, 31)
+    account = AccountFactory()
+    usage_landed(day)
+    Milestone.objects.create(
+        account=account, key="first_query", due=date(2026, 3, 1), completed_on=date(2026, 2, 25)
+    )
+    Milestone.objects.create(
+        account=account, key="first_api_call", due=date(2026, 3, 10), completed_on=date(2026, 3, 20)
+    )
+    Milestone.objects.create(account=account, key="first_stream_event", due=date(2026, 4, 30))
+    [inp] = build_inputs(day, [account.pk])
+    assert (inp.milestones_due, inp.milestones_on_time) == (2, 1)
