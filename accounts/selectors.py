@@ -23,6 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
 
+from cs_portal import clock
 from cs_portal.params import query_string, whole_number
 
 from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
@@ -46,7 +47,7 @@ BANDS = ("red", "yellow", "green", "unscored")
 
 
 def today() -> date:
-    return date.today()
+    return clock.today()
 
 
 def accounts_with_commercials(*, as_of: date | None = None) -> QuerySet[Account]:

@@ -8,6 +8,8 @@ from datetime import date
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from cs_portal import clock
+
 from .access import can_change_tier, can_edit_account
 from .imports import SCORE_RANGES
 from .models import Account, ApiToken, Contact, TierChange, Touchpoint, TouchpointKind, User
@@ -29,7 +31,7 @@ def touchpoint_log(
     errors: dict[str, str] = {}
     if kind not in TouchpointKind.values:
         errors["kind"] = "Choose a touchpoint kind."
-    if on > date.today():
+    if on > clock.today():
         errors["date"] = "A touchpoint cannot be in the future."
     if kind in SCORE_RANGES:
         low, high = SCORE_RANGES[kind]

@@ -19,6 +19,7 @@ from django.http import Http404
 
 from accounts.models import Account
 from accounts.selectors import accounts_with_commercials, with_health
+from cs_portal import clock
 from health.landing import usage_landed_through
 from health.models import Incident, IncidentKind
 
@@ -33,7 +34,7 @@ STATUSES = ("open", "resolved")
 
 
 def yesterday() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
+    return clock.last_complete_day()
 
 
 def recent_window(days: int) -> tuple[date, date]:

@@ -8,7 +8,7 @@ The SQL is plain enough to run on PostgreSQL and on the embedded SQLite.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from fnmatch import fnmatchcase
 
 from django.core.cache import cache
@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from accounts.models import Account, Contract
+from cs_portal import clock
 
 from . import events
 from .engine import SHARP_DROP_SHARE, AccountInputs
@@ -293,7 +294,7 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
     - A schema change caps nobody's health: it is news for a heads-up, not a data-trust
       problem, so it lowers neither the override nor the `data_trust` signal.
     """
-    today = datetime.now(UTC).date()  # not health.services.last_complete_day: that imports us
+    today = clock.today()
     live = as_of >= today - timedelta(days=1)
     candidates = Incident.objects.exclude(kind="schema_change").filter(
         started__lte=today if live else as_of

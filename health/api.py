@@ -7,6 +7,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.models import Account, User
+from cs_portal import clock
 
 from . import backtest, selectors
 from .models import Band, Metric
@@ -155,7 +156,7 @@ def account_usage(
     if metric not in Metric.values:
         raise HttpError(400, f"metric must be one of {', '.join(Metric.values)}, not '{metric}'")
     account = _account(external_id)
-    end_day = _day(end, "end") or date.today() - timedelta(days=1)
+    end_day = _day(end, "end") or clock.last_complete_day()
     start_day = _day(start, "start") or end_day - timedelta(days=89)
     if start_day > end_day:
         raise HttpError(400, f"start {start_day} is after end {end_day}")

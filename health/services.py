@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from cs_portal import clock
 from cs_portal.models import ImportRun
 
 from . import aggregates, events
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def last_complete_day() -> date:
     """'As of' defaults to yesterday in UTC: today's usage is still arriving."""
-    return datetime.now(UTC).date() - timedelta(days=1)
+    return clock.last_complete_day()
 
 
 def health_model_current() -> HealthModel:

@@ -45,6 +45,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
 from accounts.access import can_edit_account
 from accounts.models import Account, Contract, Plan, User
+from cs_portal import clock
 from cs_portal.params import whole_number
 
 from .models import Milestone, MilestoneKey, SuccessPlan
@@ -152,9 +153,9 @@ def milestone_complete(
         raise PermissionDenied("Only the account's CSM or a manager can complete milestones.")
     if milestone.completed_on is not None:
         return milestone
-    on = on or date.today()
+    on = on or clock.today()
     errors = {}
-    if on > date.today():
+    if on > clock.today():
         errors["on"] = "A milestone cannot be completed in the future."
     evidence = evidence.strip()
     if len(evidence) > 200:
