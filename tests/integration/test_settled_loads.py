@@ -96,19 +96,27 @@ def load(files, order, *, via: str, live_server=None, token: str = "") -> None:
 
 
 def settled(worker, recomputes_before: int):
-    """Wait until the load has been scored and every delivery has had its say."""
+    """Wait until the load has been scored and every alert's Slack message has had its say
+    (each alert has its deliveries, none still pending or retrying), twice, a grace period
+    apart, so nothing queued late is missed."""
 
     def done():
         if RecomputeRequest.objects.exists():
             return False
         if worker.count(RECOMPUTED) <= recomputes_before:
             return False
+        if (
+            not Alert.objects.exists()
+            or Alert.objects.exclude(deliveries__channel="slack").exists()
+        ):
+            return False  # the recompute's deliveries are recorded after it commits
         return not AlertDelivery.objects.filter(
             channel="slack", status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
         ).exists()
 
-    assert wait_for(done, seconds=120), worker.log()[-5000:]
-    time.sleep(3)  # a stray late task would show up here
+    for _ in range(2):
+        assert wait_for(done, seconds=120), worker.log()[-5000:]
+        time.sleep(3)  # longer than the delivery grace: a stray late task would show up here
     assert not RecomputeRequest.objects.exists()
 
 
