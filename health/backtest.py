@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import connection
-
 from accounts.models import Account
 
 from . import aggregates
+from .aggregates import _d, _rows, _scope  # the same set-based read helpers
 from .engine import DEFAULT_GREEN_MIN, DEFAULT_WEIGHTS, DEFAULT_YELLOW_MIN, evaluate
 from .landing import usage_landed_through
 from .models import HealthModel
@@ -349,26 +348,6 @@ def _r(value: float | None) -> float | None:
 
 
 # --- set-based reads ---------------------------------------------------------------------------
-
-
-def _scope(account_ids: list[int] | None, column: str) -> tuple[str, list]:
-    if account_ids is None:
-        return "", []
-    if not account_ids:
-        return " AND 1 = 0", []
-    return f" AND {column} IN ({', '.join(['%s'] * len(account_ids))})", list(account_ids)
-
-
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _d(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def usage_outcomes(

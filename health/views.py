@@ -305,14 +305,7 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
     seen = (as_of - first).days + 1
     if seen < BACKTEST_LOOKBACK_DAYS:
         panel["short_lookback"] = seen
-    now = backtest.backtest_run(
-        as_of=as_of,
-        horizon_days=horizon,
-        weights=current.weights,
-        green_min=current.green_min,
-        yellow_min=current.yellow_min,
-    )
-    now.model_version = current.version
+    now = backtest.backtest_model_run(as_of=as_of, horizon_days=horizon, model=current)
     panel["current"] = now
     if is_draft:
         new = backtest.backtest_run(
