@@ -574,9 +574,9 @@ def _finish(
     user: Any,
     filename: str,
     rows: list[Row] | None,
-    run: Any = None,
+    run: Any,
 ) -> ImportResult:
-    """Record the outcome as an ImportRun whatever it was (updating `run` if one was given)."""
+    """Record the outcome on the import's ImportRun, whatever it was."""
     from cs_portal.models import ImportRun
 
     if rows is None and result.ok:
@@ -597,12 +597,10 @@ def _finish(
         "errors": [e.as_dict() for e in result.errors[:MAX_STORED_ERRORS]],
         "seconds": result.seconds,
     }
-    if run is None:
-        run = ImportRun.objects.create(**fields)
-    else:
-        for name, value in fields.items():
-            setattr(run, name, value)
-        run.save()
+    # The run was recorded as running when the import started (run_import); finish it.
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save()
     result.run_id = run.pk
     return result
 

@@ -41,8 +41,9 @@ def recent_window(days: int) -> tuple[date, date]:
     """(after, through) covering the last `days` days of usage: ending at the newest landed day
     or yesterday (UTC), whichever is later, and starting early enough to cover both (usage
     lands a day or so late, and an over-wide window costs nothing where a short one misses)."""
-    landed = usage_landed_through() or yesterday()
-    return min(landed, yesterday()) - timedelta(days=days), max(landed, yesterday())
+    last = yesterday()
+    landed = usage_landed_through() or last
+    return min(landed, last) - timedelta(days=days), max(landed, last)
 
 
 def like_pattern(dataset: str) -> str:
