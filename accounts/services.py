@@ -10,9 +10,9 @@ from django.db import transaction
 
 from cs_portal import clock
 
-from .access import can_change_tier, can_edit_account
 from .imports import SCORE_RANGES
 from .models import Account, ApiToken, Contact, TierChange, Touchpoint, TouchpointKind, User
+from .permissions import can_change_tier, can_edit_account
 
 
 def touchpoint_log(

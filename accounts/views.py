@@ -14,8 +14,8 @@ from cs_portal.http import AuthedRequest
 from health.selectors import account_snapshot, score_history, sparkline_points
 
 from . import selectors, services
-from .access import can_change_tier, can_edit_account
 from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
+from .permissions import can_change_tier, can_edit_account
 
 BOOK_COLUMNS = [
     ("name", "Account"),

@@ -10,8 +10,8 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
-from accounts.access import can_import
 from accounts.models import ApiToken
+from accounts.permissions import can_import
 
 from .imports import get_kind, run_import
 

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.access import can_import
+from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 
 from .imports import all_kinds, get_kind, run_import

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.access import can_import
+from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string, whole_number
 from health.models import IncidentKind

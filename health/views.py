@@ -12,7 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
-from accounts.access import can_change_tier, can_edit_account
+from accounts.permissions import can_change_tier, can_edit_account, can_edit_health_model
 from cs_portal.http import AuthedRequest
 
 from . import aggregates, backtest, charts, selectors, services
@@ -140,7 +140,7 @@ def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
         "history": selectors.model_history()[:20],
         "rows": [(k, SIGNAL_LABELS[k], current.weights.get(k, 0)) for k in SIGNAL_KEYS],
         "weight_total": sum(float(current.weights.get(k, 0)) for k in SIGNAL_KEYS),
-        "can_edit": can_change_tier(request.user),
+        "can_edit": can_edit_health_model(request.user),
         "errors": {},
         "preview": None,
         "backtest_query": "",
@@ -161,7 +161,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
     context = _model_context(request, current)
     if request.method == "GET":
         return render(request, "health/model.html", context)
-    if not can_change_tier(request.user):
+    if not can_edit_health_model(request.user):
         raise PermissionDenied("Only a CS manager can change the health model.")
     weights, errors = _weights_from(request.POST)
     green = _int(request.POST.get("green_min"), current.green_min)

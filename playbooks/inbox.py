@@ -18,7 +18,8 @@ from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, V
 from django.http import QueryDict
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
+from accounts.permissions import can_work_item, is_csm, sees_whole_team
 from accounts.selectors import today
 from cs_portal.params import query_string, whole_number
 
@@ -84,10 +85,6 @@ class InboxFilterError(ValueError):
     """A query-string value the inbox does not understand; shown to the user, answered 400."""
 
 
-def sees_everyone(user: User) -> bool:
-    return user.is_superuser or user.role in (Role.MANAGER, Role.ADMIN)
-
-
 @dataclass
 class InboxFilters:
     owner: str  # "me", "pooled", "all" (managers) or a user id (managers)
@@ -113,7 +110,7 @@ class InboxFilters:
 
 
 def inbox_filters_default(*, user: User) -> InboxFilters:
-    return InboxFilters(owner="all" if sees_everyone(user) else "me")
+    return InboxFilters(owner="all" if sees_whole_team(user) else "me")
 
 
 def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
@@ -126,7 +123,7 @@ def inbox_filters_parse(params: QueryDict, *, user: User) -> InboxFilters:
             owner = "me" if number == user.pk else owner
         elif owner not in ("me", "pooled", "all"):
             raise InboxFilterError(f"owner must be me, pooled, all or a user id, not '{owner}'")
-        if owner not in ("me", "pooled") and not sees_everyone(user):
+        if owner not in ("me", "pooled") and not sees_whole_team(user):
             raise PermissionDenied(
                 "You see your own alerts and the pooled queue; a CS manager sees everyone's."
             )
@@ -207,9 +204,7 @@ def can_work_alert(user: User, alert: Alert) -> bool:
     pooled one; a manager any alert."""
     if not user.is_authenticated:
         return False
-    if sees_everyone(user) or (alert.owner_id is not None and alert.owner_id == user.pk):
-        return True
-    return alert.owner_id is None and user.role == Role.CSM
+    return can_work_item(user, owner_id=alert.owner_id, pooled=True)
 
 
 can_mark_read = can_work_alert
@@ -241,8 +236,8 @@ def alerts_mark_read(*, user: User, filters: InboxFilters) -> int:
     """Mark every unread alert in view read (the filters' scope, never beyond what the user may
     mark). Returns how many changed."""
     qs = _scope(user=user, filters=filters).filter(unread_q(on=today()))
-    if not sees_everyone(user):
-        if filters.owner == "pooled" and user.role != Role.CSM:
+    if not sees_whole_team(user):
+        if filters.owner == "pooled" and not is_csm(user):
             raise PermissionDenied("Only CSMs and CS managers work the pooled queue.")
         qs = qs.filter(owner=user) if filters.owner == "me" else qs.filter(owner__isnull=True)
     # Through the ids: an UPDATE on a query with annotations and OR-ed conditions is plainer

@@ -53,8 +53,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from accounts.access import EDITOR_ROLES, can_edit_account
 from accounts.models import Account, Role, User
+from accounts.permissions import (
+    can_edit_account,
+    can_work_item,
+    can_work_pools,
+    is_csm,
+    sees_whole_team,
+)
+from accounts.permissions import can_edit_playbooks as can_edit_playbooks
 from cs_portal.params import whole_number
 
 from .models import (
@@ -192,11 +199,6 @@ def trigger_help() -> list[tuple[str, str, str]]:
     return out
 
 
-def can_edit_playbooks(user: User) -> bool:
-    """Managers and admins edit playbook templates; everyone else reads them."""
-    return user.is_authenticated and (user.role in EDITOR_ROLES or user.is_superuser)
-
-
 def _tiers(playbook: Playbook) -> set[int]:
     return {int(t) for t in (playbook.tiers or []) if str(t) in {"1", "2", "3"}}
 
@@ -219,9 +221,9 @@ def _owner_for(*, rule: str, account: Account) -> tuple[int | None, str]:
 def user_pools(user: User) -> list[str]:
     """The pool queues a user works: managers see every pool; a CSM the tiers they own accounts
     in plus the digital tier's; other roles none."""
-    if user.is_manager or user.is_superuser:
+    if sees_whole_team(user):
         return [f"tier{t}" for t in TIERS]
-    if user.role != Role.CSM:
+    if not is_csm(user):
         return []
     owned = set(Account.objects.filter(csm=user).values_list("tier", flat=True).distinct())
     return [f"tier{t}" for t in TIERS if t in owned or t == 3]
@@ -394,13 +396,7 @@ def play_cancel(*, play: Play, user: User) -> bool:
 def task_can_work(user: User, task: Task) -> bool:
     """Who may complete a task: its owner, the account's CSM, managers; a pooled (unclaimed)
     task, any CSM."""
-    if not user.is_authenticated:
-        return False
-    if user.is_manager or user.is_superuser:
-        return True
-    if user.pk in (task.owner_id, task.account.csm_id):
-        return True
-    return task.owner_id is None and bool(task.pool) and user.role == Role.CSM
+    return can_work_item(user, owner_id=task.owner_id, account=task.account, pooled=bool(task.pool))
 
 
 def task_complete(*, task: Task, user: User) -> bool:
@@ -434,7 +430,7 @@ def task_claim(*, task: Task, user: User) -> bool:
 
     Any CSM (or manager) may claim. Returns False if the task is already theirs; raises
     ValidationError if someone else claimed it first or it is not in a pool."""
-    if not (user.role == Role.CSM or user.is_manager or user.is_superuser):
+    if not can_work_pools(user):
         raise PermissionDenied("Only CSMs and CS managers work the pool queues.")
     if task.owner_id == user.pk:
         return False
@@ -702,7 +698,7 @@ def work_owner_parse(raw: str | None, *, user: User) -> tuple[str, User | None]:
     """Read `owner`: for managers '' or 'all' (the team), 'me', 'pool', or a user's id; other
     roles always see their own queue ('' or 'me'). Raises WorkFilterError otherwise."""
     value = (raw or "").strip().lower()
-    if not (user.is_manager or user.is_superuser):
+    if not sees_whole_team(user):
         if value not in ("", "me"):
             raise WorkFilterError(
                 "only CS managers see other people's work; leave owner out to see yours"
@@ -741,7 +737,7 @@ def work_view(*, user: User, owner: str = "me", subject: User | None = None) -> 
     `owner` and `subject` come from `work_owner_parse`."""
     on = today()
     week_end = on + timedelta(days=WEEK_DAYS)
-    team = user.is_manager or user.is_superuser
+    team = sees_whole_team(user)
     open_tasks = _work_base().filter(status=TaskStatus.OPEN)
     if owner == "all":
         mine, pools = open_tasks.filter(owner__isnull=False), user_pools(user)

@@ -43,8 +43,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
-from accounts.access import can_edit_account
 from accounts.models import Account, Contract, Plan, User
+from accounts.permissions import can_edit_account
 from cs_portal import clock
 from cs_portal.params import whole_number
 

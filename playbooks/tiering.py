@@ -32,8 +32,8 @@ from django.db import connection, transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from accounts.access import can_change_tier
 from accounts.models import Account, Contact, ContactRole, TierChange, User
+from accounts.permissions import can_change_tier
 from accounts.selectors import accounts_with_commercials
 from accounts.services import tier_change
 from health.models import HealthSnapshot, UsageFact

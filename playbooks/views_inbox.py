@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import is_csm, sees_whole_team
 from accounts.selectors import csm_choices, today
 from cs_portal.http import AuthedRequest
 
@@ -71,7 +72,7 @@ def _context(request: AuthedRequest, filters: selectors.InboxFilters, error: str
     filters.page = page.number
     for alert in page.object_list:
         _for_row(user, alert, on)
-    everyone = selectors.sees_everyone(user)
+    everyone = sees_whole_team(user)
     counts = selectors.inbox_status_counts(user=user, filters=filters)
     return {
         **_row_context(on),
@@ -89,7 +90,7 @@ def _context(request: AuthedRequest, filters: selectors.InboxFilters, error: str
         "show_owner": everyone,
         "owners": csm_choices() if everyone else [],
         "can_mark_view": (
-            everyone or filters.owner == "me" or (filters.owner == "pooled" and user.role == "csm")
+            everyone or filters.owner == "me" or (filters.owner == "pooled" and is_csm(user))
         ),
         "query": filters.as_query(page=1),
         "prev_href": (
@@ -164,7 +165,7 @@ def _answer(
     context = {
         **_row_context(on),
         "alert": alert,
-        "show_owner": selectors.sees_everyone(request.user),
+        "show_owner": sees_whole_team(request.user),
         "query": filters.as_query(page=1),
         "row_notice": notice,
         "row_error": error,

@@ -14,8 +14,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.access import can_change_tier, can_edit_account
 from accounts.models import Account
+from accounts.permissions import can_change_tier, can_edit_account
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string, whole_number
 from health.selectors import account_snapshot

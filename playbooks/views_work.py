@@ -14,8 +14,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.access import can_change_tier, can_edit_account
 from accounts.models import Account
+from accounts.permissions import can_change_tier, can_edit_account
 from cs_portal.http import AuthedRequest
 from cs_portal.params import whole_number
 from health.selectors import account_snapshot

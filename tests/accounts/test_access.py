@@ -12,8 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from accounts.access import can_change_tier, can_edit_account, can_import
 from accounts.models import Role, TierChange, Touchpoint
+from accounts.permissions import can_change_tier, can_edit_account, can_import
 from cs_portal.models import ImportRun
 from tests.conftest import table_counts, table_rows
 from tests.factories import AccountFactory, UserFactory

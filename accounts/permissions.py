@@ -1,0 +1,89 @@
+"""Who may do what, in one place: each capability is named here, on top of one role check.
+
+Reads are open to every logged-in role. Writes depend on the role and, for an account or a
+piece of work on one, on ownership. Views, services and APIs ask these functions; none of
+them compares roles itself. Object-level checks take the fields they need (an owner id, an
+account) rather than a higher app's model, so this module stays at the bottom of the layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Account, Role
+
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    """The one role check: a logged-in, active user holding one of `roles`. A superuser holds
+    every role but CSM's ownership (they manage; they do not own a book)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser and set(roles) & MANAGERS:
+        return True
+    return user.role in roles
+
+
+def is_manager(user: Any) -> bool:
+    """CS managers and admins (and superusers): they see and change the whole book."""
+    return has_role(user, *MANAGERS)
+
+
+def is_csm(user: Any) -> bool:
+    return has_role(user, Role.CSM)
+
+
+# --- capabilities ----------------------------------------------------------------------------
+
+
+def can_edit_account(user: Any, account: Account) -> bool:
+    """Log touchpoints and run plays on an account: managers on every account, a CSM on the
+    accounts they own."""
+    return is_manager(user) or (is_csm(user) and account.csm_id == user.pk)
+
+
+def can_change_tier(user: Any) -> bool:
+    """Move an account between tiers, and decide the tier queue's proposals."""
+    return is_manager(user)
+
+
+def can_import(user: Any) -> bool:
+    """Upload imports and edit the dataset catalogue."""
+    return is_manager(user)
+
+
+def can_edit_health_model(user: Any) -> bool:
+    """Change the health model's weights, thresholds and overrides (which rescores the book)."""
+    return is_manager(user)
+
+
+def can_edit_playbooks(user: Any) -> bool:
+    """Edit playbook templates; everyone else reads them."""
+    return is_manager(user)
+
+
+def sees_whole_team(user: Any) -> bool:
+    """See every person's work and alerts, not only one's own."""
+    return is_manager(user)
+
+
+def can_work_pools(user: Any) -> bool:
+    """Claim from the pooled queues (tier 2 and digital)."""
+    return is_csm(user) or is_manager(user)
+
+
+def can_work_item(
+    user: Any, *, owner_id: int | None, account: Account | None = None, pooled: bool = False
+) -> bool:
+    """Work one item (a task, an alert): a manager any; its owner; the account's CSM when an
+    account is given; any CSM an unclaimed pooled item."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if is_manager(user):
+        return True
+    if owner_id is not None and owner_id == user.pk:
+        return True
+    if account is not None and account.csm_id is not None and account.csm_id == user.pk:
+        return True
+    return owner_id is None and pooled and is_csm(user)
