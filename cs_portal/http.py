@@ -1,7 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from accounts.models import User
+if TYPE_CHECKING:  # the user model lives in accounts, a layer above this core module
+    from accounts.models import User
 
 
 class AuthedRequest(HttpRequest):
