@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "health",
     "playbooks",
     "datatrust",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -17,11 +17,11 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
-from accounts import demo
 from accounts.models import Role
 from accounts.services import api_token_create
 from cs_portal.imports import run_import
-from health import demo as health_demo
+from demo import book as demo
+from demo import usage as health_demo
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, RecomputeRequest
 from playbooks.models import Alert, AlertDelivery, DeliveryStatus, Nudge, Play, Task

@@ -17,12 +17,12 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from accounts import demo
-from accounts.management.commands import seed_demo as seed_cmd
 from accounts.models import Account, Contract
 from cs_portal.models import ImportRun
+from demo import book as demo
+from demo import usage as health_demo
+from demo.management.commands import seed_demo as seed_cmd
 from health import aggregates
-from health import demo as health_demo
 from health.models import HealthSnapshot, Incident, UsageFact
 
 # A fixed anchor in the past: deterministic, and never the calendar's today (so it is pinned).

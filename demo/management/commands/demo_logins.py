@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts import demo
 from accounts.models import User
+from demo import book as demo
 
 
 class Command(BaseCommand):

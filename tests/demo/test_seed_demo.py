@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from accounts import demo
 from accounts.models import Account, Contract, Touchpoint, User
 from cs_portal.models import ImportRun
-from health import demo as health_demo
+from demo import book as demo
+from demo import usage as health_demo
 from tests.conftest import table_rows
 
 TODAY = date(2026, 5, 1)

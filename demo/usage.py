@@ -1,6 +1,6 @@
 """Usage, incidents and findable stories for the demo book (`manage.py seed_demo`).
 
-`apply_stories(book, today, seed)` takes the rows of `accounts.demo.build_book(today, seed)`,
+`apply_stories(book, today, seed)` takes the rows of `demo.book.build_book(today, seed)`,
 picks a handful of story accounts, adjusts their contact/touchpoint rows where a story needs it,
 and returns the rows of the `incidents` and `usage` import kinds: 240 days of daily usage ending
 yesterday for every account that had a contract, shaped so the health model has something true
@@ -19,7 +19,7 @@ How usage is shaped (per account, from its own seeded generator):
 - `queries`, `api_calls` (developer/datastreams/credits), `stream_events` (datastreams) and
   `active_users` (≤ seats) follow the same curve; `failed_queries` appear now and then with a
   reason (the chain an account keeps asking for fails with `chain_not_covered`);
-- an account with a past (`accounts.demo.Outcome`) bends that curve: churners fade over two to
+- an account with a past (`demo.book.Outcome`) bends that curve: churners fade over two to
   four months (or fall off a cliff, or, for a few, stop without warning) and stop by the end of
   their contract, the smaller chains and datasets going quiet first; contractions fall before
   the renewal and stay at the new level; a scare dips for three to seven weeks and comes back;
@@ -34,8 +34,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from accounts import demo
-from accounts.demo import Draft, Outcome, Row
+from demo import book as demo
+from demo.book import Draft, Outcome, Row
 
 # The model looks back 90 days and the demo's oldest outcomes are 150 days old: with 240 days
 # of usage every outcome falls inside some backtest whose as-of day has a full lookback.

@@ -14,9 +14,9 @@ import pytest
 from django.core.management import call_command
 
 from cs_portal.imports import run_import
+from demo.management.commands import health_model_doc as doc
 from health import engine
 from health.backtest import backtest_run
-from health.management.commands import health_model_doc as doc
 from tests.factories import AccountFactory, ContractFactory
 
 LANDED = date(2026, 6, 30)

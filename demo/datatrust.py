@@ -33,12 +33,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from cs_portal.imports import ImportResult, run_import
-from health import demo as health_demo
+from datatrust.models import Dataset, FreshnessObservation, HeadsUp
+from demo import usage as health_demo
 from health import events
 from health.models import Incident, UsageFact
 from health.services import last_complete_day
-
-from .models import Dataset, FreshnessObservation
 
 IMPORT_ORDER = ("datasets", "freshness", "usage", "incidents")
 OBSERVATION_DAYS = 7
@@ -304,7 +303,6 @@ def demo_announce(today: date, *, write: Write) -> None:
     (those already sent are not sent again)."""
     if not is_live(today):
         return
-    from .models import HeadsUp
 
     key = change_key(today)
     before = HeadsUp.objects.filter(incident__key=key).count()

@@ -30,7 +30,7 @@ SEED = 2026
 DEMO_DOMAIN = "demo.csportal.test"
 DEMO_PASSWORD = "demo-pass-2026"
 BOOK_KINDS = ("users", "accounts", "contracts", "contacts", "touchpoints")
-# `health.demo.apply_stories` adds these two after the book: incidents, then 240 days of usage.
+# `demo.usage.apply_stories` adds these two after the book: incidents, then 240 days of usage.
 STORY_KINDS = ("incidents", "usage")
 IMPORT_ORDER = BOOK_KINDS + STORY_KINDS
 
@@ -727,7 +727,7 @@ class Draft:
 
 def build_plans(today: date, seed: int = SEED) -> list[Draft]:
     """The accounts behind the book, in external-id order, with what they use (chains,
-    datasets, channel, the chain they ask for) and their mood: `health.demo` writes their usage
+    datasets, channel, the chain they ask for) and their mood: `demo.usage` writes their usage
     from this. Same (today, seed) → same plans."""
     rng = random.Random(seed)
     plans = _plan_accounts(rng)

@@ -1,6 +1,6 @@
 """`manage.py seed_demo`: load the demo book through the import pipeline, then score it.
 
-The rows come from `accounts.demo.build_book(today)` plus `health.demo.apply_stories` (which
+The rows come from `demo.book.build_book(today)` plus `demo.usage.apply_stories` (which
 tunes a few story accounts and writes 240 days of usage and the data-trust incidents), and go in
 through `run_import`, kind by kind (users → accounts → contracts → contacts → touchpoints →
 incidents → usage), exactly as a customer's files would; usage goes as one CSV, which PostgreSQL
@@ -38,17 +38,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts import demo
 from accounts.models import Account, Role, User
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
-from datatrust import demo as datatrust_demo
-from health import demo as health_demo
+from demo import book as demo
+from demo import datatrust as datatrust_demo
+from demo import usage as health_demo
+from demo.success import demo_success_seed
 from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, Incident
 from health.services import health_backfill, last_complete_day
-from playbooks.demo import demo_success_seed
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, Play
 

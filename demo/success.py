@@ -27,12 +27,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
-from accounts import demo as book_demo
 from accounts.models import Account, Contract
-from health import demo as health_demo
-
-from .models import Milestone, MilestoneKey, SuccessPlan
-from .success import MILESTONE_OFFSETS, USAGE_PROOF, milestone_keys_for
+from demo import book as book_demo
+from demo import usage as health_demo
+from playbooks.models import Milestone, MilestoneKey, SuccessPlan
+from playbooks.success import MILESTONE_OFFSETS, USAGE_PROOF, milestone_keys_for
 
 SEED = book_demo.SEED
 CURRENCY_WEIGHTS = (("USD", 55), ("EUR", 18), ("GBP", 12), ("CHF", 5), ("SGD", 6), ("AED", 4))

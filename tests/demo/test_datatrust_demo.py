@@ -10,10 +10,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands import seed_demo as seed_cmd
-from datatrust import demo
 from datatrust.models import Dataset, FreshnessObservation, HeadsUp
-from health import demo as health_demo
+from demo import datatrust as demo
+from demo import usage as health_demo
+from demo.management.commands import seed_demo as seed_cmd
 from health.models import HealthSnapshot, Incident, UsageFact
 from playbooks.models import Nudge, Task
 from tests.conftest import table_rows

@@ -24,7 +24,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from demo import book as demo
+from demo.management.commands.seed_demo import previous_anchor
 from health import engine
+from health.aggregates import data_since
+from health.backtest import backtest_run
+from health.landing import usage_landed_through
 
 # Why each signal and override is in the model: one sentence a CS leader says out loud.
 WHY: dict[str, str] = {
@@ -144,12 +149,6 @@ def check_coverage() -> None:
 
 def backtest_figures() -> dict:
     """The default model's backtests on the book in the current database, JSON-ready."""
-    from accounts import demo
-    from accounts.management.commands.seed_demo import previous_anchor
-    from health.aggregates import data_since
-    from health.backtest import backtest_run
-    from health.landing import usage_landed_through
-
     landed = usage_landed_through()
     if landed is None:
         raise CommandError("no usage has landed in this database: nothing to backtest")
