@@ -7,8 +7,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     DecimalField,
     F,
@@ -18,7 +16,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
@@ -26,6 +23,7 @@ from django.http import Http404, QueryDict
 from cs_portal import clock
 from cs_portal.params import query_string, whole_number
 
+from .extensions import NO_SCORES, book_scores
 from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
 
 QUIET_AFTER_DAYS = 60
@@ -213,38 +211,17 @@ def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
 
 def health_as_of() -> date | None:
     """The day the book's health is shown for: the latest scored day."""
-    from health.selectors import latest_snapshot_date
-
-    return latest_snapshot_date()
+    return book_scores().as_of()
 
 
 def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Account]:
-    """Annotate the health snapshot of `as_of` (default: the latest scored day) and the change
-    in score over 7 days, for sorting riskiest first."""
-    from health.models import HealthSnapshot
-
-    day = as_of or health_as_of()
+    """Annotate the health of `as_of` (default: the latest scored day) and the change in score
+    over 7 days, for sorting riskiest first; unscored when nothing is scored yet."""
+    scores = book_scores()
+    day = as_of or scores.as_of()
     if day is None:
-        return qs.annotate(
-            health_score=Value(None, output_field=DecimalField()),
-            health_band=Value(None, output_field=CharField()),
-            score_change_7d=Value(0),
-            band_rank=Value(3),
-        )
-    snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
-    return qs.annotate(
-        health_score=Subquery(snap.filter(date=day).values("score")[:1]),
-        health_band=Subquery(snap.filter(date=day).values("band")[:1]),
-        score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
-    ).annotate(
-        score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
-        band_rank=Case(
-            When(health_band="red", then=Value(0)),
-            When(health_band="yellow", then=Value(1)),
-            When(health_band="green", then=Value(2)),
-            default=Value(3),
-        ),
-    )
+        return NO_SCORES.annotate(qs, None)
+    return scores.annotate(qs, day)
 
 
 def book_summary(qs: QuerySet[Account]) -> dict:

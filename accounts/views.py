@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot, score_history, sparkline_points
 
 from . import selectors, services
+from .extensions import book_scores
 from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
 from .permissions import can_change_tier, can_edit_account
 
@@ -27,6 +27,17 @@ BOOK_COLUMNS = [
     ("csm", "CSM"),
 ]
 TREND_STEP = 5  # points of score change over 7 days before the arrow turns
+
+
+def _sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a 0-100 score series (server-rendered, no chart library)."""
+    if len(history) < 2:
+        return ""
+    step = width / (len(history) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - score * height / 100:.1f}"
+        for i, (_, score, _) in enumerate(history)
+    )
 
 
 @require_GET
@@ -52,14 +63,14 @@ def book(request: AuthedRequest) -> HttpResponse:
     health_day = selectors.health_as_of()
     history = {}
     if health_day is not None:
-        history = score_history(
+        history = book_scores().history(
             account_ids=[a.pk for a in page.object_list],
             since=health_day - timedelta(days=27),
             until=health_day,
         )
     for account in page.object_list:
         account.days_left = (account.renewal_date - on).days if account.renewal_date else None
-        account.spark = sparkline_points(history.get(account.pk, []))
+        account.spark = _sparkline_points(history.get(account.pk, []))
         change = account.score_change_7d or 0
         account.trend = (
             "up" if change >= TREND_STEP else "down" if change <= -TREND_STEP else "flat"
@@ -111,7 +122,7 @@ def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
         "people": selectors.account_people(account=account),
         "contracts": selectors.account_contracts(account=account),
         "progress": selectors.contract_progress(account=account),
-        "snapshot": account_snapshot(account=account),
+        "snapshot": book_scores().snapshot(account=account),
         "timeline": selectors.account_timeline(account=account),
         "can_edit": can_edit_account(request.user, account),
         "can_change_tier": can_change_tier(request.user),

@@ -10,9 +10,20 @@ class HealthConfig(AppConfig):
     verbose_name = "Usage and health"
 
     def ready(self) -> None:
+        from accounts.extensions import BookScores, provide_book_scores
         from cs_portal.imports import on_import
 
+        from . import selectors
+
         on_import(_rescore_after_import)
+        provide_book_scores(
+            BookScores(
+                as_of=selectors.latest_snapshot_date,
+                annotate=selectors.with_book_health,
+                history=selectors.score_history,
+                snapshot=selectors.account_snapshot,
+            )
+        )
 
 
 def _rescore_after_import(*, kind: str, account_ids: set[int]) -> None:
