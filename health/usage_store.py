@@ -21,6 +21,10 @@ from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats, imp
 log = logging.getLogger(__name__)
 
 TABLE = "health_usagefact"
+# The staged rows name accounts by external id; accounts sits below health, so its table and
+# column are read from the model rather than spelled out.
+ACCOUNTS = Account._meta.db_table
+EXTERNAL_ID = Account._meta.get_field("external_id").column
 KEY = "account_id, date, metric, product, chain, dataset, reason"
 UPSERT_TAIL = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET value = EXCLUDED.value "
@@ -175,7 +179,7 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
             cursor.execute(f"ANALYZE {TABLE}")
         cursor.execute(
             "SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
-            "JOIN accounts_account a ON a.external_id = s.account"
+            f"JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = s.account"
         )
         result.touched_accounts = {row[0] for row in cursor.fetchall()}
         result.stats = WriteStats(
@@ -202,7 +206,7 @@ _INSERT_SQL = f"""
         SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
                coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
                coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         {UPSERT_TAIL}
         RETURNING (xmax = 0) AS inserted
     )
@@ -213,7 +217,7 @@ _INSERT_SQL = f"""
 _OVERLAP_SQL = f"""
     SELECT 1 FROM (
         SELECT a.id AS account_id, MIN(s.date::date) AS first, MAX(s.date::date) AS last
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         GROUP BY a.id
     ) r
     WHERE EXISTS (SELECT 1 FROM {TABLE} f WHERE f.account_id = r.account_id
@@ -227,7 +231,7 @@ _APPEND_SQL = f"""
         SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
                coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
                coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         RETURNING 1
     )
     SELECT COUNT(*), COUNT(*) FROM written
