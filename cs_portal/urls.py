@@ -4,8 +4,6 @@ from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-from accounts import views as account_views
-
 from . import views
 from .api import api
 
@@ -18,18 +16,10 @@ def healthz(request):
 healthz.login_required = False
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("book/", account_views.book, name="book"),
-    path("accounts/<str:external_id>/", account_views.account_detail, name="account"),
-    path(
-        "accounts/<str:external_id>/touchpoints",
-        account_views.touchpoint_create,
-        name="touchpoint_create",
-    ),
-    path("accounts/<str:external_id>/tier", account_views.tier_update, name="tier_update"),
+    path("", include("accounts.urls")),
     path("imports/", views.import_page, name="imports"),
     path("imports/jobs/<int:run_id>/", views.import_job, name="import_job"),
     path("", include("health.urls")),
