@@ -18,13 +18,13 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404, QueryDict
+from django.http import Http404
 
 from cs_portal import clock
-from cs_portal.params import query_string, whole_number
+from cs_portal.params import query_string
 
 from .extensions import NO_SCORES, book_scores
-from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
+from .models import Account, Contact, ContactRole, Contract, Role, User
 
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
@@ -109,67 +109,6 @@ class BookFilters:
             bool(v)
             for v in (self.tier, self.segment, self.plan, self.csm, self.renewal, self.band, self.q)
         )
-
-
-def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
-    """Read the book's query string. Bad values raise FilterError with a readable message."""
-    f = BookFilters()
-    problems = []
-    if not params and user.role == Role.CSM:
-        f.csm = "me"  # a CSM lands on their own book
-    tier = params.get("tier", "").strip()
-    if tier:
-        if tier not in {"1", "2", "3"}:
-            problems.append(f"tier must be 1, 2 or 3, not '{tier}'")
-        else:
-            f.tier = int(tier)
-    segment = params.get("segment", "").strip()
-    if segment:
-        if segment not in Segment.values:
-            problems.append(f"segment must be one of {', '.join(Segment.values)}")
-        f.segment = segment if segment in Segment.values else ""
-    plan = params.get("plan", "").strip()
-    if plan:
-        if plan not in Plan.values:
-            problems.append(f"plan must be one of {', '.join(Plan.values)}")
-        f.plan = plan if plan in Plan.values else ""
-    csm = params.get("csm", f.csm).strip()
-    if csm and csm not in ("me", "none", "all") and whole_number(csm) is None:
-        problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
-        csm = ""
-    f.csm = "" if csm == "all" else csm
-    renewal = params.get("renewal", "").strip()
-    if renewal:
-        if renewal not in RENEWAL_WINDOWS and renewal != "lapsed":
-            problems.append("renewal must be 30, 60, 90, 180, 365 (days) or 'lapsed'")
-        else:
-            f.renewal = renewal
-    band = params.get("band", "").strip()
-    if band:
-        if band not in BANDS:
-            problems.append(f"band must be one of {', '.join(BANDS)}, not '{band}'")
-        else:
-            f.band = band
-    f.q = params.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL rejects NUL
-    sort = params.get("sort", "").strip()
-    if sort:
-        f.desc = sort.startswith("-")
-        key = sort.lstrip("-")
-        if key not in SORTS:
-            problems.append(f"sort must be one of {', '.join(SORTS)} (prefix '-' to reverse)")
-            f.desc = False
-        else:
-            f.sort = key
-    page = params.get("page", "1").strip() or "1"
-    number = whole_number(page)
-    if not number:
-        problems.append(f"page must be a positive whole number, not '{page}'")
-    else:
-        f.page = number
-    if problems:
-        f.errors = problems
-        raise FilterError("; ".join(problems))
-    return f
 
 
 def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:

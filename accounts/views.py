@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,13 +8,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cs_portal.http import AuthedRequest
 
 from . import selectors, services
 from .extensions import book_scores
-from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
+from .forms import BookFilterForm, TierForm, TouchpointForm, error_dict
+from .models import Account, Plan, Segment, Tier, TouchpointKind
 from .permissions import can_change_tier, can_edit_account
 
 BOOK_COLUMNS = [
@@ -50,7 +53,7 @@ def book(request: AuthedRequest) -> HttpResponse:
     """The book of accounts: filter, search, sort and page without full reloads."""
     error = ""
     try:
-        filters = selectors.book_filters_parse(request.GET, user=request.user)
+        filters = BookFilterForm(request.GET, user=request.user).filters()
     except selectors.FilterError as exc:
         error = str(exc)
         filters = selectors.BookFilters()
@@ -144,48 +147,29 @@ def account_detail(request: AuthedRequest, external_id: str) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request, account))
 
 
-def _int_or_none(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return -(10**6)  # out of every range: the service reports it
-
-
 @require_POST
 def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("You can only log touchpoints on accounts you own.")
-    data = request.POST
-    errors: dict[str, str] = {}
-    try:
-        on = date.fromisoformat(data.get("date", ""))
-    except ValueError:
-        on = None
-        errors["date"] = "Give the date as YYYY-MM-DD."
-    contact = None
-    if data.get("contact"):
-        contact = Contact.objects.filter(account=account, pk=_int_or_none(data["contact"])).first()
-        if contact is None:
-            errors["contact"] = "Choose one of this account's contacts."
-    if not errors:
+    form = TouchpointForm(request.POST, account=account)
+    errors = error_dict(form)
+    if form.is_valid():
+        data = form.cleaned_data
         try:
             services.touchpoint_log(
                 account=account,
                 logged_by=request.user,
-                kind=data.get("kind", ""),
-                on=on,
-                note=data.get("note", ""),
-                contact=contact,
-                score=_int_or_none(data.get("score")),
+                kind=data["kind"],
+                on=data["date"],
+                note=data["note"],
+                contact=data["contact"],
+                score=data["score"],
             )
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     if errors:
-        context = _account_context(request, account, tp_errors=errors, tp_values=data)
+        context = _account_context(request, account, tp_errors=errors, tp_values=request.POST)
         if request.htmx:
             return render(request, "accounts/account.html#touchpoint_form", context, status=422)
         return render(request, "accounts/account.html", context, status=422)
@@ -201,12 +185,14 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = selectors.account_detail_or_404(external_id=external_id)
     if not can_change_tier(request.user):
         raise PermissionDenied("Only a CS manager can change an account's tier.")
+    form = TierForm(request.POST)
+    form.full_clean()  # the form only reads; the service judges the move
     errors: dict[str, str] = {}
     try:
         services.tier_change(
             account=account,
-            to_tier=_int_or_none(request.POST.get("tier")) or 0,
-            reason=request.POST.get("reason", ""),
+            to_tier=form.cleaned_data["tier"],
+            reason=form.cleaned_data["reason"],
             changed_by=request.user,
         )
     except ValidationError as exc:
@@ -217,7 +203,6 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
         return render(request, template, context, status=422)
     messages.success(request, f"{account.name} moved to tier {account.tier}.")
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = request.build_absolute_uri(f"/accounts/{account.external_id}/")
-        return response
+        url = request.build_absolute_uri(reverse("account", args=[account.external_id]))
+        return HttpResponseClientRedirect(url, status=204)
     return redirect("account", external_id=account.external_id)

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors as account_selectors
 from accounts.permissions import can_change_tier, can_edit_account, can_edit_health_model
@@ -207,9 +208,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
             "background (scores update within a minute).",
         )
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = request.path
-        return response
+        return HttpResponseClientRedirect(request.path, status=204)
     return redirect("health_model")
 
 
