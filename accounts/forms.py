@@ -12,24 +12,12 @@ from datetime import date
 from django import forms
 from django.http import QueryDict
 
+from cs_portal.formtools import Typed, whole_or_none
 from cs_portal.params import whole_number
 
 from .models import Account, Contact, Plan, Role, Segment, User
 from .selectors import BANDS, RENEWAL_WINDOWS, SORTS, BookFilters, FilterError
 from .services import touchpoint_score_error
-
-
-class Typed(forms.Field):
-    """A value as sent, trimmed, judged by the form's `clean_<name>` alone: the messages stay
-    the page's own for any input (NUL characters included)."""
-
-    def __init__(self, *, strip: bool = True, **kwargs) -> None:
-        self.strip = strip
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
-    def to_python(self, value) -> str:
-        return (value or "").strip() if self.strip else (value or "")
 
 
 class StrippedChoiceField(forms.ChoiceField):
@@ -100,11 +88,6 @@ class BookFilterForm(forms.Form):
         return BookFilters(**data)
 
 
-def error_dict(form: forms.Form) -> dict[str, str]:
-    """A form's errors as the account page shows them: one line per field."""
-    return {k: " ".join(m for e in v for m in e) for k, v in form.errors.as_data().items()}
-
-
 class TouchpointForm(forms.Form):
     kind = Typed(strip=False)
     date = Typed(strip=False)
@@ -126,7 +109,7 @@ class TouchpointForm(forms.Form):
         raw = self.cleaned_data["contact"]
         if not raw:
             return None
-        number = _int_or_none(raw)
+        number = whole_or_none(raw)
         contact = None
         if number is not None:
             contact = Contact.objects.filter(account=self.account, pk=number).first()
@@ -138,19 +121,12 @@ class TouchpointForm(forms.Form):
         raw = self.cleaned_data["score"]
         if not raw:
             return None
-        number = _int_or_none(raw)
+        number = whole_or_none(raw)
         if number is None:
             # Unreadable counts as a score given and out of range: the service's own words.
             kind = self.cleaned_data.get("kind", "")
             raise forms.ValidationError(touchpoint_score_error(kind, None, given=True))
         return number
-
-
-def _int_or_none(raw: str) -> int | None:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        return None
 
 
 class TierForm(forms.Form):
@@ -160,4 +136,4 @@ class TierForm(forms.Form):
     reason = Typed(strip=False)
 
     def clean_tier(self) -> int:
-        return _int_or_none(self.cleaned_data["tier"] or "0") or 0
+        return whole_or_none(self.cleaned_data["tier"] or "0") or 0

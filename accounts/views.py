@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from cs_portal.formtools import error_dict
 from cs_portal.http import AuthedRequest
 
 from . import selectors, services
 from .extensions import book_scores
-from .forms import BookFilterForm, TierForm, TouchpointForm, error_dict
+from .forms import BookFilterForm, TierForm, TouchpointForm
 from .models import Account, Plan, Segment, Tier, TouchpointKind
 from .permissions import can_change_tier, can_edit_account
 

@@ -54,7 +54,10 @@ def health_model_current() -> HealthModel:
     return model
 
 
-def health_model_validate(*, weights: dict[str, float], green_min: int, yellow_min: int) -> None:
+def health_model_validate(
+    *, weights: dict[str, float], green_min: int | None, yellow_min: int | None
+) -> None:
+    """The model's rules; an unreadable threshold (None) breaks them like an out-of-range one."""
     errors: dict[str, str] = {}
     unknown = set(weights) - set(SIGNAL_KEYS)
     if unknown:
@@ -63,7 +66,7 @@ def health_model_validate(*, weights: dict[str, float], green_min: int, yellow_m
         errors["weights"] = "weights cannot be negative"
     elif round(sum(weights.values()), 6) != 100:
         errors["weights"] = f"weights must sum to 100 (they sum to {sum(weights.values()):g})"
-    if not 0 < yellow_min < green_min <= 100:
+    if green_min is None or yellow_min is None or not 0 < yellow_min < green_min <= 100:
         errors["thresholds"] = "need 0 < yellow threshold < green threshold ≤ 100"
     if errors:
         raise ValidationError(errors)

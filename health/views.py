@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -18,31 +18,21 @@ from cs_portal.http import AuthedRequest
 
 from . import aggregates, backtest, charts, selectors, services
 from .engine import SIGNAL_KEYS, SIGNAL_LABELS
+from .forms import BACKTEST_HORIZON_DAYS, BacktestForm, DraftModelForm, HealthTabForm
 from .landing import usage_landed_through
 from .models import HealthModel, Metric
 
 # The editor's backtest: by default, as of 90 days before the newest usage day, 90 days ahead.
-BACKTEST_HORIZON_DAYS = 90
 BACKTEST_LOOKBACK_DAYS = 90  # the model reads 90 days of usage before the day it scores
-
-
-def _parse_day(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"as_of must be a date in YYYY-MM-DD form, not '{raw}'") from None
 
 
 @require_GET
 def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Health tab: score, band, overrides, the breakdown, and the charts behind them."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
-    error, as_of = "", None
-    if request.GET.get("as_of"):
-        try:
-            as_of = _parse_day(request.GET["as_of"])
-        except ValidationError as exc:
-            error = exc.messages[0]
+    form = HealthTabForm(request.GET)
+    as_of = form.cleaned_data["as_of"] if form.is_valid() else None
+    error = " ".join(form.errors.get("as_of", []))
     snapshot = selectors.account_snapshot(account=account, as_of=as_of)
     context = {
         "account": account,
@@ -117,24 +107,6 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     return render(request, "health/account_health.html", context, status=status)
 
 
-def _weights_from(post) -> tuple[dict[str, float], dict[str, str]]:
-    weights, errors = {}, {}
-    for key in SIGNAL_KEYS:
-        raw = (post.get(f"w_{key}") or "0").strip()
-        try:
-            weights[key] = float(raw)
-        except ValueError:
-            errors[key] = f"'{raw}' is not a number"
-    return weights, errors
-
-
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int((raw or "").strip())
-    except ValueError:
-        return -1 if raw else default
-
-
 def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
     return {
         "current": current,
@@ -148,10 +120,12 @@ def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
     }
 
 
-def _draft_query(weights: dict[str, float], green: int, yellow: int) -> dict[str, str]:
+def _draft_query(weights: dict[str, float], green: int | None, yellow: int | None) -> dict:
     """A draft model as the backtest panel's query parameters (the editor's own field names)."""
     query = {f"w_{k}": f"{weights.get(k, 0):g}" for k in SIGNAL_KEYS}
-    query.update(green_min=str(green), yellow_min=str(yellow))
+    query.update(
+        {k: "" if v is None else str(v) for k, v in [("green_min", green), ("yellow_min", yellow)]}
+    )
     return query
 
 
@@ -164,9 +138,10 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         return render(request, "health/model.html", context)
     if not can_edit_health_model(request.user):
         raise PermissionDenied("Only a CS manager can change the health model.")
-    weights, errors = _weights_from(request.POST)
-    green = _int(request.POST.get("green_min"), current.green_min)
-    yellow = _int(request.POST.get("yellow_min"), current.yellow_min)
+    form = DraftModelForm(request.POST, current=current)
+    form.is_valid()
+    weights, errors = form.cleaned_data["weights"], form.signal_errors()
+    green, yellow = form.cleaned_data["green_min"], form.cleaned_data["yellow_min"]
     if not errors:
         try:
             services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
@@ -175,8 +150,9 @@ def health_model(request: AuthedRequest) -> HttpResponse:
     context["rows"] = [(k, SIGNAL_LABELS[k], request.POST.get(f"w_{k}", "")) for k in SIGNAL_KEYS]
     # The running total under the table; what cannot be read counts 0 there.
     context["weight_total"] = sum(w for w in weights.values() if math.isfinite(w))
-    context["green_min"], context["yellow_min"] = green, yellow
-    context["note"] = request.POST.get("note", "")
+    context["green_min"] = request.POST.get("green_min", "") if green is None else green
+    context["yellow_min"] = request.POST.get("yellow_min", "") if yellow is None else yellow
+    context["note"] = form.cleaned_data["note"]
     if errors:
         context["errors"] = errors
         template = "health/model.html#editor" if request.htmx else "health/model.html"
@@ -193,7 +169,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         weights=weights,
         green_min=green,
         yellow_min=yellow,
-        note=request.POST.get("note", ""),
+        note=form.cleaned_data["note"],
         created_by=request.user,
     )
     # The rescore goes through the recompute outbox, never inside this request (a whole book
@@ -229,33 +205,22 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
         "empty": "",
         "ready": True,
     }
-    raw_day, raw_horizon = request.GET.get("as_of", ""), request.GET.get("horizon", "")
-    if raw_horizon.strip():
-        try:
-            panel["horizon"] = int(raw_horizon.strip())
-        except ValueError:
-            panel["error"] = f"The horizon must be a whole number of days, not '{raw_horizon}'."
-    if raw_day.strip() and not panel["error"]:
-        try:
-            panel["as_of"] = _parse_day(raw_day.strip())
-        except ValidationError:
-            panel["error"] = f"The as-of date must be a date in YYYY-MM-DD form, not '{raw_day}'."
+    window = BacktestForm(request.GET)
+    if window.is_valid():
+        panel["horizon"] = window.cleaned_data["horizon"]
+        panel["as_of"] = window.cleaned_data["as_of"] or panel["as_of"]
+    panel["error"] = window.first_error()
     horizon = panel["horizon"]
-    if not panel["error"] and not (
-        backtest.MIN_HORIZON_DAYS <= horizon <= backtest.MAX_HORIZON_DAYS
-    ):
-        panel["error"] = (
-            f"The horizon must be {backtest.MIN_HORIZON_DAYS} to {backtest.MAX_HORIZON_DAYS} "
-            f"days (the outcome looks at its last {backtest.DORMANT_WINDOW_DAYS}), not {horizon}."
-        )
 
     # The draft: the weights and thresholds the manager previewed; the current model if none.
     weights = {k: float(current.weights.get(k, 0)) for k in SIGNAL_KEYS}
     green, yellow = current.green_min, current.yellow_min
     if any(f"w_{k}" in request.GET for k in SIGNAL_KEYS):
-        weights, errors = _weights_from(request.GET)
-        green = _int(request.GET.get("green_min"), current.green_min)
-        yellow = _int(request.GET.get("yellow_min"), current.yellow_min)
+        draft_form = DraftModelForm(request.GET, current=current)
+        draft_form.is_valid()
+        weights, errors = draft_form.cleaned_data["weights"], draft_form.signal_errors()
+        green = draft_form.cleaned_data["green_min"]
+        yellow = draft_form.cleaned_data["yellow_min"]
         if not errors:
             try:
                 services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
