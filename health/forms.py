@@ -8,7 +8,7 @@ from datetime import date
 from django import forms
 from django.http import QueryDict
 
-from cs_portal.formtools import Typed, error_dict, whole_or_none
+from cs_portal.formtools import Typed, error_dict, first_error, whole_or_none
 
 from . import backtest
 from .engine import SIGNAL_KEYS
@@ -108,5 +108,4 @@ class BacktestForm(forms.Form):
 
     def first_error(self) -> str:
         """The one problem the panel names: the horizon's, then the day's, then the range."""
-        messages = [m for errors in self.errors.as_data().values() for e in errors for m in e]
-        return messages[0] if messages else ""
+        return first_error(self)
