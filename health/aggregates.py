@@ -19,7 +19,7 @@ from accounts.models import Account, Contact, Contract, Touchpoint
 from cs_portal import clock
 
 from . import events
-from .engine import SHARP_DROP_SHARE, AccountInputs
+from .engine import SHARP_DROP_SHARE, WINDOW_DAYS, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
 
@@ -54,7 +54,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
     """One pass over 90 days of usage: trend, breadth, users, depth, 7-day and prior averages."""
     d7, d28, d35 = (as_of - timedelta(days=n) for n in (7, 28, 35))
-    d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=90)
+    d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
     sql = f"""
         SELECT account_id,
@@ -383,7 +383,7 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     provided = events.provided_inputs(as_of, account_ids)  # inputs the apps above provide
     # Recency looks past the 90-day window for the accounts that were silent in it.
     older = last_active_before(
-        usage_day - timedelta(days=90),
+        usage_day - timedelta(days=WINDOW_DAYS),
         [pk for pk, *_ in base if not (windows.get(pk) or {}).get("last_active")],
     )
     inputs = []

@@ -14,7 +14,8 @@ from . import backtest
 from .engine import SIGNAL_KEYS
 from .models import HealthModel
 
-BACKTEST_HORIZON_DAYS = 90  # the editor's backtest looks 90 days ahead unless asked otherwise
+# The editor's backtest: by default, as of 90 days before the newest usage day, 90 days ahead.
+BACKTEST_HORIZON_DAYS = 90
 
 
 def _day(raw: str, message: str) -> date | None:

@@ -17,13 +17,10 @@ from accounts.permissions import can_change_tier, can_edit_account, can_edit_hea
 from cs_portal.http import AuthedRequest
 
 from . import aggregates, backtest, charts, selectors, services
-from .engine import SIGNAL_KEYS, SIGNAL_LABELS
+from .engine import SIGNAL_KEYS, SIGNAL_LABELS, WINDOW_DAYS, window_start
 from .forms import BACKTEST_HORIZON_DAYS, BacktestForm, DraftModelForm, HealthTabForm
 from .landing import usage_landed_through
 from .models import HealthModel, Metric
-
-# The editor's backtest: by default, as of 90 days before the newest usage day, 90 days ahead.
-BACKTEST_LOOKBACK_DAYS = 90  # the model reads 90 days of usage before the day it scores
 
 
 @require_GET
@@ -48,10 +45,8 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     if snapshot is not None:
         until = snapshot.date
         model = snapshot.model
-        history = selectors.score_history(
-            account_ids=[account.pk], since=until - timedelta(days=89), until=until
-        )
-        start = until - timedelta(days=89)
+        start = window_start(until)
+        history = selectors.score_history(account_ids=[account.pk], since=start, until=until)
         figs = {
             "trend": charts.health_trend(
                 history.get(account.pk, []),
@@ -267,7 +262,7 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
 
     # The model reads the 90 days up to and including the day it scores.
     seen = (as_of - first).days + 1
-    if seen < BACKTEST_LOOKBACK_DAYS:
+    if seen < WINDOW_DAYS:
         panel["short_lookback"] = seen
     now = backtest.backtest_model_run(as_of=as_of, horizon_days=horizon, model=current)
     panel["current"] = now
