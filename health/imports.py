@@ -27,6 +27,7 @@ from .aggregates import usage_caches_clear
 from .landing import usage_days_land
 from .models import FailureReason, Incident, IncidentKind, Metric, Product, Severity
 from .services import recompute_request
+from .usage_store import usage_copy_import, usage_upsert
 
 SLUG = re.compile(r"^[a-z0-9_]+$")
 DATASET = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_*]+){1,2}$")
@@ -95,8 +96,6 @@ class UsageImport(ImportKind):
         resolve_accounts(rows, result)
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
-        from .usage_store import usage_upsert
-
         return usage_upsert(
             [
                 (
@@ -117,8 +116,6 @@ class UsageImport(ImportKind):
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""
         if connection.vendor != "postgresql":
             return False
-        from .usage_store import usage_copy_import
-
         return usage_copy_import(self, data, result, progress)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:

@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -18,9 +19,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from cs_portal import clock
+from cs_portal.celery import app as celery_app
 from cs_portal.models import ImportRun
 
-from . import aggregates, events
+from . import aggregates, events, tasks
 from .engine import (
     DEFAULT_GREEN_MIN,
     DEFAULT_WEIGHTS,
@@ -290,8 +292,6 @@ def health_backfill(
 
 def health_model_preview(*, weights: dict[str, float], green_min: int, yellow_min: int) -> dict:
     """How many accounts would change band under proposed weights, before anything is saved."""
-    from collections import Counter
-
     as_of = (
         HealthSnapshot.objects.order_by("-date").values_list("date", flat=True).first()
         or last_complete_day()
@@ -332,8 +332,7 @@ def recompute_request(*, account_ids: Iterable[int] | None, reason: str) -> Reco
 
 
 def _relay_soon() -> None:
-    from .tasks import relay_recompute_requests
-
+    relay_recompute_requests = tasks.relay_recompute_requests
     settle = load_settle_seconds()
     try:
         if settle > 0:
@@ -349,9 +348,7 @@ def _relay_soon() -> None:
 
 def tasks_inline() -> bool:
     """True when Celery tasks run inline (no worker): queued work runs as it is queued."""
-    from cs_portal.celery import app
-
-    return bool(app.conf.task_always_eager)
+    return bool(celery_app.conf.task_always_eager)
 
 
 def load_settle_seconds() -> float:
