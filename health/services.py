@@ -331,6 +331,17 @@ def recompute_request(*, account_ids: Iterable[int] | None, reason: str) -> Reco
     return request
 
 
+# Import kinds owned by apps below health whose rows feed the score: an accepted file of these
+# asks for its accounts to be rescored (in its transaction, through the recompute outbox).
+RESCORING_KINDS = frozenset({"accounts", "contracts", "contacts", "touchpoints"})
+
+
+def rescore_after_import(*, kind: str, account_ids: set[int]) -> None:
+    """The import pipeline's hook: rescore the accounts a score-feeding import touched."""
+    if kind in RESCORING_KINDS and account_ids:
+        recompute_request(account_ids=account_ids, reason=f"import:{kind}")
+
+
 def _relay_soon() -> None:
     relay_recompute_requests = tasks.relay_recompute_requests
     settle = load_settle_seconds()
