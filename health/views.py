@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
@@ -43,63 +43,88 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
         "charts": {},
     }
     if snapshot is not None:
-        until = snapshot.date
-        model = snapshot.model
-        start = window_start(until)
-        history = selectors.score_history(account_ids=[account.pk], since=start, until=until)
-        figs = {
-            "trend": charts.health_trend(
-                history.get(account.pk, []),
-                green_min=model.green_min,
-                yellow_min=model.yellow_min,
-                until=until,
-            ),
-            "units_product": charts.stacked_usage(
-                selectors.usage_by(
-                    account=account,
-                    metric=Metric.UNITS,
-                    dimension="product",
-                    start=start,
-                    end=until,
-                ),
-                title="Units by product",
-                y_title="Units per day",
-                until=until,
-            ),
-            "units_chain": charts.stacked_usage(
-                selectors.usage_by(
-                    account=account, metric=Metric.UNITS, dimension="chain", start=start, end=until
-                ),
-                title="Units by chain",
-                y_title="Units per day",
-                until=until,
-            ),
-            "queries": charts.usage_line(
-                selectors.usage_daily(
-                    account=account, metric=Metric.QUERIES, start=start, end=until
-                ),
-                title="Queries per day",
-                y_title="Queries",
-                until=until,
-            ),
-            "users": charts.usage_line(
-                selectors.usage_daily(
-                    account=account, metric=Metric.ACTIVE_USERS, start=start, end=until
-                ),
-                title="Active users per day",
-                y_title="Active users",
-                until=until,
-                color="#12805c",
-            ),
-        }
-        burn = selectors.commit_burn_up(account=account, as_of=until)
-        if burn is not None and burn.consumed:
-            figs["burn_up"] = charts.burn_up(burn)
-        context["charts"] = figs
+        burn = selectors.commit_burn_up(account=account, as_of=snapshot.date)
+        keys = _chart_keys(burn)
+        # An htmx visit gets placeholders that load each chart as it scrolls into view; a
+        # plain page load ships every figure in the one response.
+        context["lazy_charts"] = bool(request.htmx)
+        context["charts"] = (
+            dict.fromkeys(keys)
+            if request.htmx
+            else {key: _chart_figure(key, account, snapshot, burn) for key in keys}
+        )
         context["burn"] = burn
         context["not_applying"] = [s for s in snapshot.signals if not s["applies"]]
     status = 400 if error else 200
     return render(request, "health/account_health.html", context, status=status)
+
+
+CHART_KEYS = ("trend", "units_product", "units_chain", "queries", "users", "burn_up")
+
+
+def _chart_keys(burn: selectors.BurnUp | None) -> list[str]:
+    """The charts the tab shows, in order: the burn-up only with committed units consumed."""
+    has_burn = burn is not None and bool(burn.consumed)
+    return [key for key in CHART_KEYS if key != "burn_up" or has_burn]
+
+
+def _chart_figure(key: str, account, snapshot, burn: selectors.BurnUp | None) -> dict:
+    """One of the tab's Plotly figures over the model's 90-day window ending on the snapshot."""
+    until = snapshot.date
+    start = window_start(until)
+    if key == "trend":
+        history = selectors.score_history(account_ids=[account.pk], since=start, until=until)
+        model = snapshot.model
+        return charts.health_trend(
+            history.get(account.pk, []),
+            green_min=model.green_min,
+            yellow_min=model.yellow_min,
+            until=until,
+        )
+    if key in ("units_product", "units_chain"):
+        dimension = key.removeprefix("units_")
+        return charts.stacked_usage(
+            selectors.usage_by(
+                account=account, metric=Metric.UNITS, dimension=dimension, start=start, end=until
+            ),
+            title=f"Units by {dimension}",
+            y_title="Units per day",
+            until=until,
+        )
+    if key == "queries":
+        return charts.usage_line(
+            selectors.usage_daily(account=account, metric=Metric.QUERIES, start=start, end=until),
+            title="Queries per day",
+            y_title="Queries",
+            until=until,
+        )
+    if key == "users":
+        return charts.usage_line(
+            selectors.usage_daily(
+                account=account, metric=Metric.ACTIVE_USERS, start=start, end=until
+            ),
+            title="Active users per day",
+            y_title="Active users",
+            until=until,
+            color="#12805c",
+        )
+    return charts.burn_up(burn)
+
+
+@require_GET
+def account_health_chart(request: AuthedRequest, external_id: str, key: str) -> HttpResponse:
+    """One chart of the Health tab, for the tab to load lazily (the same `as_of` as the tab)."""
+    account = account_selectors.account_detail_or_404(external_id=external_id)
+    form = HealthTabForm(request.GET)
+    as_of = form.cleaned_data["as_of"] if form.is_valid() else None
+    snapshot = selectors.account_snapshot(account=account, as_of=as_of)
+    if snapshot is None or key not in CHART_KEYS:
+        raise Http404("No such chart for this account")
+    burn = selectors.commit_burn_up(account=account, as_of=snapshot.date)
+    if key not in _chart_keys(burn):
+        raise Http404("No such chart for this account")
+    figure = _chart_figure(key, account, snapshot, burn)
+    return render(request, "health/_chart.html", {"key": key, "fig": figure})
 
 
 def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
