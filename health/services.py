@@ -83,11 +83,15 @@ def health_model_create(
     note: str,
     created_by: User | None,
 ) -> HealthModel:
-    """Save a new version of the model; older versions and their snapshots stay as they were."""
+    """Save a new version of the model; older versions and their snapshots stay as they were.
+
+    The book's rescore with it is requested in the same transaction, through the recompute
+    outbox, never inside the caller's request (a whole book takes seconds to minutes); inline
+    (no worker) it runs as the transaction commits."""
     health_model_validate(weights=weights, green_min=green_min, yellow_min=yellow_min)
     full = {key: weights.get(key, 0) for key in SIGNAL_KEYS}
     latest = HealthModel.objects.select_for_update().order_by("-version").first()
-    return HealthModel.objects.create(
+    model = HealthModel.objects.create(
         version=(latest.version + 1) if latest else 1,
         weights=full,
         green_min=green_min,
@@ -95,6 +99,8 @@ def health_model_create(
         note=note.strip()[:300],
         created_by=created_by,
     )
+    recompute_request(account_ids=None, reason=f"health model v{model.version}")
+    return model
 
 
 def health_recompute(

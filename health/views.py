@@ -192,9 +192,6 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         note=form.cleaned_data["note"],
         created_by=request.user,
     )
-    # The rescore goes through the recompute outbox, never inside this request (a whole book
-    # takes seconds to minutes); inline (no worker) it runs as the request commits.
-    services.recompute_request(account_ids=None, reason=f"health model v{model.version}")
     if services.tasks_inline():
         messages.success(request, f"Saved health model v{model.version} and rescored the book.")
     else:
