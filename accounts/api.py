@@ -8,6 +8,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from . import selectors
+from .forms import BookFilterForm
 
 router = Router(tags=["accounts"])
 
@@ -83,7 +84,7 @@ def accounts_list(
     query.update(params)
     query.setdefault("csm", "all")
     try:
-        filters = selectors.book_filters_parse(query, user=request.user)
+        filters = BookFilterForm(query, user=request.user).filters()
     except selectors.FilterError as exc:
         raise HttpError(400, str(exc)) from None
     return [_out(a) for a in selectors.book_accounts(filters=filters, user=request.user)]

@@ -7,8 +7,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     DecimalField,
     F,
@@ -18,15 +16,15 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404, QueryDict
+from django.http import Http404
 
 from cs_portal import clock
-from cs_portal.params import query_string, whole_number
+from cs_portal.params import query_string
 
-from .models import Account, Contact, ContactRole, Contract, Plan, Role, Segment, User
+from .extensions import NO_SCORES, book_scores
+from .models import Account, Contact, ContactRole, Contract, Role, User
 
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
@@ -113,67 +111,6 @@ class BookFilters:
         )
 
 
-def book_filters_parse(params: QueryDict, *, user: User) -> BookFilters:
-    """Read the book's query string. Bad values raise FilterError with a readable message."""
-    f = BookFilters()
-    problems = []
-    if not params and user.role == Role.CSM:
-        f.csm = "me"  # a CSM lands on their own book
-    tier = params.get("tier", "").strip()
-    if tier:
-        if tier not in {"1", "2", "3"}:
-            problems.append(f"tier must be 1, 2 or 3, not '{tier}'")
-        else:
-            f.tier = int(tier)
-    segment = params.get("segment", "").strip()
-    if segment:
-        if segment not in Segment.values:
-            problems.append(f"segment must be one of {', '.join(Segment.values)}")
-        f.segment = segment if segment in Segment.values else ""
-    plan = params.get("plan", "").strip()
-    if plan:
-        if plan not in Plan.values:
-            problems.append(f"plan must be one of {', '.join(Plan.values)}")
-        f.plan = plan if plan in Plan.values else ""
-    csm = params.get("csm", f.csm).strip()
-    if csm and csm not in ("me", "none", "all") and whole_number(csm) is None:
-        problems.append(f"csm must be a CSM's id, 'me' or 'none', not '{csm}'")
-        csm = ""
-    f.csm = "" if csm == "all" else csm
-    renewal = params.get("renewal", "").strip()
-    if renewal:
-        if renewal not in RENEWAL_WINDOWS and renewal != "lapsed":
-            problems.append("renewal must be 30, 60, 90, 180, 365 (days) or 'lapsed'")
-        else:
-            f.renewal = renewal
-    band = params.get("band", "").strip()
-    if band:
-        if band not in BANDS:
-            problems.append(f"band must be one of {', '.join(BANDS)}, not '{band}'")
-        else:
-            f.band = band
-    f.q = params.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL rejects NUL
-    sort = params.get("sort", "").strip()
-    if sort:
-        f.desc = sort.startswith("-")
-        key = sort.lstrip("-")
-        if key not in SORTS:
-            problems.append(f"sort must be one of {', '.join(SORTS)} (prefix '-' to reverse)")
-            f.desc = False
-        else:
-            f.sort = key
-    page = params.get("page", "1").strip() or "1"
-    number = whole_number(page)
-    if not number:
-        problems.append(f"page must be a positive whole number, not '{page}'")
-    else:
-        f.page = number
-    if problems:
-        f.errors = problems
-        raise FilterError("; ".join(problems))
-    return f
-
-
 def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
     """The accounts of the book matching `filters`, sorted as asked."""
     on = today()
@@ -213,38 +150,17 @@ def book_accounts(*, filters: BookFilters, user: User) -> QuerySet[Account]:
 
 def health_as_of() -> date | None:
     """The day the book's health is shown for: the latest scored day."""
-    from health.selectors import latest_snapshot_date
-
-    return latest_snapshot_date()
+    return book_scores().as_of()
 
 
 def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Account]:
-    """Annotate the health snapshot of `as_of` (default: the latest scored day) and the change
-    in score over 7 days, for sorting riskiest first."""
-    from health.models import HealthSnapshot
-
-    day = as_of or health_as_of()
+    """Annotate the health of `as_of` (default: the latest scored day) and the change in score
+    over 7 days, for sorting riskiest first; unscored when nothing is scored yet."""
+    scores = book_scores()
+    day = as_of or scores.as_of()
     if day is None:
-        return qs.annotate(
-            health_score=Value(None, output_field=DecimalField()),
-            health_band=Value(None, output_field=CharField()),
-            score_change_7d=Value(0),
-            band_rank=Value(3),
-        )
-    snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
-    return qs.annotate(
-        health_score=Subquery(snap.filter(date=day).values("score")[:1]),
-        health_band=Subquery(snap.filter(date=day).values("band")[:1]),
-        score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
-    ).annotate(
-        score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
-        band_rank=Case(
-            When(health_band="red", then=Value(0)),
-            When(health_band="yellow", then=Value(1)),
-            When(health_band="green", then=Value(2)),
-            default=Value(3),
-        ),
-    )
+        return NO_SCORES.annotate(qs, None)
+    return scores.annotate(qs, day)
 
 
 def book_summary(qs: QuerySet[Account]) -> dict:

@@ -33,12 +33,9 @@ def touchpoint_log(
         errors["kind"] = "Choose a touchpoint kind."
     if on > clock.today():
         errors["date"] = "A touchpoint cannot be in the future."
-    if kind in SCORE_RANGES:
-        low, high = SCORE_RANGES[kind]
-        if score is None or not low <= score <= high:
-            errors["score"] = f"A {kind.upper()} touchpoint needs a score from {low} to {high}."
-    elif score is not None:
-        errors["score"] = "Only NPS and CSAT touchpoints carry a score."
+    score_error = touchpoint_score_error(kind, score)
+    if score_error:
+        errors["score"] = score_error
     if contact is not None and contact.account_id != account.pk:
         errors["contact"] = "That contact belongs to another account."
     if errors:
@@ -52,6 +49,18 @@ def touchpoint_log(
         score=score,
         logged_by=logged_by,
     )
+
+
+def touchpoint_score_error(kind: str, score: int | None, *, given: bool = False) -> str:
+    """Why `score` cannot go with a touchpoint of `kind` ("" if it can). `given`: a score was
+    sent that is not a number, which no kind accepts."""
+    if kind in SCORE_RANGES:
+        low, high = SCORE_RANGES[kind]
+        if given or score is None or not low <= score <= high:
+            return f"A {kind.upper()} touchpoint needs a score from {low} to {high}."
+    elif given or score is not None:
+        return "Only NPS and CSAT touchpoints carry a score."
+    return ""
 
 
 @transaction.atomic

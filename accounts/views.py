@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,13 +8,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
+from cs_portal.formtools import error_dict
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot, score_history, sparkline_points
 
 from . import selectors, services
-from .models import Account, Contact, Plan, Segment, Tier, TouchpointKind
+from .extensions import book_scores
+from .forms import BookFilterForm, TierForm, TouchpointForm
+from .models import Account, Plan, Segment, Tier, TouchpointKind
 from .permissions import can_change_tier, can_edit_account
 
 BOOK_COLUMNS = [
@@ -29,6 +33,17 @@ BOOK_COLUMNS = [
 TREND_STEP = 5  # points of score change over 7 days before the arrow turns
 
 
+def _sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
+    """SVG polyline points for a 0-100 score series (server-rendered, no chart library)."""
+    if len(history) < 2:
+        return ""
+    step = width / (len(history) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - score * height / 100:.1f}"
+        for i, (_, score, _) in enumerate(history)
+    )
+
+
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
     return redirect("book")
@@ -39,7 +54,7 @@ def book(request: AuthedRequest) -> HttpResponse:
     """The book of accounts: filter, search, sort and page without full reloads."""
     error = ""
     try:
-        filters = selectors.book_filters_parse(request.GET, user=request.user)
+        filters = BookFilterForm(request.GET, user=request.user).filters()
     except selectors.FilterError as exc:
         error = str(exc)
         filters = selectors.BookFilters()
@@ -52,14 +67,14 @@ def book(request: AuthedRequest) -> HttpResponse:
     health_day = selectors.health_as_of()
     history = {}
     if health_day is not None:
-        history = score_history(
+        history = book_scores().history(
             account_ids=[a.pk for a in page.object_list],
             since=health_day - timedelta(days=27),
             until=health_day,
         )
     for account in page.object_list:
         account.days_left = (account.renewal_date - on).days if account.renewal_date else None
-        account.spark = sparkline_points(history.get(account.pk, []))
+        account.spark = _sparkline_points(history.get(account.pk, []))
         change = account.score_change_7d or 0
         account.trend = (
             "up" if change >= TREND_STEP else "down" if change <= -TREND_STEP else "flat"
@@ -111,7 +126,7 @@ def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
         "people": selectors.account_people(account=account),
         "contracts": selectors.account_contracts(account=account),
         "progress": selectors.contract_progress(account=account),
-        "snapshot": account_snapshot(account=account),
+        "snapshot": book_scores().snapshot(account=account),
         "timeline": selectors.account_timeline(account=account),
         "can_edit": can_edit_account(request.user, account),
         "can_change_tier": can_change_tier(request.user),
@@ -133,48 +148,29 @@ def account_detail(request: AuthedRequest, external_id: str) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request, account))
 
 
-def _int_or_none(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return -(10**6)  # out of every range: the service reports it
-
-
 @require_POST
 def touchpoint_create(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("You can only log touchpoints on accounts you own.")
-    data = request.POST
-    errors: dict[str, str] = {}
-    try:
-        on = date.fromisoformat(data.get("date", ""))
-    except ValueError:
-        on = None
-        errors["date"] = "Give the date as YYYY-MM-DD."
-    contact = None
-    if data.get("contact"):
-        contact = Contact.objects.filter(account=account, pk=_int_or_none(data["contact"])).first()
-        if contact is None:
-            errors["contact"] = "Choose one of this account's contacts."
-    if not errors:
+    form = TouchpointForm(request.POST, account=account)
+    errors = error_dict(form)
+    if form.is_valid():
+        data = form.cleaned_data
         try:
             services.touchpoint_log(
                 account=account,
                 logged_by=request.user,
-                kind=data.get("kind", ""),
-                on=on,
-                note=data.get("note", ""),
-                contact=contact,
-                score=_int_or_none(data.get("score")),
+                kind=data["kind"],
+                on=data["date"],
+                note=data["note"],
+                contact=data["contact"],
+                score=data["score"],
             )
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     if errors:
-        context = _account_context(request, account, tp_errors=errors, tp_values=data)
+        context = _account_context(request, account, tp_errors=errors, tp_values=request.POST)
         if request.htmx:
             return render(request, "accounts/account.html#touchpoint_form", context, status=422)
         return render(request, "accounts/account.html", context, status=422)
@@ -190,12 +186,14 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = selectors.account_detail_or_404(external_id=external_id)
     if not can_change_tier(request.user):
         raise PermissionDenied("Only a CS manager can change an account's tier.")
+    form = TierForm(request.POST)
+    form.full_clean()  # the form only reads; the service judges the move
     errors: dict[str, str] = {}
     try:
         services.tier_change(
             account=account,
-            to_tier=_int_or_none(request.POST.get("tier")) or 0,
-            reason=request.POST.get("reason", ""),
+            to_tier=form.cleaned_data["tier"],
+            reason=form.cleaned_data["reason"],
             changed_by=request.user,
         )
     except ValidationError as exc:
@@ -206,7 +204,6 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
         return render(request, template, context, status=422)
     messages.success(request, f"{account.name} moved to tier {account.tier}.")
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = request.build_absolute_uri(f"/accounts/{account.external_id}/")
-        return response
+        url = request.build_absolute_uri(reverse("account", args=[account.external_id]))
+        return HttpResponseClientRedirect(url, status=204)
     return redirect("account", external_id=account.external_id)

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 
+from .models import ImportRun
+
 MAX_REPORTED_ERRORS = 5000
 MAX_STORED_ERRORS = 1000  # kept on the ImportRun so a background job's outcome can be shown
 
@@ -502,8 +504,6 @@ def run_import(
     try:
         return _run(kind, result, started, data, json_rows, origin, user, filename, progress, run)
     except BaseException:
-        from cs_portal.models import ImportRun
-
         ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
             status=ImportRun.Status.FAILED, seconds=time.monotonic() - started
         )
@@ -511,8 +511,6 @@ def run_import(
 
 
 def _run_started(kind: ImportKind, origin: str, user: Any, filename: str):
-    from cs_portal.models import ImportRun
-
     return ImportRun.objects.create(
         kind=kind.key,
         origin=origin,
@@ -577,8 +575,6 @@ def _finish(
     run: Any,
 ) -> ImportResult:
     """Record the outcome on the import's ImportRun, whatever it was."""
-    from cs_portal.models import ImportRun
-
     if rows is None and result.ok:
         # A bulk path committed on its own: run the kind's follow-up now.
         transaction.on_commit(lambda: kind.after_commit([], result))

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from . import tasks
 from .models import ImportRun
 
 PROGRESS_TTL = 6 * 3600
@@ -40,9 +41,7 @@ def import_job_start(*, kind: str, upload: UploadedFile, user) -> ImportRun:
         status=ImportRun.Status.RUNNING,
     )
     cache.set(progress_key(run.pk), {"phase": "queued", "done": 0, "total": None}, PROGRESS_TTL)
-    from .tasks import import_file
-
-    transaction.on_commit(lambda: import_file.delay(run.pk, str(path)))
+    transaction.on_commit(lambda: tasks.import_file.delay(run.pk, str(path)))
     return run
 
 

@@ -1,17 +1,7 @@
 from collections.abc import Callable
 
-from django.contrib.auth.middleware import LoginRequiredMiddleware as _LoginRequired
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-
-
-class LoginRequiredMiddleware(_LoginRequired):
-    """Every page needs a login; the JSON API authenticates by token instead."""
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path.startswith("/api/"):
-            return None
-        return super().process_view(request, view_func, view_args, view_kwargs)
 
 
 class HtmxVaryMiddleware:

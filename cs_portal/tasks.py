@@ -5,8 +5,8 @@ from pathlib import Path
 
 from celery import shared_task
 
+from . import jobs
 from .imports import run_import
-from .jobs import cache_progress
 from .models import ImportRun
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def import_file(run_id: int, path: str) -> str:
             origin=run.origin,
             user=run.user,
             filename=run.filename,
-            progress=cache_progress(run.pk),
+            progress=jobs.cache_progress(run.pk),
             run=run,
         )
     except Exception:

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 
-from .imports import all_kinds, get_kind, run_import
+from .formtools import ImportUploadForm
+from .imports import all_kinds, run_import
 from .jobs import import_job_progress, import_job_start
 from .models import ImportRun
 from .params import whole_number
@@ -41,29 +42,16 @@ def import_page(request: AuthedRequest) -> HttpResponse:
         return render(request, "imports/import.html", _import_context(request))
     if not can_import(request.user):
         raise PermissionDenied("Only CS managers and admins can import data.")
+    form = ImportUploadForm(request.POST, request.FILES)
     kind_key = request.POST.get("kind", "")
-    upload = request.FILES.get("file")
-    form_error = ""
+    form_error = "" if form.is_valid() else form.first_error()
     outcome = job = None
-    if get_kind(kind_key) is None:
-        form_error = "Choose what kind of data the file holds."
-    elif upload is None:
-        form_error = "Choose a CSV file to upload."
-    elif upload.size > settings.IMPORT_ASYNC_BYTES:
+    upload = form.cleaned_data.get("file")
+    if not form_error and upload.size > settings.IMPORT_ASYNC_BYTES:
         # Big files run on a worker; the page polls the job's progress.
         job = import_job_start(kind=kind_key, upload=upload, user=request.user)
-    else:
-        result = run_import(
-            kind_key, data=upload.read(), origin="web", user=request.user, filename=upload.name
-        )
-        outcome = result.as_dict()
-        # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
-        if result.ok and not request.htmx:
-            messages.success(
-                request,
-                f"Imported {result.rows} {kind_key} rows: {result.stats.created} new, "
-                f"{result.stats.updated} updated, {result.stats.unchanged} unchanged.",
-            )
+    elif not form_error:
+        outcome = _import_now(request, kind_key, upload)
     if job is not None and not request.htmx:
         return redirect(f"{reverse('imports')}?job={job.pk}")
     context = _import_context(
@@ -76,6 +64,21 @@ def import_page(request: AuthedRequest) -> HttpResponse:
     )
     status = 200 if job is not None or (outcome and outcome["ok"]) else 400
     return _render_import(request, context, status=status)
+
+
+def _import_now(request: AuthedRequest, kind_key: str, upload) -> dict:
+    """Import a small file in this request; the outcome as the page shows it."""
+    result = run_import(
+        kind_key, data=upload.read(), origin="web", user=request.user, filename=upload.name
+    )
+    # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
+    if result.ok and not request.htmx:
+        messages.success(
+            request,
+            f"Imported {result.rows} {kind_key} rows: {result.stats.created} new, "
+            f"{result.stats.updated} updated, {result.stats.unchanged} unchanged.",
+        )
+    return result.as_dict()
 
 
 def _render_import(request: AuthedRequest, context: dict, status: int = 200) -> HttpResponse:

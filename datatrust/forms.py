@@ -4,9 +4,14 @@ by hand could have come in a file."""
 from __future__ import annotations
 
 from django import forms
+from django.db.models import QuerySet
 
+from cs_portal.formtools import Typed
+from cs_portal.params import whole_number
 from health.imports import parse_chain
+from health.models import Incident, IncidentKind
 
+from . import selectors
 from .imports import SLA_MAX_MINUTES, parse_catalogue_name
 from .models import Dataset
 
@@ -71,3 +76,38 @@ class DatasetForm(forms.Form):
                 f"not chain slugs: {', '.join(bad)} (use slugs like ethereum, base, solana)"
             )
         return sorted(set(chains))
+
+
+class IncidentFilterForm(forms.Form):
+    """The incidents list's query: status, kind and page. A bad filter is dropped (the list
+    shows the rest) and named, the selector's words; the API shares the selector's check."""
+
+    status = Typed()
+    kind = Typed()
+    page = Typed()
+
+    def clean_page(self) -> int:
+        raw = self.cleaned_data["page"] or "1"
+        number = whole_number(raw, max_digits=9)
+        if not number:
+            raise forms.ValidationError(f"page must be a positive whole number, not '{raw[:20]}'")
+        return number
+
+    def clean(self) -> dict:
+        data = super().clean()
+        try:
+            selectors.incidents_filtered(status=data["status"], kind=data["kind"])
+        except selectors.FilterError as exc:
+            self.add_error(None, str(exc))
+            data["status"] = data["status"] if data["status"] in selectors.STATUSES else ""
+            data["kind"] = data["kind"] if data["kind"] in IncidentKind.values else ""
+        return data
+
+    def problems(self) -> list[str]:
+        """The filter's problem, then the page's, as the list names them."""
+        return [*self.non_field_errors(), *self.errors.get("page", [])]
+
+    def incidents(self) -> QuerySet[Incident]:
+        """The incidents matching the filters that could be read."""
+        data = self.cleaned_data
+        return selectors.incidents_filtered(status=data["status"], kind=data["kind"])

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
-from cs_portal.params import query_string, whole_number
+from cs_portal.params import query_string
 from health.models import IncidentKind
 
 from . import charts, selectors, services
-from .forms import DatasetForm
+from .forms import DatasetForm, IncidentFilterForm
 from .models import Dataset
 
 INCIDENTS_PER_PAGE = 25
@@ -71,22 +71,12 @@ def dataset_edit(request: AuthedRequest, name: str | None = None) -> HttpRespons
 @require_GET
 def incident_list(request: AuthedRequest) -> HttpResponse:
     """Incidents newest first, filtered by status and kind, each with its accounts and ARR."""
-    status = request.GET.get("status", "").strip()
-    kind = request.GET.get("kind", "").strip()
-    raw_page = request.GET.get("page", "1").strip() or "1"
-    problems = []
-    try:
-        qs = selectors.incidents_filtered(status=status, kind=kind)
-    except selectors.FilterError as exc:
-        problems.append(str(exc))
-        status = status if status in selectors.STATUSES else ""
-        kind = kind if kind in IncidentKind.values else ""
-        qs = selectors.incidents_filtered(status=status, kind=kind)
-    number = whole_number(raw_page, max_digits=9)
-    if not number:
-        problems.append(f"page must be a positive whole number, not '{raw_page[:20]}'")
-        number = 1
-    page = Paginator(qs, INCIDENTS_PER_PAGE).get_page(number)
+    form = IncidentFilterForm(request.GET)
+    form.is_valid()
+    problems = form.problems()
+    status, kind = form.cleaned_data["status"], form.cleaned_data["kind"]
+    number = form.cleaned_data.get("page", 1)
+    page = Paginator(form.incidents(), INCIDENTS_PER_PAGE).get_page(number)
     context = {
         "page": page,
         "rows": selectors.incidents_with_reach(list(page.object_list)),

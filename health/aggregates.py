@@ -15,15 +15,19 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from accounts.models import Account, Contract
+from accounts.models import Account, Contact, Contract, Touchpoint
 from cs_portal import clock
 
 from . import events
-from .engine import SHARP_DROP_SHARE, AccountInputs
+from .engine import SHARP_DROP_SHARE, WINDOW_DAYS, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
 
 USAGE = "health_usagefact"
+# Tables of accounts, below health: named through their models so a rename there shows here.
+CONTRACTS = Contract._meta.db_table
+CONTACTS = Contact._meta.db_table
+TOUCHPOINTS = Touchpoint._meta.db_table
 ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
 
 
@@ -50,7 +54,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
     """One pass over 90 days of usage: trend, breadth, users, depth, 7-day and prior averages."""
     d7, d28, d35 = (as_of - timedelta(days=n) for n in (7, 28, 35))
-    d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=90)
+    d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
     sql = f"""
         SELECT account_id,
@@ -169,9 +173,9 @@ def commit_consumption(as_of: date, account_ids: list[int] | None) -> dict[int, 
     sql = f"""
         WITH cur AS (
             SELECT c.account_id, c.start, c."end", c.commit_units, COUNT(*) AS copies
-            FROM accounts_contract c
+            FROM {CONTRACTS} c
             WHERE c.start <= %s AND c."end" >= %s{scope}
-              AND c.start = (SELECT MAX(c2.start) FROM accounts_contract c2
+              AND c.start = (SELECT MAX(c2.start) FROM {CONTRACTS} c2
                              WHERE c2.account_id = c.account_id
                                AND c2.start <= %s AND c2."end" >= %s)
             GROUP BY c.account_id, c.start, c."end", c.commit_units
@@ -229,7 +233,7 @@ def contacts(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
           MAX(CASE WHEN role = 'exec_sponsor' AND {gone} THEN COALESCE(NULLIF(name, ''), email)
               END),
           MAX(CASE WHEN role = 'champion' AND {gone} THEN COALESCE(NULLIF(name, ''), email) END)
-        FROM accounts_contact WHERE 1 = 1{scope}
+        FROM {CONTACTS} WHERE 1 = 1{scope}
         GROUP BY account_id
     """
     params = [as_of, as_of, as_of, as_of, as_of, as_of, *scope_params]
@@ -256,14 +260,14 @@ def touchpoints(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
         WITH ranked AS (
             SELECT account_id, kind, score, date,
                    ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY date DESC, id DESC) AS rn
-            FROM accounts_touchpoint
+            FROM {TOUCHPOINTS}
             WHERE kind IN ('nps', 'csat') AND score IS NOT NULL AND date <= %s
               AND date > %s{scope}
         ), touches AS (
             SELECT account_id,
                    MAX(CASE WHEN kind NOT IN ('nps', 'csat') THEN date END) AS last_touch,
                    MAX(CASE WHEN kind = 'qbr' THEN date END) AS last_qbr
-            FROM accounts_touchpoint WHERE date <= %s{scope}
+            FROM {TOUCHPOINTS} WHERE date <= %s{scope}
             GROUP BY account_id
         )
         SELECT touches.account_id, touches.last_touch, touches.last_qbr,
@@ -379,7 +383,7 @@ def build_inputs(as_of: date, account_ids: list[int] | None = None) -> list[Acco
     provided = events.provided_inputs(as_of, account_ids)  # inputs the apps above provide
     # Recency looks past the 90-day window for the accounts that were silent in it.
     older = last_active_before(
-        usage_day - timedelta(days=90),
+        usage_day - timedelta(days=WINDOW_DAYS),
         [pk for pk, *_ in base if not (windows.get(pk) or {}).get("last_active")],
     )
     inputs = []

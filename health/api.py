@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.http import HttpRequest
 from ninja import Router, Schema
@@ -10,6 +10,7 @@ from accounts.models import Account, User
 from cs_portal import clock
 
 from . import backtest, selectors
+from .engine import window_start
 from .models import Band, Metric
 
 router = Router(tags=["health"])
@@ -157,7 +158,7 @@ def account_usage(
         raise HttpError(400, f"metric must be one of {', '.join(Metric.values)}, not '{metric}'")
     account = _account(external_id)
     end_day = _day(end, "end") or clock.last_complete_day()
-    start_day = _day(start, "start") or end_day - timedelta(days=89)
+    start_day = _day(start, "start") or window_start(end_day)
     if start_day > end_day:
         raise HttpError(400, f"start {start_day} is after end {end_day}")
     if (end_day - start_day).days > 3660:

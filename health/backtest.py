@@ -34,7 +34,7 @@ from decimal import Decimal
 from accounts.models import Account
 
 from . import aggregates
-from .aggregates import _d, _rows, _scope  # the same set-based read helpers
+from .aggregates import CONTRACTS, _d, _rows, _scope  # the same set-based read helpers
 from .engine import DEFAULT_GREEN_MIN, DEFAULT_WEIGHTS, DEFAULT_YELLOW_MIN, evaluate
 from .landing import usage_landed_through
 from .models import HealthModel
@@ -399,8 +399,8 @@ def renewal_rows(as_of: date, horizon_days: int, account_ids: list[int] | None) 
     scope, scope_params = _scope(account_ids, "e.account_id")
     sql = f"""
         SELECT e.account_id, e.start, e."end", e.arr, n.start, n.arr
-        FROM accounts_contract e
-        LEFT JOIN accounts_contract n
+        FROM {CONTRACTS} e
+        LEFT JOIN {CONTRACTS} n
           ON n.account_id = e.account_id AND n.start > e.start AND n.start <= %s
         WHERE e.start <= %s AND e."end" > %s AND e."end" <= %s{scope}
         ORDER BY e.account_id, e.start, n.start

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from .engine import window_start
+
 BAND_COLORS = {"green": "#12805c", "yellow": "#d97706", "red": "#c01c28"}
 PALETTE = ["#3b5bdb", "#12805c", "#d97706", "#9333ea", "#0891b2", "#db2777", "#64748b"]
 FONT = {"family": "Inter, system-ui, sans-serif", "size": 12, "color": "#1b2330"}
@@ -28,7 +30,7 @@ def _layout(title: str, y_title: str, **extra) -> dict:
 
 def health_trend(history: list, *, green_min: int, yellow_min: int, until: date) -> dict:
     days = [d.isoformat() for d, _, _ in history]
-    start = (until - timedelta(days=89)).isoformat()
+    start = window_start(until).isoformat()
     shapes = [
         _band("#e3f5ec", 0.5, y=(green_min, 100)),
         _band("#fef0c7", 0.5, y=(yellow_min, green_min)),

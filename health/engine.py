@@ -36,7 +36,7 @@ at yellow. dormant: no meaningful usage for 30 days after having been active, or
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 SIGNALS: list[tuple[str, str, str]] = [
     # key, label, group
@@ -85,6 +85,7 @@ QBR_CADENCE_DAYS = 100
 TRUST_KINDS = ("accuracy", "freshness", "outage")
 RECENCY_FULL_DAYS = 3  # last meaningful usage this recent → recency 100
 RECENCY_ZERO_DAYS = 60  # …this long ago or more → 0
+WINDOW_DAYS = 90  # the model reads the 90 days of usage up to and including the day it scores
 DORMANT_DAYS = 30  # no meaningful usage for this long (after activity, or under contract) → red
 
 
@@ -176,6 +177,11 @@ class Result:
         return [{"key": o.key, "detail": o.detail, "cap_band": o.cap_band} for o in self.overrides]
 
 
+def window_start(until: date) -> date:
+    """The first day of the model's usage window ending on `until` (inclusive)."""
+    return until - timedelta(days=WINDOW_DAYS - 1)
+
+
 def clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
     return max(low, min(high, value))
 
@@ -235,105 +241,112 @@ def commit_pace(inp: AccountInputs, as_of: date) -> float | None:
     return inp.consumed_in_period / expected if expected > 0 else None
 
 
-def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
-    s: dict[str, Signal] = {}
+def _signal(key, applies, value, raw=None, score=None, reason="") -> Signal:
+    return Signal(
+        key=key,
+        label=SIGNAL_LABELS[key],
+        weight=0,
+        applies=applies,
+        value=value,
+        raw=raw,
+        score=round(clamp(score), 1) if score is not None else None,
+        reason=reason,
+    )
 
-    def add(key, applies, value, raw=None, score=None, reason=""):
-        s[key] = Signal(
-            key=key,
-            label=SIGNAL_LABELS[key],
-            weight=0,
-            applies=applies,
-            value=value,
-            raw=raw,
-            score=round(clamp(score), 1) if score is not None else None,
-            reason=reason,
-        )
 
+def _usage_trend(inp: AccountInputs, as_of: date) -> Signal:
     ratio = trend_ratio(inp)
-    history = has_history(inp)
     if ratio is None and inp.units_28 > 0:
-        add(
+        return _signal(
             "usage_trend",
             True,
             f"{_fmt(inp.units_28)} units in 28 days, none in the 28 before (new usage)",
             score=100,
         )
-    elif ratio is None and history:
-        add("usage_trend", True, "no usage in the last 56 days", raw=0, score=0)
-    elif ratio is None:
-        add(
+    if ratio is None and has_history(inp):
+        return _signal("usage_trend", True, "no usage in the last 56 days", raw=0, score=0)
+    if ratio is None:
+        return _signal(
             "usage_trend",
             False,
             "no usage",
             reason="no usage and no contract yet, so there is no trend to judge",
         )
-    else:
-        add(
-            "usage_trend",
-            True,
-            f"{_fmt(inp.units_28)} vs {_fmt(inp.units_prev_28)} units ({ratio - 1:+.0%})",
-            raw=round(ratio, 3),
-            score=100 * (ratio - 0.5) / 0.6,
-        )
+    return _signal(
+        "usage_trend",
+        True,
+        f"{_fmt(inp.units_28)} vs {_fmt(inp.units_prev_28)} units ({ratio - 1:+.0%})",
+        raw=round(ratio, 3),
+        score=100 * (ratio - 0.5) / 0.6,
+    )
 
+
+def _commit_pace(inp: AccountInputs, as_of: date) -> Signal:
     pace = commit_pace(inp, usage_day(inp, as_of))
     if pace is None:
-        add("commit_pace", False, "no commit", reason="no committed units in the current contract")
-    else:
-        add(
-            "commit_pace",
-            True,
-            f"{pace:.0%} of pro-rata commit ({_fmt(inp.consumed_in_period)} of "
-            f"{_fmt(inp.commit_units)} units)",
-            raw=round(pace, 3),
-            score=100 * pace,
+        return _signal(
+            "commit_pace", False, "no commit", reason="no committed units in the current contract"
         )
+    return _signal(
+        "commit_pace",
+        True,
+        f"{pace:.0%} of pro-rata commit ({_fmt(inp.consumed_in_period)} of "
+        f"{_fmt(inp.commit_units)} units)",
+        raw=round(pace, 3),
+        score=100 * pace,
+    )
 
+
+def _breadth(inp: AccountInputs, as_of: date) -> Signal:
     silent = days_silent(inp, as_of)
-    if inp.breadth_90 == 0 and history and (silent is None or silent >= 90):
-        add("breadth", True, "no chains or datasets used in 90 days", raw=0, score=0)
-    elif inp.breadth_90 == 0:
-        add(
+    quiet_all_window = silent is None or silent >= WINDOW_DAYS
+    if inp.breadth_90 == 0 and has_history(inp) and quiet_all_window:
+        return _signal("breadth", True, "no chains or datasets used in 90 days", raw=0, score=0)
+    if inp.breadth_90 == 0:
+        return _signal(
             "breadth",
             False,
             "no chains or datasets",
             reason="their usage names no chain or dataset, so there is no breadth to judge",
         )
-    else:
-        share = inp.breadth_28 / inp.breadth_90
-        add(
-            "breadth",
-            True,
-            f"{inp.breadth_28} of {inp.breadth_90} chains+datasets still in use",
-            raw=round(share, 3),
-            score=100 * share / 0.8,
-        )
+    share = inp.breadth_28 / inp.breadth_90
+    return _signal(
+        "breadth",
+        True,
+        f"{inp.breadth_28} of {inp.breadth_90} chains+datasets still in use",
+        raw=round(share, 3),
+        score=100 * share / 0.8,
+    )
 
+
+def _active_users(inp: AccountInputs, as_of: date) -> Signal:
     users = int(inp.peak_users_28)
     if inp.segment == "self_serve":
-        add(
+        return _signal(
             "active_users",
             True,
             f"{users} active user{'s' if users != 1 else ''} (need 2)",
             raw=users,
             score=min(users, 2) * 50,
         )
-    elif inp.seats:
+    if inp.seats:
         share = users / inp.seats
-        add(
+        return _signal(
             "active_users",
             True,
             f"{users} of {inp.seats} seats active ({share:.0%})",
             raw=round(share, 3),
             score=100 * share / 0.5,
         )
-    else:
-        add("active_users", False, f"{users} active users", reason="no seat count on the account")
+    return _signal(
+        "active_users", False, f"{users} active users", reason="no seat count on the account"
+    )
 
+
+def _production_depth(inp: AccountInputs, as_of: date) -> Signal:
     api = inp.production_calls_28 > 0
     depth = 70 * min(1.0, inp.active_days_28 / 20) + (30 if api else 0)
-    add(
+    return _signal(
         "production_depth",
         True,
         f"active {inp.active_days_28} of 28 days; {'uses' if api else 'no'} API/streams",
@@ -341,98 +354,100 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         score=depth,
     )
 
+
+def _recency(inp: AccountInputs, as_of: date) -> Signal:
+    silent = days_silent(inp, as_of)
     if silent is None:
-        add(
+        return _signal(
             "recency",
             False,
             "never used",
             reason="no usage and no contract yet, so there is nothing to be silent against",
         )
-    elif inp.last_active is None:
-        add(
-            "recency",
-            True,
-            f"no usage in the {silent} days since the contract started",
-            raw=silent,
-            score=recency_score(silent),
-        )
+    if inp.last_active is None:
+        value = f"no usage in the {silent} days since the contract started"
+    elif silent <= 1:
+        value = "last used yesterday"
     else:
-        add(
-            "recency",
-            True,
-            "last used yesterday"
-            if silent <= 1
-            else f"last used {silent} days ago ({inp.last_active.isoformat()})",
-            raw=silent,
-            score=recency_score(silent),
-        )
+        value = f"last used {silent} days ago ({inp.last_active.isoformat()})"
+    return _signal("recency", True, value, raw=silent, score=recency_score(silent))
 
+
+def _exec_engagement(inp: AccountInputs, as_of: date) -> Signal:
+    users = int(inp.peak_users_28)
     if inp.segment == "self_serve":
-        add(
+        return _signal(
             "exec_engagement",
             True,
             f"{users} active users (self-serve: need 2)",
             raw=users,
             score=100 if users >= 2 else 0,
         )
-    elif not inp.has_contacts:
-        add("exec_engagement", False, "no contacts", reason="no contacts mapped for this account")
-    elif not inp.has_exec_sponsor:
-        add("exec_engagement", True, "no exec sponsor mapped", raw=None, score=0)
-    elif inp.exec_last_engaged is None:
-        add("exec_engagement", True, "exec sponsor never engaged", score=0)
-    else:
-        days = (as_of - inp.exec_last_engaged).days
-        add(
-            "exec_engagement",
-            True,
-            f"exec sponsor engaged {days} days ago",
-            raw=days,
-            score=100 if days <= 90 else 40 if days <= 180 else 0,
+    if not inp.has_contacts:
+        return _signal(
+            "exec_engagement", False, "no contacts", reason="no contacts mapped for this account"
         )
+    if not inp.has_exec_sponsor:
+        return _signal("exec_engagement", True, "no exec sponsor mapped", raw=None, score=0)
+    if inp.exec_last_engaged is None:
+        return _signal("exec_engagement", True, "exec sponsor never engaged", score=0)
+    days = (as_of - inp.exec_last_engaged).days
+    return _signal(
+        "exec_engagement",
+        True,
+        f"exec sponsor engaged {days} days ago",
+        raw=days,
+        score=100 if days <= 90 else 40 if days <= 180 else 0,
+    )
 
+
+def _touch_cadence(inp: AccountInputs, as_of: date) -> Signal:
     cadence = TOUCH_CADENCE_DAYS.get(inp.tier)
     if cadence is None:
-        add(
+        return _signal(
             "touch_cadence",
             False,
             "digital tier",
             reason="tier 3 has no named CSM; automation carries the touch",
         )
-    elif inp.last_touch is None:
-        add("touch_cadence", True, "never touched", score=0)
-    else:
-        days = (as_of - inp.last_touch).days
-        score = 100 if days <= cadence else 50 if days <= 2 * cadence else 0
-        detail = f"last touch {days} days ago (cadence {cadence})"
-        if inp.tier == 1:
-            qbr_days = (as_of - inp.last_qbr).days if inp.last_qbr else None
-            if qbr_days is None or qbr_days > QBR_CADENCE_DAYS:
-                score = min(score, 50)
-                detail += "; QBR overdue" if qbr_days else "; no QBR yet"
-        add("touch_cadence", True, detail, raw=days, score=score)
+    if inp.last_touch is None:
+        return _signal("touch_cadence", True, "never touched", score=0)
+    days = (as_of - inp.last_touch).days
+    score = 100 if days <= cadence else 50 if days <= 2 * cadence else 0
+    detail = f"last touch {days} days ago (cadence {cadence})"
+    if inp.tier == 1:
+        qbr_days = (as_of - inp.last_qbr).days if inp.last_qbr else None
+        if qbr_days is None or qbr_days > QBR_CADENCE_DAYS:
+            score = min(score, 50)
+            detail += "; QBR overdue" if qbr_days else "; no QBR yet"
+    return _signal("touch_cadence", True, detail, raw=days, score=score)
 
+
+def _sentiment(inp: AccountInputs, as_of: date) -> Signal:
     if inp.sentiment_score is None:
-        add("sentiment", False, "no NPS/CSAT", reason="no NPS or CSAT response in the last year")
-    elif inp.sentiment_kind == "nps":
-        add(
+        return _signal(
+            "sentiment", False, "no NPS/CSAT", reason="no NPS or CSAT response in the last year"
+        )
+    if inp.sentiment_kind == "nps":
+        return _signal(
             "sentiment",
             True,
             f"NPS {inp.sentiment_score} on {inp.sentiment_date}",
             raw=inp.sentiment_score,
             score=10 * inp.sentiment_score,
         )
-    else:
-        add(
-            "sentiment",
-            True,
-            f"CSAT {inp.sentiment_score} on {inp.sentiment_date}",
-            raw=inp.sentiment_score,
-            score=25 * (inp.sentiment_score - 1),
-        )
+    return _signal(
+        "sentiment",
+        True,
+        f"CSAT {inp.sentiment_score} on {inp.sentiment_date}",
+        raw=inp.sentiment_score,
+        score=25 * (inp.sentiment_score - 1),
+    )
 
+
+def _data_trust(inp: AccountInputs, as_of: date) -> Signal:
     n = len(inp.open_incidents)
-    add(
+    return _signal(
         "data_trust",
         True,
         "no open incidents on their data"
@@ -443,18 +458,42 @@ def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
         score=100 - 60 * n,
     )
 
+
+def _onboarding(inp: AccountInputs, as_of: date) -> Signal:
     if inp.milestones_due == 0:
-        add("onboarding", False, "no milestones due", reason="no onboarding milestones due yet")
-    else:
-        share = inp.milestones_on_time / inp.milestones_due
-        add(
-            "onboarding",
-            True,
-            f"{inp.milestones_on_time} of {inp.milestones_due} milestones done on time",
-            raw=round(share, 3),
-            score=100 * share,
+        return _signal(
+            "onboarding", False, "no milestones due", reason="no onboarding milestones due yet"
         )
-    return s
+    share = inp.milestones_on_time / inp.milestones_due
+    return _signal(
+        "onboarding",
+        True,
+        f"{inp.milestones_on_time} of {inp.milestones_due} milestones done on time",
+        raw=round(share, 3),
+        score=100 * share,
+    )
+
+
+# One rule per signal, in the order the breakdown lists them.
+SIGNAL_RULES = (
+    _usage_trend,
+    _commit_pace,
+    _breadth,
+    _active_users,
+    _production_depth,
+    _recency,
+    _exec_engagement,
+    _touch_cadence,
+    _sentiment,
+    _data_trust,
+    _onboarding,
+)
+
+
+def compute_signals(inp: AccountInputs, as_of: date) -> dict[str, Signal]:
+    """Every signal of one account on one day, before weighting."""
+    signals = [rule(inp, as_of) for rule in SIGNAL_RULES]
+    return {signal.key: signal for signal in signals}
 
 
 def evaluate(

@@ -24,7 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, timedelta
+
+from cs_portal import clock
+
+# A recompute of one of the last LIVE_DAYS complete days is live: listeners act on what it
+# finds (raise alerts, nudge); an older day is a backfill of history and only recorded.
+LIVE_DAYS = 2
 
 RecomputeListener = Callable[..., None]
 IncidentsListener = Callable[..., None]
@@ -33,6 +39,11 @@ _recompute_listeners: list[RecomputeListener] = []
 _incident_listeners: list[IncidentsListener] = []
 _input_providers: list[Callable[..., dict]] = []
 _paused: ContextVar[bool] = ContextVar("health_events_paused", default=False)
+
+
+def is_live(as_of: date) -> bool:
+    """Whether a recompute as of this day is live (see LIVE_DAYS)."""
+    return as_of >= clock.last_complete_day() - timedelta(days=LIVE_DAYS - 1)
 
 
 def on_inputs(provider: Callable[..., dict]) -> Callable[..., dict]:

@@ -22,7 +22,7 @@ from cs_portal.imports import (
     upsert,
 )
 
-from . import events
+from . import events, usage_store
 from .aggregates import usage_caches_clear
 from .landing import usage_days_land
 from .models import FailureReason, Incident, IncidentKind, Metric, Product, Severity
@@ -95,9 +95,7 @@ class UsageImport(ImportKind):
         resolve_accounts(rows, result)
 
     def write(self, rows: list[Row], columns: set[str]) -> WriteStats:
-        from .usage_store import usage_upsert
-
-        return usage_upsert(
+        return usage_store.usage_upsert(
             [
                 (
                     r.refs["account"],
@@ -117,9 +115,8 @@ class UsageImport(ImportKind):
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""
         if connection.vendor != "postgresql":
             return False
-        from .usage_store import usage_copy_import
-
-        return usage_copy_import(self, data, result, progress)
+        # Looked up on the module at call time, so a test can watch which path an import took.
+        return usage_store.usage_copy_import(self, data, result, progress)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:
         days = result.touched_days or {r.values["date"] for r in rows}

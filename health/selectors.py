@@ -6,7 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Case, F, Max, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account
 
@@ -26,6 +27,25 @@ def account_snapshot(*, account: Account, as_of: date | None = None) -> HealthSn
     if as_of:
         return qs.filter(date=as_of).first()
     return qs.order_by("-date").first()
+
+
+def with_book_health(qs: QuerySet[Account], day: date) -> QuerySet[Account]:
+    """Annotate each account's score and band on `day`, the change in score over 7 days and a
+    band rank (red 0 … unscored 3) for sorting riskiest first: subqueries, one query in all."""
+    snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
+    return qs.annotate(
+        health_score=Subquery(snap.filter(date=day).values("score")[:1]),
+        health_band=Subquery(snap.filter(date=day).values("band")[:1]),
+        score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
+    ).annotate(
+        score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
+        band_rank=Case(
+            When(health_band="red", then=Value(0)),
+            When(health_band="yellow", then=Value(1)),
+            When(health_band="green", then=Value(2)),
+            default=Value(3),
+        ),
+    )
 
 
 def book_snapshots(
@@ -52,17 +72,6 @@ def score_history(*, account_ids: list[int], since: date, until: date) -> dict[i
     for account_id, day, score, band in rows:
         out[account_id].append((day, score, band))
     return out
-
-
-def sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
-    """SVG polyline points for a 0-100 score series (server-rendered, no chart library)."""
-    if len(history) < 2:
-        return ""
-    step = width / (len(history) - 1)
-    return " ".join(
-        f"{i * step:.1f},{height - score * height / 100:.1f}"
-        for i, (_, score, _) in enumerate(history)
-    )
 
 
 def usage_daily(*, account: Account, metric: str, start: date, end: date) -> list[dict]:

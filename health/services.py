@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -18,9 +19,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from cs_portal import clock
+from cs_portal.celery import app as celery_app
 from cs_portal.models import ImportRun
 
-from . import aggregates, events
+from . import aggregates, events, tasks
 from .engine import (
     DEFAULT_GREEN_MIN,
     DEFAULT_WEIGHTS,
@@ -54,7 +56,10 @@ def health_model_current() -> HealthModel:
     return model
 
 
-def health_model_validate(*, weights: dict[str, float], green_min: int, yellow_min: int) -> None:
+def health_model_validate(
+    *, weights: dict[str, float], green_min: int | None, yellow_min: int | None
+) -> None:
+    """The model's rules; an unreadable threshold (None) breaks them like an out-of-range one."""
     errors: dict[str, str] = {}
     unknown = set(weights) - set(SIGNAL_KEYS)
     if unknown:
@@ -63,7 +68,7 @@ def health_model_validate(*, weights: dict[str, float], green_min: int, yellow_m
         errors["weights"] = "weights cannot be negative"
     elif round(sum(weights.values()), 6) != 100:
         errors["weights"] = f"weights must sum to 100 (they sum to {sum(weights.values()):g})"
-    if not 0 < yellow_min < green_min <= 100:
+    if green_min is None or yellow_min is None or not 0 < yellow_min < green_min <= 100:
         errors["thresholds"] = "need 0 < yellow threshold < green threshold ≤ 100"
     if errors:
         raise ValidationError(errors)
@@ -78,11 +83,15 @@ def health_model_create(
     note: str,
     created_by: User | None,
 ) -> HealthModel:
-    """Save a new version of the model; older versions and their snapshots stay as they were."""
+    """Save a new version of the model; older versions and their snapshots stay as they were.
+
+    The book's rescore with it is requested in the same transaction, through the recompute
+    outbox, never inside the caller's request (a whole book takes seconds to minutes); inline
+    (no worker) it runs as the transaction commits."""
     health_model_validate(weights=weights, green_min=green_min, yellow_min=yellow_min)
     full = {key: weights.get(key, 0) for key in SIGNAL_KEYS}
     latest = HealthModel.objects.select_for_update().order_by("-version").first()
-    return HealthModel.objects.create(
+    model = HealthModel.objects.create(
         version=(latest.version + 1) if latest else 1,
         weights=full,
         green_min=green_min,
@@ -90,6 +99,8 @@ def health_model_create(
         note=note.strip()[:300],
         created_by=created_by,
     )
+    recompute_request(account_ids=None, reason=f"health model v{model.version}")
+    return model
 
 
 def health_recompute(
@@ -287,8 +298,6 @@ def health_backfill(
 
 def health_model_preview(*, weights: dict[str, float], green_min: int, yellow_min: int) -> dict:
     """How many accounts would change band under proposed weights, before anything is saved."""
-    from collections import Counter
-
     as_of = (
         HealthSnapshot.objects.order_by("-date").values_list("date", flat=True).first()
         or last_complete_day()
@@ -328,9 +337,19 @@ def recompute_request(*, account_ids: Iterable[int] | None, reason: str) -> Reco
     return request
 
 
-def _relay_soon() -> None:
-    from .tasks import relay_recompute_requests
+# Import kinds owned by apps below health whose rows feed the score: an accepted file of these
+# asks for its accounts to be rescored (in its transaction, through the recompute outbox).
+RESCORING_KINDS = frozenset({"accounts", "contracts", "contacts", "touchpoints"})
 
+
+def rescore_after_import(*, kind: str, account_ids: set[int]) -> None:
+    """The import pipeline's hook: rescore the accounts a score-feeding import touched."""
+    if kind in RESCORING_KINDS and account_ids:
+        recompute_request(account_ids=account_ids, reason=f"import:{kind}")
+
+
+def _relay_soon() -> None:
+    relay_recompute_requests = tasks.relay_recompute_requests
     settle = load_settle_seconds()
     try:
         if settle > 0:
@@ -346,9 +365,7 @@ def _relay_soon() -> None:
 
 def tasks_inline() -> bool:
     """True when Celery tasks run inline (no worker): queued work runs as it is queued."""
-    from cs_portal.celery import app
-
-    return bool(app.conf.task_always_eager)
+    return bool(celery_app.conf.task_always_eager)
 
 
 def load_settle_seconds() -> float:

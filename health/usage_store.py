@@ -21,6 +21,10 @@ from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats, imp
 log = logging.getLogger(__name__)
 
 TABLE = "health_usagefact"
+# The staged rows name accounts by external id; accounts sits below health, so its table and
+# column are read from the model rather than spelled out.
+ACCOUNTS = Account._meta.db_table
+EXTERNAL_ID = Account._meta.get_field("external_id").column
 KEY = "account_id, date, metric, product, chain, dataset, reason"
 UPSERT_TAIL = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET value = EXCLUDED.value "
@@ -81,51 +85,13 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
     Structural problems COPY cannot read (wrong field count, broken quoting) fall back to the
     row-by-row reader, which names every bad row.
     """
-    try:
-        head = data[:65536].decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return False  # the row reader reports the encoding problem with its line number
-    first_line = head.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
-    if "\n" not in head or "," not in first_line:
+    checked = _csv_header(data)
+    if checked is None:
         return False
-    header = [h.strip().lower() for h in next(csv.reader([first_line]))]
-    if (
-        len(set(header)) != len(header)
-        or not set(header) <= set(STAGE_COLUMNS)
-        or not {"account", "date", "metric", "value"} <= set(header)
-    ):
-        return False  # the row reader reports header problems precisely
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-
+    header, data = checked
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
-        cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
-        # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
-        # previous import's staging table is still there.
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
-        cursor.execute(
-            "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
-            + ", ".join(f"{c} text" for c in STAGE_COLUMNS)
-            + ") ON COMMIT DROP"
-        )
-        copy_sql = (
-            f"COPY usage_stage ({', '.join(header)}) FROM STDIN WITH (FORMAT csv, HEADER true)"
-        )
-        try:
-            with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
-                view = memoryview(data)
-                step = 8 * 1024 * 1024
-                for offset in range(0, len(data), step):
-                    copy.write(view[offset : offset + step])
-                    if progress:
-                        progress("copying", min(offset + step, len(data)), len(data))
-        except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
+        if not _stage(cursor, header, data, progress):
             return False
         phases = {"copy": time.monotonic()}
         cursor.execute("SELECT COUNT(*) FROM usage_stage")
@@ -148,43 +114,8 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
         # two rows equal to a stored fact would both be skipped by the upsert's WHERE.
         if progress:
             progress("writing", result.rows, result.rows)
-        cursor.execute(_OVERLAP_SQL)
-        overlap = cursor.fetchone() is not None
-        if overlap:
-            _report_duplicates(cursor, result)
-            if not result.ok:
-                return True
-        sid = transaction.savepoint_create()
-        try:
-            cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
-            created, affected = cursor.fetchone()
-        except IntegrityError as exc:
-            transaction.savepoint_rollback(sid)
-            if overlap or "usage_natural_key" not in str(exc):
-                raise
-            _report_duplicates(cursor, result)
-            if not result.ok:
-                return True
-            # Not in the file: another import wrote the same facts meanwhile. Upsert instead.
-            sid = transaction.savepoint_create()
-            cursor.execute(_INSERT_SQL)
-            created, affected = cursor.fetchone()
-        transaction.savepoint_commit(sid)
-        if created > 100_000:
-            # Fresh statistics now, or the next recompute plans for the table as it was.
-            cursor.execute(f"ANALYZE {TABLE}")
-        cursor.execute(
-            "SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
-            "JOIN accounts_account a ON a.external_id = s.account"
-        )
-        result.touched_accounts = {row[0] for row in cursor.fetchall()}
-        result.stats = WriteStats(
-            created=created, updated=affected - created, unchanged=result.rows - affected
-        )
-        if created or affected:
-            cursor.execute("SELECT DISTINCT date FROM usage_stage")
-            result.touched_days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
-        import_committing(kind, [], result)
+        if not _upsert(cursor, kind, result):
+            return True
         phases["upsert"] = time.monotonic()
         log.info(
             "usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
@@ -196,13 +127,106 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
     return True
 
 
+def _csv_header(data: bytes) -> tuple[list[str], bytes] | None:
+    """The file's header and its UTF-8 bytes (no BOM) when COPY can take it; None otherwise."""
+    try:
+        head = data[:65536].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None  # the row reader reports the encoding problem with its line number
+    first_line = head.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
+    if "\n" not in head or "," not in first_line:
+        return None
+    header = [h.strip().lower() for h in next(csv.reader([first_line]))]
+    if (
+        len(set(header)) != len(header)
+        or not set(header) <= set(STAGE_COLUMNS)
+        or not {"account", "date", "metric", "value"} <= set(header)
+    ):
+        return None  # the row reader reports header problems precisely
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return header, data
+
+
+def _stage(cursor, header: list[str], data: bytes, progress) -> bool:
+    """COPY the file into a fresh staging table; False if COPY cannot read it."""
+    cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
+    cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
+    # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
+    # previous import's staging table is still there.
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
+    cursor.execute(
+        "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
+        + ", ".join(f"{c} text" for c in STAGE_COLUMNS)
+        + ") ON COMMIT DROP"
+    )
+    copy_sql = f"COPY usage_stage ({', '.join(header)}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+    try:
+        with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
+            view = memoryview(data)
+            step = 8 * 1024 * 1024
+            for offset in range(0, len(data), step):
+                copy.write(view[offset : offset + step])
+                if progress:
+                    progress("copying", min(offset + step, len(data)), len(data))
+    except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
+        return False
+    return True
+
+
+def _upsert(cursor, kind, result: ImportResult) -> bool:
+    """Write the staged rows; False (nothing written) when duplicates were found instead."""
+    cursor.execute(_OVERLAP_SQL)
+    overlap = cursor.fetchone() is not None
+    if overlap:
+        _report_duplicates(cursor, result)
+        if not result.ok:
+            return False
+    sid = transaction.savepoint_create()
+    try:
+        cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
+        created, affected = cursor.fetchone()
+    except IntegrityError as exc:
+        transaction.savepoint_rollback(sid)
+        if overlap or "usage_natural_key" not in str(exc):
+            raise
+        _report_duplicates(cursor, result)
+        if not result.ok:
+            return False
+        # Not in the file: another import wrote the same facts meanwhile. Upsert instead.
+        sid = transaction.savepoint_create()
+        cursor.execute(_INSERT_SQL)
+        created, affected = cursor.fetchone()
+    transaction.savepoint_commit(sid)
+    if created > 100_000:
+        # Fresh statistics now, or the next recompute plans for the table as it was.
+        cursor.execute(f"ANALYZE {TABLE}")
+    cursor.execute(
+        "SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
+        f"JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = s.account"
+    )
+    result.touched_accounts = {row[0] for row in cursor.fetchall()}
+    result.stats = WriteStats(
+        created=created, updated=affected - created, unchanged=result.rows - affected
+    )
+    if created or affected:
+        cursor.execute("SELECT DISTINCT date FROM usage_stage")
+        result.touched_days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
+    import_committing(kind, [], result)
+    return True
+
+
 _INSERT_SQL = f"""
     WITH written AS (
         INSERT INTO {TABLE} ({KEY}, value)
         SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
                coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
                coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         {UPSERT_TAIL}
         RETURNING (xmax = 0) AS inserted
     )
@@ -213,7 +237,7 @@ _INSERT_SQL = f"""
 _OVERLAP_SQL = f"""
     SELECT 1 FROM (
         SELECT a.id AS account_id, MIN(s.date::date) AS first, MAX(s.date::date) AS last
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         GROUP BY a.id
     ) r
     WHERE EXISTS (SELECT 1 FROM {TABLE} f WHERE f.account_id = r.account_id
@@ -227,7 +251,7 @@ _APPEND_SQL = f"""
         SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
                coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
                coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN accounts_account a ON a.external_id = trim(s.account)
+        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         RETURNING 1
     )
     SELECT COUNT(*), COUNT(*) FROM written
@@ -242,6 +266,18 @@ def _validate(cursor, kind, result: ImportResult) -> None:
     *distinct* value with the kind's own cell parsers, so a million rows cost a few queries.
     """
     parsers = {c.name: c.parse for c in kind.columns}
+    errors = _row_errors(cursor, parsers)
+    bad = _bad_values(_distinct_values(cursor), parsers)
+    errors += _bad_value_rows(cursor, bad)
+    for line, column, message in sorted(errors):
+        result.add_error(line, column, message)
+
+
+CATEGORICAL = ("account", "date", "metric", "product", "chain", "dataset", "reason")
+
+
+def _row_errors(cursor, parsers: dict) -> list[tuple[int, str, str]]:
+    """Per-row problems, found in SQL: required cells, the value's shape, a stray reason."""
     errors: list[tuple[int, str, str]] = []
     cursor.execute(f"""
         SELECT line, account, date, metric, value, reason FROM usage_stage
@@ -270,25 +306,34 @@ def _validate(cursor, kind, result: ImportResult) -> None:
                     errors.append((line, "value", f"'{value}' is not a number"))
         if (reason or "").strip() and (metric or "").strip().lower() != "failed_queries":
             errors.append((line, "reason", "only failed_queries rows carry a reason"))
+    return errors
 
-    categorical = ("account", "date", "metric", "product", "chain", "dataset", "reason")
+
+def _distinct_values(cursor) -> dict[str, set[str]]:
+    """Every distinct non-blank value of each categorical column, in one query."""
     cursor.execute(f"""
-        SELECT GROUPING({", ".join(categorical)}), {", ".join(categorical)}
+        SELECT GROUPING({", ".join(CATEGORICAL)}), {", ".join(CATEGORICAL)}
         FROM usage_stage
-        GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in categorical)})
+        GROUP BY GROUPING SETS ({", ".join(f"({c})" for c in CATEGORICAL)})
     """)
-    distinct: dict[str, set[str]] = {c: set() for c in categorical}
+    distinct: dict[str, set[str]] = {c: set() for c in CATEGORICAL}
     for row in cursor.fetchall():
         # GROUPING() has a 0 bit for the one column this set groups by.
         mask = row[0]
         column_index = next(
-            i for i in range(len(categorical)) if not mask & (1 << (len(categorical) - 1 - i))
+            i for i in range(len(CATEGORICAL)) if not mask & (1 << (len(CATEGORICAL) - 1 - i))
         )
         value = row[1 + column_index]
         if value is not None and value.strip():
-            distinct[categorical[column_index]].add(value)
-    bad: dict[str, dict[str, str]] = {c: {} for c in categorical}
-    for column in categorical:
+            distinct[CATEGORICAL[column_index]].add(value)
+    return distinct
+
+
+def _bad_values(distinct: dict[str, set[str]], parsers: dict) -> dict[str, dict[str, str]]:
+    """Per column, the values the kind's parsers reject (accounts: those not in the book),
+    each with its message."""
+    bad: dict[str, dict[str, str]] = {c: {} for c in CATEGORICAL}
+    for column in CATEGORICAL:
         if column == "account":
             continue
         for raw in distinct[column]:
@@ -303,24 +348,29 @@ def _validate(cursor, kind, result: ImportResult) -> None:
     for stripped, raw in accounts.items():
         if stripped not in known:
             bad["account"][raw] = f"unknown account '{stripped}'; import it first"
+    return bad
+
+
+def _bad_value_rows(cursor, bad: dict[str, dict[str, str]]) -> list[tuple[int, str, str]]:
+    """The rows holding a rejected value (up to the reporting limit), one error per cell."""
+    errors: list[tuple[int, str, str]] = []
     if any(bad.values()):
         clauses, params = [], []
-        for column in categorical:
+        for column in CATEGORICAL:
             if bad[column]:
                 clauses.append(f"{column} = ANY(%s)")
                 params.append(list(bad[column]))
         cursor.execute(
-            f"SELECT line, {', '.join(categorical)} FROM usage_stage "
+            f"SELECT line, {', '.join(CATEGORICAL)} FROM usage_stage "
             f"WHERE {' OR '.join(clauses)} ORDER BY line LIMIT {MAX_REPORTED_ERRORS + 1}",
             params,
         )
         for row in cursor.fetchall():
-            for i, column in enumerate(categorical):
+            for i, column in enumerate(CATEGORICAL):
                 message = bad[column].get(row[1 + i])
                 if message:
                     errors.append((row[0], column, message))
-    for line, column, message in sorted(errors):
-        result.add_error(line, column, message)
+    return errors
 
 
 def _report_duplicates(cursor, result: ImportResult) -> None:

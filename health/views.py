@@ -1,47 +1,35 @@
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors as account_selectors
 from accounts.permissions import can_change_tier, can_edit_account, can_edit_health_model
 from cs_portal.http import AuthedRequest
 
 from . import aggregates, backtest, charts, selectors, services
-from .engine import SIGNAL_KEYS, SIGNAL_LABELS
+from .engine import SIGNAL_KEYS, SIGNAL_LABELS, WINDOW_DAYS, window_start
+from .forms import BACKTEST_HORIZON_DAYS, BacktestForm, DraftModelForm, HealthTabForm
 from .landing import usage_landed_through
 from .models import HealthModel, Metric
-
-# The editor's backtest: by default, as of 90 days before the newest usage day, 90 days ahead.
-BACKTEST_HORIZON_DAYS = 90
-BACKTEST_LOOKBACK_DAYS = 90  # the model reads 90 days of usage before the day it scores
-
-
-def _parse_day(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"as_of must be a date in YYYY-MM-DD form, not '{raw}'") from None
 
 
 @require_GET
 def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Health tab: score, band, overrides, the breakdown, and the charts behind them."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
-    error, as_of = "", None
-    if request.GET.get("as_of"):
-        try:
-            as_of = _parse_day(request.GET["as_of"])
-        except ValidationError as exc:
-            error = exc.messages[0]
+    form = HealthTabForm(request.GET)
+    as_of = form.cleaned_data["as_of"] if form.is_valid() else None
+    error = " ".join(form.errors.get("as_of", []))
     snapshot = selectors.account_snapshot(account=account, as_of=as_of)
     context = {
         "account": account,
@@ -55,83 +43,88 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
         "charts": {},
     }
     if snapshot is not None:
-        until = snapshot.date
-        model = snapshot.model
-        history = selectors.score_history(
-            account_ids=[account.pk], since=until - timedelta(days=89), until=until
+        burn = selectors.commit_burn_up(account=account, as_of=snapshot.date)
+        keys = _chart_keys(burn)
+        # An htmx visit gets placeholders that load each chart as it scrolls into view; a
+        # plain page load ships every figure in the one response.
+        context["lazy_charts"] = bool(request.htmx)
+        context["charts"] = (
+            dict.fromkeys(keys)
+            if request.htmx
+            else {key: _chart_figure(key, account, snapshot, burn) for key in keys}
         )
-        start = until - timedelta(days=89)
-        figs = {
-            "trend": charts.health_trend(
-                history.get(account.pk, []),
-                green_min=model.green_min,
-                yellow_min=model.yellow_min,
-                until=until,
-            ),
-            "units_product": charts.stacked_usage(
-                selectors.usage_by(
-                    account=account,
-                    metric=Metric.UNITS,
-                    dimension="product",
-                    start=start,
-                    end=until,
-                ),
-                title="Units by product",
-                y_title="Units per day",
-                until=until,
-            ),
-            "units_chain": charts.stacked_usage(
-                selectors.usage_by(
-                    account=account, metric=Metric.UNITS, dimension="chain", start=start, end=until
-                ),
-                title="Units by chain",
-                y_title="Units per day",
-                until=until,
-            ),
-            "queries": charts.usage_line(
-                selectors.usage_daily(
-                    account=account, metric=Metric.QUERIES, start=start, end=until
-                ),
-                title="Queries per day",
-                y_title="Queries",
-                until=until,
-            ),
-            "users": charts.usage_line(
-                selectors.usage_daily(
-                    account=account, metric=Metric.ACTIVE_USERS, start=start, end=until
-                ),
-                title="Active users per day",
-                y_title="Active users",
-                until=until,
-                color="#12805c",
-            ),
-        }
-        burn = selectors.commit_burn_up(account=account, as_of=until)
-        if burn is not None and burn.consumed:
-            figs["burn_up"] = charts.burn_up(burn)
-        context["charts"] = figs
         context["burn"] = burn
         context["not_applying"] = [s for s in snapshot.signals if not s["applies"]]
     status = 400 if error else 200
     return render(request, "health/account_health.html", context, status=status)
 
 
-def _weights_from(post) -> tuple[dict[str, float], dict[str, str]]:
-    weights, errors = {}, {}
-    for key in SIGNAL_KEYS:
-        raw = (post.get(f"w_{key}") or "0").strip()
-        try:
-            weights[key] = float(raw)
-        except ValueError:
-            errors[key] = f"'{raw}' is not a number"
-    return weights, errors
+CHART_KEYS = ("trend", "units_product", "units_chain", "queries", "users", "burn_up")
 
 
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int((raw or "").strip())
-    except ValueError:
-        return -1 if raw else default
+def _chart_keys(burn: selectors.BurnUp | None) -> list[str]:
+    """The charts the tab shows, in order: the burn-up only with committed units consumed."""
+    has_burn = burn is not None and bool(burn.consumed)
+    return [key for key in CHART_KEYS if key != "burn_up" or has_burn]
+
+
+def _chart_figure(key: str, account, snapshot, burn: selectors.BurnUp | None) -> dict:
+    """One of the tab's Plotly figures over the model's 90-day window ending on the snapshot."""
+    until = snapshot.date
+    start = window_start(until)
+    if key == "trend":
+        history = selectors.score_history(account_ids=[account.pk], since=start, until=until)
+        model = snapshot.model
+        return charts.health_trend(
+            history.get(account.pk, []),
+            green_min=model.green_min,
+            yellow_min=model.yellow_min,
+            until=until,
+        )
+    if key in ("units_product", "units_chain"):
+        dimension = key.removeprefix("units_")
+        return charts.stacked_usage(
+            selectors.usage_by(
+                account=account, metric=Metric.UNITS, dimension=dimension, start=start, end=until
+            ),
+            title=f"Units by {dimension}",
+            y_title="Units per day",
+            until=until,
+        )
+    if key == "queries":
+        return charts.usage_line(
+            selectors.usage_daily(account=account, metric=Metric.QUERIES, start=start, end=until),
+            title="Queries per day",
+            y_title="Queries",
+            until=until,
+        )
+    if key == "users":
+        return charts.usage_line(
+            selectors.usage_daily(
+                account=account, metric=Metric.ACTIVE_USERS, start=start, end=until
+            ),
+            title="Active users per day",
+            y_title="Active users",
+            until=until,
+            color="#12805c",
+        )
+    return charts.burn_up(burn)
+
+
+@require_GET
+def account_health_chart(request: AuthedRequest, external_id: str, key: str) -> HttpResponse:
+    """One chart of the Health tab, for the tab to load lazily (the same `as_of` as the tab)."""
+    account = account_selectors.account_detail_or_404(external_id=external_id)
+    form = HealthTabForm(request.GET)
+    as_of = form.cleaned_data["as_of"] if form.is_valid() else None
+    snapshot = selectors.account_snapshot(account=account, as_of=as_of)
+    if snapshot is None or key not in CHART_KEYS:
+        raise Http404("No such chart for this account")
+    burn = selectors.commit_burn_up(account=account, as_of=snapshot.date)
+    if key not in _chart_keys(burn):
+        raise Http404("No such chart for this account")
+    figure = _chart_figure(key, account, snapshot, burn)
+    return render(request, "health/_chart.html", {"key": key, "fig": figure})
 
 
 def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
@@ -147,10 +140,12 @@ def _model_context(request: AuthedRequest, current: HealthModel) -> dict:
     }
 
 
-def _draft_query(weights: dict[str, float], green: int, yellow: int) -> dict[str, str]:
+def _draft_query(weights: dict[str, float], green: int | None, yellow: int | None) -> dict:
     """A draft model as the backtest panel's query parameters (the editor's own field names)."""
     query = {f"w_{k}": f"{weights.get(k, 0):g}" for k in SIGNAL_KEYS}
-    query.update(green_min=str(green), yellow_min=str(yellow))
+    query.update(
+        {k: "" if v is None else str(v) for k, v in [("green_min", green), ("yellow_min", yellow)]}
+    )
     return query
 
 
@@ -163,9 +158,10 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         return render(request, "health/model.html", context)
     if not can_edit_health_model(request.user):
         raise PermissionDenied("Only a CS manager can change the health model.")
-    weights, errors = _weights_from(request.POST)
-    green = _int(request.POST.get("green_min"), current.green_min)
-    yellow = _int(request.POST.get("yellow_min"), current.yellow_min)
+    form = DraftModelForm(request.POST, current=current)
+    form.is_valid()
+    weights, errors = form.cleaned_data["weights"], form.signal_errors()
+    green, yellow = form.cleaned_data["green_min"], form.cleaned_data["yellow_min"]
     if not errors:
         try:
             services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
@@ -174,8 +170,9 @@ def health_model(request: AuthedRequest) -> HttpResponse:
     context["rows"] = [(k, SIGNAL_LABELS[k], request.POST.get(f"w_{k}", "")) for k in SIGNAL_KEYS]
     # The running total under the table; what cannot be read counts 0 there.
     context["weight_total"] = sum(w for w in weights.values() if math.isfinite(w))
-    context["green_min"], context["yellow_min"] = green, yellow
-    context["note"] = request.POST.get("note", "")
+    context["green_min"] = request.POST.get("green_min", "") if green is None else green
+    context["yellow_min"] = request.POST.get("yellow_min", "") if yellow is None else yellow
+    context["note"] = form.cleaned_data["note"]
     if errors:
         context["errors"] = errors
         template = "health/model.html#editor" if request.htmx else "health/model.html"
@@ -192,12 +189,9 @@ def health_model(request: AuthedRequest) -> HttpResponse:
         weights=weights,
         green_min=green,
         yellow_min=yellow,
-        note=request.POST.get("note", ""),
+        note=form.cleaned_data["note"],
         created_by=request.user,
     )
-    # The rescore goes through the recompute outbox, never inside this request (a whole book
-    # takes seconds to minutes); inline (no worker) it runs as the request commits.
-    services.recompute_request(account_ids=None, reason=f"health model v{model.version}")
     if services.tasks_inline():
         messages.success(request, f"Saved health model v{model.version} and rescored the book.")
     else:
@@ -207,9 +201,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
             "background (scores update within a minute).",
         )
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = request.path
-        return response
+        return HttpResponseClientRedirect(request.path, status=204)
     return redirect("health_model")
 
 
@@ -230,33 +222,22 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
         "empty": "",
         "ready": True,
     }
-    raw_day, raw_horizon = request.GET.get("as_of", ""), request.GET.get("horizon", "")
-    if raw_horizon.strip():
-        try:
-            panel["horizon"] = int(raw_horizon.strip())
-        except ValueError:
-            panel["error"] = f"The horizon must be a whole number of days, not '{raw_horizon}'."
-    if raw_day.strip() and not panel["error"]:
-        try:
-            panel["as_of"] = _parse_day(raw_day.strip())
-        except ValidationError:
-            panel["error"] = f"The as-of date must be a date in YYYY-MM-DD form, not '{raw_day}'."
+    window = BacktestForm(request.GET)
+    if window.is_valid():
+        panel["horizon"] = window.cleaned_data["horizon"]
+        panel["as_of"] = window.cleaned_data["as_of"] or panel["as_of"]
+    panel["error"] = window.first_error()
     horizon = panel["horizon"]
-    if not panel["error"] and not (
-        backtest.MIN_HORIZON_DAYS <= horizon <= backtest.MAX_HORIZON_DAYS
-    ):
-        panel["error"] = (
-            f"The horizon must be {backtest.MIN_HORIZON_DAYS} to {backtest.MAX_HORIZON_DAYS} "
-            f"days (the outcome looks at its last {backtest.DORMANT_WINDOW_DAYS}), not {horizon}."
-        )
 
     # The draft: the weights and thresholds the manager previewed; the current model if none.
     weights = {k: float(current.weights.get(k, 0)) for k in SIGNAL_KEYS}
     green, yellow = current.green_min, current.yellow_min
     if any(f"w_{k}" in request.GET for k in SIGNAL_KEYS):
-        weights, errors = _weights_from(request.GET)
-        green = _int(request.GET.get("green_min"), current.green_min)
-        yellow = _int(request.GET.get("yellow_min"), current.yellow_min)
+        draft_form = DraftModelForm(request.GET, current=current)
+        draft_form.is_valid()
+        weights, errors = draft_form.cleaned_data["weights"], draft_form.signal_errors()
+        green = draft_form.cleaned_data["green_min"]
+        yellow = draft_form.cleaned_data["yellow_min"]
         if not errors:
             try:
                 services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
@@ -303,7 +284,7 @@ def _backtest_panel(request: AuthedRequest, current: HealthModel) -> dict:
 
     # The model reads the 90 days up to and including the day it scores.
     seen = (as_of - first).days + 1
-    if seen < BACKTEST_LOOKBACK_DAYS:
+    if seen < WINDOW_DAYS:
         panel["short_lookback"] = seen
     now = backtest.backtest_model_run(as_of=as_of, horizon_days=horizon, model=current)
     panel["current"] = now

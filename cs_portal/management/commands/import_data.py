@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from cs_portal.imports import all_kinds, get_kind, run_import
 
@@ -26,8 +27,6 @@ class Command(BaseCommand):
             nonlocal bar
             if not self.stdout.isatty():
                 return
-            from tqdm import tqdm
-
             if bar is None or bar.desc != phase:
                 if bar is not None:
                     bar.close()

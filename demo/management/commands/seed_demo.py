@@ -38,7 +38,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Account, Role, User
+from accounts.models import Account, Contact, Contract, Role, Touchpoint, User
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
 from demo import book as demo
@@ -47,7 +47,7 @@ from demo import usage as health_demo
 from demo.success import demo_success_seed
 from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
-from health.models import HealthSnapshot, Incident
+from health.models import HealthSnapshot, Incident, UsageFact
 from health.services import health_backfill, last_complete_day
 from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, Play
@@ -56,13 +56,8 @@ ANCHOR_LABEL = "seed_demo anchor="
 PINNED = " pinned"
 BACKFILL_DAYS = 90
 ALERT_CATCH_UP_DAYS = 30
-ANALYZE_TABLES = (
-    "accounts_account",
-    "accounts_contract",
-    "accounts_contact",
-    "accounts_touchpoint",
-    "health_incident",
-    "health_usagefact",
+ANALYZE_TABLES = tuple(
+    model._meta.db_table for model in (Account, Contract, Contact, Touchpoint, Incident, UsageFact)
 )
 
 
