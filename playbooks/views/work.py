@@ -15,13 +15,27 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
-from accounts.permissions import can_change_tier, can_edit_account
+from accounts.permissions import can_change_tier, can_edit_account, can_edit_playbooks
+from cs_portal.clock import today
 from cs_portal.http import AuthedRequest
 from cs_portal.params import whole_number
 from health.selectors import account_snapshot
-
-from . import plays
-from .models import OwnerRule, Playbook, PlayStatus, TaskStatus
+from playbooks.models import OwnerRule, Playbook, PlayStatus, TaskStatus
+from playbooks.plays import selectors as play_selectors
+from playbooks.plays import services as play_services
+from playbooks.plays.rules import StepInput, tasks_with_days, trigger_help
+from playbooks.plays.selectors import (
+    WorkFilterError,
+    playbook_by_key,
+    playbooks_list,
+    playbooks_startable,
+    task_for_work,
+    work_owner_parse,
+    work_view,
+)
+from playbooks.plays.services import (
+    playbook_save,
+)
 
 STEP_ROWS_NEW = 3  # empty step rows a new playbook starts with
 
@@ -32,11 +46,11 @@ STEP_ROWS_NEW = 3  # empty step rows a new playbook starts with
 def _work_context(request: AuthedRequest, owner_raw: str | None, **extra) -> tuple[dict, str]:
     error = ""
     try:
-        owner, subject = plays.work_owner_parse(owner_raw, user=request.user)
-    except plays.WorkFilterError as exc:
+        owner, subject = work_owner_parse(owner_raw, user=request.user)
+    except WorkFilterError as exc:
         error = str(exc)
-        owner, subject = plays.work_owner_parse("", user=request.user)
-    work = plays.work_view(user=request.user, owner=owner, subject=subject)
+        owner, subject = work_owner_parse("", user=request.user)
+    work = work_view(user=request.user, owner=owner, subject=subject)
     context = {
         "work": work,
         "error": error,
@@ -57,7 +71,7 @@ def my_work(request: AuthedRequest) -> HttpResponse:
 
 
 def _task_or_404(task_id: int):
-    task = plays.task_for_work(task_id=task_id)
+    task = task_for_work(task_id=task_id)
     if task is None:
         raise Http404("No such task")
     return task
@@ -95,7 +109,7 @@ def _flash(request: AuthedRequest, notice: str, error: str) -> None:
 def task_complete(request: AuthedRequest, task_id: int) -> HttpResponse:
     """Tick a task off (idempotent); the last task of a play finishes the play."""
     task = _task_or_404(task_id)
-    done = plays.task_complete(task=task, user=request.user)
+    done = play_services.task_complete(task=task, user=request.user)
     notice = f"Done: {task.title}" if done else f"Already done: {task.title}"
     if not done and task.status == TaskStatus.CANCELLED:
         notice = f"Not needed any more: {task.title} (its play closed when the condition cleared)."
@@ -111,7 +125,7 @@ def task_claim(request: AuthedRequest, task_id: int) -> HttpResponse:
     """Take a pooled task, and with it its play, into your own queue."""
     task = _task_or_404(task_id)
     try:
-        claimed = plays.task_claim(task=task, user=request.user)
+        claimed = play_services.task_claim(task=task, user=request.user)
     except ValidationError as exc:
         return _after_task(request, task, "", error=exc.messages[0], status=409)
     notice = (
@@ -127,7 +141,7 @@ def task_claim(request: AuthedRequest, task_id: int) -> HttpResponse:
 
 def _plays_context(request: AuthedRequest, account: Account, **extra) -> dict:
     can_edit = can_edit_account(request.user, account)
-    all_plays = list(plays.account_plays(account=account))
+    all_plays = list(play_selectors.account_plays(account=account))
     context = {
         "account": account,
         "snapshot": account_snapshot(account=account),
@@ -136,14 +150,14 @@ def _plays_context(request: AuthedRequest, account: Account, **extra) -> dict:
         "can_change_tier": can_change_tier(request.user),
         "open_plays": [p for p in all_plays if p.status == PlayStatus.OPEN],
         "finished_plays": [p for p in all_plays if p.status != PlayStatus.OPEN],
-        "startable": plays.playbooks_startable(account=account) if can_edit else [],
-        "today": plays.today(),
+        "startable": playbooks_startable(account=account) if can_edit else [],
+        "today": today(),
         "notice": "",
         "action_error": "",
         "start_error": "",
     }
     for play in all_plays:
-        tasks = plays.tasks_with_days(list(play.tasks.all()), on=context["today"])
+        tasks = tasks_with_days(list(play.tasks.all()), on=context["today"])
         play.done_count = sum(t.status == "done" for t in tasks)
         play.task_count = len(tasks)
     context.update(extra)
@@ -192,7 +206,7 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
         )
         return _plays_answer(request, account, start_error=error, status=422)
     try:
-        play = plays.play_start(account=account, playbook=playbook, started_by=request.user)
+        play = play_services.play_start(account=account, playbook=playbook, started_by=request.user)
     except ValidationError as exc:
         return _plays_answer(request, account, start_error=exc.messages[0], status=422)
     who = play.owner.display_name if play.owner else f"the {play.pool} pool"
@@ -207,7 +221,7 @@ def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpR
     if play is None:
         raise Http404("No such play on this account")
     play.account = account
-    cancelled = plays.play_cancel(play=play, user=request.user)
+    cancelled = play_services.play_cancel(play=play, user=request.user)
     notice = (
         f"Cancelled “{play.playbook.name}”."
         if cancelled
@@ -226,15 +240,15 @@ def playbook_list(request: AuthedRequest) -> HttpResponse:
         request,
         "playbooks/playbook_list.html",
         {
-            "playbooks": plays.playbooks_list(),
-            "can_edit": plays.can_edit_playbooks(request.user),
+            "playbooks": playbooks_list(),
+            "can_edit": can_edit_playbooks(request.user),
         },
     )
 
 
 def _form_values(post) -> dict:
     steps = [
-        plays.StepInput(title=t or "", detail=d or "", due_days=n or "")
+        StepInput(title=t or "", detail=d or "", due_days=n or "")
         for t, d, n in zip_longest(
             post.getlist("step_title"), post.getlist("step_detail"), post.getlist("step_due")
         )
@@ -261,7 +275,7 @@ def _values_of(playbook: Playbook) -> dict:
         "owner_rule": playbook.owner_rule,
         "active": playbook.active,
         "steps": [
-            plays.StepInput(title=s.title, detail=s.detail, due_days=s.due_days)
+            StepInput(title=s.title, detail=s.detail, due_days=s.due_days)
             for s in playbook.steps.all()
         ],
     }
@@ -282,10 +296,10 @@ def _editor(
         "values": values,
         "errors": errors or {},
         "saved": saved,
-        "can_edit": plays.can_edit_playbooks(request.user),
+        "can_edit": can_edit_playbooks(request.user),
         "owner_rules": OwnerRule.choices,
         "tier_choices": [("1", "Tier 1"), ("2", "Tier 2"), ("3", "Tier 3")],
-        "trigger_help": plays.trigger_help(),
+        "trigger_help": trigger_help(),
         "action": (
             reverse("playbook_edit", args=[playbook.key])
             if playbook
@@ -297,12 +311,12 @@ def _editor(
 
 
 def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpResponse:
-    if not plays.can_edit_playbooks(request.user):
+    if not can_edit_playbooks(request.user):
         raise PermissionDenied("Only a CS manager can change playbooks.")
     values = _form_values(request.POST)
     action = request.POST.get("action", "save")
     if action == "add_step":
-        values["steps"].append(plays.StepInput(title=""))
+        values["steps"].append(StepInput(title=""))
         return _editor(request, playbook, values, fragment=request.htmx)
     if action.startswith("remove:"):
         index = action.removeprefix("remove:")
@@ -311,7 +325,7 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
             del values["steps"][number]
         return _editor(request, playbook, values, fragment=request.htmx)
     try:
-        saved = plays.playbook_save(
+        saved = playbook_save(
             playbook=playbook,
             key=values["key"],
             name=values["name"],
@@ -327,7 +341,7 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
             request, playbook, values, errors=exc.message_dict, status=422, fragment=request.htmx
         )
     if request.htmx and playbook is not None:
-        saved = plays.playbook_by_key(key=saved.key)
+        saved = playbook_by_key(key=saved.key)
         return _editor(request, saved, _values_of(saved), saved=True, fragment=True)
     messages.success(request, f"Saved “{saved.name}”. Plays started from now on use it.")
     if request.htmx:
@@ -341,7 +355,7 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
 def playbook_edit(request: AuthedRequest, key: str) -> HttpResponse:
     """One playbook template; managers edit it (name, trigger, tiers, owner rule, active,
     steps), everyone else reads it."""
-    playbook = plays.playbook_by_key(key=key)
+    playbook = playbook_by_key(key=key)
     if playbook is None:
         raise Http404("No playbook with that key")
     if request.method == "POST":
@@ -352,7 +366,7 @@ def playbook_edit(request: AuthedRequest, key: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def playbook_create(request: AuthedRequest) -> HttpResponse:
     """A new playbook template (managers)."""
-    if not plays.can_edit_playbooks(request.user):
+    if not can_edit_playbooks(request.user):
         raise PermissionDenied("Only a CS manager can create playbooks.")
     if request.method == "POST":
         return _editor_post(request, None)
@@ -364,6 +378,6 @@ def playbook_create(request: AuthedRequest) -> HttpResponse:
         "tiers": [],
         "owner_rule": OwnerRule.CSM,
         "active": True,
-        "steps": [plays.StepInput(title="") for _ in range(STEP_ROWS_NEW)],
+        "steps": [StepInput(title="") for _ in range(STEP_ROWS_NEW)],
     }
     return _editor(request, None, values)

@@ -1,15 +1,11 @@
-"""Fixtures for the plays, My work, playbook editor and plays API tests (imported by those
-modules): the default library, alerts as alerts_raise stores them, tasks and plays by hand."""
+"""Rows for the plays, My work, playbook editor and plays API tests: alerts as alerts_raise
+stores them, playbooks, tasks and plays by hand, and the default sharp-drop steps."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
-from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertKind, Play, Playbook, PlaybookStep, Task
-from tests.factories import AccountFactory
 
 SHARP_DROP_TITLES = [
     "Call the data engineer: is a pipeline broken, paused or being rebuilt in-house?",
@@ -18,27 +14,6 @@ SHARP_DROP_TITLES = [
     "Confirm usage is back to its 28-day level or agree a recovery plan",
 ]
 SHARP_DROP_DAYS = [0, 1, 2, 7]
-
-
-@pytest.fixture
-def library(db) -> dict[str, Playbook]:
-    """The default playbook library, by key."""
-    playbooks_load_defaults()
-    return {b.key: b for b in Playbook.objects.all()}
-
-
-@pytest.fixture
-def digital(db):
-    """A tier-3 self-serve account with no CSM."""
-    return AccountFactory(
-        external_id="tinybyte", name="Tinybyte Labs", tier=3, segment="self_serve"
-    )
-
-
-@pytest.fixture
-def strategic(alice):
-    """Alice's tier-1 account."""
-    return AccountFactory(external_id="northwind", name="Northwind Payments", tier=1, csm=alice)
 
 
 _seq = iter(range(1, 10**6))

@@ -1,62 +1,16 @@
-"""Fixtures for the alert, delivery and inbox tests (imported by those modules).
-
-`slack_server` is a real HTTP server on 127.0.0.1 standing in for a Slack incoming webhook: it
-records every request and answers per a plan (a status code, or a sleep past the client's
-timeout), so retries and failures run through the real socket path of slack_sdk.
-"""
+"""Rows for the alert, delivery and inbox tests: snapshots and alerts as a recompute and
+alerts_raise store them, and an email backend whose SMTP server refuses Bob."""
 
 from __future__ import annotations
 
 import smtplib
-from dataclasses import dataclass
 from datetime import timedelta
 
-import pytest
 from django.core.mail.backends.locmem import EmailBackend
 
 from health.models import HealthSnapshot
 from health.services import health_model_current
 from playbooks.models import Alert, AlertKind
-from tests.conftest import celery_inline
-from tests.recording_server import RecordingServer, serving
-
-
-@pytest.fixture
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager.
-
-    Errors do not propagate out of eager tasks here, so a task's retries run inline one after
-    the other (with propagation on, Celery raises its Retry signal to the caller instead)."""
-    with celery_inline(propagate=False):
-        yield
-
-
-@dataclass
-class FakeSlack(RecordingServer):
-    """What the fake Slack received, and how it answers the next requests."""
-
-    path: str = "/services/T000/B000/XXXX"
-    ok_body: bytes = b"ok"
-    error_body: bytes = b"internal_error"
-
-    @property
-    def bodies(self) -> list[dict]:
-        return [r["json"] for r in self.requests]
-
-
-@pytest.fixture
-def slack_server():
-    with serving(FakeSlack()) as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack(slack_server, settings, eager_celery):
-    """Slack configured to the fake server, with a short timeout so timeouts are quick."""
-    settings.SLACK_WEBHOOK_URL = slack_server.url
-    settings.ALERT_HTTP_TIMEOUT = 0.5
-    settings.SITE_URL = "https://portal.example"
-    return slack_server
 
 
 class FailingForBobBackend(EmailBackend):

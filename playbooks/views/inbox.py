@@ -20,12 +20,29 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import is_csm, sees_whole_team
-from accounts.selectors import csm_choices, today
+from accounts.selectors import csm_choices
+from cs_portal.clock import today
 from cs_portal.http import AuthedRequest
-
-from . import inbox as selectors
-from . import lifecycle
-from .models import Alert, AlertKind, AlertStatus
+from playbooks.alerts import services as alert_services
+from playbooks.alerts.rules import (
+    SNOOZE_CHOICES,
+    SNOOZE_MAX_DAYS,
+    can_work_alert,
+    snooze_until_parse,
+)
+from playbooks.inbox.selectors import (
+    STATUS_CHOICES,
+    InboxFilterError,
+    InboxFilters,
+    inbox_alerts,
+    inbox_filters_default,
+    inbox_filters_parse,
+    inbox_status_counts,
+    inbox_unread_count,
+    inbox_unread_in_view,
+)
+from playbooks.inbox.services import alert_mark_read, alerts_mark_read
+from playbooks.models import Alert, AlertKind, AlertStatus
 
 INBOX_PAGE_SIZE = 50
 
@@ -33,7 +50,7 @@ INBOX_PAGE_SIZE = 50
 def _for_row(user, alert: Alert, on) -> Alert:
     """What the row shows beyond the alert itself: its status as read today and whether this
     person may act on it."""
-    alert.can_mark = selectors.can_work_alert(user, alert)
+    alert.can_mark = can_work_alert(user, alert)
     alert.shown_status = alert.status_on(on)
     alert.unread = alert.shown_status != AlertStatus.RESOLVED and (
         alert.read_at is None or alert.status != alert.shown_status
@@ -44,13 +61,13 @@ def _for_row(user, alert: Alert, on) -> Alert:
 def _row_context(on) -> dict:
     return {
         "today": on,
-        "snooze_choices": lifecycle.SNOOZE_CHOICES,
+        "snooze_choices": SNOOZE_CHOICES,
         "snooze_min": on + timedelta(days=1),
-        "snooze_max": on + timedelta(days=lifecycle.SNOOZE_MAX_DAYS),
+        "snooze_max": on + timedelta(days=SNOOZE_MAX_DAYS),
     }
 
 
-def _status_links(filters: selectors.InboxFilters, counts: dict[str, int]) -> list[dict]:
+def _status_links(filters: InboxFilters, counts: dict[str, int]) -> list[dict]:
     return [
         {
             "value": value,
@@ -59,30 +76,30 @@ def _status_links(filters: selectors.InboxFilters, counts: dict[str, int]) -> li
             "href": "?" + filters.as_query(status=value, page=1),
             "current": filters.status == value,
         }
-        for value, label in selectors.STATUS_CHOICES
+        for value, label in STATUS_CHOICES
         if value in ("open", "acknowledged", "snoozed", "resolved")
     ]
 
 
-def _context(request: AuthedRequest, filters: selectors.InboxFilters, error: str = "") -> dict:
+def _context(request: AuthedRequest, filters: InboxFilters, error: str = "") -> dict:
     user = request.user
     on = today()
-    paginator = Paginator(selectors.inbox_alerts(user=user, filters=filters), INBOX_PAGE_SIZE)
+    paginator = Paginator(inbox_alerts(user=user, filters=filters), INBOX_PAGE_SIZE)
     page = paginator.get_page(filters.page)
     filters.page = page.number
     for alert in page.object_list:
         _for_row(user, alert, on)
     everyone = sees_whole_team(user)
-    counts = selectors.inbox_status_counts(user=user, filters=filters)
+    counts = inbox_status_counts(user=user, filters=filters)
     return {
         **_row_context(on),
         "filters": filters,
         "error": error,
         "page": page,
-        "unread_in_view": selectors.inbox_unread_in_view(user=user, filters=filters),
+        "unread_in_view": inbox_unread_in_view(user=user, filters=filters),
         "status_links": _status_links(filters, counts),
         "status_counts": counts,
-        "status_filter_choices": [c for c in selectors.STATUS_CHOICES if c[0]],
+        "status_filter_choices": [c for c in STATUS_CHOICES if c[0]],
         "snoozed_query": filters.as_query(status="snoozed", page=1),
         "resolved_query": filters.as_query(status="resolved", page=1),
         "kinds": AlertKind.choices,
@@ -107,7 +124,7 @@ def _badge(request: AuthedRequest) -> str:
     return render_to_string(
         "playbooks/alerts_badge.html",
         {
-            "inbox_unread": selectors.inbox_unread_count(user=request.user),
+            "inbox_unread": inbox_unread_count(user=request.user),
             "oob": True,
         },
         request=request,
@@ -121,21 +138,21 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     queue) and unread. Bad filters answer 400 with the message and the default view."""
     error = ""
     try:
-        filters = selectors.inbox_filters_parse(request.GET, user=request.user)
-    except selectors.InboxFilterError as exc:
+        filters = inbox_filters_parse(request.GET, user=request.user)
+    except InboxFilterError as exc:
         error = str(exc)
-        filters = selectors.inbox_filters_default(user=request.user)
+        filters = inbox_filters_default(user=request.user)
     context = _context(request, filters, error)
     template = "playbooks/inbox.html#results" if request.htmx else "playbooks/inbox.html"
     return render(request, template, context, status=400 if error else 200)
 
 
-def _page_filters(request: AuthedRequest) -> selectors.InboxFilters:
+def _page_filters(request: AuthedRequest) -> InboxFilters:
     """The filters of the page a button was on (they ride along in the form's URL)."""
     try:
-        return selectors.inbox_filters_parse(request.GET, user=request.user)
-    except (selectors.InboxFilterError, PermissionDenied):
-        return selectors.inbox_filters_default(user=request.user)
+        return inbox_filters_parse(request.GET, user=request.user)
+    except (InboxFilterError, PermissionDenied):
+        return inbox_filters_default(user=request.user)
 
 
 def _alert_or_404(pk: int) -> Alert:
@@ -157,11 +174,11 @@ def _answer(
         query = filters.as_query() if request.GET else ""
         return redirect(reverse("inbox") + (f"?{query}" if query else ""))
     on = today()
-    alert = selectors.inbox_alerts(
-        user=request.user, filters=selectors.InboxFilters(owner="all", status="all")
-    ).get(pk=pk)
+    alert = inbox_alerts(user=request.user, filters=InboxFilters(owner="all", status="all")).get(
+        pk=pk
+    )
     _for_row(request.user, alert, on)
-    counts = selectors.inbox_status_counts(user=request.user, filters=filters)
+    counts = inbox_status_counts(user=request.user, filters=filters)
     context = {
         **_row_context(on),
         "alert": alert,
@@ -169,7 +186,7 @@ def _answer(
         "query": filters.as_query(page=1),
         "row_notice": notice,
         "row_error": error,
-        "unread_in_view": selectors.inbox_unread_in_view(user=request.user, filters=filters),
+        "unread_in_view": inbox_unread_in_view(user=request.user, filters=filters),
         "status_links": _status_links(filters, counts),
         "oob": True,
     }
@@ -184,7 +201,7 @@ def _answer(
 def alert_read(request: AuthedRequest, pk: int) -> HttpResponse:
     """Mark one alert read: the owner, any CSM for a pooled alert, or a manager (else 403)."""
     alert = _alert_or_404(pk)
-    selectors.alert_mark_read(alert=alert, user=request.user)
+    alert_mark_read(alert=alert, user=request.user)
     return _answer(request, pk)
 
 
@@ -193,7 +210,7 @@ def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
     """Acknowledge one alert (someone is on it); who may: as for marking read (else 403)."""
     alert = _alert_or_404(pk)
     try:
-        changed = lifecycle.alert_acknowledge(alert=alert, user=request.user)
+        changed = alert_services.alert_acknowledge(alert=alert, user=request.user)
     except ValidationError as exc:
         return _answer(request, pk, error=exc.messages[0], status=409)
     notice = "Acknowledged." if changed else "Already acknowledged."
@@ -205,15 +222,15 @@ def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
     """Snooze one alert for `days` (1, 3, 7) or `until` a date; it reads as open again on that
     day. A bad or past date answers 422 with the message in the row."""
     alert = _alert_or_404(pk)
-    if not selectors.can_work_alert(request.user, alert):
+    if not can_work_alert(request.user, alert):
         raise PermissionDenied(
             "This alert belongs to another CSM; only they or a CS manager can snooze it."
         )
     try:
-        until = lifecycle.snooze_until_parse(
+        until = snooze_until_parse(
             request.POST.get("days", ""), request.POST.get("until", ""), on=today()
         )
-        lifecycle.alert_snooze(alert=alert, user=request.user, until=until)
+        alert_services.alert_snooze(alert=alert, user=request.user, until=until)
     except ValidationError as exc:
         status = 409 if alert.status == AlertStatus.RESOLVED else 422
         return _answer(request, pk, error=exc.messages[0], status=status)
@@ -226,7 +243,7 @@ def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
     """Undo an acknowledgement or a snooze."""
     alert = _alert_or_404(pk)
     try:
-        changed = lifecycle.alert_reopen(alert=alert, user=request.user)
+        changed = alert_services.alert_reopen(alert=alert, user=request.user)
     except ValidationError as exc:
         return _answer(request, pk, error=exc.messages[0], status=409)
     notice = "Reopened." if changed else "Already open."
@@ -237,19 +254,19 @@ def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
 def alerts_read_all(request: AuthedRequest) -> HttpResponse:
     """Mark every unread alert in view read (the filters posted with the button)."""
     try:
-        filters = selectors.inbox_filters_parse(request.POST, user=request.user)
-    except selectors.InboxFilterError as exc:
+        filters = inbox_filters_parse(request.POST, user=request.user)
+    except InboxFilterError as exc:
         if request.htmx:
             return render(
                 request,
                 "playbooks/inbox.html#results",
-                _context(request, selectors.inbox_filters_default(user=request.user), str(exc)),
+                _context(request, inbox_filters_default(user=request.user), str(exc)),
                 status=400,
             )
         messages.error(request, str(exc))
         return redirect("inbox")
     filters.page = 1
-    changed = selectors.alerts_mark_read(user=request.user, filters=filters)
+    changed = alerts_mark_read(user=request.user, filters=filters)
     note = f"Marked {changed} alert{'s' if changed != 1 else ''} read."
     if not request.htmx:
         messages.success(request, note)

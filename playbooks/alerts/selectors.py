@@ -1,44 +1,29 @@
-"""Raise alerts from the day's snapshots: one alert per threshold crossing, never repeated.
-
-Called right after a recompute has stored its snapshots. Each alert's `key` names the crossing
-(the day it happened, the renewal or contract period it belongs to), and (account, kind, key)
-is unique, so recomputing the same day, a retried task or a second worker cannot raise it
-twice. Backfills of past days raise nothing: an alert is news, not history.
-"""
+"""Reads behind raising and resolving alerts: the day's crossings, the snapshots to judge by."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import (
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 
 from accounts.models import Account, Contract
 from accounts.selectors import accounts_with_commercials
 from health.models import HealthSnapshot
+from playbooks.models import Alert, AlertKind, Milestone
 
-from .models import Alert, AlertKind, AlertStatus, Milestone
-
-log = logging.getLogger(__name__)
-
-SCORE_DROP_POINTS = 15
-RENEWAL_WINDOW_DAYS = 90
-COMMIT_THRESHOLDS = (0.7, 0.9)
-SPIKE_RATIO = 5.0
-LIVE_DAYS = 2  # recomputes of the last complete day (or the one before) raise alerts
-
-
-@dataclass
-class Candidate:
-    account_id: int
-    kind: str
-    key: str
-    title: str
-    detail: str
-    data: dict
-    owner_id: int | None
+from .rules import (
+    COMMIT_THRESHOLDS,
+    RENEWAL_WINDOW_DAYS,
+    SCORE_DROP_POINTS,
+    SPIKE_RATIO,
+    Candidate,
+    _Day,
+)
 
 
 def _by_day(days: list[date], ids: list[int] | None, *fields: str) -> dict[date, dict[int, tuple]]:
@@ -239,140 +224,33 @@ def alert_candidates(
     return out
 
 
-def alerts_raise(
-    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
-) -> list[Alert]:
-    """Create the alerts for the day's crossings that do not exist yet; start their plays and
-    queue their delivery after commit. Returns the new alerts.
-
-    A crossing whose alert was resolved (its condition had cleared) and that holds again is
-    reopened rather than raised twice: open and unread again, with today's numbers, and its
-    plays start again if none is running (its deliveries went out the first time).
-
-    With `since_days` (e.g. 30 after a first backfill) the day is compared with the snapshot
-    that far back, so conditions that began inside the window and still hold are raised once.
-    """
-    from health.services import last_complete_day
-
-    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
-        return []
-    candidates = alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
-    if not candidates:
-        return []
-    existing = _existing(candidates, account_ids)
-    reopened = _alerts_reopen(candidates, existing, as_of=as_of)
-    created = _alerts_create(candidates, set(existing), as_of=as_of)
-    if created or reopened:
-        from .plays import plays_start_for_alerts
-
-        plays_start_for_alerts(created + reopened)
-    if created:
-        from .delivery import deliveries_enqueue
-
-        ids = [a.pk for a in created]
-        transaction.on_commit(lambda: deliveries_enqueue(ids))
-        log.info("raised %d alerts as of %s", len(created), as_of)
-    if reopened:
-        log.info("reopened %d alerts as of %s: their condition holds again", len(reopened), as_of)
-    return created
-
-
-def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date) -> list[Alert]:
-    """Insert the candidates that are not alerts yet (`seen`: the keys that exist); returns the
-    alerts this call created.
-
-    Most crossings on a recompute were raised before (a commit threshold holds all period), so
-    one read of the existing keys leaves only the new ones, inserted in one statement. If that
-    insert meets an alert another worker raised a moment ago, the new ones are taken one by one
-    instead, each skipping the alerts that exist by then.
-    """
-    fresh = []
-    for c in candidates:
-        if (c.account_id, c.kind, c.key) not in seen:
-            seen.add((c.account_id, c.kind, c.key))
-            fresh.append(c)
-    if not fresh:
-        return []
-    try:
-        with transaction.atomic():
-            return Alert.objects.bulk_create(
-                [
-                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **_values(c, as_of))
-                    for c in fresh
-                ]
+def _days(as_of: date, live: QuerySet[Alert], kinds: set[str]) -> dict[int, _Day]:
+    """The day's snapshot of every account with a live alert, plus the latest contract end
+    (renewal alerts) and the milestones (onboarding alerts): at most three queries."""
+    scope = live.values("account_id")
+    days = {
+        account_id: _Day(score, band, {o["key"] for o in overrides or []}, facts or {})
+        for account_id, score, band, overrides, facts in HealthSnapshot.objects.filter(
+            date=as_of, account_id__in=scope
+        ).values_list("account_id", "score", "band", "overrides", "facts")
+    }
+    if AlertKind.RENEWAL_RISK in kinds:
+        for account_id, last_end in (
+            Contract.objects.filter(
+                account_id__in=live.filter(kind=AlertKind.RENEWAL_RISK).values("account_id")
             )
-    except IntegrityError:
-        pass
-    created = []
-    for c in fresh:
-        try:
-            with transaction.atomic():
-                alert, new = Alert.objects.get_or_create(
-                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=_values(c, as_of)
-                )
-        except IntegrityError:  # another worker raised it a moment ago
-            continue
-        if new:
-            created.append(alert)
-    return created
-
-
-def _alerts_reopen(
-    candidates: list[Candidate], existing: dict[tuple, tuple[int, str]], *, as_of: date
-) -> list[Alert]:
-    """Reopen the resolved alerts whose crossing holds again (one read, one batched update)."""
-    wanted: dict[int, Candidate] = {}
-    for c in candidates:
-        pk, status = existing.get((c.account_id, c.kind, c.key), (None, ""))
-        if status == AlertStatus.RESOLVED:
-            wanted[pk] = c
-    if not wanted:
-        return []
-    # Resolved by a later day's snapshot: a late recompute of an earlier day does not undo it.
-    alerts = list(
-        Alert.objects.filter(pk__in=wanted, status=AlertStatus.RESOLVED, resolved_as_of__lte=as_of)
-    )
-    if not alerts:
-        return []
-    for alert in alerts:
-        for name, value in (_values(wanted[alert.pk], as_of) | REOPENED).items():
-            setattr(alert, name, value)
-    Alert.objects.bulk_update(alerts, list(_values(wanted[alerts[0].pk], as_of) | REOPENED), 500)
-    return alerts
-
-
-# What reopening an alert clears: it reads as news again.
-REOPENED = {
-    "status": AlertStatus.OPEN,
-    "read_at": None,
-    "acknowledged_by": None,
-    "acknowledged_at": None,
-    "snoozed_until": None,
-    "snoozed_by": None,
-    "snoozed_at": None,
-    "resolved_at": None,
-    "resolved_as_of": None,
-    "resolved_reason": "",
-}
-
-
-def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> dict[tuple, tuple]:
-    """(account, kind, key) → (id, status) of the candidates' alerts that exist already (read by
-    key: for the whole book an IN list of every account would cost more than it saves)."""
-    qs = Alert.objects.filter(key__in={c.key for c in candidates})
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=account_ids)
-    return {
-        (a, kind, key): (pk, status)
-        for pk, a, kind, key, status in qs.values_list("pk", "account_id", "kind", "key", "status")
-    }
-
-
-def _values(c: Candidate, as_of: date) -> dict:
-    return {
-        "as_of": as_of,
-        "title": c.title[:200],
-        "detail": c.detail,
-        "data": c.data,
-        "owner_id": c.owner_id,
-    }
+            .values("account_id")
+            .annotate(last_end=Max("end"))
+            .values_list("account_id", "last_end")
+        ):
+            if account_id in days:
+                days[account_id].last_end = last_end
+    if AlertKind.ONBOARDING_OVERDUE in kinds:
+        for account_id, key, completed_on in Milestone.objects.filter(
+            account_id__in=live.filter(kind=AlertKind.ONBOARDING_OVERDUE).values("account_id")
+        ).values_list("account_id", "key", "completed_on"):
+            if account_id in days:
+                if days[account_id].milestones is None:
+                    days[account_id].milestones = {}
+                days[account_id].milestones[key] = completed_on
+    return days

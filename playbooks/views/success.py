@@ -16,12 +16,25 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.permissions import can_change_tier, can_edit_account
+from cs_portal import clock
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string, whole_number
 from health.selectors import account_snapshot
-
-from . import nudges, success, tiering
-from .models import DeliveryStatus, Milestone, Nudge, SuccessPlan, TierSuggestion
+from playbooks.models import DeliveryStatus, Milestone, Nudge, SuccessPlan, TierSuggestion
+from playbooks.nudges.selectors import nudges_list
+from playbooks.success import services as success_services
+from playbooks.success.rules import CURRENCIES, SUCCESS_FIELDS, TTV_MILESTONE, roi_baseline
+from playbooks.success.selectors import (
+    account_milestones,
+    account_ttv,
+    first_contract_start,
+    ttv_median_by_tier,
+)
+from playbooks.success.services import milestones_plan, success_plan_save
+from playbooks.tiering import selectors as tiering_selectors
+from playbooks.tiering import services as tiering_services
+from playbooks.tiering.rules import DIRECTIONS, evidence_lines
+from playbooks.tiering.selectors import tier_decided
 
 NUDGES_PER_PAGE = 50
 PLAN_LABELS = {
@@ -45,7 +58,7 @@ def _vary(response: HttpResponse) -> HttpResponse:
 
 
 def _success_context(request: AuthedRequest, account: Account, **extra) -> dict:
-    today = account_selectors.today()
+    today = clock.today()
     plan = SuccessPlan.objects.filter(account=account).first()
     context = {
         "account": account,
@@ -54,13 +67,13 @@ def _success_context(request: AuthedRequest, account: Account, **extra) -> dict:
         "can_edit": can_edit_account(request.user, account),
         "can_change_tier": can_change_tier(request.user),
         "plan": plan,
-        "roi": success.roi_baseline(plan),
-        "milestones": success.account_milestones(account=account, today=today),
-        "ttv": success.account_ttv(account=account, today=today),
-        "ttv_milestone": success.TTV_MILESTONE.label,
-        "ttv_medians": success.ttv_median_by_tier(),
+        "roi": roi_baseline(plan),
+        "milestones": account_milestones(account=account, today=today),
+        "ttv": account_ttv(account=account, today=today),
+        "ttv_milestone": TTV_MILESTONE.label,
+        "ttv_medians": ttv_median_by_tier(),
         "statuses": SuccessPlan.Status.choices,
-        "currencies": list(success.CURRENCIES),
+        "currencies": list(CURRENCIES),
         "today": today,
         "plan_values": None,
         "plan_errors": {},
@@ -83,7 +96,7 @@ def _plan_values(plan: SuccessPlan | None) -> dict:
         return {"currency": "USD", "status": SuccessPlan.Status.DRAFT}
     return {
         field: ("" if getattr(plan, field) is None else getattr(plan, field))
-        for field in success.SUCCESS_FIELDS
+        for field in SUCCESS_FIELDS
     }
 
 
@@ -106,7 +119,7 @@ def success_plan_update(request: AuthedRequest, external_id: str) -> HttpRespons
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can edit its success plan.")
     try:
-        success.success_plan_save(account=account, user=request.user, data=request.POST)
+        success_plan_save(account=account, user=request.user, data=request.POST)
     except ValidationError as exc:
         context = _success_context(
             request,
@@ -130,11 +143,11 @@ def milestones_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can plan onboarding.")
-    start = success.first_contract_start(account=account)
+    start = first_contract_start(account=account)
     if start is None:
         messages.error(request, "Import a contract first: milestones are due from its start.")
         return redirect("account_success", external_id=account.external_id)
-    success.milestones_plan(account=account, start=start)
+    milestones_plan(account=account, start=start)
     messages.success(request, f"Onboarding milestones planned from {start:%b %-d, %Y}.")
     return redirect("account_success", external_id=account.external_id)
 
@@ -155,7 +168,7 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
             errors["on"] = "Give the date as YYYY-MM-DD."
     if not errors:
         try:
-            success.milestone_complete(
+            success_services.milestone_complete(
                 milestone=milestone,
                 user=request.user,
                 on=on,
@@ -179,19 +192,19 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
 
 
 def _queue_context(request: AuthedRequest, direction: str) -> dict:
-    pending = list(tiering.tier_queue(direction=direction))
+    pending = list(tiering_selectors.tier_queue(direction=direction))
     for s in pending:
-        s.evidence_lines = tiering.evidence_lines(s.evidence)
-    decided = list(tiering.tier_decided())
+        s.evidence_lines = evidence_lines(s.evidence)
+    decided = list(tier_decided())
     for s in decided:
-        s.evidence_lines = tiering.evidence_lines(s.evidence)
+        s.evidence_lines = evidence_lines(s.evidence)
     return {
         "pending": pending,
         "decided": decided,
         "direction": direction,
-        "directions": tiering.DIRECTIONS,
+        "directions": DIRECTIONS,
         "can_decide": can_change_tier(request.user),
-        "ttv_medians": success.ttv_median_by_tier(),
+        "ttv_medians": ttv_median_by_tier(),
     }
 
 
@@ -200,7 +213,7 @@ def tier_queue(request: AuthedRequest) -> HttpResponse:
     """Pending tier suggestions with their evidence; managers approve or dismiss inline."""
     direction = request.GET.get("direction", "").strip()
     error = ""
-    if direction and direction not in tiering.DIRECTIONS:
+    if direction and direction not in DIRECTIONS:
         error = f"direction must be 'promote' or 'relegate', not '{direction[:40]}'"
         direction = ""
     context = _queue_context(request, direction)
@@ -217,17 +230,17 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
     error = ""
     try:
         if approve:
-            tiering.tier_suggestion_approve(
+            tiering_services.tier_suggestion_approve(
                 suggestion=suggestion, user=request.user, note=request.POST.get("note", "")
             )
         else:
-            tiering.tier_suggestion_dismiss(suggestion=suggestion, user=request.user)
+            tiering_services.tier_suggestion_dismiss(suggestion=suggestion, user=request.user)
     except ValidationError as exc:
         error = " ".join(exc.messages)
     account = suggestion.account
     if request.htmx:
         suggestion.refresh_from_db()
-        suggestion.evidence_lines = tiering.evidence_lines(suggestion.evidence)
+        suggestion.evidence_lines = evidence_lines(suggestion.evidence)
         context = {"s": suggestion, "can_decide": True, "row_error": error}
         return _vary(
             render(
@@ -277,7 +290,7 @@ def nudges_page(request: AuthedRequest) -> HttpResponse:
     if not number:
         problems.append(f"page must be a positive whole number, not '{raw_page[:20]}'")
         number = 1
-    qs = nudges.nudges_list(kind=kind, status=status)
+    qs = nudges_list(kind=kind, status=status)
     page = Paginator(qs, NUDGES_PER_PAGE).get_page(number)
     context = {
         "page": page,

@@ -16,9 +16,10 @@ review (catching up on it) and runs the 90- and 60-day steps from there.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.apps import apps as current_apps
+from django.db import router, transaction
 
-from .models import OwnerRule, Playbook, PlaybookStep
+from playbooks.models import OwnerRule, Playbook, PlaybookStep
 
 # Each step: (title, detail, due days after the play starts).
 DEFAULT_PLAYBOOKS: list[dict] = [
@@ -399,9 +400,6 @@ def playbooks_create_missing(
     edited one. Uses the models as migrated (`apps`; `flush` sends none: then the current
     ones), so it also works mid-history; does nothing when the playbooks app is migrated back
     to zero or not allowed on this database."""
-    from django.apps import apps as current_apps
-    from django.db import router
-
     apps = apps or current_apps
 
     try:

@@ -1,12 +1,4 @@
-"""The in-app inbox: which alerts a person sees, in which order, the unread count, and marking
-alerts read.
-
-A CSM sees the alerts they own (and can switch to the pooled queue: tier-2/3 accounts with no
-named CSM); a CS manager sees everyone's, with an owner filter. Alerts needing attention come
-first: open ones (a snooze that has run out reads as open), then acknowledged, snoozed and
-resolved ones, newest first within each. By default the inbox shows the open and acknowledged
-ones; `status` picks one status or all. Acknowledge, snooze and reopen live in lifecycle.py.
-"""
+"""Which alerts a person sees in the inbox, in which order, and the unread counts."""
 
 from __future__ import annotations
 
@@ -16,14 +8,12 @@ from datetime import date
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import QueryDict
-from django.utils import timezone
 
 from accounts.models import User
-from accounts.permissions import can_work_item, is_csm, sees_whole_team
-from accounts.selectors import today
+from accounts.permissions import sees_whole_team
+from cs_portal.clock import today
 from cs_portal.params import query_string, whole_number
-
-from .models import Alert, AlertDelivery, AlertKind, AlertStatus, Channel
+from playbooks.models import Alert, AlertDelivery, AlertKind, AlertStatus, Channel
 
 UNREAD_VALUES = {"1", "true", "on", "yes"}
 CHANNEL_ORDER = Case(
@@ -197,52 +187,6 @@ def inbox_unread_count(*, user: User) -> int:
     if not user.is_authenticated:
         return 0
     return Alert.objects.filter(unread_q(on=today()), owner=user).count()
-
-
-def can_work_alert(user: User, alert: Alert) -> bool:
-    """Who may mark an alert read, acknowledge, snooze or reopen it: its owner; any CSM a
-    pooled one; a manager any alert."""
-    if not user.is_authenticated:
-        return False
-    return can_work_item(user, owner_id=alert.owner_id, pooled=True)
-
-
-can_mark_read = can_work_alert
-
-
-def alert_mark_read(*, alert: Alert, user: User) -> bool:
-    """Mark one alert read (harmless when it already is). Returns whether it changed."""
-    if not can_mark_read(user, alert):
-        raise PermissionDenied(
-            "This alert belongs to another CSM; only they or a CS manager can mark it read."
-        )
-    now = timezone.now()
-    changed = _mark_read(Alert.objects.filter(pk=alert.pk), now=now)
-    if changed:
-        alert.refresh_from_db(fields=["read_at", "status"])
-    return bool(changed)
-
-
-def _mark_read(qs: QuerySet[Alert], *, now) -> int:
-    """Mark the unread alerts of `qs` read; one back from a snooze becomes plainly open."""
-    on = today()
-    woke = qs.filter(status=AlertStatus.SNOOZED, snoozed_until__lte=on).update(
-        status=AlertStatus.OPEN, read_at=now
-    )
-    return woke + qs.filter(read_at__isnull=True).update(read_at=now)
-
-
-def alerts_mark_read(*, user: User, filters: InboxFilters) -> int:
-    """Mark every unread alert in view read (the filters' scope, never beyond what the user may
-    mark). Returns how many changed."""
-    qs = _scope(user=user, filters=filters).filter(unread_q(on=today()))
-    if not sees_whole_team(user):
-        if filters.owner == "pooled" and not is_csm(user):
-            raise PermissionDenied("Only CSMs and CS managers work the pooled queue.")
-        qs = qs.filter(owner=user) if filters.owner == "me" else qs.filter(owner__isnull=True)
-    # Through the ids: an UPDATE on a query with annotations and OR-ed conditions is plainer
-    # this way, and the page's alerts are few.
-    return _mark_read(Alert.objects.filter(pk__in=qs.values("pk")), now=timezone.now())
 
 
 def inbox_unread_in_view(*, user: User, filters: InboxFilters) -> int:

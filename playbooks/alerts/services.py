@@ -1,44 +1,19 @@
-"""The alert lifecycle: acknowledge, snooze and reopen (people), resolve (the recompute).
-
-    open ──acknowledge──▶ acknowledged
-      │  ◀──reopen──────────┘   │
-      ├──snooze (until a date)──▶ snoozed ──the date comes──▶ open
-      └──condition cleared (any of the above)──▶ resolved ──holds again──▶ open
-
-People act on an alert under the inbox's rules (`inbox.can_work_alert`): its owner, any CSM
-for a pooled alert, a CS manager for any. Acknowledging or snoozing also marks it read.
-
-A snooze runs until `snoozed_until`: from that day on the alert reads as open (`Alert.status_on`,
-and the inbox's and API's queries do the same), and the next live recompute flips the row.
-
-`alerts_resolve` runs after every live recompute, before new alerts are raised: every alert of
-the scoped accounts that is not resolved and whose condition no longer holds on that day's
-snapshot is resolved with a reason a CSM reads ("band back to green (score 74)"), and its
-deliveries that have not gone out yet are dropped. Accounts without a snapshot that day are left
-alone. Set-based: a handful of queries for the whole book.
-Plays started by a resolved alert on which nobody did any work are closed as "condition
-cleared" and their open tasks cancelled; a play with work done stays open (the Plays tab says
-the condition cleared). A resolved alert whose crossing holds again is reopened by
-`alerts.alerts_raise`.
-"""
+"""Raise, resolve, acknowledge, snooze and reopen alerts."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
     CharField,
     DateTimeField,
     Exists,
     F,
-    Max,
     OuterRef,
-    QuerySet,
     Subquery,
     Value,
     When,
@@ -46,31 +21,144 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Contract, User
-from accounts.selectors import today
-from health.models import HealthSnapshot
-
-from .alerts import LIVE_DAYS, SCORE_DROP_POINTS, SPIKE_RATIO
-from .delivery import deliveries_drop_resolved
-from .inbox import can_work_alert
-from .models import (
+from accounts.models import User
+from cs_portal.clock import last_complete_day, today
+from playbooks.delivery.services import deliveries_drop_resolved, deliveries_enqueue
+from playbooks.models import (
     Alert,
     AlertDelivery,
-    AlertKind,
     AlertStatus,
-    Milestone,
     Play,
     PlayStatus,
     Task,
     TaskStatus,
 )
+from playbooks.plays.services import plays_start_for_alerts
+
+from .rules import (
+    LIVE_DAYS,
+    NOT_RESOLVED,
+    REOPENED,
+    SNOOZE_MAX_DAYS,
+    Candidate,
+    _cleared,
+    _values,
+    can_work_alert,
+)
+from .selectors import _days, alert_candidates
 
 log = logging.getLogger(__name__)
 
-SNOOZE_MAX_DAYS = 90
-SNOOZE_CHOICES = ((1, "1 day"), (3, "3 days"), (7, "1 week"))
+
+def alerts_raise(
+    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
+) -> list[Alert]:
+    """Create the alerts for the day's crossings that do not exist yet; start their plays and
+    queue their delivery after commit. Returns the new alerts.
+
+    A crossing whose alert was resolved (its condition had cleared) and that holds again is
+    reopened rather than raised twice: open and unread again, with today's numbers, and its
+    plays start again if none is running (its deliveries went out the first time).
+
+    With `since_days` (e.g. 30 after a first backfill) the day is compared with the snapshot
+    that far back, so conditions that began inside the window and still hold are raised once.
+    """
+    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
+        return []
+    candidates = alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
+    if not candidates:
+        return []
+    existing = _existing(candidates, account_ids)
+    reopened = _alerts_reopen(candidates, existing, as_of=as_of)
+    created = _alerts_create(candidates, set(existing), as_of=as_of)
+    if created or reopened:
+        plays_start_for_alerts(created + reopened)
+    if created:
+        ids = [a.pk for a in created]
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+        log.info("raised %d alerts as of %s", len(created), as_of)
+    if reopened:
+        log.info("reopened %d alerts as of %s: their condition holds again", len(reopened), as_of)
+    return created
+
+
+def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date) -> list[Alert]:
+    """Insert the candidates that are not alerts yet (`seen`: the keys that exist); returns the
+    alerts this call created.
+
+    Most crossings on a recompute were raised before (a commit threshold holds all period), so
+    one read of the existing keys leaves only the new ones, inserted in one statement. If that
+    insert meets an alert another worker raised a moment ago, the new ones are taken one by one
+    instead, each skipping the alerts that exist by then.
+    """
+    fresh = []
+    for c in candidates:
+        if (c.account_id, c.kind, c.key) not in seen:
+            seen.add((c.account_id, c.kind, c.key))
+            fresh.append(c)
+    if not fresh:
+        return []
+    try:
+        with transaction.atomic():
+            return Alert.objects.bulk_create(
+                [
+                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **_values(c, as_of))
+                    for c in fresh
+                ]
+            )
+    except IntegrityError:
+        pass
+    created = []
+    for c in fresh:
+        try:
+            with transaction.atomic():
+                alert, new = Alert.objects.get_or_create(
+                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=_values(c, as_of)
+                )
+        except IntegrityError:  # another worker raised it a moment ago
+            continue
+        if new:
+            created.append(alert)
+    return created
+
+
+def _alerts_reopen(
+    candidates: list[Candidate], existing: dict[tuple, tuple[int, str]], *, as_of: date
+) -> list[Alert]:
+    """Reopen the resolved alerts whose crossing holds again (one read, one batched update)."""
+    wanted: dict[int, Candidate] = {}
+    for c in candidates:
+        pk, status = existing.get((c.account_id, c.kind, c.key), (None, ""))
+        if status == AlertStatus.RESOLVED:
+            wanted[pk] = c
+    if not wanted:
+        return []
+    # Resolved by a later day's snapshot: a late recompute of an earlier day does not undo it.
+    alerts = list(
+        Alert.objects.filter(pk__in=wanted, status=AlertStatus.RESOLVED, resolved_as_of__lte=as_of)
+    )
+    if not alerts:
+        return []
+    for alert in alerts:
+        for name, value in (_values(wanted[alert.pk], as_of) | REOPENED).items():
+            setattr(alert, name, value)
+    Alert.objects.bulk_update(alerts, list(_values(wanted[alerts[0].pk], as_of) | REOPENED), 500)
+    return alerts
+
+
+def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> dict[tuple, tuple]:
+    """(account, kind, key) → (id, status) of the candidates' alerts that exist already (read by
+    key: for the whole book an IN list of every account would cost more than it saves)."""
+    qs = Alert.objects.filter(key__in={c.key for c in candidates})
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return {
+        (a, kind, key): (pk, status)
+        for pk, a, kind, key, status in qs.values_list("pk", "account_id", "kind", "key", "status")
+    }
+
+
 RESOLVE_BATCH = 500
-NOT_RESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED)
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -116,24 +204,6 @@ def alert_acknowledge(*, alert: Alert, user: User) -> bool:
     )
     alert.refresh_from_db()
     return bool(changed)
-
-
-def snooze_until_parse(raw_days: str = "", raw_until: str = "", *, on: date) -> date:
-    """The day a snooze ends, from a number of days (1, 3, 7) or a date (YYYY-MM-DD).
-
-    Raises ValidationError with a message for the person snoozing."""
-    raw_days, raw_until = (raw_days or "").strip(), (raw_until or "").strip()
-    if raw_days:
-        allowed = {str(n) for n, _ in SNOOZE_CHOICES}
-        if raw_days not in allowed:
-            raise ValidationError("Snooze for 1, 3 or 7 days, or pick a date.")
-        return on + timedelta(days=int(raw_days))
-    if not raw_until:
-        raise ValidationError("Pick how long to snooze: 1 day, 3 days, 1 week or a date.")
-    try:
-        return date.fromisoformat(raw_until)
-    except ValueError:
-        raise ValidationError(f"'{raw_until[:20]}' is not a date (YYYY-MM-DD).") from None
 
 
 def alert_snooze(*, alert: Alert, user: User, until: date) -> bool:
@@ -199,18 +269,6 @@ def alerts_wake_snoozed(*, on: date, account_ids: list[int] | None = None) -> in
     return qs.update(status=AlertStatus.OPEN, read_at=None)
 
 
-@dataclass
-class _Day:
-    """What the resolve pass knows about one account on the day."""
-
-    score: int
-    band: str
-    overrides: set[str]
-    facts: dict
-    last_end: date | None = None
-    milestones: dict | None = None
-
-
 def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
     """Resolve every alert of these accounts (None: the whole book) that is not resolved and
     whose condition no longer holds on `as_of`'s snapshot; close the plays it started that
@@ -228,8 +286,6 @@ def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
       above the threshold;
     - usage_spike: usage still runs at 5× or more its prior daily average.
     """
-    from health.services import last_complete_day
-
     if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
         return 0
     alerts_wake_snoozed(on=today(), account_ids=account_ids)
@@ -272,92 +328,6 @@ def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
         plays_close_cleared(account_ids=account_ids)
     log.info("resolved %d alerts as of %s: their condition cleared", resolved, as_of)
     return resolved
-
-
-def _days(as_of: date, live: QuerySet[Alert], kinds: set[str]) -> dict[int, _Day]:
-    """The day's snapshot of every account with a live alert, plus the latest contract end
-    (renewal alerts) and the milestones (onboarding alerts): at most three queries."""
-    scope = live.values("account_id")
-    days = {
-        account_id: _Day(score, band, {o["key"] for o in overrides or []}, facts or {})
-        for account_id, score, band, overrides, facts in HealthSnapshot.objects.filter(
-            date=as_of, account_id__in=scope
-        ).values_list("account_id", "score", "band", "overrides", "facts")
-    }
-    if AlertKind.RENEWAL_RISK in kinds:
-        for account_id, last_end in (
-            Contract.objects.filter(
-                account_id__in=live.filter(kind=AlertKind.RENEWAL_RISK).values("account_id")
-            )
-            .values("account_id")
-            .annotate(last_end=Max("end"))
-            .values_list("account_id", "last_end")
-        ):
-            if account_id in days:
-                days[account_id].last_end = last_end
-    if AlertKind.ONBOARDING_OVERDUE in kinds:
-        for account_id, key, completed_on in Milestone.objects.filter(
-            account_id__in=live.filter(kind=AlertKind.ONBOARDING_OVERDUE).values("account_id")
-        ).values_list("account_id", "key", "completed_on"):
-            if account_id in days:
-                if days[account_id].milestones is None:
-                    days[account_id].milestones = {}
-                days[account_id].milestones[key] = completed_on
-    return days
-
-
-def _cleared(row, day: _Day) -> str:
-    """Why this alert's condition no longer holds on the day, or "" while it holds (or when
-    the alert lacks the numbers to tell)."""
-    data = row.data or {}
-    kind = row.kind
-    if kind == AlertKind.BAND_CHANGE:
-        band = data.get("band")
-        if not band or day.band == band:
-            return ""
-        back = "back to" if day.band == data.get("from_band") else "now"
-        return f"band {back} {day.band} (score {day.score})"
-    if kind == AlertKind.OVERRIDE:
-        key = data.get("override")
-        return f"override {key} no longer fires" if key and key not in day.overrides else ""
-    if kind == AlertKind.SCORE_DROP:
-        before = data.get("from_score")
-        if before is None or before - day.score >= SCORE_DROP_POINTS:
-            return ""
-        return f"score back to {day.score} ({before} before the drop)"
-    if kind == AlertKind.RENEWAL_RISK:
-        renewal = data.get("renewal")
-        if not renewal:
-            return ""
-        if day.last_end and day.last_end > date.fromisoformat(renewal):
-            return f"renewal signed: contract now ends {day.last_end.isoformat()}"
-        return f"band back to green (score {day.score})" if day.band == "green" else ""
-    if kind == AlertKind.ONBOARDING_OVERDUE:
-        key = data.get("milestone")
-        if not key:
-            return ""
-        milestones = day.milestones or {}
-        if key not in milestones:
-            return "milestone removed from the onboarding plan"
-        done = milestones[key]
-        return f"milestone completed on {done.isoformat()}" if done else ""
-    if kind == AlertKind.COMMIT_THRESHOLD:
-        threshold, _, period_start = row.key.partition(":")
-        if not period_start or data.get("threshold") is None:
-            return ""
-        if day.facts.get("period_start") != period_start:
-            return "commit period ended"
-        share = day.facts.get("consumed_share")
-        if share is not None and share >= float(data["threshold"]):
-            return ""
-        used = "no commit use measured" if share is None else f"{share:.0%} used"
-        return f"commit use back under {threshold}% ({used})"
-    if kind == AlertKind.USAGE_SPIKE:
-        spike = day.facts.get("spike_ratio")
-        if spike is not None and spike >= SPIKE_RATIO:
-            return ""
-        return "usage back to normal" if spike is None else f"usage back to {spike:.1f}× normal"
-    return ""
 
 
 def plays_close_cleared(*, account_ids: list[int] | None = None) -> int:
