@@ -17,12 +17,13 @@ from health.models import HealthSnapshot
 from playbooks.models import Alert, AlertKind, Milestone
 
 from .rules import (
-    COMMIT_THRESHOLDS,
-    RENEWAL_WINDOW_DAYS,
-    SCORE_DROP_POINTS,
-    SPIKE_RATIO,
+    CROSSING_RULES,
+    GREEN,
+    SCORE_DROP_WINDOW_DAYS,
+    AccountOnDay,
     Candidate,
     _Day,
+    onboarding_overdue,
 )
 
 
@@ -71,17 +72,44 @@ def alert_candidates(
     today, yesterday = snaps[as_of], snaps[before]
     if not today:
         return []
-    d7, d8 = as_of - timedelta(days=7), as_of - timedelta(days=8)
+    week = timedelta(days=SCORE_DROP_WINDOW_DAYS)
+    d7, d8 = as_of - week, as_of - week - timedelta(days=1)
     scores = _by_day([d7, d8], scope, "score")
     week_ago = {pk: row.score for pk, row in scores[d7].items()}
     week_ago_yesterday = {pk: row.score for pk, row in scores[d8].items()}
+    not_green = [pk for pk, snap in today.items() if snap.band != GREEN]
+    accounts = _accounts(as_of=as_of, scope=scope, not_green=not_green)
+    out: list[Candidate] = []
+    for account_id, snap in today.items():
+        day = AccountOnDay(
+            as_of,
+            accounts[account_id],
+            snap,
+            yesterday.get(account_id),
+            week_ago.get(account_id),
+            week_ago_yesterday.get(account_id),
+        )
+        for rule in CROSSING_RULES:
+            out += rule(day)
+    overdue = Milestone.objects.filter(completed_on__isnull=True, due__lt=as_of)
+    if scope is not None:
+        overdue = overdue.filter(account_id__in=scope)
+    for milestone in overdue:
+        account = accounts.get(milestone.account_id)
+        if account is None or milestone.account_id not in today:
+            continue  # not scored today (lapsed): nothing to act on
+        out.append(onboarding_overdue(as_of=as_of, account=account, milestone=milestone))
+    return out
+
+
+def _accounts(*, as_of: date, scope: list[int] | None, not_green: list[int]) -> dict[int, _Account]:
+    """The scoped accounts; renewal and ARR come from contracts, so only the accounts that are
+    not green get them."""
     base = Account.objects.all() if scope is None else Account.objects.filter(pk__in=scope)
     accounts = {
         pk: _Account(pk, name, tier, csm_id)
         for pk, name, tier, csm_id in base.values_list("pk", "name", "tier", "csm_id")
     }
-    # Renewal and ARR come from contracts: only the accounts that are not green need them.
-    not_green = [pk for pk, snap in today.items() if snap.band != "green"]
     for pk, renewal, arr, last_end in (
         accounts_with_commercials(as_of=as_of)
         .filter(pk__in=not_green)
@@ -90,138 +118,7 @@ def alert_candidates(
     ):
         accounts[pk].renewal_date, accounts[pk].current_arr = renewal, arr
         accounts[pk].last_end = last_end
-    out: list[Candidate] = []
-
-    for account_id, snap in today.items():
-        account = accounts[account_id]
-        prev = yesterday.get(account_id)
-        facts = snap.facts or {}
-
-        def add(kind, key, title, detail, data, _a=account, _s=snap):
-            out.append(
-                Candidate(
-                    _a.pk,
-                    kind,
-                    key,
-                    title,
-                    detail,
-                    {"score": _s.score, "band": _s.band, **data},
-                    _a.csm_id,
-                )
-            )
-
-        if prev is not None and prev.band != snap.band:
-            add(
-                AlertKind.BAND_CHANGE,
-                f"{as_of}:{prev.band}>{snap.band}",
-                f"{account.name} moved {prev.band} → {snap.band}",
-                f"Health went from {prev.score} ({prev.band}) to {snap.score} ({snap.band}).",
-                {"from_band": prev.band, "from_score": prev.score},
-            )
-        before = {o["key"] for o in (prev.overrides if prev else [])}
-        for override in snap.overrides:
-            if override["key"] not in before:
-                add(
-                    AlertKind.OVERRIDE,
-                    f"{as_of}:{override['key']}",
-                    f"{account.name}: {override['key']} override fired "
-                    f"(health capped at {override['cap_band']})",
-                    override["detail"],
-                    {"override": override["key"], "cap_band": override["cap_band"]},
-                )
-        old = week_ago.get(account_id)
-        if old is not None and old - snap.score >= SCORE_DROP_POINTS:
-            old_prev, prev_score = week_ago_yesterday.get(account_id), prev.score if prev else None
-            already = (
-                old_prev is not None
-                and prev_score is not None
-                and old_prev - prev_score >= SCORE_DROP_POINTS
-            )
-            if not already:
-                add(
-                    AlertKind.SCORE_DROP,
-                    f"{as_of}",
-                    f"{account.name} dropped {old - snap.score} points in 7 days "
-                    f"({old} → {snap.score})",
-                    f"Health fell from {old} to {snap.score} in 7 days.",
-                    {"from_score": old, "points": old - snap.score},
-                )
-        renewal = account.renewal_date
-        signed = renewal and account.last_end and account.last_end > renewal
-        if (
-            renewal
-            and not signed
-            and 0 <= (renewal - as_of).days <= RENEWAL_WINDOW_DAYS
-            and snap.band != "green"
-        ):
-            add(
-                AlertKind.RENEWAL_RISK,
-                f"{renewal}",
-                f"{account.name} renews in {(renewal - as_of).days} days while {snap.band}",
-                f"Renewal on {renewal}"
-                + (f" (${account.current_arr:,.0f} ARR)" if account.current_arr else "")
-                + f" and health is {snap.score} ({snap.band}).",
-                {"renewal": renewal.isoformat(), "arr": float(account.current_arr)},
-            )
-        share = facts.get("consumed_share")
-        crossed = [t for t in COMMIT_THRESHOLDS if share is not None and share >= t]
-        if crossed and facts.get("period_start"):
-            # Only the highest threshold crossed: jumping past 70% and 90% at once is one piece
-            # of news, and a 90% alert makes a later 70% one pointless.
-            threshold = crossed[-1]
-            add(
-                AlertKind.COMMIT_THRESHOLD,
-                f"{int(threshold * 100)}:{facts['period_start']}",
-                f"{account.name} crossed {int(threshold * 100)}% of its commit ({share:.0%} used)",
-                f"{facts['consumed']:,.0f} of {facts['commit']:,.0f} committed units "
-                f"consumed since {facts['period_start']} (contract ends "
-                f"{facts['period_end']}).",
-                {
-                    "threshold": threshold,
-                    "consumed_share": share,
-                    "consumed": facts["consumed"],
-                    "commit": facts["commit"],
-                },
-            )
-        spike = facts.get("spike_ratio")
-        prev_spike = (prev.facts or {}).get("spike_ratio") if prev else None
-        if (
-            account.tier == 3
-            and spike is not None
-            and spike >= SPIKE_RATIO
-            and (prev_spike is None or prev_spike < SPIKE_RATIO)
-        ):
-            add(
-                AlertKind.USAGE_SPIKE,
-                f"{as_of}",
-                f"{account.name}: usage spiked to {spike:.1f}× its normal level "
-                f"(threshold {SPIKE_RATIO:g}×)",
-                f"Last 7 days average {facts['units_7'] / 7:,.0f} units/day vs "
-                f"{facts['prior_daily_avg']:,.0f} over the 28 days before: a product-qualified "
-                "signal for a human to step in.",
-                {"spike_ratio": spike},
-            )
-
-    overdue = Milestone.objects.filter(completed_on__isnull=True, due__lt=as_of)
-    if scope is not None:
-        overdue = overdue.filter(account_id__in=scope)
-    for milestone in overdue:
-        account = accounts.get(milestone.account_id)
-        if account is None or milestone.account_id not in today:
-            continue  # not scored today (lapsed): nothing to act on
-        out.append(
-            Candidate(
-                account.pk,
-                AlertKind.ONBOARDING_OVERDUE,
-                f"{milestone.key}:{milestone.due}",
-                f"{account.name}: {milestone.get_key_display()} milestone overdue "
-                f"(due {milestone.due})",
-                f"Due {milestone.due}, {(as_of - milestone.due).days} days ago, not done yet.",
-                {"milestone": milestone.key, "due": milestone.due.isoformat()},
-                account.csm_id,
-            )
-        )
-    return out
+    return accounts
 
 
 def _days(as_of: date, live: QuerySet[Alert], kinds: set[str]) -> dict[int, _Day]:

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from cs_portal.clock import last_complete_day, today
+from cs_portal.clock import today
 from playbooks.delivery.services import deliveries_drop_resolved, deliveries_enqueue
 from playbooks.models import (
     Alert,
@@ -34,9 +34,9 @@ from playbooks.models import (
     TaskStatus,
 )
 from playbooks.plays.services import plays_start_for_alerts
+from playbooks.rules import is_live
 
 from .rules import (
-    LIVE_DAYS,
     NOT_RESOLVED,
     REOPENED,
     SNOOZE_MAX_DAYS,
@@ -63,7 +63,7 @@ def alerts_raise(
     With `since_days` (e.g. 30 after a first backfill) the day is compared with the snapshot
     that far back, so conditions that began inside the window and still hold are raised once.
     """
-    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
+    if not is_live(as_of):
         return []
     candidates = alert_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
     if not candidates:
@@ -286,7 +286,7 @@ def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
       above the threshold;
     - usage_spike: usage still runs at 5× or more its prior daily average.
     """
-    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
+    if not is_live(as_of):
         return 0
     alerts_wake_snoozed(on=today(), account_ids=account_ids)
     # An alert raised from a later day's snapshot is not judged by an earlier one (a late

@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, timedelta
 
-from cs_portal.clock import last_complete_day
 from playbooks.models import Nudge
 
-LIVE_DAYS = 2
 THRESHOLDS = ((0.9, Nudge.Kind.THROUGHPUT_90), (0.7, Nudge.Kind.THROUGHPUT_70))
 CROSS_CHAIN_WINDOW = 28
 CROSS_CHAIN_SHARE = 0.8
@@ -23,10 +20,6 @@ CHAIN_NAMES = {
     "arbitrum": "Arbitrum",
     "optimism": "Optimism",
 }
-
-
-def _live(as_of: date) -> bool:
-    return as_of >= last_complete_day() - timedelta(days=LIVE_DAYS - 1)
 
 
 # The Celery task (playbooks/tasks.py) that delivers one nudge, queued by name.

@@ -14,12 +14,12 @@ from django.utils import timezone
 
 from playbooks.models import DeliveryStatus, Nudge
 from playbooks.queueing import queued_task
+from playbooks.rules import is_live
 
 from .rules import (
     DELIVER_NUDGE_TASK,
     USER_AGENT,
     RetryableDeliveryError,
-    _live,
     nudge_body,
     nudge_signature,
 )
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def nudges_raise(*, as_of: date, account_ids: list[int] | None = None) -> list[Nudge]:
     """Store the day's new nudges (each (account, kind, key) once, ever) and queue their
     delivery after commit. Returns the new ones."""
-    if not _live(as_of):
+    if not is_live(as_of):
         return []
     candidates = nudge_candidates(as_of=as_of, account_ids=account_ids)
     if not candidates:

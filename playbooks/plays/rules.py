@@ -229,3 +229,73 @@ def tasks_with_days(tasks: list[Task], *, on: date) -> list[Task]:
         t.days_left = (t.due - on).days
         t.days_late = max(-t.days_left, 0)
     return tasks
+
+
+MAX_KEY_LENGTH = 60
+RESERVED_KEYS = ("new",)  # "playbooks/new/" is the create page
+MAX_NAME_LENGTH = 120
+MAX_STEP_TITLE_LENGTH = 200
+
+
+def playbook_key_problems(key: str) -> list[str]:
+    """What is wrong with a new playbook's key (already stripped and lowercased)."""
+    if not key:
+        return ["Give the playbook a key, e.g. 'renewal-cadence'."]
+    if not _is_slug(key) or len(key) > MAX_KEY_LENGTH:
+        return [
+            "The key may use lowercase letters, digits, '-' and '_' "
+            f"(at most {MAX_KEY_LENGTH} characters)."
+        ]
+    if key in RESERVED_KEYS:
+        return [f"'{key}' is reserved; choose another key."]
+    return []
+
+
+def playbook_name_problems(name: str) -> list[str]:
+    if not name:
+        return ["Give the playbook a name."]
+    if len(name) > MAX_NAME_LENGTH:
+        return [f"The name must be at most {MAX_NAME_LENGTH} characters."]
+    return []
+
+
+def _step_problems(
+    title: str, due: int | None, due_problems: list[str], previous: int | None
+) -> list[str]:
+    problems = []
+    if not title:
+        problems.append("give it a title")
+    elif len(title) > MAX_STEP_TITLE_LENGTH:
+        problems.append(f"the title must be at most {MAX_STEP_TITLE_LENGTH} characters")
+    problems += due_problems
+    if due is not None and previous is not None and due < previous:
+        problems.append(
+            f"it is due on day {due}, before the step above it (day "
+            f"{previous}); order the steps by due day"
+        )
+    return problems
+
+
+def steps_clean(steps: list[StepInput]) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """The non-blank steps as (title, detail, due day), in the order given, and one message per
+    bad step (by number): a title, a whole non-negative due day, due days never going back."""
+    clean: list[tuple[str, str, int]] = []
+    errors: list[str] = []
+    previous = None
+    for n, step in enumerate((s for s in steps if not s.blank), start=1):
+        title = str(step.title).strip()
+        try:
+            due, due_problems = _due_days(step.due_days), []
+        except ValidationError as exc:
+            due, due_problems = None, exc.messages
+        problems = _step_problems(title, due, due_problems, previous)
+        if due is not None:
+            previous = due
+        if problems:
+            errors.append(f"Step {n}: " + "; ".join(problems) + ".")
+        clean.append((title, str(step.detail).strip(), due if due is not None else 0))
+    if not clean:
+        errors.append("Add at least one step.")
+    elif len(clean) > MAX_STEPS:
+        errors.append(f"A playbook has at most {MAX_STEPS} steps.")
+    return clean, errors

@@ -30,14 +30,14 @@ from playbooks.models import (
 )
 
 from .rules import (
-    MAX_STEPS,
     StepInput,
-    _due_days,
-    _is_slug,
     _owner_for,
     _tiers,
     _tiers_clean,
     playbook_applies,
+    playbook_key_problems,
+    playbook_name_problems,
+    steps_clean,
     task_can_work,
     trigger_matches,
     trigger_normalise,
@@ -276,21 +276,11 @@ def playbook_save(
     errors: dict[str, list[str]] = defaultdict(list)
     if playbook is None:
         key = (key or "").strip().lower()
-        if not key:
-            errors["key"].append("Give the playbook a key, e.g. 'renewal-cadence'.")
-        elif not _is_slug(key) or len(key) > 60:
-            errors["key"].append(
-                "The key may use lowercase letters, digits, '-' and '_' (at most 60 characters)."
-            )
-        elif key == "new":
-            errors["key"].append("'new' is reserved; choose another key.")
-        elif Playbook.objects.filter(key=key).exists():
+        errors["key"] += playbook_key_problems(key)
+        if not errors["key"] and Playbook.objects.filter(key=key).exists():
             errors["key"].append(f"A playbook with the key '{key}' already exists.")
     name = (name or "").strip()
-    if not name:
-        errors["name"].append("Give the playbook a name.")
-    elif len(name) > 120:
-        errors["name"].append("The name must be at most 120 characters.")
+    errors["name"] += playbook_name_problems(name)
     try:
         trigger = trigger_normalise(trigger)
     except ValidationError as exc:
@@ -304,34 +294,8 @@ def playbook_save(
         errors["owner_rule"].append(
             "The owner rule must be 'csm' (the account's CSM) or 'pool' (the tier's pool queue)."
         )
-    clean: list[tuple[str, str, int]] = []
-    previous = None
-    for n, step in enumerate((s for s in steps if not s.blank), start=1):
-        title = str(step.title).strip()
-        problems = []
-        if not title:
-            problems.append("give it a title")
-        elif len(title) > 200:
-            problems.append("the title must be at most 200 characters")
-        try:
-            due = _due_days(step.due_days)
-        except ValidationError as exc:
-            problems.extend(exc.messages)
-            due = None
-        if due is not None and previous is not None and due < previous:
-            problems.append(
-                f"it is due on day {due}, before the step above it (day "
-                f"{previous}); order the steps by due day"
-            )
-        if due is not None:
-            previous = due
-        if problems:
-            errors["steps"].append(f"Step {n}: " + "; ".join(problems) + ".")
-        clean.append((title, str(step.detail).strip(), due if due is not None else 0))
-    if not clean:
-        errors["steps"].append("Add at least one step.")
-    elif len(clean) > MAX_STEPS:
-        errors["steps"].append(f"A playbook has at most {MAX_STEPS} steps.")
+    clean, errors["steps"] = steps_clean(steps)
+    errors = {field: messages for field, messages in errors.items() if messages}
     if errors:
         raise ValidationError(dict(errors))
     with transaction.atomic():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When
 
 from accounts.models import Contact, ContactRole
@@ -13,16 +12,12 @@ from health.models import HealthSnapshot, UsageFact
 from playbooks.models import Alert, AlertKind, SuggestionStatus, TierSuggestion
 
 from .rules import (
-    CEILING_PERIOD_LEFT,
-    CEILING_SHARE,
     EXEC_ENGAGED_DAYS,
-    FLAT_TREND_MAX,
-    SEATS_FULL_DAYS,
+    SEATS_TIER,
+    SEATS_WINDOW_DAYS,
     SPIKE_ALERT_DAYS,
-    SPIKE_RATIO,
+    TIER_RULES,
     Proposal,
-    _f,
-    _period_left,
 )
 
 
@@ -62,97 +57,42 @@ def tier_proposals(*, as_of: date, account_ids: list[int] | None = None) -> list
         )
         if a.pk in facts
     ]
-    seats = {a.pk: a.seats for a in accounts if a.tier == 2 and a.seats}
-    seat_ids = list(seats)
-    seats_full: dict[int, dict] = {}
-    if seat_ids:
-        # Daily active users (the largest of the day's rows, as the health model reads them),
-        # then per account: the peak and the number of days at or above the seat count.
-        daily = (
-            UsageFact.objects.filter(
-                account_id__in=seat_ids,
-                metric="active_users",
-                date__gt=as_of - timedelta(days=28),
-                date__lte=as_of,
-            )
-            .values("account_id", "date")
-            .annotate(users=Max("value"))
-            .order_by()
-        )
-        for row in daily:
-            entry = seats_full.setdefault(row["account_id"], {"peak": 0.0, "days": 0})
-            entry["peak"] = max(entry["peak"], row["users"])
-            entry["days"] += row["users"] >= seats[row["account_id"]]
-    t3_arr, t2_arr = settings.TIER3_PROMOTE_ARR, settings.TIER2_PROMOTE_ARR
+    seats_full = _seats_full(
+        {a.pk: a.seats for a in accounts if a.tier == SEATS_TIER and a.seats}, as_of=as_of
+    )
     out: list[Proposal] = []
     for a in accounts:
-        fx = facts.get(a.pk) or {}
-        arr = float(a.current_arr or 0)
-        base = {"arr": arr}
-        if a.tier == 3:
-            spike = _f(fx.get("spike_ratio"))
-            reasons, ev = [], dict(base)
-            if spike is not None and spike >= SPIKE_RATIO:
-                reasons.append(
-                    f"usage {spike:.1f}× its prior daily average (product-qualified signal)"
-                )
-                ev.update(
-                    spike_ratio=spike,
-                    units_7=fx.get("units_7"),
-                    prior_daily_avg=fx.get("prior_daily_avg"),
-                )
-            elif a.spike_alert:
-                reasons.append("usage spike alert in the last 30 days (product-qualified signal)")
-                ev["usage_spike_alert"] = True
-            if arr > t3_arr:
-                reasons.append(f"ARR ${arr:,.0f} over the ${t3_arr:,.0f} digital-tier ceiling")
-                ev["arr_threshold"] = t3_arr
-            if reasons:
-                out.append(Proposal(a.pk, 3, 2, "Promote to tier 2: " + "; ".join(reasons), ev))
-        elif a.tier == 2:
-            reasons, ev = [], dict(base)
-            if arr > t2_arr:
-                reasons.append(f"ARR ${arr:,.0f} over the ${t2_arr:,.0f} scaled-tier ceiling")
-                ev["arr_threshold"] = t2_arr
-            share = _f(fx.get("consumed_share"))
-            left = _period_left(fx, as_of)
-            if (
-                share is not None
-                and left is not None
-                and share >= CEILING_SHARE
-                and left > CEILING_PERIOD_LEFT
-            ):
-                reasons.append(
-                    f"{share:.0%} of the commit consumed with {left:.0%} of the period left"
-                )
-                ev.update(
-                    consumed_share=share,
-                    period_left=round(left, 3),
-                    consumed=fx.get("consumed"),
-                    commit=fx.get("commit"),
-                )
-            full = seats_full.get(a.pk)
-            if full and full["days"] >= SEATS_FULL_DAYS:
-                reasons.append(
-                    f"every one of {a.seats} seats in use on {full['days']} of the last 28 days"
-                )
-                ev.update(active_users=full["peak"], seats=a.seats, seats_full_days=full["days"])
-            if reasons:
-                out.append(Proposal(a.pk, 2, 1, "Promote to tier 1: " + "; ".join(reasons), ev))
-        elif a.tier == 1:
-            trend = _f(fx.get("trend_ratio"))
-            if trend is not None and trend <= FLAT_TREND_MAX and not a.exec_engaged:
-                out.append(
-                    Proposal(
-                        a.pk,
-                        1,
-                        2,
-                        f"Relegate to tier 2: usage flat or falling "
-                        f"({trend:.2f}× the prior 28 days) "
-                        f"and no exec sponsor engaged in {EXEC_ENGAGED_DAYS} days",
-                        {**base, "trend_ratio": trend, "exec_engaged_90d": False},
-                    )
-                )
+        rule = TIER_RULES.get(a.tier)
+        proposal = rule and rule(
+            a, facts.get(a.pk) or {}, as_of=as_of, seats_full=seats_full.get(a.pk)
+        )
+        if proposal:
+            out.append(proposal)
+    return out
+
+
+def _seats_full(seats: dict[int, int], *, as_of: date) -> dict[int, dict]:
+    """Per account with a seat count: the peak of daily active users (the largest of the day's
+    rows, as the health model reads them) and the number of days at or above the seat count,
+    over the last SEATS_WINDOW_DAYS days."""
+    out: dict[int, dict] = {}
+    if not seats:
+        return out
+    daily = (
+        UsageFact.objects.filter(
+            account_id__in=list(seats),
+            metric="active_users",
+            date__gt=as_of - timedelta(days=SEATS_WINDOW_DAYS),
+            date__lte=as_of,
+        )
+        .values("account_id", "date")
+        .annotate(users=Max("value"))
+        .order_by()
+    )
+    for row in daily:
+        entry = out.setdefault(row["account_id"], {"peak": 0.0, "days": 0})
+        entry["peak"] = max(entry["peak"], row["users"])
+        entry["days"] += row["users"] >= seats[row["account_id"]]
     return out
 
 

@@ -14,10 +14,10 @@ from django.utils import timezone
 from accounts.models import Account, TierChange, User
 from accounts.permissions import can_change_tier
 from accounts.services import tier_change
-from cs_portal.clock import last_complete_day
 from playbooks.models import SuggestionStatus, TierSuggestion
+from playbooks.rules import is_live
 
-from .rules import DISMISS_QUIET_DAYS, LIVE_DAYS, REVERSAL_QUIET_DAYS, _already, evidence_text
+from .rules import DISMISS_QUIET_DAYS, REVERSAL_QUIET_DAYS, _already, evidence_text
 from .selectors import tier_proposals
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def tier_suggestions_refresh(
 ) -> list[TierSuggestion]:
     """Create, refresh or withdraw pending suggestions from the day's numbers (inside the
     recompute's transaction). Returns the suggestions created."""
-    if as_of < last_complete_day() - timedelta(days=LIVE_DAYS - 1):
+    if not is_live(as_of):
         return []
 
     def scoped(qs: QuerySet) -> QuerySet:
