@@ -7,8 +7,10 @@ from datetime import date, timedelta
 from django.db import connection
 from django.db.models import QuerySet
 
-from health.models import HealthSnapshot
+from accounts.models import Account
+from health.models import HealthSnapshot, UsageFact
 from playbooks.models import Nudge
+from playbooks.sql import columns
 
 from .rules import (
     CHAIN_NAMES,
@@ -33,33 +35,35 @@ def _cross_chain_heavy(as_of: date, ids: list[int] | None) -> dict[int, dict]:
     touched its siblings (one query per heavy chain over the usage facts; there is one heavy
     chain today)."""
     out: dict[int, dict] = {}
+    a = columns(Account, "id", "tier")
     if ids is None:
         # The whole book: a subquery rather than an IN list of thousands of ids.
-        scope, ids = "SELECT id FROM accounts_account WHERE tier = 3", []
+        scope, ids = f"SELECT {a.id} FROM {a.table} WHERE {a.tier} = 3", []
     elif not ids:
         return out
     else:
         scope = ", ".join(["%s"] * len(ids))
     start = as_of - timedelta(days=CROSS_CHAIN_WINDOW)
+    u = columns(UsageFact, "account_id", "chain", "value", "metric", "date")
     for heavy, (target, siblings) in CROSS_CHAIN.items():
         # The window's units first (28 days of one metric: a small share of the facts), then
         # only for the accounts heavy enough, whether they ever touched a sibling chain.
         sql = f"""
             WITH window_units AS (
-              SELECT account_id,
-                SUM(CASE WHEN chain <> '' THEN value ELSE 0 END) AS total,
-                SUM(CASE WHEN chain = %s THEN value ELSE 0 END) AS on_heavy
-              FROM health_usagefact
-              WHERE metric = 'units' AND date > %s AND date <= %s
-                AND account_id IN ({scope})
-              GROUP BY account_id
+              SELECT {u.account_id} AS account_id,
+                SUM(CASE WHEN {u.chain} <> '' THEN {u.value} ELSE 0 END) AS total,
+                SUM(CASE WHEN {u.chain} = %s THEN {u.value} ELSE 0 END) AS on_heavy
+              FROM {u.table}
+              WHERE {u.metric} = 'units' AND {u.date} > %s AND {u.date} <= %s
+                AND {u.account_id} IN ({scope})
+              GROUP BY {u.account_id}
             )
             SELECT w.account_id, w.total, w.on_heavy FROM window_units w
             WHERE w.on_heavy >= %s AND NOT EXISTS (
-              SELECT 1 FROM health_usagefact u
-              WHERE u.account_id = w.account_id AND u.date <= %s
-                AND u.metric <> 'failed_queries'
-                AND u.chain IN ({", ".join(["%s"] * len(siblings))})
+              SELECT 1 FROM {u.table} u
+              WHERE u.{u.account_id} = w.account_id AND u.{u.date} <= %s
+                AND u.{u.metric} <> 'failed_queries'
+                AND u.{u.chain} IN ({", ".join(["%s"] * len(siblings))})
             )
         """
         params = [heavy, start, as_of, *ids, CROSS_CHAIN_MIN_UNITS, as_of, *siblings]

@@ -10,7 +10,9 @@ from django.db import connection, transaction
 from accounts.models import Account, User
 from accounts.permissions import can_edit_account
 from cs_portal import clock
+from health.models import UsageFact
 from playbooks.models import Milestone, SuccessPlan
+from playbooks.sql import columns
 
 from .rules import (
     METRIC_WORDS,
@@ -84,25 +86,27 @@ def milestones_complete_from_usage(*, as_of: date, account_ids: list[int] | None
         if not account_ids:
             return 0
         open_qs = open_qs.filter(account_id__in=account_ids)
+    u = columns(UsageFact, "account_id", "metric", "value", "date")
+    m = columns(Milestone, "account_id", "completed_on", "key")
     scope, params = "", [as_of]
     if account_ids is not None:
-        scope = f" AND account_id IN ({', '.join(['%s'] * len(account_ids))})"
+        scope = f" AND {u.account_id} IN ({', '.join(['%s'] * len(account_ids))})"
         params += list(account_ids)
     metrics = ", ".join(f"'{m}'" for m in USAGE_PROOF.values())
     keys = ", ".join(f"'{k}'" for k in USAGE_PROOF)
     sql = f"""
         WITH firsts AS (
-          SELECT account_id, metric, MIN(date) AS first_day
-          FROM health_usagefact
-          WHERE metric IN ({metrics}) AND value > 0 AND date <= %s{scope}
-            AND account_id IN (SELECT account_id FROM playbooks_milestone
-                               WHERE completed_on IS NULL AND key IN ({keys}))
-          GROUP BY account_id, metric
+          SELECT {u.account_id} AS account_id, {u.metric} AS metric, MIN({u.date}) AS first_day
+          FROM {u.table}
+          WHERE {u.metric} IN ({metrics}) AND {u.value} > 0 AND {u.date} <= %s{scope}
+            AND {u.account_id} IN (SELECT {m.account_id} FROM {m.table}
+                               WHERE {m.completed_on} IS NULL AND {m.key} IN ({keys}))
+          GROUP BY {u.account_id}, {u.metric}
         )
-        SELECT f.account_id, f.metric, f.first_day, SUM(u.value)
+        SELECT f.account_id, f.metric, f.first_day, SUM(u.{u.value})
         FROM firsts f
-        JOIN health_usagefact u ON u.account_id = f.account_id AND u.metric = f.metric
-          AND u.date = f.first_day
+        JOIN {u.table} u ON u.{u.account_id} = f.account_id AND u.{u.metric} = f.metric
+          AND u.{u.date} = f.first_day
         GROUP BY f.account_id, f.metric, f.first_day
     """
     with connection.cursor() as cursor:
