@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -161,3 +164,24 @@ def nudges_list(*, kind: str = "", status: str = "") -> QuerySet[Nudge]:
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+NUDGES_PER_PAGE = 50
+
+
+@dataclass
+class NudgesPage:
+    page: Page
+    total: int  # every nudge, whatever the filters
+    webhook_configured: bool
+
+
+def nudges_page(*, kind: str = "", status: str = "", number: int = 1) -> NudgesPage:
+    """One page of the nudges list (newest first, optionally filtered), with the total count
+    and whether the product's webhook is configured."""
+    page = Paginator(nudges_list(kind=kind, status=status), NUDGES_PER_PAGE).get_page(number)
+    return NudgesPage(
+        page=page,
+        total=Nudge.objects.count(),
+        webhook_configured=bool(settings.NUDGE_WEBHOOK_URL),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When
@@ -18,6 +19,7 @@ from .rules import (
     SPIKE_ALERT_DAYS,
     TIER_RULES,
     Proposal,
+    evidence_lines,
 )
 
 
@@ -118,4 +120,25 @@ def tier_decided(*, limit: int = 20) -> QuerySet[TierSuggestion]:
         TierSuggestion.objects.exclude(status=SuggestionStatus.PENDING)
         .select_related("account", "decided_by")
         .order_by("-decided_at", "-id")[:limit]
+    )
+
+
+@dataclass
+class TierQueuePage:
+    pending: list[TierSuggestion]
+    decided: list[TierSuggestion]
+
+
+def with_evidence_lines(suggestion: TierSuggestion) -> TierSuggestion:
+    """The suggestion with `evidence_lines` set: its evidence as (label, value) for display."""
+    suggestion.evidence_lines = evidence_lines(suggestion.evidence)
+    return suggestion
+
+
+def tier_queue_page(*, direction: str = "") -> TierQueuePage:
+    """The tier queue: the pending suggestions (of one direction, or all) and the latest
+    decided ones, each with its evidence lines."""
+    return TierQueuePage(
+        pending=[with_evidence_lines(s) for s in tier_queue(direction=direction)],
+        decided=[with_evidence_lines(s) for s in tier_decided()],
     )

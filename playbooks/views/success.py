@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.permissions import can_change_tier, can_edit_account
 from cs_portal import clock
 from cs_portal.http import AuthedRequest
-from cs_portal.params import query_string, whole_number
+from cs_portal.params import query_string
 from health.selectors import account_snapshot
 from playbooks.models import DeliveryStatus, Milestone, Nudge, SuccessPlan, TierSuggestion
-from playbooks.nudges.selectors import nudges_list
+from playbooks.nudges.forms import NudgesFilterForm
+from playbooks.nudges.selectors import nudges_page as nudges_page_of
 from playbooks.success import services as success_services
+from playbooks.success.forms import MilestoneCompleteForm, SuccessPlanForm
 from playbooks.success.rules import CURRENCIES, SUCCESS_FIELDS, TTV_MILESTONE, roi_baseline
 from playbooks.success.selectors import (
     account_milestones,
@@ -31,12 +29,11 @@ from playbooks.success.selectors import (
     ttv_median_by_tier,
 )
 from playbooks.success.services import milestones_plan, success_plan_save
-from playbooks.tiering import selectors as tiering_selectors
 from playbooks.tiering import services as tiering_services
-from playbooks.tiering.rules import DIRECTIONS, evidence_lines
-from playbooks.tiering.selectors import tier_decided
+from playbooks.tiering.forms import TierDecisionForm, TierQueueFilterForm
+from playbooks.tiering.rules import DIRECTIONS
+from playbooks.tiering.selectors import tier_queue_page, with_evidence_lines
 
-NUDGES_PER_PAGE = 50
 PLAN_LABELS = {
     "outcomes": "Outcomes",
     "currency": "Currency",
@@ -46,11 +43,6 @@ PLAN_LABELS = {
     "targets": "Targets",
     "status": "Status",
 }
-
-
-def _vary(response: HttpResponse) -> HttpResponse:
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,6 +93,7 @@ def _plan_values(plan: SuccessPlan | None) -> dict:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def account_success(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Success tab: success plan and ROI baseline, onboarding milestones, time to value."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
@@ -109,30 +102,31 @@ def account_success(request: AuthedRequest, external_id: str) -> HttpResponse:
         request, account, editing=editing and can_edit_account(request.user, account)
     )
     if request.htmx and editing:
-        return _vary(render(request, "playbooks/success.html#plan_card", context))
-    return _vary(render(request, "playbooks/success.html", context))
+        return render(request, "playbooks/success.html#plan_card", context)
+    return render(request, "playbooks/success.html", context)
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def success_plan_update(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can edit its success plan.")
-    try:
-        success_plan_save(account=account, user=request.user, data=request.POST)
-    except ValidationError as exc:
+    form = SuccessPlanForm(request.POST)
+    if not form.is_valid():
         context = _success_context(
             request,
             account,
             editing=True,
             plan_values=request.POST,
-            plan_errors={PLAN_LABELS.get(k, k): " ".join(v) for k, v in exc.message_dict.items()},
+            plan_errors={PLAN_LABELS.get(k, k): " ".join(v) for k, v in form.errors.items()},
         )
         template = "playbooks/success.html#plan_card" if request.htmx else "playbooks/success.html"
-        return _vary(render(request, template, context, status=422))
+        return render(request, template, context, status=422)
+    success_plan_save(account=account, user=request.user, data=form.cleaned_data)
     if request.htmx:
         context = _success_context(request, account, plan_saved=True)
-        return _vary(render(request, "playbooks/success.html#plan_card", context))
+        return render(request, "playbooks/success.html#plan_card", context)
     messages.success(request, "Success plan saved.")
     return redirect("account_success", external_id=account.external_id)
 
@@ -153,26 +147,21 @@ def milestones_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> HttpResponse:
     account = account_selectors.account_detail_or_404(external_id=external_id)
     milestone = get_object_or_404(Milestone, pk=pk, account=account)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can complete milestones.")
-    errors: dict[str, str] = {}
-    on = None
-    raw = request.POST.get("on", "").strip()
-    if raw:
-        try:
-            on = date.fromisoformat(raw)
-        except ValueError:
-            errors["on"] = "Give the date as YYYY-MM-DD."
+    form = MilestoneCompleteForm(request.POST)
+    errors = {k: " ".join(v) for k, v in form.errors.items()}
     if not errors:
         try:
             success_services.milestone_complete(
                 milestone=milestone,
                 user=request.user,
-                on=on,
-                evidence=request.POST.get("evidence", ""),
+                on=form.cleaned_data["on"],
+                evidence=form.cleaned_data["evidence"],
             )
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
@@ -182,7 +171,7 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
             request, account, ms_error_pk=milestone.pk, ms_error=" ".join(errors.values())
         )
         template = "playbooks/success.html#milestones" if request.htmx else "playbooks/success.html"
-        return _vary(render(request, template, context, status=status))
+        return render(request, template, context, status=status)
     messages.success(request, f"{milestone.get_key_display()} marked complete.")
     return redirect("account_success", external_id=account.external_id)
 
@@ -191,36 +180,24 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
 # Tier queue
 
 
-def _queue_context(request: AuthedRequest, direction: str) -> dict:
-    pending = list(tiering_selectors.tier_queue(direction=direction))
-    for s in pending:
-        s.evidence_lines = evidence_lines(s.evidence)
-    decided = list(tier_decided())
-    for s in decided:
-        s.evidence_lines = evidence_lines(s.evidence)
-    return {
-        "pending": pending,
-        "decided": decided,
+@require_GET
+@vary_on_headers("HX-Request")
+def tier_queue(request: AuthedRequest) -> HttpResponse:
+    """Pending tier suggestions with their evidence; managers approve or dismiss inline."""
+    form = TierQueueFilterForm(request.GET)
+    error = "" if form.is_valid() else form.errors["direction"][0]
+    direction = form.cleaned_data.get("direction", "")
+    queue = tier_queue_page(direction=direction)
+    context = {
+        "pending": queue.pending,
+        "decided": queue.decided,
         "direction": direction,
         "directions": DIRECTIONS,
         "can_decide": can_change_tier(request.user),
         "ttv_medians": ttv_median_by_tier(),
+        "error": error,
     }
-
-
-@require_GET
-def tier_queue(request: AuthedRequest) -> HttpResponse:
-    """Pending tier suggestions with their evidence; managers approve or dismiss inline."""
-    direction = request.GET.get("direction", "").strip()
-    error = ""
-    if direction and direction not in DIRECTIONS:
-        error = f"direction must be 'promote' or 'relegate', not '{direction[:40]}'"
-        direction = ""
-    context = _queue_context(request, direction)
-    context["error"] = error
-    return _vary(
-        render(request, "playbooks/tier_queue.html", context, status=400 if error else 200)
-    )
+    return render(request, "playbooks/tier_queue.html", context, status=400 if error else 200)
 
 
 def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
@@ -230,8 +207,10 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
     error = ""
     try:
         if approve:
+            form = TierDecisionForm(request.POST)
+            form.is_valid()  # a note is optional and free text: always valid
             tiering_services.tier_suggestion_approve(
-                suggestion=suggestion, user=request.user, note=request.POST.get("note", "")
+                suggestion=suggestion, user=request.user, note=form.cleaned_data["note"]
             )
         else:
             tiering_services.tier_suggestion_dismiss(suggestion=suggestion, user=request.user)
@@ -240,15 +219,9 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
     account = suggestion.account
     if request.htmx:
         suggestion.refresh_from_db()
-        suggestion.evidence_lines = evidence_lines(suggestion.evidence)
-        context = {"s": suggestion, "can_decide": True, "row_error": error}
-        return _vary(
-            render(
-                request,
-                "playbooks/tier_queue.html#decided_row",
-                context,
-                status=409 if error else 200,
-            )
+        context = {"s": with_evidence_lines(suggestion), "can_decide": True, "row_error": error}
+        return render(
+            request, "playbooks/tier_queue.html#decided_row", context, status=409 if error else 200
         )
     if error:
         messages.error(request, error)
@@ -260,11 +233,13 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def tier_suggestion_approve(request: AuthedRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, approve=True)
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def tier_suggestion_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, approve=False)
 
@@ -274,34 +249,24 @@ def tier_suggestion_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def nudges_page(request: AuthedRequest) -> HttpResponse:
     """Digital-tier nudges and their delivery to the product's webhook, newest first."""
-    kind = request.GET.get("kind", "").strip()
-    status = request.GET.get("status", "").strip()
-    raw_page = request.GET.get("page", "1").strip() or "1"
-    problems = []
-    if kind and kind not in Nudge.Kind.values:
-        problems.append(f"kind must be one of {', '.join(Nudge.Kind.values)}")
-        kind = ""
-    if status and status not in DeliveryStatus.values:
-        problems.append(f"status must be one of {', '.join(DeliveryStatus.values)}")
-        status = ""
-    number = whole_number(raw_page, max_digits=9)
-    if not number:
-        problems.append(f"page must be a positive whole number, not '{raw_page[:20]}'")
-        number = 1
-    qs = nudges_list(kind=kind, status=status)
-    page = Paginator(qs, NUDGES_PER_PAGE).get_page(number)
+    form = NudgesFilterForm(request.GET)
+    form.is_valid()
+    problems = form.problems()
+    kind, status, number = form.values()
+    nudges = nudges_page_of(kind=kind, status=status, number=number)
     context = {
-        "page": page,
+        "page": nudges.page,
         "kind": kind,
         "status": status,
         "filters": query_string({"kind": kind, "status": status}),
         "kinds": Nudge.Kind.choices,
         "statuses": DeliveryStatus.choices,
         "error": "; ".join(problems),
-        "webhook_configured": bool(settings.NUDGE_WEBHOOK_URL),
-        "total": Nudge.objects.count(),
+        "webhook_configured": nudges.webhook_configured,
+        "total": nudges.total,
     }
     template = "playbooks/nudges.html#rows" if request.htmx else "playbooks/nudges.html"
-    return _vary(render(request, template, context, status=400 if problems else 200))
+    return render(request, template, context, status=400 if problems else 200)
