@@ -13,7 +13,6 @@ from accounts.permissions import (
     sees_whole_team,
 )
 from cs_portal.clock import today
-from cs_portal.params import whole_number
 from playbooks.models import (
     Play,
     Playbook,
@@ -128,34 +127,6 @@ class WorkView:
         return sum(g.count for g in self.groups)
 
 
-class WorkFilterError(ValueError):
-    """A My work query-string value that is not understood; shown to the user, answered 400."""
-
-
-def work_owner_parse(raw: str | None, *, user: User) -> tuple[str, User | None]:
-    """Read `owner`: for managers '' or 'all' (the team), 'me', 'pool', or a user's id; other
-    roles always see their own queue ('' or 'me'). Raises WorkFilterError otherwise."""
-    value = (raw or "").strip().lower()
-    if not sees_whole_team(user):
-        if value not in ("", "me"):
-            raise WorkFilterError(
-                "only CS managers see other people's work; leave owner out to see yours"
-            )
-        return "me", user
-    if value in ("", "all"):
-        return "all", None
-    if value == "me":
-        return "me", user
-    if value == "pool":
-        return "pool", None
-    if (number := whole_number(value)) is not None:
-        subject = User.objects.filter(pk=number).first()
-        if subject is not None:
-            return str(subject.pk), subject
-        raise WorkFilterError(f"owner {value} is not a user; pick one from the list")
-    raise WorkFilterError(f"owner must be 'all', 'me', 'pool' or a user's id, not '{raw}'")
-
-
 def _work_base() -> QuerySet[Task]:
     return Task.objects.select_related("account", "play__playbook", "owner")
 
@@ -164,7 +135,7 @@ def work_view(*, user: User, owner: str = "me", subject: User | None = None) -> 
     """My work: open tasks grouped Overdue / Today / This week (the next 7 days) / Later, the
     pool queue, what was done today, and for a manager's team view the workload per person.
 
-    `owner` and `subject` come from `work_owner_parse`."""
+    `owner` and `subject` come from `plays.forms.WorkOwnerForm`."""
     on = today()
     week_end = on + timedelta(days=WEEK_DAYS)
     team = sees_whole_team(user)

@@ -28,15 +28,14 @@ from playbooks.alerts.rules import (
     SNOOZE_CHOICES,
     SNOOZE_MAX_DAYS,
     can_work_alert,
-    snooze_until_parse,
 )
+from playbooks.inbox.forms import InboxFilterForm, SnoozeForm
 from playbooks.inbox.selectors import (
     STATUS_CHOICES,
     InboxFilterError,
     InboxFilters,
     inbox_alerts,
     inbox_filters_default,
-    inbox_filters_parse,
     inbox_status_counts,
     inbox_unread_count,
     inbox_unread_in_view,
@@ -138,7 +137,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
     queue) and unread. Bad filters answer 400 with the message and the default view."""
     error = ""
     try:
-        filters = inbox_filters_parse(request.GET, user=request.user)
+        filters = InboxFilterForm(request.GET, user=request.user).filters()
     except InboxFilterError as exc:
         error = str(exc)
         filters = inbox_filters_default(user=request.user)
@@ -150,7 +149,7 @@ def inbox(request: AuthedRequest) -> HttpResponse:
 def _page_filters(request: AuthedRequest) -> InboxFilters:
     """The filters of the page a button was on (they ride along in the form's URL)."""
     try:
-        return inbox_filters_parse(request.GET, user=request.user)
+        return InboxFilterForm(request.GET, user=request.user).filters()
     except (InboxFilterError, PermissionDenied):
         return inbox_filters_default(user=request.user)
 
@@ -226,14 +225,17 @@ def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(
             "This alert belongs to another CSM; only they or a CS manager can snooze it."
         )
-    try:
-        until = snooze_until_parse(
-            request.POST.get("days", ""), request.POST.get("until", ""), on=today()
-        )
-        alert_services.alert_snooze(alert=alert, user=request.user, until=until)
-    except ValidationError as exc:
+    form = SnoozeForm(request.POST, on=today())
+    error = form.error()
+    if not error:
+        until = form.cleaned_data["until"]
+        try:
+            alert_services.alert_snooze(alert=alert, user=request.user, until=until)
+        except ValidationError as exc:
+            error = exc.messages[0]
+    if error:
         status = 409 if alert.status == AlertStatus.RESOLVED else 422
-        return _answer(request, pk, error=exc.messages[0], status=status)
+        return _answer(request, pk, error=error, status=status)
     notice = f"Snoozed until {until:%a %b} {until.day}."
     return _answer(request, pk, notice=notice if request.htmx else f"{notice} {alert.title}")
 
@@ -254,7 +256,7 @@ def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
 def alerts_read_all(request: AuthedRequest) -> HttpResponse:
     """Mark every unread alert in view read (the filters posted with the button)."""
     try:
-        filters = inbox_filters_parse(request.POST, user=request.user)
+        filters = InboxFilterForm(request.POST, user=request.user).filters()
     except InboxFilterError as exc:
         if request.htmx:
             return render(

@@ -3,8 +3,6 @@ playbook template editor."""
 
 from __future__ import annotations
 
-from itertools import zip_longest
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -12,25 +10,24 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.permissions import can_change_tier, can_edit_account, can_edit_playbooks
 from cs_portal.clock import today
 from cs_portal.http import AuthedRequest
-from cs_portal.params import whole_number
 from health.selectors import account_snapshot
 from playbooks.models import OwnerRule, Playbook, PlayStatus, TaskStatus
 from playbooks.plays import selectors as play_selectors
 from playbooks.plays import services as play_services
+from playbooks.plays.forms import PlaybookForm, PlayStartForm, TaskActionForm, WorkOwnerForm
 from playbooks.plays.rules import StepInput, tasks_with_days, trigger_help
 from playbooks.plays.selectors import (
-    WorkFilterError,
     playbook_by_key,
     playbooks_list,
     playbooks_startable,
     task_for_work,
-    work_owner_parse,
     work_view,
 )
 from playbooks.plays.services import (
@@ -43,13 +40,10 @@ STEP_ROWS_NEW = 3  # empty step rows a new playbook starts with
 # --- My work --------------------------------------------------------------------------------
 
 
-def _work_context(request: AuthedRequest, owner_raw: str | None, **extra) -> tuple[dict, str]:
-    error = ""
-    try:
-        owner, subject = work_owner_parse(owner_raw, user=request.user)
-    except WorkFilterError as exc:
-        error = str(exc)
-        owner, subject = work_owner_parse("", user=request.user)
+def _work_context(request: AuthedRequest, data, **extra) -> tuple[dict, str]:
+    form = WorkOwnerForm(data, user=request.user)
+    error = form.error()
+    owner, subject = form.owner_and_subject()
     work = work_view(user=request.user, owner=owner, subject=subject)
     context = {
         "work": work,
@@ -65,7 +59,7 @@ def _work_context(request: AuthedRequest, owner_raw: str | None, **extra) -> tup
 def my_work(request: AuthedRequest) -> HttpResponse:
     """Open tasks by due date (Overdue / Today / This week / Later), the pool queue and what was
     done today; managers see the team, filtered by owner, with the workload per person."""
-    context, error = _work_context(request, request.GET.get("owner"))
+    context, error = _work_context(request, request.GET)
     template = "playbooks/my_work.html#work" if request.htmx else "playbooks/my_work.html"
     return render(request, template, context, status=400 if error else 200)
 
@@ -81,17 +75,17 @@ def _after_task(
     request: AuthedRequest, task, notice: str, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     """Answer a task action with the fragment the action came from (htmx) or a redirect."""
-    origin = request.POST.get("from", "work")
-    if origin == "plays":
+    form = TaskActionForm(request.POST)
+    if form.origin == "plays":
         account = account_selectors.account_detail_or_404(external_id=task.account.external_id)
         if request.htmx:
             context = _plays_context(request, account, notice=notice, action_error=error)
             return render(request, "playbooks/account_plays.html#plays", context, status=status)
         _flash(request, notice, error)
         return redirect("account_plays", external_id=account.external_id)
-    owner = request.POST.get("owner", "")
+    owner = form.owner_raw
     if request.htmx:
-        context, _ = _work_context(request, owner, notice=notice, action_error=error)
+        context, _ = _work_context(request, {"owner": owner}, notice=notice, action_error=error)
         return render(request, "playbooks/my_work.html#work", context, status=status)
     _flash(request, notice, error)
     url = reverse("my_work")
@@ -196,15 +190,10 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     account = account_selectors.account_detail_or_404(external_id=external_id)
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a CS manager can start its plays.")
-    key = request.POST.get("playbook", "").strip()
-    playbook = Playbook.objects.filter(key=key).first() if key else None
-    if playbook is None:
-        error = (
-            "Choose a playbook to start."
-            if not key
-            else f"There is no playbook '{key}'; choose one from the list."
-        )
+    form = PlayStartForm(request.POST)
+    if error := form.error():
         return _plays_answer(request, account, start_error=error, status=422)
+    playbook = form.cleaned_data["playbook"]
     try:
         play = play_services.play_start(account=account, playbook=playbook, started_by=request.user)
     except ValidationError as exc:
@@ -244,25 +233,6 @@ def playbook_list(request: AuthedRequest) -> HttpResponse:
             "can_edit": can_edit_playbooks(request.user),
         },
     )
-
-
-def _form_values(post) -> dict:
-    steps = [
-        StepInput(title=t or "", detail=d or "", due_days=n or "")
-        for t, d, n in zip_longest(
-            post.getlist("step_title"), post.getlist("step_detail"), post.getlist("step_due")
-        )
-    ]
-    return {
-        "key": post.get("key", "").strip(),
-        "name": post.get("name", ""),
-        "description": post.get("description", ""),
-        "trigger": post.get("trigger", ""),
-        "tiers": post.getlist("tiers"),
-        "owner_rule": post.get("owner_rule", ""),
-        "active": post.get("active") == "on",
-        "steps": steps,
-    }
 
 
 def _values_of(playbook: Playbook) -> dict:
@@ -313,14 +283,14 @@ def _editor(
 def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpResponse:
     if not can_edit_playbooks(request.user):
         raise PermissionDenied("Only a CS manager can change playbooks.")
-    values = _form_values(request.POST)
-    action = request.POST.get("action", "save")
+    form = PlaybookForm(request.POST)
+    values = form.values()
+    action = form.action_pressed()
     if action == "add_step":
         values["steps"].append(StepInput(title=""))
         return _editor(request, playbook, values, fragment=request.htmx)
     if action.startswith("remove:"):
-        index = action.removeprefix("remove:")
-        number = whole_number(index)
+        number = form.step_to_remove()
         if number is not None and number < len(values["steps"]):
             del values["steps"][number]
         return _editor(request, playbook, values, fragment=request.htmx)
@@ -345,9 +315,7 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
         return _editor(request, saved, _values_of(saved), saved=True, fragment=True)
     messages.success(request, f"Saved “{saved.name}”. Plays started from now on use it.")
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("playbook_edit", args=[saved.key])
-        return response
+        return HttpResponseClientRedirect(reverse("playbook_edit", args=[saved.key]))
     return redirect("playbook_edit", key=saved.key)
 
 
