@@ -224,7 +224,7 @@ REOPENED = {
 }
 
 
-def _values(c: Candidate, as_of: date) -> dict:
+def alert_values(c: Candidate, as_of: date) -> dict:
     return {
         "as_of": as_of,
         "title": c.title[:200],
@@ -258,7 +258,7 @@ def snooze_until_parse(raw_days: str = "", raw_until: str = "", *, on: date) -> 
 
 
 @dataclass
-class _Day:
+class JudgedDay:
     """What the resolve pass knows about one account on the day."""
 
     score: int
@@ -269,7 +269,7 @@ class _Day:
     milestones: dict | None = None
 
 
-def _band_cleared(row, data: dict, day: _Day) -> str:
+def _band_cleared(row, data: dict, day: JudgedDay) -> str:
     band = data.get("band")
     if not band or day.band == band:
         return ""
@@ -277,19 +277,19 @@ def _band_cleared(row, data: dict, day: _Day) -> str:
     return f"band {back} {day.band} (score {day.score})"
 
 
-def _override_cleared(row, data: dict, day: _Day) -> str:
+def _override_cleared(row, data: dict, day: JudgedDay) -> str:
     key = data.get("override")
     return f"override {key} no longer fires" if key and key not in day.overrides else ""
 
 
-def _score_drop_cleared(row, data: dict, day: _Day) -> str:
+def _score_drop_cleared(row, data: dict, day: JudgedDay) -> str:
     before = data.get("from_score")
     if before is None or before - day.score >= SCORE_DROP_POINTS:
         return ""
     return f"score back to {day.score} ({before} before the drop)"
 
 
-def _renewal_cleared(row, data: dict, day: _Day) -> str:
+def _renewal_cleared(row, data: dict, day: JudgedDay) -> str:
     renewal = data.get("renewal")
     if not renewal:
         return ""
@@ -298,7 +298,7 @@ def _renewal_cleared(row, data: dict, day: _Day) -> str:
     return f"band back to green (score {day.score})" if day.band == GREEN else ""
 
 
-def _onboarding_cleared(row, data: dict, day: _Day) -> str:
+def _onboarding_cleared(row, data: dict, day: JudgedDay) -> str:
     key = data.get("milestone")
     if not key:
         return ""
@@ -309,7 +309,7 @@ def _onboarding_cleared(row, data: dict, day: _Day) -> str:
     return f"milestone completed on {done.isoformat()}" if done else ""
 
 
-def _commit_cleared(row, data: dict, day: _Day) -> str:
+def _commit_cleared(row, data: dict, day: JudgedDay) -> str:
     threshold, _, period_start = row.key.partition(":")
     if not period_start or data.get("threshold") is None:
         return ""
@@ -322,7 +322,7 @@ def _commit_cleared(row, data: dict, day: _Day) -> str:
     return f"commit use back under {threshold}% ({used})"
 
 
-def _spike_cleared(row, data: dict, day: _Day) -> str:
+def _spike_cleared(row, data: dict, day: JudgedDay) -> str:
     spike = day.facts.get("spike_ratio")
     if spike is not None and spike >= SPIKE_RATIO:
         return ""
@@ -341,7 +341,7 @@ CLEARED_RULES = {
 }
 
 
-def _cleared(row, day: _Day) -> str:
+def cleared_reason(row, day: JudgedDay) -> str:
     """Why this alert's condition no longer holds on the day, or "" while it holds (or when
     the alert lacks the numbers to tell)."""
     rule = CLEARED_RULES.get(row.kind)

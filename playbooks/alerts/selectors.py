@@ -22,7 +22,7 @@ from .rules import (
     SCORE_DROP_WINDOW_DAYS,
     AccountOnDay,
     Candidate,
-    _Day,
+    JudgedDay,
     onboarding_overdue,
 )
 
@@ -121,12 +121,12 @@ def _accounts(*, as_of: date, scope: list[int] | None, not_green: list[int]) -> 
     return accounts
 
 
-def _days(as_of: date, live: QuerySet[Alert], kinds: set[str]) -> dict[int, _Day]:
+def days_to_judge(as_of: date, live: QuerySet[Alert], kinds: set[str]) -> dict[int, JudgedDay]:
     """The day's snapshot of every account with a live alert, plus the latest contract end
     (renewal alerts) and the milestones (onboarding alerts): at most three queries."""
     scope = live.values("account_id")
     days = {
-        account_id: _Day(score, band, {o["key"] for o in overrides or []}, facts or {})
+        account_id: JudgedDay(score, band, {o["key"] for o in overrides or []}, facts or {})
         for account_id, score, band, overrides, facts in HealthSnapshot.objects.filter(
             date=as_of, account_id__in=scope
         ).values_list("account_id", "score", "band", "overrides", "facts")

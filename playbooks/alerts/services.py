@@ -41,11 +41,11 @@ from .rules import (
     REOPENED,
     SNOOZE_MAX_DAYS,
     Candidate,
-    _cleared,
-    _values,
+    alert_values,
     can_work_alert,
+    cleared_reason,
 )
-from .selectors import _days, alert_candidates
+from .selectors import alert_candidates, days_to_judge
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date
         with transaction.atomic():
             return Alert.objects.bulk_create(
                 [
-                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **_values(c, as_of))
+                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **alert_values(c, as_of))
                     for c in fresh
                 ]
             )
@@ -113,7 +113,7 @@ def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date
         try:
             with transaction.atomic():
                 alert, new = Alert.objects.get_or_create(
-                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=_values(c, as_of)
+                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=alert_values(c, as_of)
                 )
         except IntegrityError:  # another worker raised it a moment ago
             continue
@@ -140,9 +140,11 @@ def _alerts_reopen(
     if not alerts:
         return []
     for alert in alerts:
-        for name, value in (_values(wanted[alert.pk], as_of) | REOPENED).items():
+        for name, value in (alert_values(wanted[alert.pk], as_of) | REOPENED).items():
             setattr(alert, name, value)
-    Alert.objects.bulk_update(alerts, list(_values(wanted[alerts[0].pk], as_of) | REOPENED), 500)
+    Alert.objects.bulk_update(
+        alerts, list(alert_values(wanted[alerts[0].pk], as_of) | REOPENED), 500
+    )
     return alerts
 
 
@@ -297,13 +299,13 @@ def alerts_resolve(*, as_of: date, account_ids: list[int] | None = None) -> int:
     rows = list(live.values_list("pk", "account_id", "kind", "key", "data", named=True))
     if not rows:
         return 0
-    days = _days(as_of, live, {r.kind for r in rows})
+    days = days_to_judge(as_of, live, {r.kind for r in rows})
     reasons: dict[int, str] = {}
     for row in rows:
         day = days.get(row.account_id)
         if day is None:
             continue  # not scored that day: nothing to judge by
-        reason = _cleared(row, day)
+        reason = cleared_reason(row, day)
         if reason:
             reasons[row.pk] = reason[:300]
     if not reasons:

@@ -39,7 +39,7 @@ def grace_seconds() -> int:
     return int(getattr(settings, "ALERT_DELIVERY_GRACE_SECONDS", 0) or 0)
 
 
-def _describe(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
     reason = getattr(exc, "reason", None) or exc  # URLError wraps the socket's error
     if isinstance(reason, TimeoutError) or "timed out" in str(reason):
         return f"timed out after {settings.ALERT_HTTP_TIMEOUT} s"

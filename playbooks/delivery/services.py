@@ -32,7 +32,7 @@ from .rules import (
     OPEN,
     DeliveryError,
     DigestError,
-    _describe,
+    error_text,
     grace_seconds,
 )
 
@@ -151,7 +151,7 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
         )
         retry = bool(error)
     except NETWORK_ERRORS as exc:
-        error, retry = _describe(exc), True
+        error, retry = error_text(exc), True
     except Exception as exc:  # a bug building the message: retrying would not help
         log.exception("Slack deliveries %s failed", ids)
         error = f"{type(exc).__name__}: {exc}"[:300]

@@ -125,7 +125,7 @@ def _owners(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
     return qs
 
 
-def _scope(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
+def inbox_scope(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
     qs = _owners(user=user, filters=filters).filter(status_q(filters.status, on=today()))
     if filters.unread:
         qs = qs.filter(unread_q(on=today()))
@@ -136,7 +136,7 @@ def inbox_alerts(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
     """The alerts in view: open (and woken from a snooze) first, then acknowledged, snoozed and
     resolved, newest first within each; with account, owner, who acknowledged or snoozed, and
     deliveries (inbox, Slack, email) loaded in two queries."""
-    qs = _scope(user=user, filters=filters)
+    qs = inbox_scope(user=user, filters=filters)
     deliveries = AlertDelivery.objects.annotate(rank=CHANNEL_ORDER).order_by("rank")
     return (
         qs.select_related("account", "owner", "acknowledged_by", "snoozed_by")

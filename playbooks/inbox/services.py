@@ -12,7 +12,7 @@ from cs_portal.clock import today
 from playbooks.alerts.rules import can_mark_read
 from playbooks.models import Alert, AlertStatus
 
-from .selectors import InboxFilters, _scope, unread_q
+from .selectors import InboxFilters, inbox_scope, unread_q
 
 
 def alert_mark_read(*, alert: Alert, user: User) -> bool:
@@ -40,7 +40,7 @@ def _mark_read(qs: QuerySet[Alert], *, now) -> int:
 def alerts_mark_read(*, user: User, filters: InboxFilters) -> int:
     """Mark every unread alert in view read (the filters' scope, never beyond what the user may
     mark). Returns how many changed."""
-    qs = _scope(user=user, filters=filters).filter(unread_q(on=today()))
+    qs = inbox_scope(user=user, filters=filters).filter(unread_q(on=today()))
     if not sees_whole_team(user):
         if filters.owner == "pooled" and not is_csm(user):
             raise PermissionDenied("Only CSMs and CS managers work the pooled queue.")

@@ -136,16 +136,16 @@ def trigger_help() -> list[tuple[str, str, str]]:
     return out
 
 
-def _tiers(playbook: Playbook) -> set[int]:
+def playbook_tiers(playbook: Playbook) -> set[int]:
     return {int(t) for t in (playbook.tiers or []) if str(t) in {"1", "2", "3"}}
 
 
 def playbook_applies(playbook: Playbook, *, tier: int) -> bool:
-    tiers = _tiers(playbook)
+    tiers = playbook_tiers(playbook)
     return not tiers or tier in tiers
 
 
-def _owner_for(*, rule: str, account: Account) -> tuple[int | None, str]:
+def owner_for(*, rule: str, account: Account) -> tuple[int | None, str]:
     """(owner id, pool) for a new play on `account` under an owner rule."""
     pool = f"tier{account.tier}"
     if rule == OwnerRule.POOL and account.tier != 1:
@@ -209,7 +209,7 @@ def _due_days(raw: str | int) -> int:
     return value
 
 
-def _tiers_clean(raw: list) -> list[int]:
+def tiers_clean(raw: list) -> list[int]:
     out = set()
     for t in raw or []:
         text = str(t).strip()

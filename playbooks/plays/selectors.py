@@ -27,7 +27,7 @@ from .rules import WEEK_DAYS, playbook_applies, tasks_with_days, user_pools
 GROUP_LIMIT = 100  # rows shown per My work group; the counts are always exact
 
 
-def _startable_playbooks() -> list[Playbook]:
+def startable_playbooks() -> list[Playbook]:
     """Active playbooks with their steps (2 queries); those without steps cannot start."""
     books = (
         Playbook.objects.filter(active=True)

@@ -31,18 +31,18 @@ from playbooks.models import (
 
 from .rules import (
     StepInput,
-    _owner_for,
-    _tiers,
-    _tiers_clean,
+    owner_for,
     playbook_applies,
     playbook_key_problems,
     playbook_name_problems,
+    playbook_tiers,
     steps_clean,
     task_can_work,
+    tiers_clean,
     trigger_matches,
     trigger_normalise,
 )
-from .selectors import _startable_playbooks
+from .selectors import startable_playbooks
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def plays_start_for_alerts(alerts: list[Alert]) -> list[Play]:
     """
     if not alerts:
         return []
-    books = _startable_playbooks()
+    books = startable_playbooks()
     if not books:
         return []
     account_ids = {a.account_id for a in alerts}
@@ -107,7 +107,7 @@ def plays_start_for_alerts(alerts: list[Alert]) -> list[Play]:
     for (account_id, book_id), (book, alert) in wanted.items():
         if (account_id, book_id) in running:
             continue
-        owner_id, pool = _owner_for(rule=book.owner_rule, account=accounts[account_id])
+        owner_id, pool = owner_for(rule=book.owner_rule, account=accounts[account_id])
         new.append(
             Play(
                 account_id=account_id,
@@ -154,13 +154,13 @@ def play_start(
     if not playbook_applies(playbook, tier=account.tier):
         raise ValidationError(
             f"{playbook.name} is for tier "
-            + ", ".join(str(t) for t in sorted(_tiers(playbook)))
+            + ", ".join(str(t) for t in sorted(playbook_tiers(playbook)))
             + f" accounts; {account.name} is tier {account.tier}."
         )
     running = Play.objects.filter(account=account, playbook=playbook, status=PlayStatus.OPEN)
     if running.exists():
         raise ValidationError(f"{playbook.name} is already running on {account.name}.")
-    owner_id, pool = _owner_for(rule=playbook.owner_rule, account=account)
+    owner_id, pool = owner_for(rule=playbook.owner_rule, account=account)
     try:
         with transaction.atomic():
             play = Play.objects.create(
@@ -286,7 +286,7 @@ def playbook_save(
     except ValidationError as exc:
         errors["trigger"].extend(exc.messages)
     try:
-        tier_list = _tiers_clean(tiers)
+        tier_list = tiers_clean(tiers)
     except ValidationError as exc:
         errors["tiers"].extend(exc.messages)
         tier_list = []

@@ -77,7 +77,7 @@ def milestone_keys_for(*, tier: int, plan: str | None) -> list[str]:
     ]
 
 
-def _as_date(value) -> date:
+def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
@@ -191,8 +191,8 @@ def ttv_of(*, start: date | None, value_on: date | None, today: date) -> TimeToV
     return TimeToValue(start, None, None, max((today - start).days, 0))
 
 
-def _opt_date(value) -> date | None:
-    return None if value is None else _as_date(value)
+def optional_date(value) -> date | None:
+    return None if value is None else as_date(value)
 
 
 @dataclass

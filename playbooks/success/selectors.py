@@ -11,10 +11,10 @@ from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 from accounts.models import Account, Contract
 from playbooks.models import Milestone
 
-from .rules import TTV_MILESTONE, USAGE_PROOF, TimeToValue, _as_date, _opt_date, ttv_of
+from .rules import TTV_MILESTONE, USAGE_PROOF, TimeToValue, as_date, optional_date, ttv_of
 
 
-def _plan_on(account: Account, start: date) -> str | None:
+def plan_on(account: Account, start: date) -> str | None:
     contract = (
         Contract.objects.filter(account=account, start__lte=start, end__gte=start)
         .order_by("-start")
@@ -83,8 +83,8 @@ def account_ttv(*, account: Account, today: date) -> TimeToValue:
         or {}
     )
     return ttv_of(
-        start=_opt_date(row.get("first_start")),
-        value_on=_opt_date(row.get("value_on")),
+        start=optional_date(row.get("first_start")),
+        value_on=optional_date(row.get("value_on")),
         today=today,
     )
 
@@ -111,7 +111,7 @@ def ttv_median_by_tier() -> list[TierTTV]:
         if value_on is None:
             waiting[tier] += 1
         else:
-            days[tier].append(max((_as_date(value_on) - _as_date(start)).days, 0))
+            days[tier].append(max((as_date(value_on) - as_date(start)).days, 0))
     return [
         TierTTV(t, statistics.median(days[t]) if days[t] else None, len(days[t]), waiting[t])
         for t in (1, 2, 3)

@@ -18,11 +18,11 @@ from .rules import (
     METRIC_WORDS,
     MILESTONE_OFFSETS,
     USAGE_PROOF,
-    _as_date,
+    as_date,
     milestone_keys_for,
     success_plan_validate,
 )
-from .selectors import _plan_on
+from .selectors import plan_on
 
 
 def milestones_plan(*, account: Account, start: date, plan: str | None = None) -> list[Milestone]:
@@ -34,7 +34,7 @@ def milestones_plan(*, account: Account, start: date, plan: str | None = None) -
     """
     if account.tier not in MILESTONE_OFFSETS:
         raise ValidationError({"tier": f"No milestone plan for tier {account.tier}."})
-    plan = plan or _plan_on(account, start)
+    plan = plan or plan_on(account, start)
     offsets = MILESTONE_OFFSETS[account.tier]
     Milestone.objects.bulk_create(
         [
@@ -111,7 +111,7 @@ def milestones_complete_from_usage(*, as_of: date, account_ids: list[int] | None
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        firsts = {(row[0], row[1]): (_as_date(row[2]), row[3]) for row in cursor.fetchall()}
+        firsts = {(row[0], row[1]): (as_date(row[2]), row[3]) for row in cursor.fetchall()}
     if not firsts:
         return 0
     done = []

@@ -130,7 +130,7 @@ TIER_RULES = {3: promote_from_digital, 2: promote_from_scaled, 1: relegate_from_
 SEATS_TIER = 2  # seat ceilings are read for the scaled tier only
 
 
-def _already(suggestion: TierSuggestion) -> str:
+def already_decided(suggestion: TierSuggestion) -> str:
     return f"This suggestion was already {suggestion.get_status_display().lower()}."
 
 

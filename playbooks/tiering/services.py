@@ -17,7 +17,7 @@ from accounts.services import tier_change
 from playbooks.models import SuggestionStatus, TierSuggestion
 from playbooks.rules import is_live
 
-from .rules import DISMISS_QUIET_DAYS, REVERSAL_QUIET_DAYS, _already, evidence_text
+from .rules import DISMISS_QUIET_DAYS, REVERSAL_QUIET_DAYS, already_decided, evidence_text
 from .selectors import tier_proposals
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def tier_suggestion_approve(
     account = Account.objects.select_for_update().get(pk=suggestion.account_id)
     suggestion.refresh_from_db()
     if suggestion.status != SuggestionStatus.PENDING:
-        raise ValidationError(_already(suggestion))
+        raise ValidationError(already_decided(suggestion))
     if account.tier != suggestion.from_tier:
         raise ValidationError(
             f"{account.name} is tier {account.tier} now, not tier "
@@ -173,6 +173,6 @@ def tier_suggestion_dismiss(*, suggestion: TierSuggestion, user: User) -> TierSu
         raise PermissionDenied("Only a CS manager can dismiss tier suggestions.")
     if not _decide(suggestion, user, SuggestionStatus.DISMISSED):
         suggestion.refresh_from_db()
-        raise ValidationError(_already(suggestion))
+        raise ValidationError(already_decided(suggestion))
     suggestion.refresh_from_db()
     return suggestion
