@@ -8,7 +8,6 @@ from datetime import date
 from django.core.exceptions import ValidationError
 
 from accounts.models import Account, User
-from accounts.permissions import can_edit_playbooks as can_edit_playbooks
 from accounts.permissions import (
     can_work_item,
     is_csm,

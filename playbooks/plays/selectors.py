@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 
-from accounts.models import Account, Role, User
-from accounts.permissions import can_edit_playbooks as can_edit_playbooks
+from accounts.models import Account, User
 from accounts.permissions import (
+    is_csm,
     sees_whole_team,
 )
 from cs_portal.clock import today
@@ -205,8 +205,11 @@ def workload(*, on: date) -> list[WorkloadRow]:
     by_owner: dict[int, WorkloadRow] = {}
     by_pool: dict[str, WorkloadRow] = {}
     owner_ids = {r["owner_id"] for r in rows if r["owner_id"]}
+    # Everyone with open work, and every active CSM (with or without any).
     people = {
-        u.pk: u for u in User.objects.filter(Q(pk__in=owner_ids) | Q(role=Role.CSM, is_active=True))
+        u.pk: u
+        for u in User.objects.filter(Q(pk__in=owner_ids) | Q(is_active=True))
+        if u.pk in owner_ids or is_csm(u)
     }
     for person in people.values():
         by_owner[person.pk] = WorkloadRow(owner=person, pool="")

@@ -16,7 +16,6 @@ from accounts.permissions import (
     can_edit_account,
     can_work_pools,
 )
-from accounts.permissions import can_edit_playbooks as can_edit_playbooks
 from cs_portal.clock import today
 from playbooks.models import (
     Alert,

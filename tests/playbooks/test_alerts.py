@@ -1,4 +1,4 @@
-"""Alert raising (playbooks/alerts.py) and the alerts API.
+"""Alert raising (playbooks/alerts/) and the alerts API.
 
 The rules are checked on hand-made snapshots (exactly the numbers each rule reads), then end to
 end through the recompute: a collapse raises its alerts once, recomputing raises nothing new,

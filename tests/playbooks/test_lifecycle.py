@@ -1,4 +1,4 @@
-"""The alert lifecycle (playbooks/lifecycle.py): acknowledge, snooze and its expiry, reopen;
+"""The alert lifecycle (playbooks/alerts/services.py): acknowledge, snooze and its expiry, reopen;
 automatic resolution of each kind with the reason a CSM reads; reopening when a resolved
 crossing holds again; and what happens to the plays an alert started.
 

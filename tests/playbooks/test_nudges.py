@@ -1,4 +1,4 @@
-"""Digital-tier nudges (playbooks/nudges.py): raised once per crossing, delivered to a real HTTP
+"""Digital-tier nudges (playbooks/nudges/): raised once per crossing, delivered to a real HTTP
 receiver on 127.0.0.1 with a verifiable HMAC signature, retried on 5xx and timeouts, skipped
 when no webhook is configured; and the nudges page."""
 

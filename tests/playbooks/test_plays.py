@@ -1,4 +1,4 @@
-"""Plays and tasks (playbooks/plays.py) and the default library (playbooks/library.py).
+"""Plays and tasks (playbooks/plays/) and the default library (playbooks/plays/library.py).
 
 Alerts start the right playbook by trigger and tier, owned per the owner rule, with tasks due
 `due_days` after today; one open play per account and playbook, however many alerts; a finished

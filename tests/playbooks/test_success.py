@@ -1,4 +1,4 @@
-"""Success plans, onboarding milestones and time to value (playbooks/success.py) and the
+"""Success plans, onboarding milestones and time to value (playbooks/success/) and the
 account's Success tab."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dynamic tiering (playbooks/tiering.py): each suggestion rule with its evidence, one pending
+"""Dynamic tiering (playbooks/tiering/): each suggestion rule with its evidence, one pending
 suggestion per account, the dismissal quiet period, approve/dismiss by managers only, and the
 tier queue page."""
 
