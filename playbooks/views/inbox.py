@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import is_csm, sees_whole_team
 from accounts.selectors import csm_choices
@@ -131,6 +132,7 @@ def _badge(request: AuthedRequest) -> str:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def inbox(request: AuthedRequest) -> HttpResponse:
     """Open first, then acknowledged, snoozed and resolved, newest first within each; filter by
     status (default: open and acknowledged), kind, owner (managers; a CSM switches to the pooled
@@ -197,6 +199,7 @@ def _answer(
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def alert_read(request: AuthedRequest, pk: int) -> HttpResponse:
     """Mark one alert read: the owner, any CSM for a pooled alert, or a manager (else 403)."""
     alert = _alert_or_404(pk)
@@ -205,6 +208,7 @@ def alert_read(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
     """Acknowledge one alert (someone is on it); who may: as for marking read (else 403)."""
     alert = _alert_or_404(pk)
@@ -217,6 +221,7 @@ def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
     """Snooze one alert for `days` (1, 3, 7) or `until` a date; it reads as open again on that
     day. A bad or past date answers 422 with the message in the row."""
@@ -241,6 +246,7 @@ def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
     """Undo an acknowledgement or a snooze."""
     alert = _alert_or_404(pk)
@@ -253,6 +259,7 @@ def alert_reopen(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def alerts_read_all(request: AuthedRequest) -> HttpResponse:
     """Mark every unread alert in view read (the filters posted with the button)."""
     try:

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors as account_selectors
@@ -56,6 +57,7 @@ def _work_context(request: AuthedRequest, data, **extra) -> tuple[dict, str]:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def my_work(request: AuthedRequest) -> HttpResponse:
     """Open tasks by due date (Overdue / Today / This week / Later), the pool queue and what was
     done today; managers see the team, filtered by owner, with the workload per person."""
@@ -100,6 +102,7 @@ def _flash(request: AuthedRequest, notice: str, error: str) -> None:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def task_complete(request: AuthedRequest, task_id: int) -> HttpResponse:
     """Tick a task off (idempotent); the last task of a play finishes the play."""
     task = _task_or_404(task_id)
@@ -115,6 +118,7 @@ def task_complete(request: AuthedRequest, task_id: int) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def task_claim(request: AuthedRequest, task_id: int) -> HttpResponse:
     """Take a pooled task, and with it its play, into your own queue."""
     task = _task_or_404(task_id)
@@ -185,6 +189,7 @@ def _plays_answer(
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
     """Start a play by hand (the account's CSM or a manager)."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
@@ -203,6 +208,7 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 
 
 @require_POST
+@vary_on_headers("HX-Request")
 def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpResponse:
     """Stop an open play; its open tasks go away, finished ones stay."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
@@ -320,6 +326,7 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def playbook_edit(request: AuthedRequest, key: str) -> HttpResponse:
     """One playbook template; managers edit it (name, trigger, tiers, owner rule, active,
     steps), everyone else reads it."""
@@ -332,6 +339,7 @@ def playbook_edit(request: AuthedRequest, key: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
 def playbook_create(request: AuthedRequest) -> HttpResponse:
     """A new playbook template (managers)."""
     if not can_edit_playbooks(request.user):
