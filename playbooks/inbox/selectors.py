@@ -169,3 +169,8 @@ def inbox_unread_in_view(*, user: User, filters: InboxFilters) -> int:
         .filter(status_q(filters.status, on=today()), unread_q(on=today()))
         .count()
     )
+
+
+def alert_for_action(*, pk: int) -> Alert | None:
+    """The alert a person acts on from the inbox, with its account and owner."""
+    return Alert.objects.select_related("account", "owner").filter(pk=pk).first()

@@ -244,3 +244,11 @@ def plays_for_api(*, account: Account, status: str = "") -> QuerySet[Play]:
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+def account_play(*, account: Account, play_id: int) -> Play | None:
+    """One of the account's plays, with its playbook (and the account already at hand)."""
+    play = account.plays.select_related("playbook").filter(pk=play_id).first()
+    if play is not None:
+        play.account = account
+    return play

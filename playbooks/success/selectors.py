@@ -9,7 +9,7 @@ from datetime import date
 from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Account, Contract
-from playbooks.models import Milestone
+from playbooks.models import Milestone, SuccessPlan
 
 from .rules import TTV_MILESTONE, USAGE_PROOF, TimeToValue, as_date, optional_date, ttv_of
 
@@ -141,3 +141,11 @@ def onboarding_inputs(as_of: date, account_ids: list[int] | None) -> dict[int, d
         account_id: {"milestones_due": due, "milestones_on_time": on_time}
         for account_id, due, on_time in rows
     }
+
+
+def success_plan_of(*, account: Account) -> SuccessPlan | None:
+    return SuccessPlan.objects.filter(account=account).first()
+
+
+def account_milestone(*, account: Account, pk: int) -> Milestone | None:
+    return Milestone.objects.filter(pk=pk, account=account).first()

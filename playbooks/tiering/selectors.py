@@ -142,3 +142,7 @@ def tier_queue_page(*, direction: str = "") -> TierQueuePage:
         pending=[with_evidence_lines(s) for s in tier_queue(direction=direction)],
         decided=[with_evidence_lines(s) for s in tier_decided()],
     )
+
+
+def tier_suggestion_of(*, pk: int) -> TierSuggestion | None:
+    return TierSuggestion.objects.select_related("account").filter(pk=pk).first()

@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -35,6 +35,7 @@ from playbooks.inbox.selectors import (
     STATUS_CHOICES,
     InboxFilterError,
     InboxFilters,
+    alert_for_action,
     inbox_alerts,
     inbox_filters_default,
     inbox_status_counts,
@@ -157,7 +158,10 @@ def _page_filters(request: AuthedRequest) -> InboxFilters:
 
 
 def _alert_or_404(pk: int) -> Alert:
-    return get_object_or_404(Alert.objects.select_related("account", "owner"), pk=pk)
+    alert = alert_for_action(pk=pk)
+    if alert is None:
+        raise Http404("No such alert")
+    return alert
 
 
 def _answer(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -16,23 +16,25 @@ from cs_portal import clock
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string
 from health.selectors import account_snapshot
-from playbooks.models import DeliveryStatus, Milestone, Nudge, SuccessPlan, TierSuggestion
+from playbooks.models import DeliveryStatus, Nudge, SuccessPlan
 from playbooks.nudges.forms import NudgesFilterForm
 from playbooks.nudges.selectors import nudges_page as nudges_page_of
 from playbooks.success import services as success_services
 from playbooks.success.forms import MilestoneCompleteForm, SuccessPlanForm
 from playbooks.success.rules import CURRENCIES, SUCCESS_FIELDS, TTV_MILESTONE, roi_baseline
 from playbooks.success.selectors import (
+    account_milestone,
     account_milestones,
     account_ttv,
     first_contract_start,
+    success_plan_of,
     ttv_median_by_tier,
 )
 from playbooks.success.services import milestones_plan, success_plan_save
 from playbooks.tiering import services as tiering_services
 from playbooks.tiering.forms import TierDecisionForm, TierQueueFilterForm
 from playbooks.tiering.rules import DIRECTIONS
-from playbooks.tiering.selectors import tier_queue_page, with_evidence_lines
+from playbooks.tiering.selectors import tier_queue_page, tier_suggestion_of, with_evidence_lines
 
 PLAN_LABELS = {
     "outcomes": "Outcomes",
@@ -51,7 +53,7 @@ PLAN_LABELS = {
 
 def _success_context(request: AuthedRequest, account: Account, **extra) -> dict:
     today = clock.today()
-    plan = SuccessPlan.objects.filter(account=account).first()
+    plan = success_plan_of(account=account)
     context = {
         "account": account,
         "progress": account_selectors.contract_progress(account=account),
@@ -150,7 +152,9 @@ def milestones_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> HttpResponse:
     account = account_selectors.account_detail_or_404(external_id=external_id)
-    milestone = get_object_or_404(Milestone, pk=pk, account=account)
+    milestone = account_milestone(account=account, pk=pk)
+    if milestone is None:
+        raise Http404("No such milestone on this account")
     if not can_edit_account(request.user, account):
         raise PermissionDenied("Only the account's CSM or a manager can complete milestones.")
     form = MilestoneCompleteForm(request.POST)
@@ -201,7 +205,9 @@ def tier_queue(request: AuthedRequest) -> HttpResponse:
 
 
 def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
-    suggestion = get_object_or_404(TierSuggestion.objects.select_related("account"), pk=pk)
+    suggestion = tier_suggestion_of(pk=pk)
+    if suggestion is None:
+        raise Http404("No such tier suggestion")
     if not can_change_tier(request.user):
         raise PermissionDenied("Only a CS manager can decide tier suggestions.")
     error = ""

@@ -25,6 +25,7 @@ from playbooks.plays import services as play_services
 from playbooks.plays.forms import PlaybookForm, PlayStartForm, TaskActionForm, WorkOwnerForm
 from playbooks.plays.rules import StepInput, tasks_with_days, trigger_help
 from playbooks.plays.selectors import (
+    account_play,
     playbook_by_key,
     playbooks_list,
     playbooks_startable,
@@ -212,10 +213,9 @@ def play_start(request: AuthedRequest, external_id: str) -> HttpResponse:
 def play_cancel(request: AuthedRequest, external_id: str, play_id: int) -> HttpResponse:
     """Stop an open play; its open tasks go away, finished ones stay."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
-    play = account.plays.select_related("playbook").filter(pk=play_id).first()
+    play = account_play(account=account, play_id=play_id)
     if play is None:
         raise Http404("No such play on this account")
-    play.account = account
     cancelled = play_services.play_cancel(play=play, user=request.user)
     notice = (
         f"Cancelled “{play.playbook.name}”."
