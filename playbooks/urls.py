@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import inbox, success, work
+from .views import inbox, nudges, success, tiering, work
 
 urlpatterns = [
     # the alert inbox
@@ -24,7 +24,7 @@ urlpatterns = [
     path("playbooks/", work.playbook_list, name="playbook_list"),
     path("playbooks/new/", work.playbook_create, name="playbook_create"),
     path("playbooks/<slug:key>/", work.playbook_edit, name="playbook_edit"),
-    # success plans, the tier queue and nudges
+    # success plans
     path("accounts/<str:external_id>/success/", success.account_success, name="account_success"),
     path(
         "accounts/<str:external_id>/success/plan",
@@ -41,16 +41,18 @@ urlpatterns = [
         success.milestone_complete,
         name="milestone_complete",
     ),
-    path("tiers/queue/", success.tier_queue, name="tier_queue"),
+    # the tier queue
+    path("tiers/queue/", tiering.tier_queue, name="tier_queue"),
     path(
         "tiers/suggestions/<int:pk>/approve",
-        success.tier_suggestion_approve,
+        tiering.tier_suggestion_approve,
         name="tier_suggestion_approve",
     ),
     path(
         "tiers/suggestions/<int:pk>/dismiss",
-        success.tier_suggestion_dismiss,
+        tiering.tier_suggestion_dismiss,
         name="tier_suggestion_dismiss",
     ),
-    path("nudges/", success.nudges_page, name="nudges"),
+    # digital-tier nudges
+    path("nudges/", nudges.nudges_page, name="nudges"),
 ]

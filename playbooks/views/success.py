@@ -1,4 +1,4 @@
-"""Pages for success plans and onboarding (account Success tab), the tier queue and nudges."""
+"""The account's Success tab: the success plan and ROI baseline, onboarding milestones, TTV."""
 
 from __future__ import annotations
 
@@ -14,11 +14,8 @@ from accounts.models import Account
 from accounts.permissions import can_change_tier, can_edit_account
 from cs_portal import clock
 from cs_portal.http import AuthedRequest
-from cs_portal.params import query_string
 from health.selectors import account_snapshot
-from playbooks.models import DeliveryStatus, Nudge, SuccessPlan
-from playbooks.nudges.forms import NudgesFilterForm
-from playbooks.nudges.selectors import nudges_page as nudges_page_of
+from playbooks.models import SuccessPlan
 from playbooks.success import services as success_services
 from playbooks.success.forms import MilestoneCompleteForm, SuccessPlanForm
 from playbooks.success.rules import CURRENCIES, SUCCESS_FIELDS, TTV_MILESTONE, roi_baseline
@@ -31,10 +28,6 @@ from playbooks.success.selectors import (
     ttv_median_by_tier,
 )
 from playbooks.success.services import milestones_plan, success_plan_save
-from playbooks.tiering import services as tiering_services
-from playbooks.tiering.forms import TierDecisionForm, TierQueueFilterForm
-from playbooks.tiering.rules import DIRECTIONS
-from playbooks.tiering.selectors import tier_queue_page, tier_suggestion_of, with_evidence_lines
 
 PLAN_LABELS = {
     "outcomes": "Outcomes",
@@ -178,101 +171,3 @@ def milestone_complete(request: AuthedRequest, external_id: str, pk: int) -> Htt
         return render(request, template, context, status=status)
     messages.success(request, f"{milestone.get_key_display()} marked complete.")
     return redirect("account_success", external_id=account.external_id)
-
-
-# ---------------------------------------------------------------------------------------------
-# Tier queue
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-def tier_queue(request: AuthedRequest) -> HttpResponse:
-    """Pending tier suggestions with their evidence; managers approve or dismiss inline."""
-    form = TierQueueFilterForm(request.GET)
-    error = "" if form.is_valid() else form.errors["direction"][0]
-    direction = form.cleaned_data.get("direction", "")
-    queue = tier_queue_page(direction=direction)
-    context = {
-        "pending": queue.pending,
-        "decided": queue.decided,
-        "direction": direction,
-        "directions": DIRECTIONS,
-        "can_decide": can_change_tier(request.user),
-        "ttv_medians": ttv_median_by_tier(),
-        "error": error,
-    }
-    return render(request, "playbooks/tier_queue.html", context, status=400 if error else 200)
-
-
-def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
-    suggestion = tier_suggestion_of(pk=pk)
-    if suggestion is None:
-        raise Http404("No such tier suggestion")
-    if not can_change_tier(request.user):
-        raise PermissionDenied("Only a CS manager can decide tier suggestions.")
-    error = ""
-    try:
-        if approve:
-            form = TierDecisionForm(request.POST)
-            form.is_valid()  # a note is optional and free text: always valid
-            tiering_services.tier_suggestion_approve(
-                suggestion=suggestion, user=request.user, note=form.cleaned_data["note"]
-            )
-        else:
-            tiering_services.tier_suggestion_dismiss(suggestion=suggestion, user=request.user)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-    account = suggestion.account
-    if request.htmx:
-        suggestion.refresh_from_db()
-        context = {"s": with_evidence_lines(suggestion), "can_decide": True, "row_error": error}
-        return render(
-            request, "playbooks/tier_queue.html#decided_row", context, status=409 if error else 200
-        )
-    if error:
-        messages.error(request, error)
-    elif approve:
-        messages.success(request, f"{account.name} moved to tier {suggestion.to_tier}.")
-    else:
-        messages.success(request, f"Suggestion for {account.name} dismissed.")
-    return redirect("tier_queue")
-
-
-@require_POST
-@vary_on_headers("HX-Request")
-def tier_suggestion_approve(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, approve=True)
-
-
-@require_POST
-@vary_on_headers("HX-Request")
-def tier_suggestion_dismiss(request: AuthedRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, approve=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# Nudges
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-def nudges_page(request: AuthedRequest) -> HttpResponse:
-    """Digital-tier nudges and their delivery to the product's webhook, newest first."""
-    form = NudgesFilterForm(request.GET)
-    form.is_valid()
-    problems = form.problems()
-    kind, status, number = form.values()
-    nudges = nudges_page_of(kind=kind, status=status, number=number)
-    context = {
-        "page": nudges.page,
-        "kind": kind,
-        "status": status,
-        "filters": query_string({"kind": kind, "status": status}),
-        "kinds": Nudge.Kind.choices,
-        "statuses": DeliveryStatus.choices,
-        "error": "; ".join(problems),
-        "webhook_configured": nudges.webhook_configured,
-        "total": nudges.total,
-    }
-    template = "playbooks/nudges.html#rows" if request.htmx else "playbooks/nudges.html"
-    return render(request, template, context, status=400 if problems else 200)
