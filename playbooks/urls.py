@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import inbox, nudges, success, tiering, work
+from .views import editor, inbox, nudges, plays, success, tiering, work
 
 urlpatterns = [
     # the alert inbox
@@ -14,16 +14,16 @@ urlpatterns = [
     path("work/", work.my_work, name="my_work"),
     path("work/tasks/<int:task_id>/complete", work.task_complete, name="task_complete"),
     path("work/tasks/<int:task_id>/claim", work.task_claim, name="task_claim"),
-    path("accounts/<str:external_id>/plays/", work.account_plays, name="account_plays"),
-    path("accounts/<str:external_id>/plays/start", work.play_start, name="play_start"),
+    path("accounts/<str:external_id>/plays/", plays.account_plays, name="account_plays"),
+    path("accounts/<str:external_id>/plays/start", plays.play_start, name="play_start"),
     path(
         "accounts/<str:external_id>/plays/<int:play_id>/cancel",
-        work.play_cancel,
+        plays.play_cancel,
         name="play_cancel",
     ),
-    path("playbooks/", work.playbook_list, name="playbook_list"),
-    path("playbooks/new/", work.playbook_create, name="playbook_create"),
-    path("playbooks/<slug:key>/", work.playbook_edit, name="playbook_edit"),
+    path("playbooks/", editor.playbook_list, name="playbook_list"),
+    path("playbooks/new/", editor.playbook_create, name="playbook_create"),
+    path("playbooks/<slug:key>/", editor.playbook_edit, name="playbook_edit"),
     # success plans
     path("accounts/<str:external_id>/success/", success.account_success, name="account_success"),
     path(
