@@ -4,8 +4,6 @@ service. Names are the ones the beat schedule and the workers already know.
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
 from .delivery.rules import (
@@ -18,9 +16,6 @@ from .delivery.rules import (
 from .delivery.services import digests_send, slack_delivery_send
 from .nudges.rules import DELIVER_NUDGE_TASK, MAX_RETRIES, RetryableDeliveryError
 from .nudges.services import nudge_deliver
-
-log = logging.getLogger(__name__)
-
 
 # --- Slack ------------------------------------------------------------------------------------
 
