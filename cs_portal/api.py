@@ -121,13 +121,11 @@ def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from datatrust.api import router as datatrust_router
     from health.api import router as health_router
-    from playbooks.api_alerts import router as alerts_router
-    from playbooks.api_plays import router as plays_router
+    from playbooks.api import router as playbooks_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", health_router)
-    api.add_router("/", alerts_router)
-    api.add_router("/", plays_router)
+    api.add_router("/", playbooks_router)
     api.add_router("/", datatrust_router)
 
 

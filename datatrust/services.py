@@ -46,7 +46,7 @@ from health import events
 from health.models import Incident, IncidentKind, Severity
 from health.services import recompute_request
 from playbooks.models import Nudge, Task
-from playbooks.nudges import nudges_enqueue
+from playbooks.nudges.services import nudges_enqueue
 
 from .models import Dataset, FreshnessObservation, HeadsUp
 from .selectors import (

@@ -31,7 +31,7 @@ from accounts.models import Account, Contract
 from demo import book as book_demo
 from demo import usage as health_demo
 from playbooks.models import Milestone, MilestoneKey, SuccessPlan
-from playbooks.success import MILESTONE_OFFSETS, USAGE_PROOF, milestone_keys_for
+from playbooks.success.rules import MILESTONE_OFFSETS, USAGE_PROOF, milestone_keys_for
 
 SEED = book_demo.SEED
 CURRENCY_WEIGHTS = (("USD", 55), ("EUR", 18), ("GBP", 12), ("CHF", 5), ("SGD", 6), ("AED", 4))

@@ -10,9 +10,10 @@ class PlaybooksConfig(AppConfig):
 
         from health import events
 
+        from . import tasks  # noqa: F401 (registers the tasks the services queue by name)
         from .hooks import after_recompute
-        from .library import playbooks_create_missing
-        from .success import onboarding_inputs
+        from .plays.library import playbooks_create_missing
+        from .success.selectors import onboarding_inputs
 
         events.on_recompute(after_recompute)
         events.on_inputs(onboarding_inputs)  # the onboarding signal's milestones

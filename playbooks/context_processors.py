@@ -5,6 +5,8 @@ import operator
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject, new_method_proxy
 
+from .inbox.selectors import inbox_unread_count
+
 
 class LazyCount(SimpleLazyObject):
     """An int computed on first use; templates print, compare and pluralize it."""
@@ -23,6 +25,4 @@ def inbox(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"inbox_unread": 0}
-    from .inbox import inbox_unread_count
-
     return {"inbox_unread": LazyCount(lambda: inbox_unread_count(user=user))}

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from .alerts import alerts_raise
-from .lifecycle import alerts_resolve
-from .nudges import nudges_raise
-from .success import milestones_complete_from_usage
-from .tiering import tier_suggestions_refresh
+from .alerts.services import alerts_raise, alerts_resolve
+from .nudges.services import nudges_raise
+from .success.services import milestones_complete_from_usage
+from .tiering.services import tier_suggestions_refresh
 
 
 def after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int = 1) -> None:

@@ -12,10 +12,10 @@ from playwright.sync_api import expect
 from accounts.models import Role, User
 from accounts.selectors import today
 from health.services import last_complete_day
-from playbooks.lifecycle import alert_acknowledge, alerts_resolve
+from playbooks.alerts.services import alert_acknowledge, alerts_resolve
 from playbooks.models import Alert, AlertKind
 from tests.factories import AccountFactory
-from tests.playbooks.conftest_ha import make_alert, snapshot
+from tests.playbooks.alert_helpers import make_alert, snapshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 

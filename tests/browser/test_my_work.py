@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Account, Role, User
-from playbooks import plays
-from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertKind, Task
+from playbooks.plays import services as plays
+from playbooks.plays.library import playbooks_load_defaults
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

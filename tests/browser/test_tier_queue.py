@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 from accounts.models import Account, Role, TierChange, User
 from health.services import last_complete_day
 from playbooks.models import TierSuggestion
-from playbooks.tiering import tier_suggestions_refresh
+from playbooks.tiering.services import tier_suggestions_refresh
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks.conftest_hc import snapshot
+from tests.playbooks.success_helpers import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

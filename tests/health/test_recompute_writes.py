@@ -27,11 +27,11 @@ from health.services import (
 from playbooks.models import Alert, Nudge
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_ha
+from tests.playbooks import conftest as playbooks_fixtures
 from tests.playbooks.test_alerts import collapse_rows
 
 D = last_complete_day()
-eager_celery = conftest_ha.eager_celery
+eager_celery = playbooks_fixtures.eager_celery
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the COPY and inline paths are PostgreSQL's"
 )

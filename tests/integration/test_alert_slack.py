@@ -16,8 +16,8 @@ from accounts.services import api_token_create
 from health.models import HealthSnapshot
 from health.services import health_recompute
 from health.tasks import recompute_health
-from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, AlertDelivery, Play, Task
+from playbooks.plays.library import playbooks_load_defaults
 from tests.factories import AccountFactory, ContractFactory, UserFactory
 from tests.integration.helpers import (
     DIMS,
@@ -27,11 +27,11 @@ from tests.integration.helpers import (
     wait_for,
     yesterday_utc,
 )
-from tests.playbooks import conftest_ha as fx
+from tests.playbooks import conftest as playbooks_fixtures
 
 pytestmark = pytest.mark.integration
 
-slack_server = fx.slack_server
+slack_server = playbooks_fixtures.slack_server
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 DELIVERED = r"Task playbooks\.delivery\.deliver_alert\[[0-9a-f-]+\] succeeded"
 SITE_URL = "https://portal.example"

@@ -1,4 +1,4 @@
-"""Alert raising (playbooks/alerts.py) and the alerts API.
+"""Alert raising (playbooks/alerts/) and the alerts API.
 
 The rules are checked on hand-made snapshots (exactly the numbers each rule reads), then end to
 end through the recompute: a collapse raises its alerts once, recomputing raises nothing new,
@@ -15,13 +15,12 @@ from django.utils import timezone
 
 from cs_portal.imports import run_import
 from health.services import health_backfill, health_recompute, last_complete_day
-from playbooks.alerts import alert_candidates, alerts_raise
+from playbooks.alerts.selectors import alert_candidates
+from playbooks.alerts.services import alerts_raise
 from playbooks.models import Alert, AlertDelivery, AlertKind, Milestone, Play, Task
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_ha as fx
-from tests.playbooks.conftest_ha import make_alert, snapshot
+from tests.playbooks.alert_helpers import make_alert, snapshot
 
-eager_celery = fx.eager_celery
 D = last_complete_day()  # the live day: alerts are raised for it (and the day before)
 
 
@@ -378,7 +377,7 @@ def test_the_recompute_raises_the_crossing_once(
 
 
 def test_the_sharp_drop_alert_starts_its_play_for_the_csm(collapsing, alice):
-    from playbooks.library import playbooks_load_defaults
+    from playbooks.plays.library import playbooks_load_defaults
 
     playbooks_load_defaults()
     health_recompute(as_of=D)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from playbooks import plays
-from tests.playbooks import conftest_hb as fx
-from tests.playbooks.conftest_hb import alert_for, override
+from playbooks.plays import services as plays
+from tests.playbooks import play_helpers as fx
+from tests.playbooks.play_helpers import alert_for, override
 
-library = fx.library
-digital = fx.digital
 TODAY = date.today()
 
 

@@ -15,23 +15,16 @@ import pytest
 from django.core import mail
 from slack_sdk.models.blocks import Block
 
-from playbooks import delivery
-from playbooks.delivery import (
-    MAX_ATTEMPTS,
-    DeliveryError,
-    DigestError,
-    deliver_alert,
-    deliveries_enqueue,
-    digests_send,
-    slack_delivery_send,
-)
+from playbooks import tasks
+from playbooks.delivery import services as delivery
+from playbooks.delivery.rules import MAX_ATTEMPTS, DeliveryError, DigestError
+from playbooks.delivery.services import deliveries_enqueue, digests_send, slack_delivery_send
 from playbooks.models import AlertDelivery, AlertKind
+from playbooks.tasks import deliver_alert
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_ha as fx
-from tests.playbooks.conftest_ha import make_alert
+from tests.playbooks.alert_helpers import make_alert
 
 # Fixtures shared with the other alert tests (a module-level name is how pytest finds them).
-eager_celery, slack_server, slack = fx.eager_celery, fx.slack_server, fx.slack
 
 YESTERDAY = date.today() - timedelta(days=1)
 
@@ -479,7 +472,9 @@ def test_an_alert_older_than_the_digest_window_is_not_mailed(
 
 
 def test_a_refused_email_is_kept_for_the_retry_and_others_still_go(two_books, settings):
-    settings.MAILERS = {"default": {"BACKEND": "tests.playbooks.conftest_ha.FailingForBobBackend"}}
+    settings.MAILERS = {
+        "default": {"BACKEND": "tests.playbooks.alert_helpers.FailingForBobBackend"}
+    }
 
     with pytest.raises(DigestError, match="bob@cs.example: SMTPRecipientsRefused"):
         digests_send()
@@ -502,5 +497,5 @@ def test_beat_runs_the_digest_daily():
 
     entry = settings.CELERY_BEAT_SCHEDULE["daily-alert-digest"]
     assert entry["task"] == "playbooks.delivery.send_digests"
-    assert delivery.send_digests.name == "playbooks.delivery.send_digests"
+    assert tasks.send_digests.name == "playbooks.delivery.send_digests"
     assert deliver_alert.name == "playbooks.delivery.deliver_alert"

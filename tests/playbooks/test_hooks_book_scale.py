@@ -12,10 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from health.services import last_complete_day
-from playbooks import alerts, nudges, tiering
+from playbooks.alerts import services as alerts
 from playbooks.models import Alert, Nudge, TierSuggestion
+from playbooks.nudges import selectors as nudges
+from playbooks.tiering import services as tiering
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_ha, conftest_hc
+from tests.playbooks import alert_helpers, success_helpers
 
 pytestmark = pytest.mark.django_db
 D = last_complete_day()
@@ -28,8 +30,8 @@ def sliding(n: int):
     """n accounts that went green → red today: one band_change alert each."""
     accounts = [AccountFactory(external_id=f"acct{i}") for i in range(n)]
     for a in accounts:
-        conftest_ha.snapshot(a, D - timedelta(days=1), 80, "green")
-        conftest_ha.snapshot(a, D, 30, "red")
+        alert_helpers.snapshot(a, D - timedelta(days=1), 80, "green")
+        alert_helpers.snapshot(a, D, 30, "red")
     return accounts
 
 
@@ -72,7 +74,7 @@ def spiking(n: int, ratio: float = 6.0):
     for _ in range(n):
         a = AccountFactory(tier=3)
         ContractFactory(account=a, arr=Decimal(10_000), start=D - timedelta(days=100))
-        conftest_hc.snapshot(a, D, facts={"spike_ratio": ratio})
+        success_helpers.snapshot(a, D, facts={"spike_ratio": ratio})
         accounts.append(a)
     return accounts
 
@@ -96,7 +98,7 @@ def test_a_refresh_with_the_same_numbers_writes_nothing():
 def test_changed_numbers_rewrite_only_those_suggestions():
     same, moved = spiking(2)
     tiering.tier_suggestions_refresh(as_of=D)
-    conftest_hc.snapshot(moved, D, facts={"spike_ratio": 9.25})
+    success_helpers.snapshot(moved, D, facts={"spike_ratio": 9.25})
     kept = TierSuggestion.objects.get(account=same)
 
     with CaptureQueriesContext(connection) as ctx:
@@ -114,7 +116,7 @@ def test_changed_numbers_rewrite_only_those_suggestions():
 
 def ethereum_units(account, per_day: float = 100, days: int = 28) -> None:
     for n in range(days):
-        conftest_hc.usage(account, D - timedelta(days=n), "units", per_day, chain="ethereum")
+        success_helpers.usage(account, D - timedelta(days=n), "units", per_day, chain="ethereum")
 
 
 def test_the_whole_book_gets_the_same_cross_chain_nudges_as_each_account():
@@ -124,9 +126,9 @@ def test_the_whole_book_gets_the_same_cross_chain_nudges_as_each_account():
     lapsed = AccountFactory(tier=3, segment="self_serve")  # not scored today
     for a in (heavy, knows_base, scaled, lapsed):
         ethereum_units(a)
-    conftest_hc.usage(knows_base, D - timedelta(days=100), "queries", 1, chain="base")
+    success_helpers.usage(knows_base, D - timedelta(days=100), "queries", 1, chain="base")
     for a in (heavy, knows_base, scaled):
-        conftest_hc.snapshot(a, D)
+        success_helpers.snapshot(a, D)
     scored = [heavy, knows_base, scaled]
 
     one_by_one = [c for a in scored for c in nudges.nudge_candidates(as_of=D, account_ids=[a.pk])]

@@ -15,7 +15,7 @@ from playbooks.context_processors import inbox as inbox_context
 from playbooks.models import Alert, AlertDelivery, AlertKind
 from tests.conftest import table_rows
 from tests.factories import AccountFactory
-from tests.playbooks.conftest_ha import make_alert
+from tests.playbooks.alert_helpers import make_alert
 
 HX = {"headers": {"HX-Request": "true"}}
 

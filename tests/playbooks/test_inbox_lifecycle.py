@@ -12,14 +12,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from playbooks import delivery
-from playbooks.delivery import deliveries_enqueue, digests_send
+from playbooks import tasks
+from playbooks.delivery.services import deliveries_enqueue, digests_send
 from playbooks.models import Alert, AlertDelivery, AlertKind
 from tests.conftest import table_rows
-from tests.playbooks import conftest_ha as fx
-from tests.playbooks.conftest_ha import make_alert
+from tests.playbooks.alert_helpers import make_alert
 
-eager_celery, slack_server, slack = fx.eager_celery, fx.slack_server, fx.slack
 HX = {"headers": {"HX-Request": "true"}}
 TODAY = date.today()
 RESOLVED_AT = timezone.now() - timedelta(hours=2)
@@ -375,13 +373,13 @@ def test_slack_waits_the_grace_period_and_drops_what_resolved_meanwhile(
 ):
     settings.ALERT_DELIVERY_GRACE_SECONDS = 90
     countdowns = []
-    send = delivery.deliver_alert.apply_async
+    send = tasks.deliver_alert.apply_async
 
     def recording(*args, **kwargs):
         countdowns.append(kwargs.get("countdown"))
         return send(*args, **kwargs)
 
-    monkeypatch.setattr(delivery.deliver_alert, "apply_async", recording)
+    monkeypatch.setattr(tasks.deliver_alert, "apply_async", recording)
     band = make_alert(acme, key="band", title="Acme Analytics moved green → red")
     override = make_alert(
         acme,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from playbooks.library import DEFAULT_PLAYBOOKS
 from playbooks.models import Playbook, PlaybookStep
+from playbooks.plays.library import DEFAULT_PLAYBOOKS
 
 
 def test_the_default_playbooks_exist_after_migrate(db):

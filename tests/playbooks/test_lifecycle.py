@@ -1,4 +1,4 @@
-"""The alert lifecycle (playbooks/lifecycle.py): acknowledge, snooze and its expiry, reopen;
+"""The alert lifecycle (playbooks/alerts/services.py): acknowledge, snooze and its expiry, reopen;
 automatic resolution of each kind with the reason a CSM reads; reopening when a resolved
 crossing holds again; and what happens to the plays an alert started.
 
@@ -17,25 +17,24 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from health.services import last_complete_day
-from playbooks import plays
-from playbooks.alerts import alerts_raise
-from playbooks.hooks import after_recompute
-from playbooks.lifecycle import (
+from playbooks.alerts.services import (
     alert_acknowledge,
     alert_reopen,
     alert_snooze,
+    alerts_raise,
     alerts_resolve,
     alerts_wake_snoozed,
 )
+from playbooks.hooks import after_recompute
 from playbooks.models import Alert, AlertKind, Milestone, Play, Task
+from playbooks.plays import services as plays
+from playbooks.plays.selectors import work_view, workload
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest_hb
-from tests.playbooks.conftest_ha import make_alert, snapshot
+from tests.playbooks.alert_helpers import make_alert, snapshot
 
 D = last_complete_day()
 TODAY = date.today()
-library = conftest_hb.library
 
 
 def day(n: int) -> date:
@@ -546,7 +545,7 @@ def coasting_play(acme, library, alice):
 
 def test_a_play_nobody_worked_closes_when_its_condition_clears(acme, alice, coasting_play):
     tasks = list(coasting_play.tasks.values_list("title", flat=True))
-    assert plays.work_view(user=alice).open_count == len(tasks)
+    assert work_view(user=alice).open_count == len(tasks)
     snapshot(acme, D, 35, "red")  # coasting no longer fires
 
     after_recompute(as_of=D, account_ids=[acme.pk])
@@ -558,9 +557,9 @@ def test_a_play_nobody_worked_closes_when_its_condition_clears(acme, alice, coas
     assert set(Task.objects.filter(play=coasting_play).values_list("status", flat=True)) == {
         "cancelled"
     }
-    work = plays.work_view(user=alice)
+    work = work_view(user=alice)
     assert work.open_count == 0  # they left My work
-    assert all(w.open == 0 for w in plays.workload(on=TODAY))
+    assert all(w.open == 0 for w in workload(on=TODAY))
 
 
 def test_ticking_off_a_cancelled_task_from_a_stale_page_says_why(
@@ -596,7 +595,7 @@ def test_a_play_with_work_done_stays_open_and_says_the_condition_cleared(
     assert [t.status for t in coasting_play.tasks.order_by("due", "id")] == ["done"] + [
         "open"
     ] * len(rest)
-    assert plays.work_view(user=alice).open_count == len(rest)
+    assert work_view(user=alice).open_count == len(rest)
 
 
 def test_the_plays_tab_shows_a_cleared_play_and_the_note_on_a_worked_one(

@@ -12,16 +12,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from playbooks import plays
 from playbooks.models import Play, Task
+from playbooks.plays import services as plays
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, UserFactory
-from tests.playbooks import conftest_hb as fx
-from tests.playbooks.conftest_hb import override, task
+from tests.playbooks import play_helpers as fx
+from tests.playbooks.play_helpers import override, task
 
-library = fx.library
-digital = fx.digital
-strategic = fx.strategic
 TODAY = date.today()
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -1,4 +1,4 @@
-"""Digital-tier nudges (playbooks/nudges.py): raised once per crossing, delivered to a real HTTP
+"""Digital-tier nudges (playbooks/nudges/): raised once per crossing, delivered to a real HTTP
 receiver on 127.0.0.1 with a verifiable HMAC signature, retried on 5xx and timeouts, skipped
 when no webhook is configured; and the nudges page."""
 
@@ -15,15 +15,15 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from health.services import last_complete_day
-from playbooks import nudges
+from playbooks import tasks
 from playbooks.models import Nudge
+from playbooks.nudges import rules as nudge_rules
+from playbooks.nudges import services as nudges
 from tests.conftest import table_rows
 from tests.factories import AccountFactory
-from tests.playbooks import conftest_hc as fx
-from tests.playbooks.conftest_hc import SECRET, snapshot, usage
+from tests.playbooks.success_helpers import SECRET, snapshot, usage
 
 pytestmark = pytest.mark.django_db
-eager_tasks, webhook_server, webhook = fx.eager_tasks, fx.webhook_server, fx.webhook
 D = last_complete_day()
 PERIOD = {"period_start": "2026-01-01", "period_end": "2026-12-31", "commit": 1_000_000}
 
@@ -240,10 +240,10 @@ def test_a_receiver_that_keeps_failing_ends_failed_with_the_error(
 
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
-    assert len(webhook.requests) == nudges.MAX_RETRIES + 1
+    assert len(webhook.requests) == nudge_rules.MAX_RETRIES + 1
     assert (n.status, n.attempts, n.last_error) == (
         "failed",
-        nudges.MAX_RETRIES + 1,
+        nudge_rules.MAX_RETRIES + 1,
         "HTTP 500 from the webhook",
     )
     assert n.sent_at is None
@@ -286,14 +286,14 @@ def test_an_unreachable_receiver_is_retried_and_recorded(
 
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
-    assert (n.status, n.attempts) == ("failed", nudges.MAX_RETRIES + 1)
+    assert (n.status, n.attempts) == ("failed", nudge_rules.MAX_RETRIES + 1)
     assert n.last_error.startswith("could not reach the webhook")
 
 
 def test_a_duplicate_task_after_sending_sends_nothing(webhook, django_capture_on_commit_callbacks):
     n = _raise_and_deliver(django_capture_on_commit_callbacks)
 
-    assert nudges.deliver_nudge.delay(n.pk).get() == "sent"
+    assert tasks.deliver_nudge.delay(n.pk).get() == "sent"
     assert nudges.nudge_deliver(nudge_id=n.pk) == "sent"
     assert len(webhook.requests) == 1
     n.refresh_from_db()

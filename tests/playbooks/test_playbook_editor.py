@@ -11,9 +11,7 @@ import pytest
 
 from playbooks.models import Playbook
 from tests.conftest import table_rows
-from tests.playbooks import conftest_hb as fx
 
-library = fx.library
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 

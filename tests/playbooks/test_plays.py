@@ -1,4 +1,4 @@
-"""Plays and tasks (playbooks/plays.py) and the default library (playbooks/library.py).
+"""Plays and tasks (playbooks/plays/) and the default library (playbooks/plays/library.py).
 
 Alerts start the right playbook by trigger and tier, owned per the owner rule, with tasks due
 `due_days` after today; one open play per account and playbook, however many alerts; a finished
@@ -14,8 +14,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from playbooks import plays
-from playbooks.library import DEFAULT_PLAYBOOKS, playbooks_load_defaults
 from playbooks.models import (
     AlertKind,
     Play,
@@ -25,15 +23,15 @@ from playbooks.models import (
     Task,
     TaskStatus,
 )
-from playbooks.plays import StepInput, playbook_save, trigger_matches, trigger_normalise
+from playbooks.plays import services as plays
+from playbooks.plays.library import DEFAULT_PLAYBOOKS, playbooks_load_defaults
+from playbooks.plays.rules import StepInput, trigger_matches, trigger_normalise
+from playbooks.plays.services import playbook_save
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, UserFactory
-from tests.playbooks import conftest_hb as fx
-from tests.playbooks.conftest_hb import alert_for, override, playbook, task
+from tests.playbooks import play_helpers as fx
+from tests.playbooks.play_helpers import alert_for, override, playbook, task
 
-library = fx.library
-digital = fx.digital
-strategic = fx.strategic
 TODAY = date.today()
 
 

@@ -1,4 +1,4 @@
-"""Success plans, onboarding milestones and time to value (playbooks/success.py) and the
+"""Success plans, onboarding milestones and time to value (playbooks/success/) and the
 account's Success tab."""
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Plan
 from health.services import health_recompute, last_complete_day
-from playbooks import success
 from playbooks.models import Alert, Milestone, SuccessPlan
+from playbooks.success import services as success
+from playbooks.success.rules import roi_baseline
+from playbooks.success.selectors import account_ttv, ttv_median_by_tier
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks.conftest_hc import usage
+from tests.playbooks.success_helpers import usage
 
 pytestmark = pytest.mark.django_db
 D = last_complete_day()
@@ -342,7 +344,7 @@ def test_save_cleans_and_stores_the_plan(acme, alice):
         "Nodes off by Q2",
         "on_track",
     )
-    assert success.roi_baseline(plan) == [
+    assert roi_baseline(plan) == [
         ("FTEs saved", "2.5 FTE"),
         ("Nodes / indexers / infra avoided", "€180,000 per year"),
         ("Time to market", "90 days faster"),
@@ -380,9 +382,7 @@ def test_validation_names_every_bad_field(acme, alice):
 
 def test_unknown_currency_code_shows_the_code():
     plan = SuccessPlan(currency="NOK", infra_avoided_per_year=Decimal("50000"), outcomes="x")
-    assert success.roi_baseline(plan) == [
-        ("Nodes / indexers / infra avoided", "50,000 NOK per year")
-    ]
+    assert roi_baseline(plan) == [("Nodes / indexers / infra avoided", "50,000 NOK per year")]
 
 
 def test_plan_view_saves_for_the_owner_and_manager(acme, alice_client, maya_client):
@@ -444,7 +444,7 @@ def test_ttv_runs_from_the_first_contract_to_the_first_dependent_consumer():
         completed_on=date(2026, 1, 20),
     )
 
-    ttv = success.account_ttv(account=account, today=date(2026, 6, 1))
+    ttv = account_ttv(account=account, today=date(2026, 6, 1))
 
     assert (ttv.start, ttv.value_on, ttv.days, ttv.days_so_far) == (
         date(2026, 1, 5),
@@ -456,9 +456,9 @@ def test_ttv_runs_from_the_first_contract_to_the_first_dependent_consumer():
 
 def test_ttv_not_reached_counts_days_so_far_and_no_contract_has_no_clock():
     waiting = _reached(3, None)
-    ttv = success.account_ttv(account=waiting, today=date(2026, 2, 4))
+    ttv = account_ttv(account=waiting, today=date(2026, 2, 4))
     assert (ttv.days, ttv.days_so_far) == (None, 30)
-    bare = success.account_ttv(account=AccountFactory(), today=date(2026, 2, 4))
+    bare = account_ttv(account=AccountFactory(), today=date(2026, 2, 4))
     assert (bare.start, bare.days, bare.days_so_far) == (None, None, None)
 
 
@@ -470,7 +470,7 @@ def test_book_median_by_tier_in_one_query():
         _reached(1, days)
 
     with CaptureQueriesContext(connection) as ctx:
-        rows = success.ttv_median_by_tier()
+        rows = ttv_median_by_tier()
 
     assert len(ctx.captured_queries) == 1
     assert [(r.tier, r.median_days, r.reached, r.onboarding) for r in rows] == [

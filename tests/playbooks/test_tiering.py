@@ -1,4 +1,4 @@
-"""Dynamic tiering (playbooks/tiering.py): each suggestion rule with its evidence, one pending
+"""Dynamic tiering (playbooks/tiering/): each suggestion rule with its evidence, one pending
 suggestion per account, the dismissal quiet period, approve/dismiss by managers only, and the
 tier queue page."""
 
@@ -16,11 +16,12 @@ from django.utils import timezone
 from accounts.models import Account, ContactRole, TierChange
 from accounts.services import tier_change
 from health.services import last_complete_day
-from playbooks import tiering
 from playbooks.models import Alert, AlertKind, SuggestionStatus, TierSuggestion
+from playbooks.tiering import services as tiering
+from playbooks.tiering.rules import evidence_lines
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, ContactFactory, ContractFactory
-from tests.playbooks.conftest_hc import snapshot, usage
+from tests.playbooks.success_helpers import snapshot, usage
 
 pytestmark = pytest.mark.django_db
 D = last_complete_day()
@@ -61,7 +62,7 @@ def test_tier3_usage_spike_is_a_product_qualified_signal():
         "prior_daily_avg": 58.7,
         "as_of": D.isoformat(),
     }
-    assert tiering.evidence_lines(s.evidence) == [
+    assert evidence_lines(s.evidence) == [
         ("ARR", "$10,000"),
         ("Spike", "7.3×"),
         ("Units, last 7 days", "3,003"),

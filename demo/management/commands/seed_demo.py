@@ -49,8 +49,8 @@ from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, Incident, UsageFact
 from health.services import health_backfill, last_complete_day
-from playbooks.library import playbooks_load_defaults
 from playbooks.models import Alert, Play
+from playbooks.plays.library import playbooks_load_defaults
 
 ANCHOR_LABEL = "seed_demo anchor="
 PINNED = " pinned"

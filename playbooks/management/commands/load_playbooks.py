@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from playbooks.library import DEFAULT_PLAYBOOKS, playbooks_load_defaults
+from playbooks.plays.library import DEFAULT_PLAYBOOKS, playbooks_load_defaults
 
 
 class Command(BaseCommand):

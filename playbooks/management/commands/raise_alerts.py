@@ -3,9 +3,8 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from health.services import last_complete_day
-from playbooks.alerts import alerts_raise
-from playbooks.lifecycle import alerts_resolve
+from cs_portal.clock import last_complete_day
+from playbooks.alerts.services import alerts_raise, alerts_resolve
 
 
 class Command(BaseCommand):

@@ -1,0 +1,155 @@
+"""My work's owner filter, the task and play actions, and the playbook editor."""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.models import User
+from accounts.permissions import sees_whole_team
+from cs_portal.params import whole_number
+from playbooks.forms import TextField
+from playbooks.models import Playbook
+
+from .rules import StepInput
+
+TEAM_WORDS = ("", "all")
+
+
+class WorkOwnerForm(forms.Form):
+    """`owner`: for managers '' or 'all' (the team), 'me', 'pool', or a user's id; other roles
+    always see their own queue ('' or 'me'). Cleans to (owner, the person whose work it is)."""
+
+    owner = TextField(strip=False)
+
+    def __init__(self, data, *, user: User) -> None:
+        super().__init__(data)
+        self.user = user
+
+    def default(self) -> tuple[str, User | None]:
+        """The view shown when `owner` is left out."""
+        return ("all", None) if sees_whole_team(self.user) else ("me", self.user)
+
+    def clean_owner(self) -> tuple[str, User | None]:
+        raw = self.data.get("owner")
+        value = (raw or "").strip().lower()
+        if not sees_whole_team(self.user):
+            if value not in ("", "me"):
+                raise ValidationError(
+                    "only CS managers see other people's work; leave owner out to see yours"
+                )
+            return "me", self.user
+        if value in TEAM_WORDS:
+            return "all", None
+        if value == "me":
+            return "me", self.user
+        if value == "pool":
+            return "pool", None
+        if (number := whole_number(value)) is not None:
+            subject = User.objects.filter(pk=number).first()
+            if subject is not None:
+                return str(subject.pk), subject
+            raise ValidationError(f"owner {value} is not a user; pick one from the list")
+        raise ValidationError(f"owner must be 'all', 'me', 'pool' or a user's id, not '{raw}'")
+
+    def error(self) -> str:
+        return "" if self.is_valid() else self.errors["owner"][0]
+
+    def owner_and_subject(self) -> tuple[str, User | None]:
+        """The owner asked for, or the default one when it was not understood."""
+        return self.cleaned_data["owner"] if self.is_valid() else self.default()
+
+
+class TaskActionForm(forms.Form):
+    """Where a task button was pressed: `from` ("plays" for the account's Plays tab, else My
+    work) and My work's `owner` filter, to answer with the same view."""
+
+    owner = TextField(strip=False)
+
+    def __init__(self, data) -> None:
+        super().__init__(data)
+        self.fields["from"] = TextField(strip=False)  # a keyword: not a class attribute
+
+    @property
+    def origin(self) -> str:
+        return self.data.get("from", "work")
+
+    @property
+    def owner_raw(self) -> str:
+        return self.data.get("owner", "")
+
+
+class PlayStartForm(forms.Form):
+    """The playbook (by key) to start on an account."""
+
+    playbook = TextField()
+
+    def clean_playbook(self) -> Playbook:
+        key = self.cleaned_data["playbook"]
+        if not key:
+            raise ValidationError("Choose a playbook to start.")
+        playbook = Playbook.objects.filter(key=key).first()
+        if playbook is None:
+            raise ValidationError(f"There is no playbook '{key}'; choose one from the list.")
+        return playbook
+
+    def error(self) -> str:
+        return "" if self.is_valid() else self.errors["playbook"][0]
+
+
+class ListField(forms.Field):
+    """Every value posted under the field's name, in order."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return list(value or [])
+
+
+class PlaybookForm(forms.Form):
+    """The playbook editor as posted: the template's fields, its steps (one row per title,
+    detail and due day), and the button pressed (`action`: save, add_step or remove:<n>).
+    `playbook_save` judges the values; this reads them."""
+
+    key = TextField()
+    name = TextField(strip=False)
+    description = TextField(strip=False)
+    trigger = TextField(strip=False)
+    tiers = ListField(required=False)
+    owner_rule = TextField(strip=False)
+    active = TextField(strip=False)
+    step_title = ListField(required=False)
+    step_detail = ListField(required=False)
+    step_due = ListField(required=False)
+    action = TextField(strip=False)
+
+    def values(self) -> dict:
+        """The editor's values (as `playbook_save` takes them, and the template shows them)."""
+        self.is_valid()  # every field takes any text
+        data = self.cleaned_data
+        steps = [
+            StepInput(title=t or "", detail=d or "", due_days=n or "")
+            for t, d, n in zip_longest(data["step_title"], data["step_detail"], data["step_due"])
+        ]
+        return {
+            "key": data["key"],
+            "name": data["name"],
+            "description": data["description"],
+            "trigger": data["trigger"],
+            "tiers": data["tiers"],
+            "owner_rule": data["owner_rule"],
+            "active": data["active"] == "on",
+            "steps": steps,
+        }
+
+    def step_to_remove(self) -> int | None:
+        """The step row whose remove button was pressed (`remove:<n>`), if any."""
+        action = self.action_pressed()
+        if not action.startswith("remove:"):
+            return None
+        return whole_number(action.removeprefix("remove:"))
+
+    def action_pressed(self) -> str:
+        return self.data.get("action", "save")
