@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cs_portal.clock import today
+from health.events import is_live
 from playbooks.delivery.services import deliveries_drop_resolved, deliveries_enqueue
 from playbooks.models import (
     Alert,
@@ -34,7 +35,6 @@ from playbooks.models import (
     TaskStatus,
 )
 from playbooks.plays.services import plays_start_for_alerts
-from playbooks.rules import is_live
 
 from .rules import (
     NOT_RESOLVED,

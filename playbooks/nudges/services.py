@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from health.events import is_live
 from playbooks.models import DeliveryStatus, Nudge
 from playbooks.queueing import queued_task
-from playbooks.rules import is_live
 
 from .rules import (
     DELIVER_NUDGE_TASK,

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.models import Account, TierChange, User
 from accounts.permissions import can_change_tier
 from accounts.services import tier_change
+from health.events import is_live
 from playbooks.models import SuggestionStatus, TierSuggestion
-from playbooks.rules import is_live
 
 from .rules import DISMISS_QUIET_DAYS, REVERSAL_QUIET_DAYS, already_decided, evidence_text
 from .selectors import tier_proposals
