@@ -170,3 +170,10 @@ def eager_celery() -> Iterator[None]:
     """Tasks inline; their errors reach the caller."""
     with celery_inline():
         yield
+
+
+@pytest.fixture
+def eager_celery_quiet() -> Iterator[None]:
+    """Tasks inline; their errors stay inside them, so retries run one after the other."""
+    with celery_inline(propagate=False):
+        yield

@@ -43,6 +43,19 @@ class RecordingServer:
             return self.plan.pop(0) if self.plan else self.default
 
 
+@dataclass
+class FakeSlack(RecordingServer):
+    """A Slack incoming webhook: what it received, and how it answers the next requests."""
+
+    path: str = "/services/T000/B000/XXXX"
+    ok_body: bytes = b"ok"
+    error_body: bytes = b"internal_error"
+
+    @property
+    def bodies(self) -> list[dict]:
+        return [r["json"] for r in self.requests]
+
+
 def _handler(receiver: RecordingServer):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (http.server's naming)
