@@ -15,6 +15,7 @@ from datetime import date
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.test import Client
 
 from accounts.models import Account, Role, User
@@ -135,6 +136,9 @@ def alice_token(alice) -> str:
 def pytest_configure(config):
     # WhiteNoise warns once per test client that collectstatic has not run; tests do not need it.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+    # The production hasher is slow on purpose; tests that set a password or log in through the
+    # login form only need it to check out.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
