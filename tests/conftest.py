@@ -9,6 +9,7 @@ Personas (as healthchecks' hc/test.py does with alice/bob/charlie):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -133,12 +134,64 @@ def alice_token(alice) -> str:
     return raw
 
 
+# Tests that must run alone, in one process: the integration tests' Celery worker takes whatever
+# any process puts on the shared Redis broker. `--part` splits the suite on them, so the rest can
+# be shared out to parallel workers (pytest-xdist). Without the stack they only skip, anywhere.
+SERIAL_MARKERS = ("integration",)
+
+
+def stack_available() -> bool:
+    """A real PostgreSQL and Redis to run the integration tests against."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    return database_url.startswith(("postgres://", "postgresql://")) and bool(
+        os.environ.get("REDIS_URL")
+    )
+
+
+def _runs_alone(item) -> bool:
+    return stack_available() and any(item.get_closest_marker(name) for name in SERIAL_MARKERS)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--part",
+        choices=("parallel", "serial"),
+        help="run only the tests that parallel workers may share out, or only those marked "
+        f"{' or '.join(SERIAL_MARKERS)} (default: all)",
+    )
+
+
 def pytest_configure(config):
     # WhiteNoise warns once per test client that collectstatic has not run; tests do not need it.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
     # The production hasher is slow on purpose; tests that set a password or log in through the
     # login form only need it to check out.
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        # Parallel workers each have their own test database but share REDIS_URL's cache, so
+        # each keeps to its own keys (an import run's progress is keyed by its id, for one).
+        for cache in django_settings.CACHES.values():
+            cache["KEY_PREFIX"] = f"{worker}:{cache.get('KEY_PREFIX', '')}"
+
+
+def pytest_ignore_collect(collection_path, config):
+    if config.getoption("part") == "serial" and not stack_available():
+        return True  # nothing will run alone: spare the collection
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after the folders' conftests have added their markers
+def pytest_collection_modifyitems(config, items):
+    part = config.getoption("part")
+    if not part:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if _runs_alone(item) == (part == "serial") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
