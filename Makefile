@@ -10,6 +10,9 @@ PORT ?= 8000
 PYTEST_MARK ?= not slow
 # pytest-xdist workers for the tests that may share the machine.
 TEST_WORKERS ?= 2
+# Bytecode caches, pytest's rewritten test modules among them, spare every test process seconds
+# of compiling; an environment that turns them off (PYTHONDONTWRITEBYTECODE) is overruled here.
+test test-browser: export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test test-all install venv migrate seed serve worker beat lint check bench clean test-browser
 
