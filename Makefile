@@ -5,8 +5,16 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make test` leaves out the tests marked slow (they build the whole demo book); `make test-all`
+# (CI) runs them too. A -m in PYTEST_ARGS replaces this selection.
+PYTEST_MARK ?= not slow
+# pytest-xdist workers for the tests that may share the machine.
+TEST_WORKERS ?= 2
+# Bytecode caches, pytest's rewritten test modules among them, spare every test process seconds
+# of compiling; an environment that turns them off (PYTHONDONTWRITEBYTECODE) is overruled here.
+test test-browser: export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: run test install venv migrate seed serve worker beat lint check bench clean test-browser
+.PHONY: run test test-all install venv migrate seed serve worker beat lint check bench clean test-browser
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.12 is required (set PYTHON=/path/to/python3.12)"; exit 1; }
@@ -34,7 +42,16 @@ test: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@# Two runs: the tests shared out to parallel workers, then the integration tests alone in
+	@# one process (with PostgreSQL and Redis; without them they skip in the first run).
+	@# A narrow PYTEST_ARGS may leave one run nothing to do (exit 5); both is an error.
+	$(PY) -m pytest --part=parallel -n $(TEST_WORKERS) --dist loadgroup -m "$(PYTEST_MARK)" $(PYTEST_ARGS); a=$$?; \
+	$(PY) -m pytest --part=serial -m "$(PYTEST_MARK)" $(PYTEST_ARGS); b=$$?; \
+	if [ $$a = 5 ] && [ $$b = 5 ]; then exit 5; fi; \
+	{ [ $$a = 0 ] || [ $$a = 5 ]; } && { [ $$b = 0 ] || [ $$b = 5 ]; }
+
+test-all: PYTEST_MARK =
+test-all: test
 
 test-browser: install
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)

@@ -9,12 +9,15 @@ Personas (as healthchecks' hc/test.py does with alice/bob/charlie):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Account, Role, User
@@ -46,17 +49,32 @@ def table_counts() -> dict[str, int]:
     }
 
 
+def _holding_rows(models: list) -> set:
+    """The models whose table holds any row, asked in one query: most tables of a test's
+    database are empty, and a query per table was much of the suite's time."""
+    quote = connection.ops.quote_name
+    probes = ", ".join(f"(SELECT 1 FROM {quote(m._meta.db_table)} LIMIT 1)" for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {probes}")
+        found = cursor.fetchone()
+    return {model for model, hit in zip(models, found, strict=True) if hit}
+
+
 def table_rows() -> dict[str, list[dict]]:
     """Every row of every domain table, for 'the database is identical' checks."""
+    models = [
+        model
+        for model in apps.get_models()
+        if model._meta.label_lower not in _BOOKKEEPING and model._meta.managed
+    ]
+    holding = _holding_rows(models)
     rows = {}
-    for model in apps.get_models():
+    for model in models:
         label = model._meta.label_lower
-        if label in _BOOKKEEPING or not model._meta.managed:
-            continue
         skip = _VOLATILE.get(label, set())
         rows[label] = [
             {k: v for k, v in row.items() if k not in skip}
-            for row in model._default_manager.order_by("pk").values()
+            for row in (model._default_manager.order_by("pk").values() if model in holding else [])
         ]
     return rows
 
@@ -132,9 +150,68 @@ def alice_token(alice) -> str:
     return raw
 
 
+# Tests that must run alone, in one process: the integration tests' Celery worker takes whatever
+# any process puts on the shared Redis broker. `--part` splits the suite on them, so the rest can
+# be shared out to parallel workers (pytest-xdist). Without the stack they only skip, anywhere.
+SERIAL_MARKERS = ("integration",)
+
+
+def stack_available() -> bool:
+    """A real PostgreSQL and Redis to run the integration tests against."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    return database_url.startswith(("postgres://", "postgresql://")) and bool(
+        os.environ.get("REDIS_URL")
+    )
+
+
+def _runs_alone(item) -> bool:
+    return stack_available() and any(item.get_closest_marker(name) for name in SERIAL_MARKERS)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--part",
+        choices=("parallel", "serial"),
+        help="run only the tests that parallel workers may share out, or only those marked "
+        f"{' or '.join(SERIAL_MARKERS)} (default: all)",
+    )
+
+
 def pytest_configure(config):
     # WhiteNoise warns once per test client that collectstatic has not run; tests do not need it.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+    # The production hasher is slow on purpose; tests that set a password or log in through the
+    # login form only need it to check out.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Every test client builds the middleware afresh, and WhiteNoise then indexed each file its
+    # finders see: a fifth of the suite's time. No test fetches a static file through the app;
+    # the live server of the browser tests serves them itself (Django's static files handler).
+    django_settings.WHITENOISE_USE_FINDERS = False
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        # Parallel workers each have their own test database but share REDIS_URL's cache, so
+        # each keeps to its own keys (an import run's progress is keyed by its id, for one).
+        for cache in django_settings.CACHES.values():
+            cache["KEY_PREFIX"] = f"{worker}:{cache.get('KEY_PREFIX', '')}"
+
+
+def pytest_ignore_collect(collection_path, config):
+    if config.getoption("part") == "serial" and not stack_available():
+        return True  # nothing will run alone: spare the collection
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after the folders' conftests have added their markers
+def pytest_collection_modifyitems(config, items):
+    part = config.getoption("part")
+    if not part:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if _runs_alone(item) == (part == "serial") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
@@ -169,4 +246,11 @@ def celery_inline(*, propagate: bool = True) -> Iterator[None]:
 def eager_celery() -> Iterator[None]:
     """Tasks inline; their errors reach the caller."""
     with celery_inline():
+        yield
+
+
+@pytest.fixture
+def eager_celery_quiet() -> Iterator[None]:
+    """Tasks inline; their errors stay inside them, so retries run one after the other."""
+    with celery_inline(propagate=False):
         yield

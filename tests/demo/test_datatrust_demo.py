@@ -54,6 +54,7 @@ def cheap_seed(monkeypatch, settings):
     return _seed
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_live_seed_tells_the_three_stories_and_a_rerun_changes_nothing(cheap_seed):
     out = cheap_seed("--today", TODAY.isoformat())
@@ -105,6 +106,7 @@ def test_a_live_seed_tells_the_three_stories_and_a_rerun_changes_nothing(cheap_s
     assert "heads-ups    0 new" in again
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_book_anchored_in_the_past_gets_no_telemetry_and_loses_a_live_ones(cheap_seed):
     cheap_seed("--today", TODAY.isoformat())

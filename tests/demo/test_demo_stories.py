@@ -31,6 +31,10 @@ AS_OF = TODAY - timedelta(days=1)
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HISTORY_DAYS = 30
 
+# Every test here builds the demo book (in memory, or seeded); one xdist worker takes the whole
+# module so the module's seed is paid once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_book")]
+
 
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):

@@ -116,6 +116,7 @@ def test_the_book_has_a_past_a_backtest_can_read():
     assert not story_ids & {p.external_id for p in with_past}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_seed_demo_loads_the_book_and_a_rerun_changes_nothing(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
@@ -148,6 +149,7 @@ def test_seed_demo_loads_the_book_and_a_rerun_changes_nothing(settings):
     assert "0 demo user(s) updated" in second
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_rejected_import_stops_the_seed_with_its_errors(settings, monkeypatch):
     settings.PASSWORD_HASHERS = FAST_HASHERS

@@ -27,18 +27,16 @@ from health.services import (
 from playbooks.models import Alert, Nudge
 from tests.conftest import table_rows
 from tests.factories import AccountFactory, ContractFactory
-from tests.playbooks import conftest as playbooks_fixtures
 from tests.playbooks.test_alerts import collapse_rows
 
 D = last_complete_day()
-eager_celery = playbooks_fixtures.eager_celery
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the COPY and inline paths are PostgreSQL's"
 )
 
 
 @pytest.fixture
-def book(db, alice, settings, eager_celery):
+def book(db, alice, settings, eager_celery_quiet):
     """Three accounts scored yesterday, each crossing something today: `steady` (digital tier,
     Ethereum only, 75% of its commit used), `sliding` (renews in 30 days, usage collapsed over
     the last 7 days) and `idle` (no usage at all)."""

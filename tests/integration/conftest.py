@@ -19,6 +19,9 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
+from tests.conftest import stack_available
+from tests.recording_server import FakeSlack, serving
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
 READY_SECONDS = 30
@@ -36,11 +39,11 @@ def _short_settle(settings, request):
     settings.ALERT_DELIVERY_GRACE_SECONDS = int(env["ALERT_DELIVERY_GRACE_SECONDS"])
 
 
-def stack_available() -> bool:
-    database_url = os.environ.get("DATABASE_URL", "")
-    return database_url.startswith(("postgres://", "postgresql://")) and bool(
-        os.environ.get("REDIS_URL")
-    )
+@pytest.fixture
+def slack_server():
+    """A fake Slack incoming webhook on 127.0.0.1 for the worker to post to."""
+    with serving(FakeSlack()) as fake:
+        yield fake
 
 
 requires_stack = pytest.mark.skipif(

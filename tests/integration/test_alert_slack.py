@@ -27,11 +27,9 @@ from tests.integration.helpers import (
     wait_for,
     yesterday_utc,
 )
-from tests.playbooks import conftest as playbooks_fixtures
 
 pytestmark = pytest.mark.integration
 
-slack_server = playbooks_fixtures.slack_server
 SUCCEEDED = r"Task health\.tasks\.recompute_health\[[0-9a-f-]+\] succeeded"
 DELIVERED = r"Task playbooks\.delivery\.deliver_alert\[[0-9a-f-]+\] succeeded"
 SITE_URL = "https://portal.example"

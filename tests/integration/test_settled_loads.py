@@ -27,7 +27,6 @@ from health.models import HealthSnapshot, RecomputeRequest
 from playbooks.models import Alert, AlertDelivery, DeliveryStatus, Nudge, Play, Task
 from tests.factories import UserFactory
 from tests.integration.helpers import wait_for, yesterday_utc
-from tests.playbooks import conftest as playbooks_fixtures
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,7 +34,6 @@ pytestmark = [
     pytest.mark.worker_env(RECOMPUTE_SETTLE_SECONDS="6", ALERT_DELIVERY_GRACE_SECONDS="2"),
 ]
 
-slack_server = playbooks_fixtures.slack_server
 README_ORDER = ("users", "accounts", "contracts", "contacts", "touchpoints", "incidents", "usage")
 # Touchpoints name their contact, so contacts come before them in any order.
 USAGE_FIRST = ("users", "accounts", "usage", "incidents", "contacts", "touchpoints", "contracts")

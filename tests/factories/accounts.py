@@ -1,4 +1,5 @@
-"""factory_boy factories for the accounts domain."""
+"""Factories for the accounts app: users, accounts, contracts, contacts, touchpoints, tier
+changes and API tokens."""
 
 from __future__ import annotations
 
