@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# `make test` leaves out the tests marked slow (they build the whole demo book); `make test-all`
-# (CI) runs them too. A -m in PYTEST_ARGS replaces this selection.
-PYTEST_MARK ?= not slow
+# `make test` leaves out the tests marked slow (they build the whole demo book) and the browser
+# tests (one Chromium, about 45 s on its own); `make test-all` (CI) runs them too, and
+# `make test-browser` runs the browser tests alone. A -m in PYTEST_ARGS replaces this selection.
+PYTEST_MARK ?= not slow and not browser
 # pytest-xdist workers for the tests that may share the machine.
 TEST_WORKERS ?= 2
 # Bytecode caches, pytest's rewritten test modules among them, spare every test process seconds

@@ -23,6 +23,7 @@ from django.test import Client
 from accounts.models import Account, Role, User
 from cs_portal.celery import app as celery_app
 from tests.factories import AccountFactory, ApiTokenFactory, UserFactory
+from tests.recording_server import FakeSlack, serving
 
 # Tables that legitimately change on any request or import attempt: the session of a logged-in
 # client and the ImportRun history row that records every attempt, accepted or rejected.
@@ -247,6 +248,13 @@ def eager_celery() -> Iterator[None]:
     """Tasks inline; their errors reach the caller."""
     with celery_inline():
         yield
+
+
+@pytest.fixture
+def slack_server() -> Iterator[FakeSlack]:
+    """A fake Slack incoming webhook on 127.0.0.1 that records what it is sent."""
+    with serving(FakeSlack()) as fake:
+        yield fake
 
 
 @pytest.fixture

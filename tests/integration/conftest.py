@@ -20,7 +20,6 @@ import pytest
 from django.db import connection
 
 from tests.conftest import stack_available
-from tests.recording_server import FakeSlack, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
@@ -37,13 +36,6 @@ def _short_settle(settings, request):
     env = {**WORKER_ENV, **(marker.kwargs if marker else {})}
     settings.RECOMPUTE_SETTLE_SECONDS = int(env["RECOMPUTE_SETTLE_SECONDS"])
     settings.ALERT_DELIVERY_GRACE_SECONDS = int(env["ALERT_DELIVERY_GRACE_SECONDS"])
-
-
-@pytest.fixture
-def slack_server():
-    """A fake Slack incoming webhook on 127.0.0.1 for the worker to post to."""
-    with serving(FakeSlack()) as fake:
-        yield fake
 
 
 requires_stack = pytest.mark.skipif(

@@ -21,32 +21,10 @@ from tests.recording_server import RecordingServer, serving
 
 
 @pytest.fixture
-def eager_celery():
-    """Run tasks inline even when REDIS_URL made the session's Celery app non-eager.
-
-    Errors do not propagate out of eager tasks here, so a task's retries run inline one after
-    the other (with propagation on, Celery raises its Retry signal to the caller instead)."""
-    with celery_inline(propagate=False):
-        yield
-
-
-@dataclass
-class FakeSlack(RecordingServer):
-    """What the fake Slack received, and how it answers the next requests."""
-
-    path: str = "/services/T000/B000/XXXX"
-    ok_body: bytes = b"ok"
-    error_body: bytes = b"internal_error"
-
-    @property
-    def bodies(self) -> list[dict]:
-        return [r["json"] for r in self.requests]
-
-
-@pytest.fixture
-def slack_server():
-    with serving(FakeSlack()) as fake:
-        yield fake
+def eager_celery(eager_celery_quiet):
+    """Here tasks run inline with their errors kept inside them, so a task's retries run one
+    after the other (with propagation on, Celery raises its Retry signal to the caller)."""
+    yield
 
 
 @pytest.fixture
