@@ -10,3 +10,4 @@ class CsPortalConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("imports")
+        from . import checks  # noqa: F401  (registers the deploy checks)

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import envbool, envint, envlist, envstr
+from .env import envbool, envint, envlist, envpair, envsecret, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = envstr("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = envbool("DEBUG", False)
+# Unset: a random key generated once per install into var/ (git-ignored), so a fresh clone runs
+# with no configuration; a deployment sets its own (web and worker must share it), and a
+# published or weak value refuses to start unless DEBUG is on. `check --deploy` warns when the
+# per-install key is in use (cs_portal.checks).
+SECRET_KEY, SECRET_KEY_FROM_ENV = envsecret(
+    "SECRET_KEY", fallback_file=BASE_DIR / "var" / "secret_key", debug=DEBUG
+)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -76,7 +82,15 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=envint("CONN_MAX_AGE", 60),
+            # A persistent connection that PostgreSQL dropped (restart, failover, idle kill) is
+            # noticed before the request uses it, instead of failing that request with a 500.
+            conn_health_checks=True,
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -132,6 +146,25 @@ SECURE_CSP = {
 }
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# HTTPS. Off by default so `make run` works over plain HTTP on a laptop; a deployment turns each
+# on (README "Running in production", .env.production.example; `check --deploy` is clean then).
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe over plain HTTP: the probes answer there instead of redirecting.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy: e.g. "HTTP_X_FORWARDED_PROTO,https". Only when the proxy
+# always sets (or strips) that header, otherwise a client could claim HTTPS.
+SECURE_PROXY_SSL_HEADER = envpair("SECURE_PROXY_SSL_HEADER", "")
+USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
+# How many proxies in front of the app append to X-Forwarded-For. 0: the client address is
+# REMOTE_ADDR and the header is ignored (a client could write anything in it). Used by the
+# login throttle to know which client is guessing.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 
 # Celery: Redis when REDIS_URL is set, otherwise every task runs inline (eager).
 REDIS_URL = envstr("REDIS_URL", "")
