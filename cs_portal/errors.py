@@ -1,7 +1,9 @@
 """Error pages in the portal's layout: a message a person can act on, never a traceback."""
 
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 
 
@@ -15,9 +17,12 @@ def _page(request, status: int, title: str, message: str) -> HttpResponse:
         response["HX-Retarget"] = "#flashes"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return render(
-        request, "error.html", {"status": status, "title": title, "message": message}, status=status
-    )
+    context = {"status": status, "title": title, "message": message}
+    try:
+        return render(request, "error.html", context, status=status)
+    except DatabaseError:
+        # The navigation needs the user, and PostgreSQL is down: the page without it.
+        return HttpResponse(render_to_string("error.html", context), status=status)
 
 
 def bad_request(request, exception=None):
@@ -43,13 +48,18 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    return render(
-        request,
-        "error.html",
-        {
-            "status": 500,
-            "title": "Something went wrong",
-            "message": "The error has been logged. Try again, and tell the team if it persists.",
-        },
+    # Rendered without the request: no context processor runs, so nothing reads the session,
+    # the user or the inbox badge. The error may be that PostgreSQL is down, and a page that
+    # queries it would fail too, leaving Django's bare fallback text.
+    return HttpResponse(
+        render_to_string(
+            "error.html",
+            {
+                "status": 500,
+                "title": "Something went wrong",
+                "message": "The error has been logged. Try again, and tell the team if it "
+                "persists.",
+            },
+        ),
         status=500,
     )

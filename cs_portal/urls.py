@@ -1,18 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 
-from . import views
+from . import probes, views
 from .api import api
-
-
-@login_not_required
-@require_GET
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
 
 
 def token_auth_only(urls: tuple) -> tuple:
@@ -25,7 +17,8 @@ def token_auth_only(urls: tuple) -> tuple:
 
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),

@@ -14,6 +14,8 @@ from cs_portal.env import envsecret, weak_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_SECRET = "k" * 20 + "0123456789abcdefghijABCDEFGHIJ-_"
+
+
 def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     # Only what Python needs: nothing of the developer's or the test run's environment leaks in.
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}

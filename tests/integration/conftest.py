@@ -20,6 +20,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import stack_available
+from tests.integration.helpers import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
@@ -129,10 +130,5 @@ def celery_worker_process(transactional_db, tmp_path, request):
                 )
         yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
         app.conf.task_always_eager = eager

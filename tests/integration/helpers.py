@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -68,3 +69,13 @@ def steady_usage(account, *, until: date, days: int = 60) -> None:
             )
         ]
     )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server or worker the test started; kill it if it does not exit."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
