@@ -165,6 +165,11 @@ USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
 # REMOTE_ADDR and the header is ignored (a client could write anything in it). Used by the
 # login throttle to know which client is guessing.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Login throttling (accounts.throttle): failures allowed per email address and per client
+# address within the window, after which logins are refused until the window ends.
+LOGIN_FAILURES_PER_ACCOUNT = envint("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_CLIENT = envint("LOGIN_FAILURES_PER_CLIENT", 20)
+LOGIN_THROTTLE_WINDOW_SECONDS = envint("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60)
 
 # Celery: Redis when REDIS_URL is set, otherwise every task runs inline (eager).
 REDIS_URL = envstr("REDIS_URL", "")
