@@ -24,7 +24,7 @@ from cs_portal import clock
 from cs_portal.params import query_string
 
 from .extensions import NO_SCORES, book_scores
-from .models import Account, Contact, ContactRole, Contract, Role, User
+from .models import Account, ApiToken, Contact, ContactRole, Contract, Role, User
 
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
@@ -282,3 +282,8 @@ def contract_progress(*, account: Account) -> dict | None:
         "days_left": (account.renewal_date - on).days,
         "elapsed_pct": round(100 * elapsed / total),
     }
+
+
+def api_tokens_for(*, user: User) -> QuerySet:
+    """`user`'s own API tokens for the tokens page: active ones first, newest first."""
+    return ApiToken.objects.filter(user=user).order_by("revoked", "-created_at", "-pk")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from cs_portal import clock
 
 from .imports import SCORE_RANGES
 from .models import Account, ApiToken, Contact, TierChange, Touchpoint, TouchpointKind, User
 from .permissions import can_change_tier, can_edit_account
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def touchpoint_log(
@@ -91,8 +95,43 @@ def tier_change(*, account: Account, to_tier: int, reason: str, changed_by: User
     return change
 
 
-def api_token_create(*, user: User) -> str:
-    """Create an API token for `user` and return it; only its hash is kept."""
+def api_token_create(*, user: User, name: str = "", expires_at: datetime | None = None) -> str:
+    """Create an API token for `user` and return it; only its hash is kept, so this is the one
+    time anybody sees it."""
     raw = "csp_" + secrets.token_urlsafe(32)
-    ApiToken.objects.create(user=user, prefix=raw[:12], token_hash=ApiToken.hash(raw))
+    ApiToken.objects.create(
+        user=user, name=name, prefix=raw[:12], token_hash=ApiToken.hash(raw), expires_at=expires_at
+    )
     return raw
+
+
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of `user`'s own tokens at once; False when it is not theirs or already
+    revoked (nothing is written then)."""
+    return bool(
+        ApiToken.objects.filter(pk=token_id, user=user, revoked=False).update(
+            revoked=True, revoked_at=timezone.now()
+        )
+    )
+
+
+def api_token_authenticate(*, raw: str) -> User | None:
+    """The active user an API call's token belongs to, or None when the token is unknown,
+    revoked or expired. Records when the token was last used, at most once a minute: a busy
+    script would otherwise write the same row on every call."""
+    now = timezone.now()
+    found = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=ApiToken.hash(raw), revoked=False, user__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .first()
+    )
+    if found is None:
+        return None
+    stale = now - LAST_USED_RESOLUTION
+    if found.last_used_at is None or found.last_used_at < stale:
+        # Conditional, so concurrent calls of one token write it once.
+        ApiToken.objects.filter(pk=found.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+        ).update(last_used_at=now)
+    return found.user

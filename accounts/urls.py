@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import tokens, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,6 @@ urlpatterns = [
         name="touchpoint_create",
     ),
     path("accounts/<str:external_id>/tier", views.tier_update, name="tier_update"),
+    path("settings/tokens/", tokens.api_tokens, name="api_tokens"),
+    path("settings/tokens/revoke", tokens.api_token_revoke, name="api_token_revoke"),
 ]

@@ -5,36 +5,29 @@ from __future__ import annotations
 import json
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
-from accounts.models import ApiToken
 from accounts.permissions import can_import
+from accounts.services import api_token_authenticate
 
 from .imports import get_kind, run_import
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        found = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=ApiToken.hash(token), revoked=False, user__is_active=True)
-            .first()
-        )
-        if found is None:
-            return None
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
-        request.user = found.user
-        return found.user
+        user = api_token_authenticate(raw=token)
+        if user is not None:
+            request.user = user
+        return user
 
 
 api = NinjaAPI(
     title="CS Portal API",
     version="1",
     description="Import data, read health, alerts and plays. Authorization: Bearer <token> "
-    "(create one with `python manage.py create_api_token EMAIL`).",
+    "(create one at /settings/tokens/ or with `python manage.py create_api_token EMAIL`).",
     auth=TokenAuth(),
     urls_namespace="api",
 )

@@ -49,6 +49,7 @@ def _pages() -> dict[str, str]:
         "incidents": "/incidents/",
         "incident (chart)": f"/incidents/{incident.key}/",
         "imports": "/imports/",
+        "api tokens": "/settings/tokens/",
         "not found": "/no-such-page/",
     }
 
