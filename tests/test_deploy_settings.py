@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from cs_portal.env import envsecret, weak_secret
+from cs_portal.env import envpair, envsecret, weak_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_SECRET = "k" * 20 + "0123456789abcdefghijABCDEFGHIJ-_"
@@ -29,14 +30,6 @@ def _run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.C
     )
 
 
-def _setting(name: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import django; django.setup(); "
-        f"from django.conf import settings; print(repr(settings.{name}))"
-    )
-    return _run(["-c", code], env, cwd)
-
-
 def _production_env() -> dict[str, str]:
     env = {}
     for line in (ROOT / ".env.production.example").read_text().splitlines():
@@ -49,17 +42,16 @@ def _production_env() -> dict[str, str]:
 @pytest.mark.parametrize(
     "value", ["dev-only-insecure-key-set-SECRET_KEY-in-production", "change-me", "short", ""]
 )
-def test_a_public_or_weak_secret_refuses_to_start_with_debug_off(value):
-    result = _setting("SECRET_KEY", {"SECRET_KEY": value, "DEBUG": "false"})
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "SECRET_KEY" in result.stderr
+def test_a_public_or_weak_secret_refuses_to_start_with_debug_off(value, monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", value)
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        envsecret("SECRET_KEY", fallback_file=tmp_path / "secret_key", debug=False)
+    assert not (tmp_path / "secret_key").exists()
 
 
-def test_a_real_secret_from_the_environment_is_used():
-    result = _setting("SECRET_KEY", {"SECRET_KEY": REAL_SECRET})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == repr(REAL_SECRET)
+def test_a_real_secret_from_the_environment_is_used(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", REAL_SECRET)
+    assert envsecret("SECRET_KEY", fallback_file=tmp_path / "k", debug=False) == (REAL_SECRET, True)
 
 
 def test_unset_secret_is_generated_once_per_install_never_a_public_default(tmp_path, monkeypatch):
@@ -105,12 +97,10 @@ def test_deploy_settings_come_from_the_environment():
     )
 
 
-def test_a_malformed_proxy_header_fails_loudly():
-    result = _setting(
-        "SECURE_PROXY_SSL_HEADER", {"SECRET_KEY": REAL_SECRET, "SECURE_PROXY_SSL_HEADER": "on"}
-    )
-    assert result.returncode != 0
-    assert "HEADER,value" in result.stderr
+def test_a_malformed_proxy_header_fails_loudly(monkeypatch):
+    monkeypatch.setenv("SECURE_PROXY_SSL_HEADER", "on")
+    with pytest.raises(ImproperlyConfigured, match="HEADER,value"):
+        envpair("SECURE_PROXY_SSL_HEADER")
 
 
 def test_documented_production_settings_pass_check_deploy_without_warnings():
@@ -126,3 +116,10 @@ def test_check_deploy_flags_the_per_install_key():
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert result.returncode != 0
     assert "cs_portal.W001" in result.stdout + result.stderr
+
+
+def test_the_app_refuses_to_start_on_the_old_public_default():
+    env = {**_production_env(), "SECRET_KEY": "dev-only-insecure-key-set-SECRET_KEY-in-production"}
+    result = _run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not a real secret (it is a published placeholder)" in result.stderr
