@@ -26,9 +26,9 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "created_at", "last_used_at", "revoked")
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "revoked")
     list_filter = ("revoked",)
-    readonly_fields = ("prefix", "token_hash", "created_at", "last_used_at")
+    readonly_fields = ("prefix", "token_hash", "created_at", "last_used_at", "revoked_at")
     list_select_related = ("user",)
 
 

@@ -89,14 +89,23 @@ def login_failed(*, username: str, client: str) -> None:
     now = _now()
 
     def count(cache: BaseCache) -> None:
-        for key, _ in _counters(username, client):
+        for key, limit in _counters(username, client):
             start = cache.get(f"{key}:start")
             if start is None or start + window <= now:
                 cache.set_many({f"{key}:start": now, key: 0}, timeout=window)
             try:
-                cache.incr(key)
+                failures = cache.incr(key)
             except ValueError:  # expired between the two calls
                 cache.set_many({f"{key}:start": now, key: 1}, timeout=window)
+                failures = 1
+            if failures == limit:
+                log.warning(
+                    "login throttle: %s reached %d failed logins (email %r, client %s)",
+                    key.split(":")[1],
+                    limit,
+                    username,
+                    client,
+                )
 
     _with_cache(count)
 

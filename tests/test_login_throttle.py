@@ -56,9 +56,13 @@ def logged_in(response) -> bool:
     return response.status_code == 302 and response.url == "/"
 
 
-def test_right_password_is_refused_after_too_many_wrong_ones_with_a_retry_time(users):
+def test_right_password_is_refused_after_too_many_wrong_ones_with_a_retry_time(users, caplog):
     for _ in range(3):
         assert login("alice@cs.example", "wrong").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name == "accounts.throttle"] == [
+        "login throttle: account reached 3 failed logins (email 'alice@cs.example', "
+        "client 10.0.0.1)"
+    ]
 
     response = login("alice@cs.example", PASSWORD)
 
