@@ -3,6 +3,7 @@ and left in the database for the relays, never turned into a 500."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -11,7 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import Account
+from cs_portal.jobs import spool_path
 from cs_portal.models import ImportRun
+from cs_portal.tasks import sweep_import_spool
 from health.aggregates import data_since
 from health.models import HealthModel, RecomputeRequest, UsageFact
 from health.services import health_model_current
@@ -136,3 +139,54 @@ def test_slack_deliveries_and_nudges_an_outage_left_pending_are_relayed_by_the_s
     assert (fresh.status, fresh.attempts) == (DeliveryStatus.PENDING, 0)
     # Tried: with no webhook configured a nudge is skipped, no longer pending.
     assert nudge.status == DeliveryStatus.SKIPPED
+
+
+def test_an_after_commit_hook_that_fails_does_not_fail_the_committed_import(
+    client, maya_token, monkeypatch, django_capture_on_commit_callbacks
+):
+    from health.imports import UsageImport
+
+    def broken(self, rows, result):
+        raise OSError("the cache host is unreachable")
+
+    monkeypatch.setattr(UsageImport, "after_commit", broken)
+    AccountFactory(external_id="acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_csv(
+            client, "usage", "account,date,metric,value\nacme,2026-01-05,units,3\n", maya_token
+        )
+    assert response.status_code == 200, response.content
+    assert ImportRun.objects.get().status == "accepted"
+    assert UsageFact.objects.count() == 1
+
+
+def test_only_importers_may_retry_a_background_import(alice_client, maya, settings, tmp_path):
+    settings.IMPORT_SPOOL_DIR = str(tmp_path)
+    run = ImportRun.objects.create(
+        kind="accounts", origin="web", user=maya, filename="big.csv", status="failed"
+    )
+    spool_path(run.pk).write_bytes(ACCOUNTS)
+    response = alice_client.post(f"/imports/jobs/{run.pk}/retry/")
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert spool_path(run.pk).exists()
+
+
+def test_the_spool_sweep_deletes_abandoned_uploads_only(db, settings, tmp_path, eager_celery):
+    settings.IMPORT_SPOOL_DIR = str(tmp_path)
+    abandoned, running, recent = (
+        ImportRun.objects.create(kind="accounts", origin="web", status=status)
+        for status in ("failed", "running", "failed")
+    )
+    day_old = (timezone.now() - timedelta(days=2)).timestamp()
+    for run in (abandoned, running, recent):
+        spool_path(run.pk).write_bytes(b"x")
+    for run in (abandoned, running):
+        os.utime(spool_path(run.pk), (day_old, day_old))
+
+    assert sweep_import_spool.delay().get() == 1
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        spool_path(run.pk).name for run in (running, recent)
+    )
