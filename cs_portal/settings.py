@@ -155,6 +155,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 TASK_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 900)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every 20 s or so (kombu's default: every 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 2,
     # A send connects once more at most (kombu's default waits ~2 s between three tries).
     "max_retries": 1,
     "interval_start": 0,
