@@ -555,7 +555,9 @@ def _run(kind, result, started, data, json_rows, origin, user, filename, progres
             with transaction.atomic():
                 result.stats = kind.write(rows, present)
                 import_committing(kind, rows, result)
-                transaction.on_commit(lambda: kind.after_commit(rows, result))
+                # robust: the rows are committed; a failing follow-up is logged, not the
+                # import's outcome (an API client would retry a committed file on a 500).
+                transaction.on_commit(lambda: kind.after_commit(rows, result), robust=True)
         except ImportRejected as exc:
             for err in exc.errors:
                 result.add_error(err.row, err.column, err.message)
@@ -577,7 +579,7 @@ def _finish(
     """Record the outcome on the import's ImportRun, whatever it was."""
     if rows is None and result.ok:
         # A bulk path committed on its own: run the kind's follow-up now.
-        transaction.on_commit(lambda: kind.after_commit([], result))
+        transaction.on_commit(lambda: kind.after_commit([], result), robust=True)
     result.seconds = time.monotonic() - started
     fields = {
         "kind": kind.key,

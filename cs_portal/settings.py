@@ -178,13 +178,48 @@ CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# Nothing reads a task's result; not storing them also keeps a send from subscribing to the
+# result store first (with Redis down that retried for 20 s before the send could fail).
+CELERY_TASK_IGNORE_RESULT = True
+# A send to a broker that is down fails within a second or so; the outbox rows it was
+# announcing stay in PostgreSQL and the beat's sweeps relay them once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# A task a worker took but never acknowledged (the worker was killed) goes back to the queue
+# after this many seconds. It must exceed the longest task (a full-book recompute takes about a
+# minute at 5,000 accounts), or a slow task would be handed to a second worker while it runs.
+# A retry scheduled further ahead than this is delivered again when it falls due; the tasks
+# claim their rows with conditional updates, so the second copy finds nothing to do.
+TASK_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 900)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every 20 s or so (kombu's default: every 100 s).
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 2,
+    # A send connects once more at most (kombu's default waits ~2 s between three tries).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+
+def redis_caches(url: str) -> dict:
+    """The cache on Redis: an unreachable Redis is a miss (logged), not an error, and gives up
+    within a second rather than holding the request."""
+    return {
+        "default": {
+            "BACKEND": "cs_portal.cache.ResilientRedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -217,6 +252,10 @@ LOGGING = {
 # Nightly full-book health recompute (UTC), on top of the per-import recomputes.
 from celery.schedules import crontab  # noqa: E402
 
+# How often the beat relays the outboxes (pending rescores, Slack deliveries, nudges) that a
+# broker outage left behind; tests shorten it.
+OUTBOX_SWEEP_SECONDS = envint("OUTBOX_SWEEP_SECONDS", 60)
+
 CELERY_BEAT_SCHEDULE = {
     "nightly-health-recompute": {
         "task": "health.tasks.recompute_book_nightly",
@@ -225,8 +264,18 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recompute-outbox-sweep": {
         "task": "health.tasks.relay_recompute_requests",
-        "schedule": 60.0,
-        "options": {"expires": 55},
+        "schedule": float(OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": max(1, OUTBOX_SWEEP_SECONDS - 5)},
+    },
+    "delivery-outbox-sweep": {
+        "task": "playbooks.relay_pending",
+        "schedule": float(OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": max(1, OUTBOX_SWEEP_SECONDS - 5)},
+    },
+    "import-spool-sweep": {
+        "task": "cs_portal.tasks.sweep_import_spool",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
     },
     "daily-alert-digest": {
         "task": "playbooks.delivery.send_digests",

@@ -41,3 +41,9 @@ def import_file(run_id: int, path: str) -> str:
     finally:
         file.unlink(missing_ok=True)
     return "accepted" if result.ok else "rejected"
+
+
+@shared_task(acks_late=True)
+def sweep_import_spool() -> int:
+    """Hourly (beat): delete the spooled uploads of imports that were abandoned."""
+    return jobs.spool_sweep()

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("imports/", views.import_page, name="imports"),
     path("imports/jobs/<int:run_id>/", views.import_job, name="import_job"),
+    path("imports/jobs/<int:run_id>/retry/", views.import_job_retry_view, name="import_job_retry"),
     path("", include("health.urls")),
     path("", include("playbooks.urls")),
     path("", include("datatrust.urls")),

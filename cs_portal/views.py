@@ -7,14 +7,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 
 from .formtools import ImportUploadForm
 from .imports import all_kinds, run_import
-from .jobs import import_job_progress, import_job_start
+from .jobs import import_job_progress, import_job_retry, import_job_retryable, import_job_start
 from .models import ImportRun
 from .params import whole_number
 
@@ -103,6 +103,8 @@ def run_outcome(run: ImportRun) -> dict:
         "errors": run.errors,
         "seconds": run.seconds,
         "failed": run.status == ImportRun.Status.FAILED,
+        # It never started (the queue was down) and its file is kept: offer a retry.
+        "retry_run": run.pk if import_job_retryable(run) else None,
     }
 
 
@@ -117,3 +119,16 @@ def import_job(request: AuthedRequest, run_id: int) -> HttpResponse:
     else:
         context = _import_context(request, outcome=run_outcome(run), selected=run.kind)
     return _render_import(request, context)
+
+
+@require_POST
+def import_job_retry_view(request: AuthedRequest, run_id: int) -> HttpResponse:
+    """Queue again a background import that could not start; then poll it as before."""
+    if not can_import(request.user):
+        raise PermissionDenied("Only CS managers and admins can import data.")
+    run = ImportRun.objects.filter(pk=run_id, origin=ImportRun.Origin.WEB).first()
+    if run is None:
+        raise Http404("No such import")
+    if not import_job_retry(run=run):
+        messages.error(request, "This import cannot be retried: upload the file again.")
+    return redirect(f"{reverse('imports')}?job={run.pk}")

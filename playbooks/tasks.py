@@ -13,9 +13,9 @@ from .delivery.rules import (
     DeliveryError,
     DigestError,
 )
-from .delivery.services import digests_send, slack_delivery_send
+from .delivery.services import deliveries_relay_pending, digests_send, slack_delivery_send
 from .nudges.rules import DELIVER_NUDGE_TASK, MAX_RETRIES, RetryableDeliveryError
-from .nudges.services import nudge_deliver
+from .nudges.services import nudge_deliver, nudges_relay_pending
 
 # --- Slack ------------------------------------------------------------------------------------
 
@@ -66,3 +66,9 @@ def send_digests() -> int:
 def deliver_nudge(self, nudge_id: int) -> str:
     """Celery entry point: deliver one nudge (retried with backoff on transient failures)."""
     return nudge_deliver(nudge_id=nudge_id, final_attempt=self.request.retries >= MAX_RETRIES)
+
+
+@shared_task(name="playbooks.relay_pending", acks_late=True)
+def relay_pending_deliveries() -> int:
+    """Every minute (beat): queue the Slack deliveries and nudges a broker outage left pending."""
+    return deliveries_relay_pending() + nudges_relay_pending()

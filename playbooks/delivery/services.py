@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
 
@@ -85,14 +85,17 @@ def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
     ]
     if not new_slack:
         return []
-    created = (
-        AlertDelivery.objects.filter(
-            alert_id__in=new_slack, channel=Channel.SLACK, status=DeliveryStatus.PENDING, attempts=0
-        )
+    return _slack_groups(AlertDelivery.objects.filter(alert_id__in=new_slack))
+
+
+def _slack_groups(deliveries) -> list[list[int]]:
+    """The untried Slack deliveries among these, grouped per account (one message each)."""
+    untried = (
+        deliveries.filter(channel=Channel.SLACK, status=DeliveryStatus.PENDING, attempts=0)
         .order_by("alert__account_id", "pk")
         .values_list("alert__account_id", "pk")
     )
-    return [[pk for _, pk in group] for _, group in groupby(created, key=lambda r: r[0])]
+    return [[pk for _, pk in group] for _, group in groupby(untried, key=lambda r: r[0])]
 
 
 def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> str:
@@ -269,6 +272,21 @@ def deliveries_enqueue(alert_ids: list[int]) -> list[list[int]]:
         log.exception("could not record the deliveries of alerts %s", alert_ids)
         return []
     return groups
+
+
+def deliveries_relay_pending(*, now: datetime | None = None) -> int:
+    """The beat's sweep of the delivery outbox: queue again the Slack deliveries that were
+    recorded but never tried well after their grace (the broker was down when their alert
+    committed). A copy queued twice is sent once: the send claims its rows. Returns the
+    messages queued."""
+    now = now or timezone.now()
+    overdue = now - timedelta(seconds=grace_seconds() + settings.OUTBOX_SWEEP_SECONDS)
+    groups = _slack_groups(AlertDelivery.objects.filter(updated_at__lt=overdue))
+    for ids in groups:
+        # Stamped, so the next sweep leaves them to this task for another interval.
+        AlertDelivery.objects.filter(pk__in=ids).update(updated_at=now)
+        _enqueue_slack(ids)
+    return len(groups)
 
 
 def _enqueue_slack(delivery_ids: list[int]) -> None:

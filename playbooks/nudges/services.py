@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import urlsplit
 
@@ -70,6 +70,20 @@ def nudges_raise(*, as_of: date, account_ids: list[int] | None = None) -> list[N
     transaction.on_commit(lambda: nudges_enqueue(ids))
     log.info("raised %d nudges as of %s", len(ids), as_of)
     return list(Nudge.objects.filter(pk__in=ids))
+
+
+def nudges_relay_pending() -> int:
+    """The beat's sweep of the nudge outbox: queue again the nudges raised but never tried a
+    sweep interval after they were raised (the broker was down when they committed). A nudge
+    queued twice is delivered once: the delivery claims it. Returns the nudges queued."""
+    overdue = timezone.now() - timedelta(seconds=2 * settings.OUTBOX_SWEEP_SECONDS)
+    ids = list(
+        Nudge.objects.filter(
+            status=DeliveryStatus.PENDING, attempts=0, created_at__lt=overdue
+        ).values_list("pk", flat=True)
+    )
+    nudges_enqueue(ids)
+    return len(ids)
 
 
 def nudges_enqueue(nudge_ids: list[int]) -> None:

@@ -76,27 +76,21 @@ class Worker:
         return len(re.findall(pattern, self.log()))
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path, request):
-    """A real worker consuming from REDIS_URL, ready (answers ping) before the test starts.
-
-    `@pytest.mark.worker_env(NAME="value", ...)` adds to the worker's environment (e.g. a
-    short settle window)."""
+def worker_start(
+    log_path: Path, *, name: str, env: dict[str, str], beat_schedule: Path | None = None
+) -> Worker:
+    """Start a worker (with the beat inside it when `beat_schedule` is given) and wait until it
+    answers ping. Stop it with `worker_stop`."""
     from cs_portal.celery import app
 
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False  # this test needs the broker, whatever ran before
-    app.control.purge()  # messages a previous, interrupted run may have left on this Redis db
-    hostname = f"itest-{os.getpid()}@localhost"
-    marker = request.node.get_closest_marker("worker_env")
-    extra = {**WORKER_ENV, **(marker.kwargs if marker else {})}
+    hostname = f"{name}-{os.getpid()}@localhost"
     env = {
         **os.environ,
         "DATABASE_URL": worker_database_url(),
         "PYTHONUNBUFFERED": "1",
-        **extra,
+        **env,
     }
-    log_path = tmp_path / "worker.log"
+    beat = ["-B", "-s", str(beat_schedule)] if beat_schedule else []
     with log_path.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -112,6 +106,7 @@ def celery_worker_process(transactional_db, tmp_path, request):
                 hostname,
                 "--without-gossip",
                 "--without-mingle",
+                *beat,
             ],
             cwd=ROOT,
             env=env,
@@ -119,16 +114,47 @@ def celery_worker_process(transactional_db, tmp_path, request):
             stderr=subprocess.STDOUT,
         )
     worker = Worker(process, log_path, hostname)
+    deadline = time.monotonic() + READY_SECONDS
+    while not app.control.ping(destination=[hostname], timeout=0.5):
+        if process.poll() is not None:
+            worker_stop(worker)
+            pytest.fail(f"the Celery worker exited with {process.returncode}:\n{worker.log()}")
+        if time.monotonic() > deadline:
+            worker_stop(worker)
+            pytest.fail(
+                f"the Celery worker did not answer ping in {READY_SECONDS} s:\n{worker.log()}"
+            )
+    return worker
+
+
+def worker_stop(worker: Worker) -> None:
+    if worker.process.poll() is None:
+        stop(worker.process)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path, request):
+    """A real worker consuming from REDIS_URL, ready (answers ping) before the test starts.
+
+    `@pytest.mark.worker_env(NAME="value", ...)` adds to the worker's environment (e.g. a
+    short settle window); `@pytest.mark.worker_beat` runs the beat (the periodic sweeps) in it."""
+    from cs_portal.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # this test needs the broker, whatever ran before
+    app.control.purge()  # messages a previous, interrupted run may have left on this Redis db
+    marker = request.node.get_closest_marker("worker_env")
+    beat = request.node.get_closest_marker("worker_beat")
+    worker = None
     try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not app.control.ping(destination=[hostname], timeout=0.5):
-            if process.poll() is not None:
-                pytest.fail(f"the Celery worker exited with {process.returncode}:\n{worker.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the Celery worker did not answer ping in {READY_SECONDS} s:\n{worker.log()}"
-                )
+        worker = worker_start(
+            tmp_path / "worker.log",
+            name="itest",
+            env={**WORKER_ENV, **(marker.kwargs if marker else {})},
+            beat_schedule=tmp_path / "beat-schedule" if beat else None,
+        )
         yield worker
     finally:
-        stop(process)
+        if worker is not None:
+            worker_stop(worker)
         app.conf.task_always_eager = eager

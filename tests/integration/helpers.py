@@ -31,6 +31,15 @@ def post_csv(url: str, token: str, body: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+def units_csv(external_id: str, *, until: date, units: int, days: int = 7) -> str:
+    """A usage CSV: `units` a day for the account over the `days` days up to `until`."""
+    return "account,date,metric,value,product,chain,dataset\n" + "".join(
+        f"{external_id},{until - timedelta(days=n)},units,{units},{DIMS['product']},"
+        f"{DIMS['chain']},{DIMS['dataset']}\n"
+        for n in range(days)
+    )
+
+
 def wait_for(condition, seconds: float = POLL_SECONDS):
     """Poll `condition` every 0.2 s until it is truthy or `seconds` pass; return its value."""
     deadline = time.monotonic() + seconds

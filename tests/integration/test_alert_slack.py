@@ -20,10 +20,10 @@ from playbooks.models import Alert, AlertDelivery, Play, Task
 from playbooks.plays.library import playbooks_load_defaults
 from tests.factories import AccountFactory, ContractFactory, UserFactory
 from tests.integration.helpers import (
-    DIMS,
     POLL_SECONDS,
     post_csv,
     steady_usage,
+    units_csv,
     wait_for,
     yesterday_utc,
 )
@@ -69,11 +69,7 @@ def test_usage_collapse_alerts_starts_the_play_and_posts_one_slack_message(
     assert Alert.objects.count() == 0
 
     # The last 7 days collapse to 10%, posted through the import API.
-    csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
-        f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
-        f"{DIMS['dataset']}\n"
-        for n in range(7)
-    )
+    csv = units_csv("steady", until=day, units=100)
     status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
     assert status == 200, body
 

@@ -7,7 +7,6 @@ production import takes, with no eager shortcut.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 
@@ -17,10 +16,10 @@ from health.models import HealthSnapshot
 from health.services import health_recompute
 from tests.factories import AccountFactory, UserFactory
 from tests.integration.helpers import (
-    DIMS,
     POLL_SECONDS,
     post_csv,
     steady_usage,
+    units_csv,
     wait_for,
     yesterday_utc,
 )
@@ -45,11 +44,7 @@ def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, cel
     assert worker.count(RECEIVED) == 0
 
     # The last 7 days collapse to 10%: one CSV, 7 rows, through COPY on PostgreSQL.
-    csv = "account,date,metric,value,product,chain,dataset\n" + "".join(
-        f"steady,{day - timedelta(days=n)},units,100,{DIMS['product']},{DIMS['chain']},"
-        f"{DIMS['dataset']}\n"
-        for n in range(7)
-    )
+    csv = units_csv("steady", until=day, units=100)
     status, body = post_csv(f"{live_server.url}/api/v1/import/usage", token, csv)
     assert status == 200, body
     assert {k: body[k] for k in ("ok", "rows", "created", "updated", "unchanged")} == {
