@@ -42,9 +42,16 @@ def reset_fallback() -> None:
     _fallback.clear()
 
 
+def _cache() -> BaseCache:
+    """The `throttle` cache when configured: the same Redis as the default cache but without its
+    degrade-to-a-miss wrapper, so an outage raises here and counting moves to this process
+    (a silent miss would let guessing through)."""
+    return caches["throttle" if "throttle" in settings.CACHES else "default"]
+
+
 def _with_cache[T](operation: Callable[[BaseCache], T]) -> T:
     try:
-        return operation(caches["default"])
+        return operation(_cache())
     except (redis.RedisError, OSError):
         log.warning("login throttle: cache unavailable, counting in this process", exc_info=True)
         return operation(_fallback)

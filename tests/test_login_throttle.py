@@ -171,3 +171,17 @@ def test_unknown_and_known_addresses_take_the_same_time(users, settings):
     known_median = statistics.median(timings["known"])
     unknown_median = statistics.median(timings["unknown"])
     assert 0.5 < known_median / unknown_median < 2, timings
+
+
+def test_with_the_resilient_default_cache_an_outage_still_falls_back(users, settings):
+    """The default cache turns a Redis outage into silent misses; the throttle counts in its own
+    strict alias, so the outage is noticed and the limits still hold in this process."""
+    dead = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {"BACKEND": "cs_portal.cache.ResilientRedisCache", "LOCATION": dead},
+        "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead},
+    }
+    throttle.reset_fallback()
+    for _ in range(3):
+        assert login("alice@cs.example", "wrong").status_code == 200
+    assert login("alice@cs.example", PASSWORD).status_code == 429

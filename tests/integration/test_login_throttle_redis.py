@@ -12,7 +12,7 @@ from accounts import throttle
 
 
 def test_counts_in_redis_refuse_the_right_password_and_name_the_wait(settings, alice):
-    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert settings.CACHES["throttle"]["BACKEND"].endswith("RedisCache")
     settings.LOGIN_FAILURES_PER_ACCOUNT = 3
     settings.LOGIN_FAILURES_PER_CLIENT = 50
     settings.LOGIN_THROTTLE_WINDOW_SECONDS = 30  # the keys expire soon after the test
@@ -27,7 +27,7 @@ def test_counts_in_redis_refuse_the_right_password_and_name_the_wait(settings, a
     # The counts live in Redis, not in this process's fallback.
     throttle.reset_fallback()
     key = throttle._counters("alice@cs.example", client_ip)[0][0]
-    assert caches["default"].get(key) == 3
+    assert caches["throttle"].get(key) == 3
 
     response = Client(REMOTE_ADDR=client_ip).post(
         "/login/", {"username": "alice@cs.example", "password": "right-password-1"}
@@ -35,4 +35,4 @@ def test_counts_in_redis_refuse_the_right_password_and_name_the_wait(settings, a
 
     assert response.status_code == 429
     assert re.search(r"Try again in (2\d|30) seconds\.", response.content.decode())
-    caches["default"].delete_many([key, f"{key}:start"])
+    caches["throttle"].delete_many([key, f"{key}:start"])
