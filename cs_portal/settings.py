@@ -165,6 +165,8 @@ BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
 # Browser uploads larger than this run as a background job with a progress bar; the file waits
 # in the spool directory (shared by web and worker) until the worker has imported it.
 IMPORT_ASYNC_BYTES = envint("IMPORT_ASYNC_BYTES", 5 * 1024 * 1024)
+# The largest file any import takes (upload page, API, import_data), refused before it is read.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 IMPORT_SPOOL_DIR = envstr("IMPORT_SPOOL_DIR", str(BASE_DIR / "var" / "imports"))
 
 LOGGING = {

@@ -111,12 +111,12 @@ class UsageImport(ImportKind):
             ]
         )
 
-    def bulk_csv(self, data: bytes, result: ImportResult, progress) -> bool:
+    def bulk_csv(self, file, result: ImportResult, progress) -> bool:
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""
         if connection.vendor != "postgresql":
             return False
         # Looked up on the module at call time, so a test can watch which path an import took.
-        return usage_store.usage_copy_import(self, data, result, progress)
+        return usage_store.usage_copy_import(self, file, result, progress)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:
         days = result.touched_days or {r.values["date"] for r in rows}

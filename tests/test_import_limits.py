@@ -1,0 +1,163 @@
+"""One size limit (IMPORT_MAX_BYTES) at every door, checked before the body is read, and
+reading that streams: the header of a big file is read without reading the file."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from accounts.models import Account
+from cs_portal.imports import run_import
+from cs_portal.models import ImportRun
+
+HEADER = b"external_id,name,segment,tier\n"
+ROWS = b"".join(f"big-{i:05d},Big {i},self_serve,3\n".encode() for i in range(100))
+TOO_BIG = (
+    "the file is too large ({size}); imports take at most 1.0 KB. "
+    "Split it into smaller files and import them one after another."
+)
+
+
+@pytest.fixture
+def small_limit(settings):
+    settings.IMPORT_MAX_BYTES = 1024
+
+
+class CountingFile(io.BytesIO):
+    """A file that remembers how many bytes were read from it."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readline(self, size=-1):
+        line = super().readline(size)
+        self.bytes_read += len(line)
+        return line
+
+
+def test_command_refuses_a_file_over_the_limit_before_reading_it(small_limit, tmp_path, db):
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(HEADER + ROWS)
+    with pytest.raises(CommandError) as raised:
+        call_command("import_data", "accounts", str(path))
+    assert str(raised.value) == TOO_BIG.format(size=f"{len(HEADER + ROWS) / 1024:.1f} KB")
+    assert Account.objects.count() == 0
+    assert ImportRun.objects.count() == 0
+
+
+def test_api_answers_413_for_a_body_over_the_limit(small_limit, client, maya_token):
+    response = client.post(
+        "/api/v1/import/accounts",
+        data=HEADER + ROWS,
+        content_type="text/csv",
+        headers={"Authorization": f"Bearer {maya_token}"},
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": TOO_BIG.format(size=f"{len(HEADER + ROWS) / 1024:.1f} KB")}
+    assert Account.objects.count() == 0
+    assert ImportRun.objects.count() == 0
+
+
+def test_api_json_over_the_limit_is_413_too(small_limit, client, maya_token):
+    rows = [{"external_id": f"j-{i}", "name": "J", "segment": "self_serve"} for i in range(50)]
+
+    body = json.dumps({"rows": rows}).encode()
+    response = client.post(
+        "/api/v1/import/accounts",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {maya_token}"},
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": TOO_BIG.format(size=f"{len(body) / 1024:.1f} KB")}
+    assert Account.objects.count() == 0
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_upload_page_answers_413_with_the_message(small_limit, maya_client, settings, htmx):
+    settings.IMPORT_ASYNC_BYTES = 100  # would otherwise run as a background job
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = maya_client.post(
+        "/imports/",
+        {"kind": "accounts", "file": SimpleUploadedFile("big.csv", HEADER + ROWS, "text/csv")},
+        **headers,
+    )
+    assert response.status_code == 413
+    assert "the file is too large" in response.text
+    assert "imports take at most 1.0 KB" in response.text
+    assert Account.objects.count() == 0
+    assert ImportRun.objects.count() == 0
+
+
+def test_a_stream_of_unknown_length_is_stopped_at_the_limit(small_limit, db):
+    result = run_import("accounts", data=CountingFile(HEADER + ROWS), origin="api")
+    assert not result.ok
+    assert [e.as_dict() for e in result.errors] == [
+        {
+            "row": 0,
+            "column": "",
+            "message": "the file is too large (more than 1.0 KB); imports take at most 1.0 KB. "
+            "Split it into smaller files and import them one after another.",
+        }
+    ]
+    assert Account.objects.count() == 0
+    assert ImportRun.objects.get().status == "rejected"
+
+
+def test_a_bad_header_is_reported_without_reading_the_whole_file(db):
+    body = b"external_id;name;segment;tier\n" + ROWS * 5000  # about 2.5 MB
+    file = CountingFile(body)
+    result = run_import("accounts", data=file, origin="cli")
+    assert [e.message for e in result.errors] == [
+        "the file is separated by semicolons, not commas; export it as comma-separated CSV"
+    ]
+    assert file.bytes_read < 128 * 1024
+
+
+def test_an_unknown_column_is_reported_without_reading_the_whole_file(db):
+    file = CountingFile(b"external_id,name,segment,colour\n" + ROWS * 5000)
+    result = run_import("accounts", data=file, origin="cli")
+    assert [(e.row, e.column) for e in result.errors] == [(1, "colour"), (1, "tier")]
+    assert file.bytes_read < 128 * 1024
+
+
+def test_a_file_object_imports_like_bytes(db):
+    result = run_import("accounts", data=CountingFile(HEADER + ROWS), origin="cli")
+    assert result.ok, result.errors
+    assert Account.objects.filter(external_id__startswith="big-").count() == 100
+
+
+def test_a_usage_file_streams_in_chunks_into_the_import(acme, monkeypatch):
+    from health import usage_store
+    from health.models import UsageFact
+
+    monkeypatch.setattr(usage_store, "COPY_CHUNK", 16 * 1024)
+    first = date(2010, 1, 1)
+    lines = [f"acme,{first + timedelta(days=i)},queries,{i}\n" for i in range(6000)]
+    file = CountingFile(("account,date,metric,value\n" + "".join(lines)).encode())
+    assert len(file.getvalue()) > 2 * 64 * 1024
+    largest = []
+    read = file.read
+
+    def spy(size=-1):
+        chunk = read(size)
+        largest.append(len(chunk))
+        return chunk
+
+    file.read = spy
+    result = run_import("usage", data=file, origin="cli")
+    assert result.ok, result.errors
+    assert UsageFact.objects.filter(account=acme).count() == 6000
+    assert max(largest, default=0) <= 64 * 1024  # never the whole file at once
