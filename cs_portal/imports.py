@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any, ClassVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from .models import ImportRun
 
@@ -734,8 +734,12 @@ def upsert(
 ) -> WriteStats:
     """Insert new rows and update changed ones, keyed on `key`; identical rows are left alone.
 
-    One query per batch fetches the existing rows, then bulk_create / bulk_update.
+    One query per batch fetches the existing rows, then bulk_create / bulk_update. Call it
+    inside the import's transaction: on PostgreSQL it first waits for any other import writing
+    the same table to commit, so two imports creating the same new keys at once both succeed
+    (the second sees the first's rows and updates them) instead of one failing on the key.
     """
+    _wait_for_other_writers(model)
     stats = WriteStats()
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
@@ -761,6 +765,17 @@ def upsert(
         stats.created += len(to_create)
         stats.updated += len(to_update)
     return stats
+
+
+def _wait_for_other_writers(model: type[models.Model]) -> None:
+    """Take this table's import lock until the transaction ends (PostgreSQL only; SQLite
+    already lets one writer in at a time)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{model._meta.db_table}"]
+        )
 
 
 def _existing_by_key(model, batch, key):
