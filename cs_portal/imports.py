@@ -226,6 +226,9 @@ class ImportKind:
     description: ClassVar[str] = ""
     # Which permission roles may import this kind (None = any role with import rights).
     order: ClassVar[int] = 100
+    # The row path parses, checks and writes a file a chunk at a time; False: the kind's hooks
+    # read `result` (see chunk_written), so no parsed row is kept past its chunk.
+    keeps_rows: ClassVar[bool] = True
 
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -254,6 +257,11 @@ class ImportKind:
     def affected_accounts(self, rows: list[Row]) -> set[int]:
         """The ids of the accounts this import changed (listeners rescore them)."""
         return {r.refs["account"] for r in rows if r.refs.get("account")}
+
+    def chunk_written(self, rows: list[Row], result: ImportResult) -> None:
+        """Note what one written chunk touched, for the hooks: a kind with `keeps_rows =
+        False` sees no rows in before_commit/after_commit, only `result`."""
+        result.touched_accounts |= self.affected_accounts(rows)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:
         """Work that must follow this import, written inside its transaction (an outbox row,
@@ -525,14 +533,19 @@ def _read_json_rows(
 # The pipeline
 
 
-def _parse_rows(
+CHUNK_ROWS = 20_000  # rows the row path parses, checks and writes at a time
+
+
+def _parse_chunks(
     table: Iterable[tuple[int, dict[str, str]]],
     kind: ImportKind,
     result: ImportResult,
     progress: Progress | None,
-) -> list[Row]:
+) -> Iterator[list[Row]]:
+    """The table's good rows, parsed, CHUNK_ROWS at a time; bad cells go to `result`."""
     rows: list[Row] = []
-    seen_keys: dict[tuple, int] = {}
+    # Natural keys seen so far, by hash: a file's keys are held as small ints, not tuples.
+    seen_keys: dict[int, int] = {}
     columns = kind.columns
     for number, raw in table:
         result.rows += 1
@@ -566,8 +579,8 @@ def _parse_rows(
         if bad:
             continue
         key = tuple(values[name] for name in kind.natural_key)
-        first = seen_keys.get(key)
-        if first is not None:
+        first = seen_keys.setdefault(hash(key), number)
+        if first != number:
             shown = ", ".join(str(k) for k in key if k not in (None, ""))  # blanks say nothing
             result.add_error(
                 number,
@@ -575,9 +588,12 @@ def _parse_rows(
                 f"duplicate of row {first} ({shown}); each key may appear once per import",
             )
             continue
-        seen_keys[key] = number
         rows.append(Row(number, values))
-    return rows
+        if len(rows) == CHUNK_ROWS:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def run_import(
@@ -632,6 +648,24 @@ def _run_started(kind: ImportKind, origin: str, user: Any, filename: str):
     )
 
 
+def _check_and_write(kind, table, result, present, progress) -> list[Row]:
+    """Parse, check and (while no row so far was bad) write the table a chunk at a time, so
+    memory holds a chunk, not the file. Returns the rows the kind's hooks read (keeps_rows)."""
+    rows: list[Row] = []
+    for chunk in _parse_chunks(table, kind, result, progress):
+        if progress:
+            progress("checking references", result.rows, None)
+        kind.resolve(chunk, result)
+        if result.ok:
+            if progress:
+                progress("writing", result.rows, None)
+            result.stats += kind.write(chunk, present)
+            kind.chunk_written(chunk, result)
+        if kind.keeps_rows:
+            rows.extend(chunk)
+    return rows
+
+
 def _run(kind, result, started, data, json_rows, origin, user, filename, progress, run):
     rows: list[Row] = []
     present: set[str] = set()
@@ -646,33 +680,25 @@ def _run(kind, result, started, data, json_rows, origin, user, filename, progres
             table = _read_json_rows(json_rows, kind, present)
         else:
             table = _read_csv(file, kind, present)
-        rows = _parse_rows(table, kind, result, progress)
-        if result.rows == 0 and result.ok:
-            result.add_error(1, "", "the file has a header but no rows")
+        # One transaction: a bad row anywhere rolls all of it back.
+        with transaction.atomic():
+            rows = _check_and_write(kind, table, result, present, progress)
+            if result.rows == 0 and result.ok:
+                result.add_error(1, "", "the file has a header but no rows")
+            if result.ok:
+                import_committing(kind, rows, result)
+                transaction.on_commit(lambda: kind.after_commit(rows, result))
+            else:
+                transaction.set_rollback(True)
     except TableError as exc:
         result.add_error(exc.error.row, exc.error.column, exc.error.message)
-    except HeaderError as exc:
+    except (HeaderError, ImportRejected) as exc:
         for err in exc.errors:
             result.add_error(err.row, err.column, err.message)
     except csv.Error as exc:
         result.add_error(0, "", f"the CSV could not be read: {exc}")
-
-    if rows:
-        # Check references even when some rows failed to parse, so one pass reports everything.
-        if progress:
-            progress("checking references", result.rows, result.rows)
-        kind.resolve(rows, result)
-    if result.ok:
-        if progress:
-            progress("writing", result.rows, result.rows)
-        try:
-            with transaction.atomic():
-                result.stats = kind.write(rows, present)
-                import_committing(kind, rows, result)
-                transaction.on_commit(lambda: kind.after_commit(rows, result))
-        except ImportRejected as exc:
-            for err in exc.errors:
-                result.add_error(err.row, err.column, err.message)
+    if not result.ok:
+        result.stats = WriteStats()  # rolled back: nothing was written
     # Resolve checks run after parsing; list problems top to bottom as the file reads.
     result.errors.sort(key=lambda e: e.row)
     return _finish(kind, result, started, origin, user, filename, rows=rows, run=run)

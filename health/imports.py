@@ -76,6 +76,7 @@ class UsageImport(ImportKind):
     label = "Usage (daily facts)"
     order = 60
     description = "Daily usage per account and metric, with optional product/chain/dataset/reason."
+    keeps_rows = False  # files run to millions of rows; the hooks read result.touched_*
     natural_key = ("account", "date", "metric", "product", "chain", "dataset", "reason")
     columns = [
         Column("account", parse_str(64), required=True),
@@ -110,6 +111,10 @@ class UsageImport(ImportKind):
                 for r in rows
             ]
         )
+
+    def chunk_written(self, rows: list[Row], result: ImportResult) -> None:
+        super().chunk_written(rows, result)
+        result.touched_days |= {r.values["date"] for r in rows}
 
     def bulk_csv(self, file, result: ImportResult, progress) -> bool:
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""

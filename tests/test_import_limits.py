@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import Account
+from cs_portal import imports
 from cs_portal.imports import run_import
 from cs_portal.models import ImportRun
 
@@ -161,3 +162,75 @@ def test_a_usage_file_streams_in_chunks_into_the_import(acme, monkeypatch):
     assert result.ok, result.errors
     assert UsageFact.objects.filter(account=acme).count() == 6000
     assert max(largest, default=0) <= 64 * 1024  # never the whole file at once
+
+
+# --- the row path works a chunk at a time ------------------------------------------------------
+
+
+@pytest.fixture
+def chunks_of_ten(monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 10)
+    kind = imports.get_kind("accounts")
+    written: list[int] = []
+    real = kind.write
+
+    def write(rows, columns):
+        written.append(len(rows))
+        return real(rows, columns)
+
+    monkeypatch.setattr(kind, "write", write)
+    return written
+
+
+def test_the_row_path_writes_a_chunk_at_a_time(db, chunks_of_ten):
+    result = run_import("accounts", data=HEADER + ROWS[: ROWS.index(b"big-00035")])
+    assert result.ok, result.errors
+    assert (result.rows, result.stats.created) == (35, 35)
+    assert chunks_of_ten == [10, 10, 10, 5]
+    assert Account.objects.filter(external_id__startswith="big-").count() == 35
+
+
+def test_a_bad_row_in_a_later_chunk_rolls_back_the_chunks_already_written(db, chunks_of_ten):
+    result = run_import(
+        "accounts", data=HEADER + ROWS[: ROWS.index(b"big-00025")] + b"bad-1,Bad,galaxy,3\n"
+    )
+    assert [(e.row, e.column) for e in result.errors] == [(result.rows + 1, "segment")]
+    assert chunks_of_ten  # earlier chunks were written in the transaction ...
+    assert Account.objects.count() == 0  # ... and rolled back with it
+    assert (result.stats.created, ImportRun.objects.get().status) == (0, "rejected")
+
+
+def test_a_key_repeated_in_a_later_chunk_is_still_a_duplicate(db, chunks_of_ten):
+    result = run_import(
+        "accounts",
+        data=HEADER + ROWS[: ROWS.index(b"big-00030")] + b"big-00002,Again,self_serve,3\n",
+    )
+    assert [e.as_dict() for e in result.errors] == [
+        {
+            "row": result.rows + 1,
+            "column": "external_id",
+            "message": "duplicate of row 4 (big-00002); each key may appear once per import",
+        }
+    ]
+    assert Account.objects.count() == 0
+
+
+def test_usage_on_the_row_path_keeps_no_rows_for_its_hooks(acme, monkeypatch):
+    from health import usage_store
+
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(usage_store, "usage_copy_import", lambda *args: False)
+    seen: list[int] = []
+    kind = imports.get_kind("usage")
+    real = kind.before_commit
+    monkeypatch.setattr(
+        kind, "before_commit", lambda rows, result: (seen.append(len(rows)), real(rows, result))
+    )
+    body = "account,date,metric,value\n" + "".join(
+        f"acme,{date(2026, 1, 1) + timedelta(days=i)},queries,{i}\n" for i in range(25)
+    )
+    result = run_import("usage", data=body.encode())
+    assert result.ok, result.errors
+    assert seen == [0]  # the hook read result instead
+    assert result.touched_accounts == {acme.pk}
+    assert result.touched_days == {date(2026, 1, 1) + timedelta(days=i) for i in range(25)}
