@@ -13,7 +13,7 @@ from ninja.security import HttpBearer
 from accounts.models import ApiToken
 from accounts.permissions import can_import
 
-from .imports import ImportTooLarge, get_kind, import_size_check, run_import, spool_limited
+from .imports import ImportTooLarge, get_kind, import_request_check, run_import, spool_limited
 
 
 class TokenAuth(HttpBearer):
@@ -115,7 +115,7 @@ def import_kind(request: HttpRequest, kind: str):
     try:
         # Announced size first, then a counted read for a body of unknown length: the body
         # streams to a temporary file and is never held whole in memory.
-        import_size_check(int(request.headers.get("Content-Length") or 0) or None)
+        import_request_check(request)
         body = spool_limited(request)
     except ImportTooLarge as exc:
         return Status(413, {"detail": exc.message})

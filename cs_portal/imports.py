@@ -347,6 +347,16 @@ def import_size_check(size: int | None) -> None:
         raise ImportTooLarge(size)
 
 
+def import_request_check(request: Any) -> None:
+    """Raise ImportTooLarge when a request announces a body over the limit, before anything
+    reads it (a missing or malformed Content-Length is left to the counting read)."""
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return
+    import_size_check(size)
+
+
 class LimitedReader:
     """A binary file that raises ImportTooLarge once more than IMPORT_MAX_BYTES were read
     from it, so a body of unknown length is never held whole past the limit."""

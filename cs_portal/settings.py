@@ -114,7 +114,9 @@ STORAGES = {
 # Serve straight from the app/static dirs too, so a missing collectstatic never breaks a page.
 WHITENOISE_USE_FINDERS = True
 
-# Uploads: CSV imports up to 200 MB through the browser; bigger files go through the command.
+# Request bodies read into memory (form fields, JSON). Import files are limited by
+# IMPORT_MAX_BYTES instead, and an uploaded file over FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to
+# a temporary file by Django, so an upload's size never becomes this process's memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 200 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

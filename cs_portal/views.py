@@ -13,7 +13,13 @@ from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 
 from .formtools import ImportUploadForm
-from .imports import ImportTooLarge, all_kinds, import_size_check, run_import
+from .imports import (
+    ImportTooLarge,
+    all_kinds,
+    import_request_check,
+    import_size_check,
+    run_import,
+)
 from .jobs import import_job_progress, import_job_start
 from .models import ImportRun
 from .params import whole_number
@@ -44,7 +50,7 @@ def import_page(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied("Only CS managers and admins can import data.")
     try:
         # Before request.POST parses the body: a file over the limit is never read.
-        import_size_check(_content_length(request))
+        import_request_check(request)
     except ImportTooLarge as exc:
         return _too_large(request, exc)
     form = ImportUploadForm(request.POST, request.FILES)
@@ -73,13 +79,6 @@ def import_page(request: AuthedRequest) -> HttpResponse:
     )
     status = 200 if job is not None or (outcome and outcome["ok"]) else 400
     return _render_import(request, context, status=status)
-
-
-def _content_length(request: AuthedRequest) -> int | None:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
 
 
 def _too_large(request: AuthedRequest, exc: ImportTooLarge) -> HttpResponse:

@@ -235,3 +235,12 @@ def test_usage_on_the_row_path_keeps_no_rows_for_its_hooks(acme, monkeypatch):
     assert seen == [0]  # the hook read result instead
     assert result.touched_accounts == {acme.pk}
     assert result.touched_days == {date(2026, 1, 1) + timedelta(days=i) for i in range(25)}
+
+
+def test_a_body_of_unknown_length_is_spooled_only_up_to_the_limit(small_limit):
+    with imports.spool_limited(io.BytesIO(HEADER), chunk=7) as spooled:
+        assert spooled.read() == HEADER
+    body = CountingFile(HEADER + ROWS)
+    with pytest.raises(imports.ImportTooLarge):
+        imports.spool_limited(body, chunk=256)
+    assert body.bytes_read <= 1024 + 256  # stopped at the limit, not at the end of the body
