@@ -70,6 +70,11 @@ lint: install
 bench: install
 	$(PY) bench/run.py
 
+# Peak memory of a usage import of 50 and 200 MB, COPY path and row path (docs/benchmarks.md).
+.PHONY: bench-import-memory
+bench-import-memory: install
+	$(PY) bench/import_memory.py --sizes 50,200
+
 # docs/health-model.md from the engine and a backtest on a freshly seeded throwaway demo book.
 .PHONY: health-doc
 health-doc: install

@@ -12,7 +12,7 @@ from ninja.security import HttpBearer
 from accounts.permissions import can_import
 from accounts.services import api_token_authenticate
 
-from .imports import get_kind, run_import
+from .imports import ImportTooLarge, get_kind, import_request_check, run_import, spool_limited
 
 
 class TokenAuth(HttpBearer):
@@ -66,7 +66,14 @@ class ErrorOut(Schema):
 
 @api.post(
     "/import/{kind}",
-    response={200: ImportOut, 400: ImportOut, 403: ErrorOut, 404: ErrorOut, 415: ErrorOut},
+    response={
+        200: ImportOut,
+        400: ImportOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        413: ErrorOut,
+        415: ErrorOut,
+    },
     tags=["import"],
     openapi_extra={
         "requestBody": {
@@ -86,7 +93,8 @@ class ErrorOut(Schema):
 def import_kind(request: HttpRequest, kind: str):
     """Import rows of one kind, all or nothing. CSV body (text/csv) or JSON {"rows": [...]}.
 
-    A rejected import answers 400 with every bad row (row number, column, reason).
+    A rejected import answers 400 with every bad row (row number, column, reason); a body
+    over IMPORT_MAX_BYTES answers 413 and is not read.
     """
     if get_kind(kind) is None:
         return Status(404, {"detail": f"unknown import kind '{kind}'"})
@@ -95,18 +103,26 @@ def import_kind(request: HttpRequest, kind: str):
             403, {"detail": "this token's user may not import data (managers and admins)"}
         )
     content_type = request.content_type or ""
-    if content_type == "application/json":
-        try:
-            payload = json.loads(request.body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise HttpError(400, "the body is not valid JSON") from None
-        if not isinstance(payload, dict) or "rows" not in payload:
-            raise HttpError(400, 'expected a JSON object {"rows": [...]}')
-        result = run_import(kind, json_rows=payload["rows"], origin="api", user=request.user)
-    elif content_type in ("text/csv", "text/plain", "application/csv"):
-        result = run_import(kind, data=request.body, origin="api", user=request.user)
-    else:
+    if content_type not in ("application/json", "text/csv", "text/plain", "application/csv"):
         return Status(415, {"detail": "send text/csv or application/json"})
+    try:
+        # Announced size first, then a counted read for a body of unknown length: the body
+        # streams to a temporary file and is never held whole in memory.
+        import_request_check(request)
+        body = spool_limited(request)
+    except ImportTooLarge as exc:
+        return Status(413, {"detail": exc.message})
+    with body:
+        if content_type == "application/json":
+            try:
+                payload = json.load(body)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise HttpError(400, "the body is not valid JSON") from None
+            if not isinstance(payload, dict) or "rows" not in payload:
+                raise HttpError(400, 'expected a JSON object {"rows": [...]}')
+            result = run_import(kind, json_rows=payload["rows"], origin="api", user=request.user)
+        else:
+            result = run_import(kind, data=body, origin="api", user=request.user)
     return Status(200 if result.ok else 400, result.as_dict())
 
 

@@ -11,16 +11,20 @@ Apps register kinds in their own `imports.py` with `@register`; the pipeline nev
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
-from django.db import models, transaction
+from django.conf import settings
+from django.db import connection, models, transaction
 
 from .models import ImportRun
 
@@ -222,6 +226,9 @@ class ImportKind:
     description: ClassVar[str] = ""
     # Which permission roles may import this kind (None = any role with import rights).
     order: ClassVar[int] = 100
+    # The row path parses, checks and writes a file a chunk at a time; False: the kind's hooks
+    # read `result` (see chunk_written), so no parsed row is kept past its chunk.
+    keeps_rows: ClassVar[bool] = True
 
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -237,10 +244,12 @@ class ImportKind:
         must leave that field untouched on existing records, never blank it."""
         raise NotImplementedError
 
-    def bulk_csv(self, data: bytes, result: ImportResult, progress: Progress | None) -> bool:
+    def bulk_csv(self, file: IO[bytes], result: ImportResult, progress: Progress | None) -> bool:
         """Optional fast path for a whole CSV. Return False to use the row-by-row path.
 
-        A kind that returns True has validated every row into `result` and, only if none was
+        `file` is a seekable binary file at its start; read it in chunks, never whole, and
+        leave it anywhere (the pipeline rewinds it before falling back to the row path). A
+        kind that returns True has validated every row into `result` and, only if none was
         bad, written them inside its own transaction.
         """
         return False
@@ -248,6 +257,11 @@ class ImportKind:
     def affected_accounts(self, rows: list[Row]) -> set[int]:
         """The ids of the accounts this import changed (listeners rescore them)."""
         return {r.refs["account"] for r in rows if r.refs.get("account")}
+
+    def chunk_written(self, rows: list[Row], result: ImportResult) -> None:
+        """Note what one written chunk touched, for the hooks: a kind with `keeps_rows =
+        False` sees no rows in before_commit/after_commit, only `result`."""
+        result.touched_accounts |= self.affected_accounts(rows)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:
         """Work that must follow this import, written inside its transaction (an outbox row,
@@ -304,25 +318,140 @@ class TableError(Exception):
         self.error = RowError(row, column, message)
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise TableError(
-            line,
+class ImportTooLarge(TableError):
+    """The file is over IMPORT_MAX_BYTES: refused before its body is read, or as soon as a
+    stream of unknown length passes the limit."""
+
+    def __init__(self, size: int | None = None):
+        limit = _size(settings.IMPORT_MAX_BYTES)
+        got = _size(size) if size is not None else f"more than {limit}"
+        super().__init__(
+            0,
             "",
-            f"the file is not UTF-8 encoded (bad byte 0x{data[exc.start]:02x} on line "
-            f"{line}); save it as 'CSV UTF-8' and upload again",
-        ) from None
+            f"the file is too large ({got}); imports take at most {limit}. "
+            "Split it into smaller files and import them one after another.",
+        )
+        self.message = self.error.message
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def import_size_check(size: int | None) -> None:
+    """Raise ImportTooLarge when a body's announced size is over the limit (None: unknown)."""
+    if size is not None and size > settings.IMPORT_MAX_BYTES:
+        raise ImportTooLarge(size)
+
+
+def import_request_check(request: Any) -> None:
+    """Raise ImportTooLarge when a request announces a body over the limit, before anything
+    reads it (a missing or malformed Content-Length is left to the counting read)."""
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return
+    import_size_check(size)
+
+
+class LimitedReader:
+    """A binary file that raises ImportTooLarge once more than IMPORT_MAX_BYTES were read
+    from it, so a body of unknown length is never held whole past the limit."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self.limit = settings.IMPORT_MAX_BYTES
+        self.position = 0
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.position += len(chunk)
+        if self.position > self.limit:
+            raise ImportTooLarge()
+        return chunk
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.limit + 1 - self.position
+        return self._count(self.raw.read(max(size, 1)))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._count(self.raw.readline(size))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.raw.seek(offset, whence)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def total(self) -> int | None:
+        """The file's length without reading it, when it is seekable."""
+        try:
+            here = self.raw.tell()
+            end = self.raw.seek(0, io.SEEK_END)
+            self.raw.seek(here)
+        except (AttributeError, OSError, ValueError):
+            return None
+        return end
+
+
+def spool_limited(body: Any, chunk: int = 1024 * 1024) -> IO[bytes]:
+    """Copy a request body into a seekable temporary file (on disk past a few MB), refusing
+    it once it passes the limit. The caller closes it."""
+    # Returned open, so no with-block here.
+    spooled = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+    reader = LimitedReader(body)
+    try:
+        while block := reader.read(chunk):
+            spooled.write(block)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
+
+
+def _as_file(data: Any) -> LimitedReader:
+    if data is None:
+        data = b""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, bytes | bytearray | memoryview):
+        data = io.BytesIO(data)
+    return LimitedReader(data)
+
+
+def _text_lines(file: LimitedReader) -> Iterator[str]:
+    """The file's lines decoded one at a time (no BOM); a bad byte is named with its line."""
+    for number, raw in enumerate(iter(file.readline, b""), start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TableError(
+                number,
+                "",
+                f"the file is not UTF-8 encoded (bad byte 0x{raw[exc.start]:02x} on line "
+                f"{number}); save it as 'CSV UTF-8' and upload again",
+            ) from None
 
 
 def _read_csv(
-    text: str, kind: ImportKind, present: set[str]
+    file: LimitedReader, kind: ImportKind, present: set[str]
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    if not text.strip():
+    lines = _text_lines(file)
+    # Only the lines up to the header are looked at before parsing starts; the rest streams.
+    leading: list[str] = []
+    first_line = next(lines, "")
+    while first_line and not first_line.strip():
+        leading.append(first_line)
+        first_line = next(lines, "")
+    if not first_line.strip():
         raise TableError(1, "", "the file is empty; it needs a header row and at least one row")
-    first_line = text.lstrip("\r\n").splitlines()[0]
     if "," not in first_line:
         for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if delim in first_line:
@@ -332,7 +461,7 @@ def _read_csv(
                     f"the file is separated by {name}, not commas; export it as "
                     "comma-separated CSV",
                 )
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(itertools.chain(leading, [first_line], lines))
     header: list[str] | None = None
     # Count records, not physical lines: a quoted cell spanning lines is still one row in a
     # spreadsheet, and blank lines are rows there too.
@@ -414,14 +543,19 @@ def _read_json_rows(
 # The pipeline
 
 
-def _parse_rows(
+CHUNK_ROWS = 20_000  # rows the row path parses, checks and writes at a time
+
+
+def _parse_chunks(
     table: Iterable[tuple[int, dict[str, str]]],
     kind: ImportKind,
     result: ImportResult,
     progress: Progress | None,
-) -> list[Row]:
+) -> Iterator[list[Row]]:
+    """The table's good rows, parsed, CHUNK_ROWS at a time; bad cells go to `result`."""
     rows: list[Row] = []
-    seen_keys: dict[tuple, int] = {}
+    # Natural keys seen so far, by hash: a file's keys are held as small ints, not tuples.
+    seen_keys: dict[int, int] = {}
     columns = kind.columns
     for number, raw in table:
         result.rows += 1
@@ -455,8 +589,8 @@ def _parse_rows(
         if bad:
             continue
         key = tuple(values[name] for name in kind.natural_key)
-        first = seen_keys.get(key)
-        if first is not None:
+        first = seen_keys.setdefault(hash(key), number)
+        if first != number:
             shown = ", ".join(str(k) for k in key if k not in (None, ""))  # blanks say nothing
             result.add_error(
                 number,
@@ -464,15 +598,18 @@ def _parse_rows(
                 f"duplicate of row {first} ({shown}); each key may appear once per import",
             )
             continue
-        seen_keys[key] = number
         rows.append(Row(number, values))
-    return rows
+        if len(rows) == CHUNK_ROWS:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def run_import(
     kind_key: str,
     *,
-    data: bytes | str | None = None,
+    data: bytes | str | IO[bytes] | None = None,
     json_rows: Any = None,
     origin: str = "cli",
     user: Any = None,
@@ -482,8 +619,9 @@ def run_import(
 ) -> ImportResult:
     """Validate every row of one import and write all of it, or none of it.
 
-    Pass CSV as `data` (bytes or text) or a list of dicts as `json_rows`. The outcome is
-    recorded as an ImportRun whatever it is, so the upload page can show the history.
+    Pass CSV as `data` (bytes, text or a binary file, read as a stream and only up to
+    IMPORT_MAX_BYTES) or a list of dicts as `json_rows`. The outcome is recorded as an
+    ImportRun whatever it is, so the upload page can show the history.
     """
     started = time.monotonic()
     kind = get_kind(kind_key)
@@ -520,47 +658,59 @@ def _run_started(kind: ImportKind, origin: str, user: Any, filename: str):
     )
 
 
+def _check_and_write(kind, table, result, present, progress) -> list[Row]:
+    """Parse, check and (while no row so far was bad) write the table a chunk at a time, so
+    memory holds a chunk, not the file. Returns the rows the kind's hooks read (keeps_rows)."""
+    rows: list[Row] = []
+    for chunk in _parse_chunks(table, kind, result, progress):
+        if progress:
+            progress("checking references", result.rows, None)
+        kind.resolve(chunk, result)
+        if result.ok:
+            if progress:
+                progress("writing", result.rows, None)
+            result.stats += kind.write(chunk, present)
+            kind.chunk_written(chunk, result)
+        if kind.keeps_rows:
+            rows.extend(chunk)
+    return rows
+
+
 def _run(kind, result, started, data, json_rows, origin, user, filename, progress, run):
     rows: list[Row] = []
     present: set[str] = set()
     try:
-        if json_rows is None and isinstance(data, bytes) and kind.bulk_csv(data, result, progress):
-            # The kind validated and wrote the file set-based (e.g. COPY on PostgreSQL).
-            return _finish(kind, result, started, origin, user, filename, rows=None, run=run)
+        file = _as_file(data)
+        if json_rows is None and not isinstance(data, str | None):
+            if kind.bulk_csv(file, result, progress):
+                # The kind validated and wrote the file set-based (e.g. COPY on PostgreSQL).
+                return _finish(kind, result, started, origin, user, filename, rows=None, run=run)
+            file.seek(0)
         if json_rows is not None:
             table = _read_json_rows(json_rows, kind, present)
         else:
-            text = _decode(data) if isinstance(data, bytes) else (data or "")
-            table = _read_csv(text, kind, present)
-        rows = _parse_rows(table, kind, result, progress)
-        if result.rows == 0 and result.ok:
-            result.add_error(1, "", "the file has a header but no rows")
-    except TableError as exc:
-        result.add_error(exc.error.row, exc.error.column, exc.error.message)
-    except HeaderError as exc:
-        for err in exc.errors:
-            result.add_error(err.row, err.column, err.message)
-    except csv.Error as exc:
-        result.add_error(0, "", f"the CSV could not be read: {exc}")
-
-    if rows:
-        # Check references even when some rows failed to parse, so one pass reports everything.
-        if progress:
-            progress("checking references", result.rows, result.rows)
-        kind.resolve(rows, result)
-    if result.ok:
-        if progress:
-            progress("writing", result.rows, result.rows)
-        try:
-            with transaction.atomic():
-                result.stats = kind.write(rows, present)
+            table = _read_csv(file, kind, present)
+        # One transaction: a bad row anywhere rolls all of it back.
+        with transaction.atomic():
+            rows = _check_and_write(kind, table, result, present, progress)
+            if result.rows == 0 and result.ok:
+                result.add_error(1, "", "the file has a header but no rows")
+            if result.ok:
                 import_committing(kind, rows, result)
                 # robust: the rows are committed; a failing follow-up is logged, not the
                 # import's outcome (an API client would retry a committed file on a 500).
                 transaction.on_commit(lambda: kind.after_commit(rows, result), robust=True)
-        except ImportRejected as exc:
-            for err in exc.errors:
-                result.add_error(err.row, err.column, err.message)
+            else:
+                transaction.set_rollback(True)
+    except TableError as exc:
+        result.add_error(exc.error.row, exc.error.column, exc.error.message)
+    except (HeaderError, ImportRejected) as exc:
+        for err in exc.errors:
+            result.add_error(err.row, err.column, err.message)
+    except csv.Error as exc:
+        result.add_error(0, "", f"the CSV could not be read: {exc}")
+    if not result.ok:
+        result.stats = WriteStats()  # rolled back: nothing was written
     # Resolve checks run after parsing; list problems top to bottom as the file reads.
     result.errors.sort(key=lambda e: e.row)
     return _finish(kind, result, started, origin, user, filename, rows=rows, run=run)
@@ -622,8 +772,12 @@ def upsert(
 ) -> WriteStats:
     """Insert new rows and update changed ones, keyed on `key`; identical rows are left alone.
 
-    One query per batch fetches the existing rows, then bulk_create / bulk_update.
+    One query per batch fetches the existing rows, then bulk_create / bulk_update. Call it
+    inside the import's transaction: on PostgreSQL it first waits for any other import writing
+    the same table to commit, so two imports creating the same new keys at once both succeed
+    (the second sees the first's rows and updates them) instead of one failing on the key.
     """
+    _wait_for_other_writers(model)
     stats = WriteStats()
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
@@ -649,6 +803,17 @@ def upsert(
         stats.created += len(to_create)
         stats.updated += len(to_update)
     return stats
+
+
+def _wait_for_other_writers(model: type[models.Model]) -> None:
+    """Take this table's import lock until the transaction ends (PostgreSQL only; SQLite
+    already lets one writer in at a time)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{model._meta.db_table}"]
+        )
 
 
 def _existing_by_key(model, batch, key):

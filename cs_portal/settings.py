@@ -128,7 +128,9 @@ STORAGES = {
 # Serve straight from the app/static dirs too, so a missing collectstatic never breaks a page.
 WHITENOISE_USE_FINDERS = True
 
-# Uploads: CSV imports up to 200 MB through the browser; bigger files go through the command.
+# Request bodies read into memory (form fields, JSON). Import files are limited by
+# IMPORT_MAX_BYTES instead, and an uploaded file over FILE_UPLOAD_MAX_MEMORY_SIZE is spooled to
+# a temporary file by Django, so an upload's size never becomes this process's memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 200 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -245,6 +247,8 @@ BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
 # Browser uploads larger than this run as a background job with a progress bar; the file waits
 # in the spool directory (shared by web and worker) until the worker has imported it.
 IMPORT_ASYNC_BYTES = envint("IMPORT_ASYNC_BYTES", 5 * 1024 * 1024)
+# The largest file any import takes (upload page, API, import_data), refused before it is read.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 IMPORT_SPOOL_DIR = envstr("IMPORT_SPOOL_DIR", str(BASE_DIR / "var" / "imports"))
 
 LOGGING = {

@@ -25,15 +25,16 @@ def import_file(run_id: int, path: str) -> str:
         file.unlink(missing_ok=True)
         return "skipped"
     try:
-        result = run_import(
-            run.kind,
-            data=file.read_bytes(),
-            origin=run.origin,
-            user=run.user,
-            filename=run.filename,
-            progress=jobs.cache_progress(run.pk),
-            run=run,
-        )
+        with file.open("rb") as stream:
+            result = run_import(
+                run.kind,
+                data=stream,
+                origin=run.origin,
+                user=run.user,
+                filename=run.filename,
+                progress=jobs.cache_progress(run.pk),
+                run=run,
+            )
     except Exception:
         log.exception("import %s failed", run_id)
         ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.FAILED)

@@ -13,7 +13,13 @@ from accounts.permissions import can_import
 from cs_portal.http import AuthedRequest
 
 from .formtools import ImportUploadForm
-from .imports import all_kinds, run_import
+from .imports import (
+    ImportTooLarge,
+    all_kinds,
+    import_request_check,
+    import_size_check,
+    run_import,
+)
 from .jobs import import_job_progress, import_job_retry, import_job_retryable, import_job_start
 from .models import ImportRun
 from .params import whole_number
@@ -42,11 +48,20 @@ def import_page(request: AuthedRequest) -> HttpResponse:
         return render(request, "imports/import.html", _import_context(request))
     if not can_import(request.user):
         raise PermissionDenied("Only CS managers and admins can import data.")
+    try:
+        # Before request.POST parses the body: a file over the limit is never read.
+        import_request_check(request)
+    except ImportTooLarge as exc:
+        return _too_large(request, exc)
     form = ImportUploadForm(request.POST, request.FILES)
     kind_key = request.POST.get("kind", "")
     form_error = "" if form.is_valid() else form.first_error()
     outcome = job = None
     upload = form.cleaned_data.get("file")
+    try:
+        import_size_check(None if form_error else upload.size)
+    except ImportTooLarge as exc:
+        return _too_large(request, exc)
     if not form_error and upload.size > settings.IMPORT_ASYNC_BYTES:
         # Big files run on a worker; the page polls the job's progress.
         job = import_job_start(kind=kind_key, upload=upload, user=request.user)
@@ -66,10 +81,17 @@ def import_page(request: AuthedRequest) -> HttpResponse:
     return _render_import(request, context, status=status)
 
 
+def _too_large(request: AuthedRequest, exc: ImportTooLarge) -> HttpResponse:
+    """413 with the limit named; nothing was read or written."""
+    context = _import_context(request, form_error=exc.message)
+    return _render_import(request, context, status=413)
+
+
 def _import_now(request: AuthedRequest, kind_key: str, upload) -> dict:
     """Import a small file in this request; the outcome as the page shows it."""
+    # The upload itself is handed over: the pipeline reads it as a stream.
     result = run_import(
-        kind_key, data=upload.read(), origin="web", user=request.user, filename=upload.name
+        kind_key, data=upload, origin="web", user=request.user, filename=upload.name
     )
     # The htmx fragment shows the outcome itself; a flash would resurface on the next page.
     if result.ok and not request.htmx:

@@ -76,6 +76,7 @@ class UsageImport(ImportKind):
     label = "Usage (daily facts)"
     order = 60
     description = "Daily usage per account and metric, with optional product/chain/dataset/reason."
+    keeps_rows = False  # files run to millions of rows; the hooks read result.touched_*
     natural_key = ("account", "date", "metric", "product", "chain", "dataset", "reason")
     columns = [
         Column("account", parse_str(64), required=True),
@@ -111,12 +112,16 @@ class UsageImport(ImportKind):
             ]
         )
 
-    def bulk_csv(self, data: bytes, result: ImportResult, progress) -> bool:
+    def chunk_written(self, rows: list[Row], result: ImportResult) -> None:
+        super().chunk_written(rows, result)
+        result.touched_days |= {r.values["date"] for r in rows}
+
+    def bulk_csv(self, file, result: ImportResult, progress) -> bool:
         """PostgreSQL: COPY into a staging table, validate and upsert set-based."""
         if connection.vendor != "postgresql":
             return False
         # Looked up on the module at call time, so a test can watch which path an import took.
-        return usage_store.usage_copy_import(self, data, result, progress)
+        return usage_store.usage_copy_import(self, file, result, progress)
 
     def before_commit(self, rows: list[Row], result: ImportResult) -> None:
         days = result.touched_days or {r.values["date"] for r in rows}

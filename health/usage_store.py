@@ -7,6 +7,7 @@ COPY into a temporary staging table, one set-based validation query, then one up
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import re
@@ -16,7 +17,13 @@ from datetime import date
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
-from cs_portal.imports import MAX_REPORTED_ERRORS, ImportResult, WriteStats, import_committing
+from cs_portal.imports import (
+    MAX_REPORTED_ERRORS,
+    ImportResult,
+    ImportTooLarge,
+    WriteStats,
+    import_committing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +85,20 @@ STAGE_COLUMNS = ("account", "date", "metric", "value", "product", "chain", "data
 NUMBER = r"^\s*[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 
 
-def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool:
+def usage_copy_import(kind, file, result: ImportResult, progress) -> bool:
     """Validate and write a usage CSV set-based. Returns False to fall back to the row path.
 
+    The file streams into COPY in chunks, so an import's memory does not grow with the file.
     Row numbers are spreadsheet line numbers: the staging table numbers records in file order.
-    Structural problems COPY cannot read (wrong field count, broken quoting) fall back to the
-    row-by-row reader, which names every bad row.
+    Structural problems COPY cannot read (wrong field count, broken quoting, bytes that are
+    not UTF-8) fall back to the row-by-row reader, which names every bad row.
     """
-    checked = _csv_header(data)
-    if checked is None:
+    header = _csv_header(file)
+    if header is None:
         return False
-    header, data = checked
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
-        if not _stage(cursor, header, data, progress):
+        if not _stage(cursor, header, file, progress):
             return False
         phases = {"copy": time.monotonic()}
         cursor.execute("SELECT COUNT(*) FROM usage_stage")
@@ -127,10 +134,15 @@ def usage_copy_import(kind, data: bytes, result: ImportResult, progress) -> bool
     return True
 
 
-def _csv_header(data: bytes) -> tuple[list[str], bytes] | None:
-    """The file's header and its UTF-8 bytes (no BOM) when COPY can take it; None otherwise."""
+def _csv_header(file) -> list[str] | None:
+    """The file's header when COPY can take it (None otherwise), read from its first 64 KB;
+    the file is left at the start of the header line (after any BOM)."""
+    head_bytes = file.read(65536)
+    bom = len(codecs.BOM_UTF8) if head_bytes.startswith(codecs.BOM_UTF8) else 0
+    file.seek(bom)
     try:
-        head = data[:65536].decode("utf-8-sig")
+        # A character cut in two at the 64 KB edge is not an encoding problem.
+        head = codecs.getincrementaldecoder("utf-8")().decode(head_bytes[bom:])
     except UnicodeDecodeError:
         return None  # the row reader reports the encoding problem with its line number
     first_line = head.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
@@ -143,17 +155,15 @@ def _csv_header(data: bytes) -> tuple[list[str], bytes] | None:
         or not {"account", "date", "metric", "value"} <= set(header)
     ):
         return None  # the row reader reports header problems precisely
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return header, data
+    return header
 
 
-def _stage(cursor, header: list[str], data: bytes, progress) -> bool:
-    """COPY the file into a fresh staging table; False if COPY cannot read it."""
+COPY_CHUNK = 8 * 1024 * 1024
+
+
+def _stage(cursor, header: list[str], file, progress) -> bool:
+    """COPY the file into a fresh staging table chunk by chunk; False if COPY cannot read it
+    (or a chunk is not UTF-8, which the row path then reports with its line)."""
     cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
     cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
     # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
@@ -165,14 +175,18 @@ def _stage(cursor, header: list[str], data: bytes, progress) -> bool:
         + ") ON COMMIT DROP"
     )
     copy_sql = f"COPY usage_stage ({', '.join(header)}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+    total = file.total()
+    check = codecs.getincrementaldecoder("utf-8")()
     try:
         with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
-            view = memoryview(data)
-            step = 8 * 1024 * 1024
-            for offset in range(0, len(data), step):
-                copy.write(view[offset : offset + step])
+            while chunk := file.read(COPY_CHUNK):
+                check.decode(chunk)  # raises on a byte that is not UTF-8: use the row path
+                copy.write(chunk)
                 if progress:
-                    progress("copying", min(offset + step, len(data)), len(data))
+                    progress("copying", file.tell(), total)
+            check.decode(b"", final=True)
+    except ImportTooLarge:
+        raise
     except Exception:  # noqa: BLE001 - COPY could not read the file: use the row path
         return False
     return True

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cs_portal.imports import all_kinds, get_kind, run_import
+from cs_portal.imports import ImportTooLarge, all_kinds, get_kind, import_size_check, run_import
 
 
 class Command(BaseCommand):
@@ -21,6 +21,10 @@ class Command(BaseCommand):
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"no such file: {path}")
+        try:
+            import_size_check(file.stat().st_size)
+        except ImportTooLarge as exc:
+            raise CommandError(exc.message) from None
         bar = None
 
         def progress(phase: str, done: int, total: int | None) -> None:
@@ -35,9 +39,10 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        result = run_import(
-            kind, data=file.read_bytes(), origin="cli", filename=file.name, progress=progress
-        )
+        with file.open("rb") as stream:
+            result = run_import(
+                kind, data=stream, origin="cli", filename=file.name, progress=progress
+            )
         if bar is not None:
             bar.close()
         if not result.ok:
