@@ -377,6 +377,15 @@ def _check_header(header: list[str], kind: ImportKind, line: int) -> None:
         raise HeaderError(problems)
 
 
+class WrongType(str):
+    """A JSON cell of a type no column takes (a list or an object), reported as the row's error
+    for its column instead of being read as its text."""
+
+    def message(self) -> str:
+        kind = "a list" if self == "list" else "an object"
+        return f"{kind} where a single value (text, number or true/false) is expected"
+
+
 class HeaderError(Exception):
     def __init__(self, errors: list[RowError]):
         super().__init__("bad header")
@@ -405,8 +414,10 @@ def _read_json_rows(
                 values[name] = ""
             elif isinstance(value, bool):
                 values[name] = "true" if value else "false"
-            else:
+            elif isinstance(value, str | int | float):
                 values[name] = str(value).strip()
+            else:  # a list or an object: no column holds one, and its str() is not the value
+                values[name] = WrongType(type(value).__name__)
         yield index, values
 
 
@@ -437,6 +448,10 @@ def _parse_rows(
         bad = False
         for column in columns:
             cell = raw.get(column.name, "")
+            if isinstance(cell, WrongType):
+                result.add_error(number, column.name, cell.message())
+                bad = True
+                continue
             if "\x00" in cell:  # PostgreSQL cannot store it; it would fail mid-write
                 result.add_error(number, column.name, "contains a NUL character (0x00)")
                 bad = True

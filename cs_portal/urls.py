@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from . import views
 from .api import api
+from .errors import json_not_allowed
 
 
 @login_not_required
@@ -20,7 +21,7 @@ def token_auth_only(urls: tuple) -> tuple:
     wall (Django's LoginRequiredMiddleware) must never redirect it to the login page."""
     patterns, app_name, namespace = urls
     for pattern in patterns:
-        login_not_required(pattern.callback)
+        pattern.callback = json_not_allowed(login_not_required(pattern.callback))
     return patterns, app_name, namespace
 
 
