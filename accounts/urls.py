@@ -5,11 +5,11 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("book/", views.book, name="book"),
-    path("accounts/<str:external_id>/", views.account_detail, name="account"),
+    path("accounts/<external_id:external_id>/", views.account_detail, name="account"),
     path(
-        "accounts/<str:external_id>/touchpoints",
+        "accounts/<external_id:external_id>/touchpoints",
         views.touchpoint_create,
         name="touchpoint_create",
     ),
-    path("accounts/<str:external_id>/tier", views.tier_update, name="tier_update"),
+    path("accounts/<external_id:external_id>/tier", views.tier_update, name="tier_update"),
 ]

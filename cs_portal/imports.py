@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -112,6 +113,19 @@ def parse_str(max_length: int = 255) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
+IDENTIFIER_RULE = "1-64 letters, digits, '-', '_', '.' or ':' (not starting with '-', '.' or ':')"
+
+
+def parse_identifier(raw: str) -> str:
+    """An identifier another system gave a record (an account's external_id, an incident's
+    key): it appears in page addresses, so it keeps to IDENTIFIER's alphabet."""
+    if not IDENTIFIER.fullmatch(raw):
+        shown = raw if len(raw) <= 70 else raw[:67] + "..."
+        raise ValueError(f"'{shown}' is not an identifier: use {IDENTIFIER_RULE}")
+    return raw
 
 
 def parse_email(raw: str) -> str:
