@@ -12,7 +12,14 @@ from datetime import date
 from django import forms
 from django.http import QueryDict
 
-from cs_portal.formtools import NOTE_MAX_LENGTH, Typed, field_problems, whole_or_none
+from cs_portal.formtools import (
+    NOTE_MAX_LENGTH,
+    TEXT_MAX_LENGTH,
+    Typed,
+    field_problems,
+    text_check,
+    whole_or_none,
+)
 from cs_portal.params import whole_number
 
 from .models import Account, Contact, Plan, Role, Segment, User
@@ -23,6 +30,11 @@ from .services import touchpoint_score_error
 class StrippedChoiceField(forms.ChoiceField):
     def to_python(self, value) -> str:
         return super().to_python(value).strip()
+
+    def validate(self, value: str) -> None:
+        # Named as what it is, not echoed back whole as "not one of the choices".
+        text_check(value, TEXT_MAX_LENGTH)
+        super().validate(value)
 
 
 def _choice(choices, message: str) -> StrippedChoiceField:

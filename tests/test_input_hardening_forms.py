@@ -100,3 +100,40 @@ def test_every_form_field_refuses_nul_and_oversized_values(acme, maya, form_name
         expected = "contains a NUL character (0x00)" if bad == "nul" else "characters (it has 20,"
         assert expected in page, (field, page[:300])
         assert _counts() == before, field
+
+
+# (the filter form, the page whose query string it reads)
+def _filter_targets(acme, maya) -> list[tuple[object, str]]:
+    from accounts.forms import BookFilterForm
+    from datatrust.forms import IncidentFilterForm
+    from health.forms import BacktestForm, HealthTabForm
+    from playbooks.inbox.forms import InboxFilterForm
+    from playbooks.nudges.forms import NudgesFilterForm
+    from playbooks.plays.forms import WorkOwnerForm
+    from playbooks.tiering.forms import TierQueueFilterForm
+
+    return [
+        (BookFilterForm({}, user=maya), "/book/"),
+        (IncidentFilterForm({}), "/incidents/"),
+        (HealthTabForm({}), f"/accounts/{acme.external_id}/health/"),
+        (BacktestForm({}), "/health/model/backtest/"),
+        (InboxFilterForm({}, user=maya), "/inbox/"),
+        (NudgesFilterForm({}), "/nudges/"),
+        (WorkOwnerForm({}, user=maya), "/work/"),
+        (TierQueueFilterForm({}), "/tiers/queue/"),
+    ]
+
+
+@pytest.mark.parametrize("bad", list(BAD_VALUES))
+def test_every_filter_field_refuses_nul_and_oversized_values(acme, maya, bad):
+    client = Client()
+    client.force_login(maya)
+    missed = []
+    for form, url in _filter_targets(acme, maya):
+        for field in form.fields:
+            response = client.get(url, {field: BAD_VALUES[bad]})
+            page = response.content.decode()
+            expected = "NUL character (0x00)" if bad == "nul" else "characters (it has 20,"
+            if response.status_code >= 500 or expected not in page:
+                missed.append((url, field, response.status_code))
+    assert missed == []
