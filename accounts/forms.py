@@ -12,7 +12,14 @@ from datetime import date
 from django import forms
 from django.http import QueryDict
 
-from cs_portal.formtools import Typed, whole_or_none
+from cs_portal.formtools import (
+    NOTE_MAX_LENGTH,
+    TEXT_MAX_LENGTH,
+    Typed,
+    field_problems,
+    text_check,
+    whole_or_none,
+)
 from cs_portal.params import whole_number
 
 from .models import Account, Contact, Plan, Role, Segment, User
@@ -23,6 +30,11 @@ from .services import touchpoint_score_error
 class StrippedChoiceField(forms.ChoiceField):
     def to_python(self, value) -> str:
         return super().to_python(value).strip()
+
+    def validate(self, value: str) -> None:
+        # Named as what it is, not echoed back whole as "not one of the choices".
+        text_check(value, TEXT_MAX_LENGTH)
+        super().validate(value)
 
 
 def _choice(choices, message: str) -> StrippedChoiceField:
@@ -60,7 +72,7 @@ class BookFilterForm(forms.Form):
         return "" if csm == "all" else csm
 
     def clean_q(self) -> str:
-        return self.cleaned_data["q"].replace("\x00", "").strip()[:100]  # PostgreSQL rejects NUL
+        return self.cleaned_data["q"][:100]
 
     def clean_sort(self) -> tuple[str, bool]:
         sort = self.cleaned_data["sort"]
@@ -80,8 +92,7 @@ class BookFilterForm(forms.Form):
     def filters(self) -> BookFilters:
         """The filters asked for; FilterError (every problem, in field order) if any is bad."""
         if not self.is_valid():
-            problems = [m for errors in self.errors.as_data().values() for e in errors for m in e]
-            raise FilterError("; ".join(problems))
+            raise FilterError("; ".join(field_problems(self)))
         data = dict(self.cleaned_data)
         data["sort"], data["desc"] = data["sort"]
         data["tier"] = int(data["tier"]) if data["tier"] else None
@@ -93,7 +104,7 @@ class TouchpointForm(forms.Form):
     date = Typed(strip=False)
     contact = Typed(strip=False)
     score = Typed()
-    note = Typed(strip=False)
+    note = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
 
     def __init__(self, data: QueryDict, *, account: Account) -> None:
         self.account = account
@@ -133,7 +144,7 @@ class TierForm(forms.Form):
     """The tier move: an unreadable tier reads as 0, which the service rejects with its rule."""
 
     tier = Typed()
-    reason = Typed(strip=False)
+    reason = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
 
     def clean_tier(self) -> int:
         return whole_or_none(self.cleaned_data["tier"] or "0") or 0

@@ -15,6 +15,7 @@ from cs_portal.imports import (
     parse_decimal,
     parse_email,
     parse_enum,
+    parse_identifier,
     parse_int,
     parse_str,
     parse_tier,
@@ -108,7 +109,7 @@ class AccountsImport(ImportKind):
     description = "Customer logos keyed by external_id, with tier and owners."
     natural_key = ("external_id",)
     columns = [
-        Column("external_id", parse_str(64), required=True),
+        Column("external_id", parse_identifier, required=True),
         Column("name", parse_str(200), required=True),
         Column("segment", parse_enum(Segment.values), required=True),
         Column("tier", parse_tier, required=True),

@@ -187,17 +187,18 @@ def tier_update(request: AuthedRequest, external_id: str) -> HttpResponse:
     if not can_change_tier(request.user):
         raise PermissionDenied("Only a CS manager can change an account's tier.")
     form = TierForm(request.POST)
-    form.full_clean()  # the form only reads; the service judges the move
-    errors: dict[str, str] = {}
-    try:
-        services.tier_change(
-            account=account,
-            to_tier=form.cleaned_data["tier"],
-            reason=form.cleaned_data["reason"],
-            changed_by=request.user,
-        )
-    except ValidationError as exc:
-        errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    # The form refuses only what no reason may hold; the service judges the move.
+    errors = error_dict(form)
+    if not errors:
+        try:
+            services.tier_change(
+                account=account,
+                to_tier=form.cleaned_data["tier"],
+                reason=form.cleaned_data["reason"],
+                changed_by=request.user,
+            )
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     if errors:
         context = _account_context(request, account, tier_errors=errors, tier_values=request.POST)
         template = "accounts/account.html#tier_form" if request.htmx else "accounts/account.html"

@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import json
+import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Status
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from accounts.permissions import can_import
 from accounts.services import api_token_authenticate
 
+from .errors import api_error
 from .imports import ImportTooLarge, get_kind, import_request_check, run_import, spool_limited
+from .params import control_character_error
+
+logger = logging.getLogger(__name__)
+# The longest query-string value or path segment any endpoint takes (ids, keys, filters, dates).
+PARAM_MAX_LENGTH = 200
+
+
+def _param_problem(request: HttpRequest) -> str:
+    """Why the address cannot be served ("" when it can): a query value or the path holds a
+    control character (PostgreSQL cannot compare with NUL) or a query value is too long."""
+    for name, value in [("path", request.path), *request.GET.items()]:
+        if problem := control_character_error(value):
+            return f"{name} {problem}"
+        if name != "path" and len(value) > PARAM_MAX_LENGTH:
+            return f"{name} is longer than {PARAM_MAX_LENGTH} characters"
+    return ""
 
 
 class TokenAuth(HttpBearer):
+    def __call__(self, request: HttpRequest):
+        # Every operation authenticates first, before ninja reads its parameters: the one
+        # place to refuse an unusable query for all endpoints, present and future.
+        if problem := _param_problem(request):
+            raise HttpError(400, problem)
+        return super().__call__(request)
+
     def authenticate(self, request: HttpRequest, token: str):
         user = api_token_authenticate(raw=token)
         if user is not None:
@@ -40,6 +66,28 @@ def _unauthorized(request, exc):
         {"detail": "Missing or invalid token. Send Authorization: Bearer <token>."},
         status=401,
     )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc):
+    # The API's one error shape, {"detail": "..."}: each problem as "where: what".
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p not in ('query', 'path', 'body'))}: "
+        f"{e.get('msg', 'invalid')}"
+        for e in exc.errors
+    ]
+    return api.create_response(request, {"detail": "; ".join(problems)}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return api_error(request, 413)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    logger.exception("API error on %s", request.path, exc_info=exc)
+    return api_error(request, 500)
 
 
 class RowErrorOut(Schema):
@@ -118,6 +166,8 @@ def import_kind(request: HttpRequest, kind: str):
                 payload = json.load(body)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise HttpError(400, "the body is not valid JSON") from None
+            except RecursionError:
+                raise HttpError(400, "the JSON body is nested too deeply") from None
             if not isinstance(payload, dict) or "rows" not in payload:
                 raise HttpError(400, 'expected a JSON object {"rows": [...]}')
             result = run_import(kind, json_rows=payload["rows"], origin="api", user=request.user)

@@ -5,19 +5,58 @@ from __future__ import annotations
 from django import forms
 
 from .imports import get_kind
+from .params import control_character_error
+
+# The longest value a text field takes unless it says otherwise: enough for any name, key,
+# filter or choice; free text (notes, reasons, evidence) sets its own, e.g. NOTE_MAX_LENGTH.
+TEXT_MAX_LENGTH = 200
+NOTE_MAX_LENGTH = 5000
+
+
+def text_check(value: str, max_length: int) -> None:
+    """Reject what no text field stores: control characters (NUL included: PostgreSQL cannot
+    hold it) and more than `max_length` characters, each with a message naming the problem."""
+    if problem := control_character_error(value):
+        raise forms.ValidationError(problem, code="control_character")
+    if len(value) > max_length:
+        raise forms.ValidationError(
+            f"keep this to {max_length:,} characters (it has {len(value):,})", code="max_length"
+        )
+
+
+TEXT_CHECK_CODES = ("control_character", "max_length")
+
+
+def field_problems(form: forms.Form, names: tuple[str, ...] | None = None) -> list[str]:
+    """The messages of the fields `names` (default: all, in field order), for pages that list
+    them in one line: `text_check`'s, which do not say which value they are about, name it."""
+    found = form.errors.as_data()
+    return [
+        f"{name}: {message}" if error.code in TEXT_CHECK_CODES else message
+        for name in (names if names is not None else list(form.fields))
+        for error in found.get(name, [])
+        for message in error
+    ]
 
 
 class Typed(forms.Field):
-    """A value as sent (trimmed unless `strip=False`), judged by the form's `clean_<name>`
-    alone: the messages stay the page's own for any input, NUL characters included."""
+    """A value as sent (trimmed unless `strip=False`), at most `max_length` characters and free
+    of control characters, then judged by the form's `clean_<name>` in the page's own words."""
 
-    def __init__(self, *, strip: bool = True, **kwargs) -> None:
+    def __init__(self, *, strip: bool = True, max_length: int = TEXT_MAX_LENGTH, **kwargs) -> None:
         self.strip = strip
+        self.max_length = max_length
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
     def to_python(self, value) -> str:
-        return (value or "").strip() if self.strip else (value or "")
+        if not isinstance(value, str):
+            value = ""
+        return value.strip() if self.strip else value
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        text_check(value, self.max_length)
 
 
 def error_dict(form: forms.Form) -> dict[str, str]:

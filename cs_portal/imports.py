@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import itertools
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -116,6 +117,19 @@ def parse_str(max_length: int = 255) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
+IDENTIFIER_RULE = "1-64 letters, digits, '-', '_', '.' or ':' (not starting with '-', '.' or ':')"
+
+
+def parse_identifier(raw: str) -> str:
+    """An identifier another system gave a record (an account's external_id, an incident's
+    key): it appears in page addresses, so it keeps to IDENTIFIER's alphabet."""
+    if not IDENTIFIER.fullmatch(raw):
+        shown = raw if len(raw) <= 70 else raw[:67] + "..."
+        raise ValueError(f"'{shown}' is not an identifier: use {IDENTIFIER_RULE}")
+    return raw
 
 
 def parse_email(raw: str) -> str:
@@ -506,6 +520,15 @@ def _check_header(header: list[str], kind: ImportKind, line: int) -> None:
         raise HeaderError(problems)
 
 
+class WrongType(str):
+    """A JSON cell of a type no column takes (a list or an object), reported as the row's error
+    for its column instead of being read as its text."""
+
+    def message(self) -> str:
+        kind = "a list" if self == "list" else "an object"
+        return f"{kind} where a single value (text, number or true/false) is expected"
+
+
 class HeaderError(Exception):
     def __init__(self, errors: list[RowError]):
         super().__init__("bad header")
@@ -534,8 +557,10 @@ def _read_json_rows(
                 values[name] = ""
             elif isinstance(value, bool):
                 values[name] = "true" if value else "false"
-            else:
+            elif isinstance(value, str | int | float):
                 values[name] = str(value).strip()
+            else:  # a list or an object: no column holds one, and its str() is not the value
+                values[name] = WrongType(type(value).__name__)
         yield index, values
 
 
@@ -571,6 +596,10 @@ def _parse_chunks(
         bad = False
         for column in columns:
             cell = raw.get(column.name, "")
+            if isinstance(cell, WrongType):
+                result.add_error(number, column.name, cell.message())
+                bad = True
+                continue
             if "\x00" in cell:  # PostgreSQL cannot store it; it would fail mid-write
                 result.add_error(number, column.name, "contains a NUL character (0x00)")
                 bad = True

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from django.http import QueryDict
+
+# C0 controls but tab, newline and carriage return (a note may hold lines), and DEL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_error(value: str) -> str:
+    """Why `value` cannot be stored as text ("" when it can): it holds a control character."""
+    found = CONTROL_CHARACTERS.search(value)
+    if found is None:
+        return ""
+    name = "a NUL character" if found.group() == "\x00" else "a control character"
+    return f"contains {name} (0x{ord(found.group()):02x}); remove it"
 
 
 def whole_number(raw: str, *, max_digits: int = 18) -> int | None:

@@ -7,6 +7,7 @@ from accounts.login import ThrottledLoginView
 
 from . import probes, views
 from .api import api
+from .errors import json_not_allowed
 
 
 def token_auth_only(urls: tuple) -> tuple:
@@ -14,7 +15,7 @@ def token_auth_only(urls: tuple) -> tuple:
     wall (Django's LoginRequiredMiddleware) must never redirect it to the login page."""
     patterns, app_name, namespace = urls
     for pattern in patterns:
-        login_not_required(pattern.callback)
+        pattern.callback = json_not_allowed(login_not_required(pattern.callback))
     return patterns, app_name, namespace
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import QuerySet
 
-from cs_portal.formtools import Typed
+from cs_portal.formtools import Typed, field_problems
 from cs_portal.params import whole_number
 from health.imports import parse_chain
 from health.models import Incident, IncidentKind
@@ -95,6 +95,8 @@ class IncidentFilterForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        data.setdefault("status", "")  # a value no filter takes (its field names why) is dropped
+        data.setdefault("kind", "")
         try:
             selectors.incidents_filtered(status=data["status"], kind=data["kind"])
         except selectors.FilterError as exc:
@@ -105,7 +107,7 @@ class IncidentFilterForm(forms.Form):
 
     def problems(self) -> list[str]:
         """The filter's problem, then the page's, as the list names them."""
-        return [*self.non_field_errors(), *self.errors.get("page", [])]
+        return [*self.non_field_errors(), *field_problems(self, ("status", "kind", "page"))]
 
     def incidents(self) -> QuerySet[Incident]:
         """The incidents matching the filters that could be read."""

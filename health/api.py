@@ -8,6 +8,7 @@ from ninja.errors import HttpError
 
 from accounts.models import Account, User
 from cs_portal import clock
+from cs_portal.params import whole_number
 
 from . import backtest, selectors
 from .engine import window_start
@@ -117,9 +118,10 @@ def book_health(
         raise HttpError(400, f"tier must be 1, 2 or 3, not '{tier}'")
     csm_id = None
     if csm:
+        number = whole_number(csm)
         user = (
-            User.objects.filter(pk=int(csm)).first()
-            if csm.isdigit()
+            User.objects.filter(pk=number).first()
+            if number is not None
             else User.objects.filter(email=csm.lower()).first()
         )
         if user is None:

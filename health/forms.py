@@ -44,7 +44,7 @@ class DraftModelForm(forms.Form):
 
     green_min = Typed(strip=False)
     yellow_min = Typed(strip=False)
-    note = Typed(strip=False)
+    note = Typed(strip=False, max_length=HealthModel._meta.get_field("note").max_length)
 
     def __init__(self, data: QueryDict, *, current: HealthModel) -> None:
         super().__init__(data)

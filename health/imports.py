@@ -16,6 +16,7 @@ from cs_portal.imports import (
     WriteStats,
     parse_date,
     parse_enum,
+    parse_identifier,
     parse_str,
     present_fields,
     register,
@@ -149,7 +150,7 @@ class IncidentsImport(ImportKind):
     description = "Freshness, accuracy, outage and schema-change events on datasets/chains."
     natural_key = ("key",)
     columns = [
-        Column("key", parse_str(64), required=True),
+        Column("key", parse_identifier, required=True),
         Column("kind", parse_enum(IncidentKind.values), required=True),
         Column("severity", parse_enum(Severity.values), required=True),
         Column("started", parse_date, required=True),

@@ -3,9 +3,9 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("accounts/<str:external_id>/health/", views.account_health, name="account_health"),
+    path("accounts/<external_id:external_id>/health/", views.account_health, name="account_health"),
     path(
-        "accounts/<str:external_id>/health/charts/<str:key>/",
+        "accounts/<external_id:external_id>/health/charts/<str:key>/",
         views.account_health_chart,
         name="account_health_chart",
     ),

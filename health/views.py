@@ -161,7 +161,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
     form = DraftModelForm(request.POST, current=current)
     form.is_valid()
     weights, errors = form.cleaned_data["weights"], form.signal_errors()
-    green, yellow = form.cleaned_data["green_min"], form.cleaned_data["yellow_min"]
+    green, yellow = form.cleaned_data.get("green_min"), form.cleaned_data.get("yellow_min")
     if not errors:
         try:
             services.health_model_validate(weights=weights, green_min=green, yellow_min=yellow)
@@ -172,7 +172,7 @@ def health_model(request: AuthedRequest) -> HttpResponse:
     context["weight_total"] = sum(w for w in weights.values() if math.isfinite(w))
     context["green_min"] = request.POST.get("green_min", "") if green is None else green
     context["yellow_min"] = request.POST.get("yellow_min", "") if yellow is None else yellow
-    context["note"] = form.cleaned_data["note"]
+    context["note"] = form.cleaned_data.get("note", "")
     if errors:
         context["errors"] = errors
         template = "health/model.html#editor" if request.htmx else "health/model.html"

@@ -75,12 +75,8 @@ def alerts(
     if number is None or not 1 <= number <= MAX_LIMIT:
         raise HttpError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{limit}'")
     if account:
-        found = (
-            None
-            if "\x00" in account
-            # PostgreSQL rejects NUL in a query
-            else Account.objects.filter(external_id=account).values_list("pk", flat=True).first()
-        )
+        # A NUL (which PostgreSQL cannot compare with) never gets here: see cs_portal.api.
+        found = Account.objects.filter(external_id=account).values_list("pk", flat=True).first()
         if found is None:
             raise HttpError(400, f"account '{account}' does not exist")
         qs = qs.filter(account_id=found)

@@ -14,10 +14,10 @@ urlpatterns = [
     path("work/", work.my_work, name="my_work"),
     path("work/tasks/<int:task_id>/complete", work.task_complete, name="task_complete"),
     path("work/tasks/<int:task_id>/claim", work.task_claim, name="task_claim"),
-    path("accounts/<str:external_id>/plays/", plays.account_plays, name="account_plays"),
-    path("accounts/<str:external_id>/plays/start", plays.play_start, name="play_start"),
+    path("accounts/<external_id:external_id>/plays/", plays.account_plays, name="account_plays"),
+    path("accounts/<external_id:external_id>/plays/start", plays.play_start, name="play_start"),
     path(
-        "accounts/<str:external_id>/plays/<int:play_id>/cancel",
+        "accounts/<external_id:external_id>/plays/<int:play_id>/cancel",
         plays.play_cancel,
         name="play_cancel",
     ),
@@ -25,19 +25,23 @@ urlpatterns = [
     path("playbooks/new/", editor.playbook_create, name="playbook_create"),
     path("playbooks/<slug:key>/", editor.playbook_edit, name="playbook_edit"),
     # success plans
-    path("accounts/<str:external_id>/success/", success.account_success, name="account_success"),
     path(
-        "accounts/<str:external_id>/success/plan",
+        "accounts/<external_id:external_id>/success/",
+        success.account_success,
+        name="account_success",
+    ),
+    path(
+        "accounts/<external_id:external_id>/success/plan",
         success.success_plan_update,
         name="success_plan_update",
     ),
     path(
-        "accounts/<str:external_id>/success/milestones",
+        "accounts/<external_id:external_id>/success/milestones",
         success.milestones_start,
         name="milestones_start",
     ),
     path(
-        "accounts/<str:external_id>/success/milestones/<int:pk>/complete",
+        "accounts/<external_id:external_id>/success/milestones/<int:pk>/complete",
         success.milestone_complete,
         name="milestone_complete",
     ),

@@ -427,9 +427,10 @@ def test_get_unknown_account_is_404(client, api_book, alice_token):
     assert response.json() == {"detail": "no account 'nope'"}
 
 
-def test_get_account_with_a_nul_in_the_id_is_404(client, api_book, alice_token):
+def test_get_account_with_a_nul_in_the_id_is_400(client, api_book, alice_token):
     response = client.get("/api/v1/accounts/ac%00me", headers=bearer(alice_token))
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json() == {"detail": "path contains a NUL character (0x00); remove it"}
 
 
 def test_get_account_without_token_is_401(client, api_book):

@@ -9,13 +9,16 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.permissions import sees_whole_team
+from cs_portal.formtools import NOTE_MAX_LENGTH, TEXT_MAX_LENGTH, text_check
 from cs_portal.params import whole_number
 from playbooks.forms import TextField
-from playbooks.models import Playbook
+from playbooks.models import Playbook, PlaybookStep
 
 from .rules import StepInput
 
 TEAM_WORDS = ("", "all")
+# The editor's error slots: one per field it shows, "steps" for the step rows, "form" for the rest.
+SHOWN_ERRORS = ("key", "name", "description", "trigger", "tiers", "owner_rule", "steps")
 
 
 class WorkOwnerForm(forms.Form):
@@ -100,12 +103,23 @@ class PlayStartForm(forms.Form):
 
 
 class ListField(forms.Field):
-    """Every value posted under the field's name, in order."""
+    """Every value posted under the field's name, in order, each at most `max_length`
+    characters and free of control characters."""
 
     widget = forms.MultipleHiddenInput
 
+    def __init__(self, *, max_length: int = TEXT_MAX_LENGTH, **kwargs) -> None:
+        self.max_length = max_length
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
     def to_python(self, value) -> list[str]:
         return list(value or [])
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        for item in value:
+            text_check(item, self.max_length)
 
 
 class PlaybookForm(forms.Form):
@@ -114,21 +128,24 @@ class PlaybookForm(forms.Form):
     `playbook_save` judges the values; this reads them."""
 
     key = TextField()
-    name = TextField(strip=False)
-    description = TextField(strip=False)
+    name = TextField(strip=False, max_length=Playbook._meta.get_field("name").max_length)
+    description = TextField(strip=False, max_length=NOTE_MAX_LENGTH)
     trigger = TextField(strip=False)
-    tiers = ListField(required=False)
+    tiers = ListField()
     owner_rule = TextField(strip=False)
     active = TextField(strip=False)
-    step_title = ListField(required=False)
-    step_detail = ListField(required=False)
-    step_due = ListField(required=False)
+    step_title = ListField(max_length=PlaybookStep._meta.get_field("title").max_length)
+    step_detail = ListField(max_length=NOTE_MAX_LENGTH)
+    step_due = ListField()
     action = TextField(strip=False)
 
     def values(self) -> dict:
         """The editor's values (as `playbook_save` takes them, and the template shows them)."""
-        self.is_valid()  # every field takes any text
-        data = self.cleaned_data
+        self.is_valid()
+        data = {
+            name: self.cleaned_data.get(name, field.to_python(None))
+            for name, field in self.fields.items()
+        }
         steps = [
             StepInput(title=t or "", detail=d or "", due_days=n or "")
             for t, d, n in zip_longest(data["step_title"], data["step_detail"], data["step_due"])
@@ -143,6 +160,18 @@ class PlaybookForm(forms.Form):
             "active": data["active"] == "on",
             "steps": steps,
         }
+
+    def problems(self) -> dict[str, list[str]]:
+        """The values no playbook may hold (too long, control characters), keyed as the editor
+        shows errors: the step rows' under `steps`."""
+        found: dict[str, list[str]] = {}
+        for name, messages in self.errors.items():
+            shown = "steps" if name.startswith("step_") else name
+            if shown not in SHOWN_ERRORS:
+                messages = [f"{name}: {m}" for m in messages]
+                shown = "form"
+            found.setdefault(shown, []).extend(messages)
+        return found
 
     def step_to_remove(self) -> int | None:
         """The step row whose remove button was pressed (`remove:<n>`), if any."""

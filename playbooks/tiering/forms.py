@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from cs_portal.formtools import NOTE_MAX_LENGTH
 from playbooks.forms import TextField
 
 from .rules import DIRECTIONS
@@ -26,4 +27,4 @@ class TierQueueFilterForm(forms.Form):
 class TierDecisionForm(forms.Form):
     """An approval's note for the tier history (a dismissal posts none)."""
 
-    note = TextField(strip=False)
+    note = TextField(strip=False, max_length=NOTE_MAX_LENGTH)

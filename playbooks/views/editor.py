@@ -99,6 +99,10 @@ def _editor_post(request: AuthedRequest, playbook: Playbook | None) -> HttpRespo
         if number is not None and number < len(values["steps"]):
             del values["steps"][number]
         return _editor(request, playbook, values, fragment=request.htmx)
+    if problems := form.problems():
+        return _editor(
+            request, playbook, values, errors=problems, status=422, fragment=request.htmx
+        )
     try:
         saved = playbook_save(
             playbook=playbook,

@@ -50,7 +50,8 @@ def _decide(request: AuthedRequest, pk: int, approve: bool) -> HttpResponse:
     try:
         if approve:
             form = TierDecisionForm(request.POST)
-            form.is_valid()  # a note is optional and free text: always valid
+            if not form.is_valid():
+                raise ValidationError(form.errors["note"])
             tiering_services.tier_suggestion_approve(
                 suggestion=suggestion, user=request.user, note=form.cleaned_data["note"]
             )

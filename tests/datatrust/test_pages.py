@@ -154,7 +154,7 @@ def test_incidents_filter_by_status_and_kind(alice_client, world):
         ("page=0", "page must be a positive whole number, not '0'"),
         ("page=%C2%B2", "page must be a positive whole number"),
         ("page=99999999999999999999", "page must be a positive whole number"),
-        ("status=%00", "status must be one of open, resolved"),
+        ("status=%00", "status: contains a NUL character (0x00); remove it"),
     ],
 )
 def test_bad_incident_filters_say_what_is_wrong(alice_client, world, query, message):

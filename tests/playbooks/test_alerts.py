@@ -502,7 +502,7 @@ def test_api_filters_by_account_kind_and_since(client, alice_token, some_alerts)
             "since must be a date (YYYY-MM-DD) or an ISO datetime, not '2026-02-30'",
         ),
         ("account=nobody", "account 'nobody' does not exist"),
-        ("account=a%00b", "account 'a\x00b' does not exist"),
+        ("account=a%00b", "account contains a NUL character (0x00); remove it"),
         ("limit=0", "limit must be a whole number from 1 to 1000, not '0'"),
         ("limit=abc", "limit must be a whole number from 1 to 1000, not 'abc'"),
     ],
