@@ -72,6 +72,7 @@ def test_unset_secret_is_generated_once_per_install_never_a_public_default(tmp_p
     assert ignored.returncode == 0
 
 
+@pytest.mark.slow  # a Django process of its own: CI (make test-all) runs it
 def test_deploy_settings_come_from_the_environment():
     env = {
         "SECRET_KEY": REAL_SECRET,
@@ -103,6 +104,7 @@ def test_a_malformed_proxy_header_fails_loudly(monkeypatch):
         envpair("SECURE_PROXY_SSL_HEADER")
 
 
+@pytest.mark.slow  # a Django process of its own: CI (make test-all) runs it
 def test_documented_production_settings_pass_check_deploy_without_warnings():
     env = {**_production_env(), "SECRET_KEY": REAL_SECRET}
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
@@ -110,6 +112,7 @@ def test_documented_production_settings_pass_check_deploy_without_warnings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow  # a Django process of its own: CI (make test-all) runs it
 def test_check_deploy_flags_the_per_install_key():
     env = _production_env()
     env.pop("SECRET_KEY", None)
@@ -118,6 +121,7 @@ def test_check_deploy_flags_the_per_install_key():
     assert "cs_portal.W001" in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a Django process of its own: CI (make test-all) runs it
 def test_the_app_refuses_to_start_on_the_old_public_default():
     env = {**_production_env(), "SECRET_KEY": "dev-only-insecure-key-set-SECRET_KEY-in-production"}
     result = _run(["manage.py", "check"], env)
