@@ -17,13 +17,15 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+from collections import Counter
 
-from run import OUT, PY, ROOT, BenchError, log, manage
+from run import OUT, PY, BenchError, log, manage
 from serve import main_exit, served
 
 SCHEMATHESIS = PY.parent / "schemathesis"
 HERE = OUT / "fuzz"
 TOKEN = re.compile(r"^csp_\S+$", re.M)
+ACCESS = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3}) ')
 
 
 def seed(env: dict[str, str]) -> None:
@@ -54,8 +56,9 @@ def main() -> int:
             str(SCHEMATHESIS),
             "run",
             f"{base}/api/v1/openapi.json",
+            # The schema's paths already start with /api/v1.
             "--url",
-            f"{base}/api/v1",
+            base,
             "--header",
             f"Authorization: Bearer {seed.token}",
             "--checks",
@@ -85,7 +88,7 @@ def main() -> int:
         )
         done = subprocess.run(
             argv,
-            cwd=ROOT,
+            cwd=HERE,  # schemathesis keeps its example database in the working directory
             env={**env, "SCHEMATHESIS_TELEMETRY": "false"},
             capture_output=True,
             text=True,
@@ -96,13 +99,22 @@ def main() -> int:
         print(output)
         if not web.alive():
             raise BenchError(f"gunicorn died during the fuzz run:\n{web.tail()}")
-        server_errors = [
-            line for line in web.text().splitlines() if re.search(r'" 5\d\d \d+ "', line)
+        answers = [
+            (m.group(1), m.group(2), m.group(3))
+            for m in ACCESS.finditer(web.text())
+            if m.group(2).startswith("/api/v1/") and m.group(2) != "/api/v1/openapi.json"
         ]
+    statuses = Counter(status for _, _, status in answers)
+    server_errors = [
+        f"{method} {path} → {status}" for method, path, status in answers if status[0] == "5"
+    ]
     log(
-        f"schemathesis exited {done.returncode}; gunicorn logged {len(server_errors)} "
-        "5xx response(s)"
+        f"schemathesis exited {done.returncode}; gunicorn answered {len(answers)} API requests "
+        f"({', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))}), "
+        f"{len(server_errors)} of them 5xx"
     )
+    if not answers or statuses["404"] > 0.9 * len(answers):
+        raise BenchError("nearly every API request was a 404: the fuzz did not reach the API")
     for line in server_errors[:20]:
         log(f"  {line}")
     return 1 if done.returncode or server_errors else 0

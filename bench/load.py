@@ -140,8 +140,8 @@ def seed_book(n: int, as_of: date, folder: Path):
 
 
 def run_locust(base: str, users: int, spawn_rate: int, seconds: int, env: dict) -> Path:
-    prefix = HERE / "locust"
-    for old in [*HERE.glob("locust_*.csv"), HERE / "logins.json"]:
+    prefix = HERE / f"locust-{users}"
+    for old in [*HERE.glob(f"{prefix.name}_*.csv"), logins_file(users)]:
         old.unlink(missing_ok=True)
     argv = [
         str(LOCUST),
@@ -174,17 +174,21 @@ def run_locust(base: str, users: int, spawn_rate: int, seconds: int, env: dict) 
             "LOAD_PEOPLE": str(HERE / "people.json"),
             "LOAD_USER_COUNT": str(users),
             "LOAD_SECONDS": str(seconds),
-            "LOAD_LOGIN_OUT": str(HERE / "logins.json"),
+            "LOAD_LOGIN_OUT": str(logins_file(users)),
         },
         capture_output=True,
         text=True,
         timeout=seconds + LOGIN_BUDGET_S + 120,
     )
-    (HERE / "locust.log").write_text(done.stdout + done.stderr)
+    (HERE / f"{prefix.name}.log").write_text(done.stdout + done.stderr)
     stats = Path(f"{prefix}_stats.csv")
     if not stats.exists():
         raise BenchError(f"locust wrote no statistics:\n{(done.stdout + done.stderr)[-3000:]}")
     return prefix
+
+
+def logins_file(users: int) -> Path:
+    return HERE / f"logins-{users}.json"
 
 
 def read_stats(prefix: Path) -> tuple[list[dict], dict, list[dict]]:
@@ -199,7 +203,7 @@ def read_stats(prefix: Path) -> tuple[list[dict], dict, list[dict]]:
     return endpoints, total, failures
 
 
-def probe(env: dict[str, str], people: dict) -> list[dict]:
+def probe(env: dict[str, str]) -> list[dict]:
     out = HERE / "probe.json"
     out.unlink(missing_ok=True)
     done = subprocess.run(
@@ -220,9 +224,13 @@ def ms(value: str | float) -> str:
     return f"{float(value):,.0f}"
 
 
-def markdown(
-    meta: dict, endpoints: list[dict], total: dict, failures: list, probes: list, logins: dict
-) -> str:
+def markdown(meta: dict, probes: list) -> str:
+    users = meta["users"]
+    endpoints, total, failures = read_stats(HERE / f"locust-{users}")
+    path = logins_file(users)
+    if not path.exists():
+        raise BenchError(f"the users never all logged in (no {path.name}); see {HERE}")
+    logins = json.loads(path.read_text())
     p95 = float(total["95%"])
     errors = int(total["Failure Count"])
     passed = p95 < P95_TARGET_MS and errors == 0
@@ -282,6 +290,22 @@ def markdown(
         f"{ms(e['p95'])} | {ms(e['p99'])} | {ms(e['max'])} |"
         for e in logins["entries"]
     ]
+    if meta["also_users"]:
+        lines += [
+            "",
+            "The same scenario with fewer users, on the same database right after:",
+            "",
+            "| users | requests | requests/s | errors | p50 ms | p95 ms | p99 ms | result |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for n in meta["also_users"]:
+            _, t, _ = read_stats(HERE / f"locust-{n}")
+            ok = float(t["95%"]) < P95_TARGET_MS and int(t["Failure Count"]) == 0
+            lines.append(
+                f"| {n} | {int(t['Request Count']):,} | {float(t['Requests/s']):.1f} | "
+                f"{t['Failure Count']} | {ms(t['50%'])} | {ms(t['95%'])} | {ms(t['99%'])} | "
+                f"{'PASS' if ok else 'MISS'} |"
+            )
     if probes:
         lines += [
             "",
@@ -296,6 +320,20 @@ def markdown(
             f"{p['total_ms']:.1f} |"
             for p in sorted(probes, key=lambda p: -p["total_ms"])
         ]
+        for p in [p for p in probes if p.get("explain")]:
+            q = p["slowest"][0]
+            lines += [
+                "",
+                f"Slowest query of `{p['name']}` as {p['role']} ({float(q['time']) * 1000:.0f} ms"
+                f" of the page's {p['sql_ms']:.0f} ms of SQL), `EXPLAIN (ANALYZE, BUFFERS)`, "
+                "top of the plan:",
+                "",
+                "```",
+                f"{q['sql'][:400]}…",
+                "",
+                *p["explain"][:25],
+                "```",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -304,13 +342,25 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--accounts", type=int, default=5000)
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--users", type=int, default=50, help="the run held to the target")
+    parser.add_argument(
+        "--also-users",
+        default="10",
+        help="comma-separated smaller runs on the same book afterwards, for comparison ('' none)",
+    )
     parser.add_argument("--spawn-rate", type=int, default=10)
     parser.add_argument(
         "--seconds", type=int, default=60, help="the measured window, after the last login"
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
+    parser.add_argument(
+        "--from-saved", action="store_true", help="only re-render the doc from bench/out/load/"
+    )
     args = parser.parse_args()
+    if args.from_saved:
+        meta = json.loads((HERE / "meta.json").read_text())
+        probes = json.loads((HERE / "probe.json").read_text())
+        return finish(meta, probes, args.no_doc)
     pg_version = pg_exec(with_database(PG_URL, "postgres"), "SHOW server_version")[0][0]
     folder, gen = book(args.accounts)
     as_of = date.fromisoformat(gen["today"]) - timedelta(days=1)
@@ -324,6 +374,8 @@ def main() -> int:
             if os.environ.get("MAKELEVEL")
             else " ".join([".venv/bin/python bench/load.py", *sys.argv[1:]])
         ),
+        "users": args.users,
+        "also_users": [int(n) for n in args.also_users.split(",") if n.strip()],
         "load": f"{args.users} users ({CSMS} CSM logins shared by four in five users, "
         f"{MANAGERS} manager logins by the rest), spawned {args.spawn_rate}/s, 0.5–1.5 s think "
         f"time; each logs in once through the login form with its CSRF token, and the "
@@ -338,22 +390,25 @@ def main() -> int:
             f"as of {as_of}), {counts[3]:,} alerts; a fresh database, dropped afterwards"
         )
         meta["loadavg_before"] = os.getloadavg()
-        prefix = run_locust(base, args.users, args.spawn_rate, args.seconds, env)
+        run_locust(base, args.users, args.spawn_rate, args.seconds, env)
         meta["loadavg_after"] = os.getloadavg()
+        for n in meta["also_users"]:
+            run_locust(base, n, args.spawn_rate, args.seconds, env)
         if not web.alive():
             raise BenchError(f"gunicorn died during the run:\n{web.tail()}")
-        people = json.loads((HERE / "people.json").read_text())
-        probes = probe(env, people)
-    endpoints, total, failures = read_stats(prefix)
-    logins_path = HERE / "logins.json"
-    if not logins_path.exists():
-        raise BenchError("the users never all logged in (no logins.json); see bench/out/load/")
-    text = markdown(meta, endpoints, total, failures, probes, json.loads(logins_path.read_text()))
+        probes = probe(env)
+    (HERE / "meta.json").write_text(json.dumps(meta, indent=2))
+    log(f"measured in {time.perf_counter() - started:.0f} s (Redis {REDIS_URL})")
+    return finish(meta, probes, args.no_doc)
+
+
+def finish(meta: dict, probes: list, no_doc: bool) -> int:
+    text = markdown(meta, probes)
     print(text)
-    if not args.no_doc:
+    if not no_doc:
         report.write_doc(DOC, text, start=START, end=END)
         log(f"wrote {DOC.relative_to(ROOT)}")
-    log(f"done in {time.perf_counter() - started:.0f} s (Redis {REDIS_URL})")
+    _, total, _ = read_stats(HERE / f"locust-{meta['users']}")
     return 0 if float(total["95%"]) < P95_TARGET_MS and int(total["Failure Count"]) == 0 else 1
 
 

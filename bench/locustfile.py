@@ -99,6 +99,11 @@ class Portal(HttpUser):
             start_window(self.environment)
         _all_in.wait()
 
+    def scope(self) -> str:
+        """A CSM's book is their own (the page opens on csm=me and its links keep it); a
+        manager's is the whole book."""
+        return "&csm=me" if self.role == "csm" else ""
+
     def account(self) -> str:
         return random.choice(self.accounts)
 
@@ -111,7 +116,7 @@ class Portal(HttpUser):
 
     @task(3)
     def book_filtered(self) -> None:
-        query = f"?band={random.choice(BANDS)}&sort={random.choice(SORTS)}"
+        query = f"?band={random.choice(BANDS)}&sort={random.choice(SORTS)}{self.scope()}"
         if self.role == "manager":
             query += f"&tier={random.choice('123')}"
         self.page(f"/book/{query}", "/book/?band&sort")
@@ -120,14 +125,14 @@ class Portal(HttpUser):
     def book_page(self) -> None:
         page = random.randint(1, 8 if self.role == "csm" else 40)
         self.page(
-            f"/book/?sort={random.choice(SORTS)}&page={page}",
+            f"/book/?sort={random.choice(SORTS)}&page={page}{self.scope()}",
             "/book/?sort&page (htmx rows)",
             headers={"HX-Request": "true"},
         )
 
     @task(1)
     def book_search(self) -> None:
-        self.page(f"/book/?q=Bench+Account+{random.randint(1, 499)}", "/book/?q")
+        self.page(f"/book/?q=Bench+Account+{random.randint(1, 499)}{self.scope()}", "/book/?q")
 
     @task(4)
     def account_page(self) -> None:

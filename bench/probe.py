@@ -2,7 +2,8 @@
 
 Needs DATABASE_URL of the load database and LOAD_PEOPLE (the people file bench/load.py
 writes). One CSM and one manager; every page is called once to warm caches, then once measured.
-Writes a JSON list to --out. Runs against the served database while gunicorn is idle.
+Writes a JSON list to --out, with the `EXPLAIN ANALYZE` of the slowest query of the two pages
+that spend the most time in SQL. Runs against the served database while gunicorn is idle.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from accounts.models import User  # noqa: E402
 
 
-def pages(account: str) -> list[tuple[str, str, dict]]:
+def pages(account: str, role: str) -> list[tuple[str, str, dict]]:
     htmx = {"HTTP_HX_REQUEST": "true"}
+    scope = "&csm=me" if role == "csm" else ""
     return [
-        ("/book/?band&sort", "/book/?band=red&sort=-arr", {}),
-        ("/book/?sort&page (htmx rows)", "/book/?sort=risk&page=2", htmx),
-        ("/book/?q", "/book/?q=Bench+Account+12", {}),
+        ("/book/?band&sort", f"/book/?band=red&sort=-arr{scope}", {}),
+        ("/book/?sort&page (htmx rows)", f"/book/?sort=risk&page=2{scope}", htmx),
+        ("/book/?q", f"/book/?q=Bench+Account+12{scope}", {}),
         ("/accounts/[id]/", f"/accounts/{account}/", {}),
         ("/accounts/[id]/health/", f"/accounts/{account}/health/", {}),
         ("/accounts/[id]/health/charts/[key]/", f"/accounts/{account}/health/charts/trend/", htmx),
@@ -64,7 +66,7 @@ def main() -> None:
         account = (person["accounts"] or people["sample_accounts"])[0]
         client = Client(HTTP_AUTHORIZATION=f"Bearer {person['token']}")
         client.force_login(User.objects.get(email=person["email"]))
-        for name, path, headers in pages(account):
+        for name, path, headers in pages(account, role):
             client.get(path, **headers)
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
@@ -81,6 +83,12 @@ def main() -> None:
                     "slowest": slowest(queries.captured_queries),
                 }
             )
+    # The plans of the slowest query of the two slowest pages.
+    for result in sorted(results, key=lambda r: -r["sql_ms"])[:2]:
+        if result["slowest"]:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + result["slowest"][0]["sql"])
+                result["explain"] = [row[0] for row in cursor.fetchall()]
     Path(args.out).write_text(json.dumps(results, indent=2))
 
 
