@@ -15,7 +15,8 @@ TEST_WORKERS ?= 2
 # of compiling; an environment that turns them off (PYTHONDONTWRITEBYTECODE) is overruled here.
 test test-browser: export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: run test test-all install venv migrate seed serve worker beat lint check bench clean test-browser
+.PHONY: run test test-all install venv migrate seed serve worker beat lint check bench clean test-browser \
+	bench-load fuzz-api
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.12 is required (set PYTHON=/path/to/python3.12)"; exit 1; }
@@ -75,6 +76,22 @@ bench: install
 .PHONY: bench-import-memory
 bench-import-memory: install
 	$(PY) bench/import_memory.py --sizes 50,200
+
+# Load: locust against gunicorn on a fresh 5,000-account PostgreSQL database, all on 127.0.0.1;
+# the measured window starts once every user has logged in. Figures go to docs/benchmarks.md.
+# Gunicorn stops and the database drops whatever happens (bench/serve.py).
+LOAD_USERS ?= 50
+LOAD_SECONDS ?= 60
+LOAD_ACCOUNTS ?= 5000
+bench-load: install
+	$(PY) bench/load.py --accounts $(LOAD_ACCOUNTS) --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
+
+# API fuzz: schemathesis against /api/v1/openapi.json on gunicorn serving the demo book, with a
+# bearer token; fails on any 5xx. Bounded by examples per operation and a time budget.
+FUZZ_EXAMPLES ?= 50
+FUZZ_SECONDS ?= 240
+fuzz-api: install
+	$(PY) bench/fuzz.py --max-examples $(FUZZ_EXAMPLES) --max-time $(FUZZ_SECONDS)
 
 # docs/health-model.md from the engine and a backtest on a freshly seeded throwaway demo book.
 .PHONY: health-doc

@@ -556,14 +556,14 @@ def breakdown(
     return ["", title, ""] + table([f"phase ({unit})"] + [f"{n:,} accounts" for n, _ in data], rows)
 
 
-def write_doc(path: Path, generated: str) -> None:
+def write_doc(path: Path, generated: str, start: str = START, end: str = END) -> None:
     """Replace what sits between the markers; keep everything a human wrote around them."""
-    block = f"{START}\n{generated}{END}"
+    block = f"{start}\n{generated}{end}"
     if path.exists():
         text = path.read_text()
-        if START in text and END in text:
-            head, rest = text.split(START, 1)
-            tail = rest.split(END, 1)[1]
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            tail = rest.split(end, 1)[1]
             path.write_text(head + block + tail)
             return
         path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
