@@ -9,9 +9,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
+from cs_portal.formtools import Typed
 from cs_portal.params import whole_number
 from playbooks.alerts.rules import snooze_until_parse
-from playbooks.forms import TextField
 from playbooks.models import AlertKind
 
 from .selectors import (
@@ -33,11 +33,11 @@ class InboxFilterForm(forms.Form):
     """owner (me, pooled, all or a user id; the person's own id reads as me), kind, status,
     unread (1/0) and page."""
 
-    owner = TextField()
-    kind = TextField()
-    status = TextField()
-    unread = TextField()
-    page = TextField(strip=False)
+    owner = Typed()
+    kind = Typed()
+    status = Typed()
+    unread = Typed()
+    page = Typed(strip=False)
 
     def __init__(self, data, *, user: User) -> None:
         super().__init__(data)
@@ -103,8 +103,8 @@ class InboxFilterForm(forms.Form):
 class SnoozeForm(forms.Form):
     """Snooze for `days` (1, 3 or 7) or `until` a date (YYYY-MM-DD)."""
 
-    days = TextField()
-    until = TextField()
+    days = Typed()
+    until = Typed()
 
     def __init__(self, data, *, on: date) -> None:
         super().__init__(data)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from cs_portal.formtools import Typed
 from cs_portal.params import whole_number
-from playbooks.forms import TextField
 from playbooks.models import DeliveryStatus, Nudge
 
 FIELDS = ("kind", "status", "page")
@@ -15,9 +15,9 @@ class NudgesFilterForm(forms.Form):
     """`kind`, `status` (delivery) and `page`. A bad value is reported and left out: the page
     shows the other filters' view (see `values()`)."""
 
-    kind = TextField()
-    status = TextField()
-    page = TextField(strip=False)
+    kind = Typed()
+    status = Typed()
+    page = Typed(strip=False)
 
     def clean_kind(self) -> str:
         kind = self.cleaned_data["kind"]

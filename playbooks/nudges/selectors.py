@@ -11,9 +11,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Account
+from cs_portal.sql import columns
 from health.models import HealthSnapshot, UsageFact
 from playbooks.models import Nudge
-from playbooks.sql import columns
 
 from .rules import (
     CHAIN_NAMES,

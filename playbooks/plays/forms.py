@@ -9,9 +9,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.permissions import sees_whole_team
-from cs_portal.formtools import NOTE_MAX_LENGTH, TEXT_MAX_LENGTH, text_check
+from cs_portal.formtools import NOTE_MAX_LENGTH, TEXT_MAX_LENGTH, Typed, text_check
 from cs_portal.params import whole_number
-from playbooks.forms import TextField
 from playbooks.models import Playbook, PlaybookStep
 
 from .rules import StepInput
@@ -25,7 +24,7 @@ class WorkOwnerForm(forms.Form):
     """`owner`: for managers '' or 'all' (the team), 'me', 'pool', or a user's id; other roles
     always see their own queue ('' or 'me'). Cleans to (owner, the person whose work it is)."""
 
-    owner = TextField(strip=False)
+    owner = Typed(strip=False)
 
     def __init__(self, data, *, user: User) -> None:
         super().__init__(data)
@@ -69,11 +68,11 @@ class TaskActionForm(forms.Form):
     """Where a task button was pressed: `from` ("plays" for the account's Plays tab, else My
     work) and My work's `owner` filter, to answer with the same view."""
 
-    owner = TextField(strip=False)
+    owner = Typed(strip=False)
 
     def __init__(self, data) -> None:
         super().__init__(data)
-        self.fields["from"] = TextField(strip=False)  # a keyword: not a class attribute
+        self.fields["from"] = Typed(strip=False)  # a keyword: not a class attribute
 
     @property
     def origin(self) -> str:
@@ -87,7 +86,7 @@ class TaskActionForm(forms.Form):
 class PlayStartForm(forms.Form):
     """The playbook (by key) to start on an account."""
 
-    playbook = TextField()
+    playbook = Typed()
 
     def clean_playbook(self) -> Playbook:
         key = self.cleaned_data["playbook"]
@@ -127,17 +126,17 @@ class PlaybookForm(forms.Form):
     detail and due day), and the button pressed (`action`: save, add_step or remove:<n>).
     `playbook_save` judges the values; this reads them."""
 
-    key = TextField()
-    name = TextField(strip=False, max_length=Playbook._meta.get_field("name").max_length)
-    description = TextField(strip=False, max_length=NOTE_MAX_LENGTH)
-    trigger = TextField(strip=False)
+    key = Typed()
+    name = Typed(strip=False, max_length=Playbook._meta.get_field("name").max_length)
+    description = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
+    trigger = Typed(strip=False)
     tiers = ListField()
-    owner_rule = TextField(strip=False)
-    active = TextField(strip=False)
+    owner_rule = Typed(strip=False)
+    active = Typed(strip=False)
     step_title = ListField(max_length=PlaybookStep._meta.get_field("title").max_length)
     step_detail = ListField(max_length=NOTE_MAX_LENGTH)
     step_due = ListField()
-    action = TextField(strip=False)
+    action = Typed(strip=False)
 
     def values(self) -> dict:
         """The editor's values (as `playbook_save` takes them, and the template shows them)."""

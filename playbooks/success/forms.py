@@ -7,8 +7,7 @@ from datetime import date
 from django import forms
 from django.core.exceptions import ValidationError
 
-from cs_portal.formtools import NOTE_MAX_LENGTH
-from playbooks.forms import TextField
+from cs_portal.formtools import NOTE_MAX_LENGTH, Typed
 from playbooks.models import Milestone
 
 from .rules import SUCCESS_FIELDS, success_plan_validate
@@ -18,13 +17,13 @@ class SuccessPlanForm(forms.Form):
     """The success plan's fields as typed; `clean()` applies the plan's rules to them and names
     each bad field. The cleaned data are the values as typed, for `success_plan_save`."""
 
-    outcomes = TextField(strip=False, max_length=NOTE_MAX_LENGTH)
-    currency = TextField(strip=False)
-    ftes_saved = TextField(strip=False)
-    infra_avoided_per_year = TextField(strip=False)
-    time_to_market_days = TextField(strip=False)
-    targets = TextField(strip=False, max_length=NOTE_MAX_LENGTH)
-    status = TextField(strip=False)
+    outcomes = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
+    currency = Typed(strip=False)
+    ftes_saved = Typed(strip=False)
+    infra_avoided_per_year = Typed(strip=False)
+    time_to_market_days = Typed(strip=False)
+    targets = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
+    status = Typed(strip=False)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -39,8 +38,8 @@ class SuccessPlanForm(forms.Form):
 class MilestoneCompleteForm(forms.Form):
     """`on` (YYYY-MM-DD; empty: today) and the evidence."""
 
-    on = TextField()
-    evidence = TextField(strip=False, max_length=Milestone._meta.get_field("evidence").max_length)
+    on = Typed()
+    evidence = Typed(strip=False, max_length=Milestone._meta.get_field("evidence").max_length)
 
     def clean_on(self) -> date | None:
         raw = self.cleaned_data["on"]

@@ -10,9 +10,9 @@ from django.db import connection, transaction
 from accounts.models import Account, User
 from accounts.permissions import can_edit_account
 from cs_portal import clock
+from cs_portal.sql import columns
 from health.models import UsageFact
 from playbooks.models import Milestone, SuccessPlan
-from playbooks.sql import columns
 
 from .rules import (
     METRIC_WORDS,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from cs_portal.formtools import NOTE_MAX_LENGTH
-from playbooks.forms import TextField
+from cs_portal.formtools import NOTE_MAX_LENGTH, Typed
 
 from .rules import DIRECTIONS
 
@@ -13,7 +12,7 @@ from .rules import DIRECTIONS
 class TierQueueFilterForm(forms.Form):
     """`direction`: "" (every move), "promote" or "relegate"."""
 
-    direction = TextField()
+    direction = Typed()
 
     def clean_direction(self) -> str:
         direction = self.cleaned_data["direction"]
@@ -27,4 +26,4 @@ class TierQueueFilterForm(forms.Form):
 class TierDecisionForm(forms.Form):
     """An approval's note for the tier history (a dismissal posts none)."""
 
-    note = TextField(strip=False, max_length=NOTE_MAX_LENGTH)
+    note = Typed(strip=False, max_length=NOTE_MAX_LENGTH)
