@@ -282,9 +282,9 @@ def deliveries_relay_pending(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     overdue = now - timedelta(seconds=grace_seconds() + settings.OUTBOX_SWEEP_SECONDS)
     groups = _slack_groups(AlertDelivery.objects.filter(updated_at__lt=overdue))
+    # Stamped in one statement, so the next sweep leaves them to these tasks for an interval.
+    AlertDelivery.objects.filter(pk__in=[pk for ids in groups for pk in ids]).update(updated_at=now)
     for ids in groups:
-        # Stamped, so the next sweep leaves them to this task for another interval.
-        AlertDelivery.objects.filter(pk__in=ids).update(updated_at=now)
         _enqueue_slack(ids)
     return len(groups)
 
