@@ -199,10 +199,19 @@ def csm_choices() -> QuerySet[User]:
     return User.objects.filter(role__in=[Role.CSM, Role.MANAGER]).order_by("name", "email")
 
 
-def account_detail(*, external_id: str) -> Account | None:
+def _account_by_id(external_id: str) -> QuerySet[Account]:
     if "\x00" in external_id:  # no such id can exist, and PostgreSQL rejects NUL in a query
-        return None
-    return accounts_with_commercials().filter(external_id=external_id).first()
+        return Account.objects.none()
+    return accounts_with_commercials().filter(external_id=external_id)
+
+
+def account_detail(*, external_id: str) -> Account | None:
+    return _account_by_id(external_id).first()
+
+
+def account_row(*, external_id: str, fields: tuple[str, ...]) -> dict | None:
+    """One account's `fields` (commercials included) as a plain row, for the API."""
+    return _account_by_id(external_id).values(*fields).first()
 
 
 def account_detail_or_404(*, external_id: str) -> Account:
