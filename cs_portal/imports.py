@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 
 from .models import ImportRun
+from .params import control_character_error
 
 MAX_REPORTED_ERRORS = 5000
 MAX_STORED_ERRORS = 1000  # kept on the ImportRun so a background job's outcome can be shown
@@ -114,6 +115,10 @@ def parse_str(max_length: int = 255) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if len(raw) > max_length:
             raise ValueError(f"longer than {max_length} characters")
+        # Text shows on pages and in exports: what a form refuses, an import refuses too
+        # (newlines and tabs stay: a note may hold lines).
+        if problem := control_character_error(raw):
+            raise ValueError(problem)
         return raw
 
     return parse
