@@ -105,7 +105,11 @@ def accounts_list(
         filters = BookFilterForm(query, user=request.user).filters()
     except selectors.FilterError as exc:
         raise HttpError(400, str(exc)) from None
-    rows = selectors.book_accounts(filters=filters, user=request.user).values(*FIELDS)
+    # The sort keys ride along: ordering by an annotation left out of values() breaks on
+    # PostgreSQL when it is a constant (an unscored book ranks every account alike).
+    rows = selectors.book_accounts(filters=filters, user=request.user).values(
+        *FIELDS, "band_rank", "score_change_7d", "health_score"
+    )
     return [_out(row) for row in rows]
 
 
