@@ -161,7 +161,6 @@ SETTINGS: tuple[Setting, ...] = (
         0.25,
         0,
         5,
-        "upgrade_developer",
     ),
     Setting("breadth_on", "Breadth trigger on", "bool", True, trigger="breadth"),
     Setting(
@@ -338,7 +337,7 @@ def commit_upsize(
         f"at the current run-rate ({n(daily)} units a day over the last 28 days) they need "
         f"~{n(round(needed, -3) if needed >= 10_000 else needed)} for the period. "
         f"ARR potential {money(arr)}: the overage at their unit price "
-        f"({money(subject.arr)} ARR × {n(needed / commit)} − 1, annualised)."
+        f"({money(subject.arr)} ARR × ({needed / commit:.2f} − 1), annualised)."
     )
     return Finding(
         subject.account_id,
@@ -540,6 +539,7 @@ class KindStats:
     lost: int = 0
     won_arr: float = 0.0
     days_in_stage: dict | None = None  # stage → average days spent there
+    label: str = ""
 
     @property
     def win_rate(self) -> float | None:

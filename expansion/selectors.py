@@ -45,7 +45,7 @@ SORTS = {
     "updated": ("updated_at", "id"),
 }
 STAGE_ORDER = list(Stage.values)
-CARDS_PER_COLUMN = 40
+CARDS_PER_COLUMN = 12
 EVIDENCE_DAYS = 56  # the evidence charts show the two 28-day windows the triggers compare
 
 
@@ -153,6 +153,8 @@ def header_stats(*, filters: PipelineFilters) -> list[KindStats]:
         .values_list("opportunity_id", F("opportunity__kind"), "to_stage", "changed_at")
     )
     stats = kind_stats(rows, changes, now=timezone.now())
+    for s in stats.values():
+        s.label = OpportunityKind(s.kind).label
     return list(stats.values())
 
 

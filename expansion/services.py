@@ -313,7 +313,7 @@ def opportunity_move(
 
 def _handoff_notice(opp: Opportunity, user: User) -> None:
     label = opp.get_kind_display().lower()
-    target = f" ({opp.target})" if opp.target else ""
+    target = f" ({opp.target})" if opp.target and opp.target != opp.kind else ""
     notice_send(
         Notice(
             account_id=opp.account_id,
