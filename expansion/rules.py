@@ -217,6 +217,12 @@ SETTINGS: tuple[Setting, ...] = (
         1e9,
     ),
     Setting(
+        "draw_on_red",
+        "Draw opportunities on accounts whose health is red (off: a save comes before an upsell)",
+        "bool",
+        False,
+    ),
+    Setting(
         "reopen_after_days",
         "Days before a won or lost opportunity can be drawn again",
         "int",

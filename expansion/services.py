@@ -23,6 +23,7 @@ from cs_portal import clock
 from health import aggregates
 from health import events as health_events
 from health.engine import AccountInputs
+from health.models import Band, HealthSnapshot
 
 from .models import OPEN_STAGES, Opportunity, Stage, StageChange, TriggerSettings
 from .rules import (
@@ -183,7 +184,14 @@ def opportunities_refresh(
             ],
             batch_size=500,
         )
-    fresh = [f for key, f in findings.items() if key not in current and key not in recently_closed]
+    # Green and yellow accounts are the pipeline: a red one needs saving first, so nothing new
+    # is drawn on it (what is already open keeps its evidence fresh).
+    held_back = set() if cfg["draw_on_red"] else _red_accounts(as_of, scored)
+    fresh = [
+        f
+        for key, f in findings.items()
+        if key not in current and key not in recently_closed and key[0] not in held_back
+    ]
     created = _opportunities_create(fresh, subjects, as_of=as_of)
     if created or changed:
         log.info(
@@ -194,6 +202,12 @@ def opportunities_refresh(
             stopped,
         )
     return Refreshed(created, len(changed), stopped)
+
+
+def _red_accounts(as_of: date, account_ids: set[int]) -> set[int]:
+    """Which of `account_ids` the day's snapshots (stored before the triggers run) show red."""
+    red = HealthSnapshot.objects.filter(date=as_of, band=Band.RED)
+    return account_ids & set(red.values_list("account_id", flat=True))
 
 
 def _opportunities_create(

@@ -13,8 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from cs_portal import clock
 from cs_portal.imports import run_import
 from expansion.models import Opportunity, Stage, StageChange
-from expansion.services import opportunity_move, trigger_settings_save
-from health.models import UsageFact
+from expansion.services import (
+    opportunities_refresh_after_recompute,
+    opportunity_move,
+    trigger_settings_save,
+)
+from health.models import HealthSnapshot, UsageFact
 from health.services import health_recompute
 
 
@@ -154,3 +158,23 @@ def test_a_lost_opportunity_is_not_drawn_again_at_once(heavy_acme, as_of, ava, a
 def test_backfills_of_past_days_draw_nothing(heavy_acme, as_of):
     health_recompute(as_of=as_of - timedelta(days=10))
     assert not Opportunity.objects.exists()
+
+
+def test_a_red_account_is_not_drawn_into_the_pipeline_unless_a_manager_says_so(
+    heavy_acme, as_of, maya
+):
+    """Green and yellow accounts are the pipeline: on a red one the triggers hold but nothing new
+    is drawn, until a manager turns `draw_on_red` on."""
+    health_recompute(as_of=as_of)
+    Opportunity.objects.all().delete()
+    HealthSnapshot.objects.filter(account=heavy_acme, date=as_of).update(band="red")
+
+    opportunities_refresh_after_recompute(as_of=as_of, account_ids=[heavy_acme.pk])
+    assert not Opportunity.objects.filter(account=heavy_acme).exists()
+
+    trigger_settings_save(values={"draw_on_red": True}, user=maya, note="upsell the red ones too")
+    opportunities_refresh_after_recompute(as_of=as_of, account_ids=[heavy_acme.pk])
+    assert set(Opportunity.objects.filter(account=heavy_acme).values_list("kind", flat=True)) == {
+        "commit_upsize",
+        "seats",
+    }
