@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,7 +38,7 @@ from .rules import (
     settings_with_defaults,
 )
 
-TABLE_MAX_ROWS = 1000
+TABLE_PAGE_SIZE = 50
 CSV_COLUMNS = (
     "id",
     "account",
@@ -149,8 +150,8 @@ def pipeline_table(request: AuthedRequest) -> HttpResponse:
     rows = selectors.opportunities_sorted(filters=filters)
     if not error and form.cleaned_data.get("format") == "csv":
         return _csv(rows)
-    total = rows.count()
-    shown = list(rows[:TABLE_MAX_ROWS])
+    page = Paginator(rows, TABLE_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     today = clock.today()
     for row in shown:
         row.age = age_days(row.created_at.date(), today)
@@ -175,9 +176,18 @@ def pipeline_table(request: AuthedRequest) -> HttpResponse:
                 "num": key in ("arr", "age"),
             }
         )
+    here = {**filters.query(), "sort": ("-" if filters.desc else "") + filters.sort}
     context = {
         "rows": shown,
-        "total": total,
+        "page": page,
+        "prev_href": (
+            "?" + urlencode({**here, "page": page.previous_page_number()})
+            if page.has_previous()
+            else ""
+        ),
+        "next_href": (
+            "?" + urlencode({**here, "page": page.next_page_number()}) if page.has_next() else ""
+        ),
         "columns": columns,
         "filters": filters,
         "error": error,

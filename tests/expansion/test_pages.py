@@ -176,3 +176,19 @@ def test_an_ae_sees_their_own_filter_choice(book, ava):
     client.force_login(other)
     page = client.get(f"/pipeline/?ae={ava.pk}").content.decode()
     assert ">Bigco</a>" in page and f'value="{ava.pk}" selected' in page
+
+
+def test_the_table_pages_fifty_at_a_time_keeping_filters_and_sort(maya_client, acme, alice):
+    for n in range(60):
+        OpportunityFactory(account=acme, kind="seats", target=f"seats-{n}", owner=alice)
+    first = maya_client.get("/pipeline/table/?kind=seats&sort=-arr")
+    html = first.content.decode()
+    assert html.count('data-testid="opp-row"') == 50
+    assert "Showing 1–50 of 60" in html
+    assert 'href="?kind=seats&amp;sort=-arr&amp;page=2"' in html
+    second = maya_client.get("/pipeline/table/?kind=seats&sort=-arr&page=2").content.decode()
+    assert second.count('data-testid="opp-row"') == 10
+    assert "Showing 51–60 of 60" in second
+    # A page past the end or not a number shows a page, never an error.
+    assert maya_client.get("/pipeline/table/?page=99").status_code == 200
+    assert maya_client.get("/pipeline/table/?page=%00x").status_code == 200
