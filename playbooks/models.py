@@ -20,6 +20,7 @@ class AlertKind(models.TextChoices):
     ONBOARDING_OVERDUE = "onboarding_overdue", "Onboarding overdue"
     COMMIT_THRESHOLD = "commit_threshold", "Commit threshold"
     USAGE_SPIKE = "usage_spike", "Usage spike"
+    EXPANSION_HANDOFF = "expansion_handoff", "Expansion hand-off"
 
 
 class AlertStatus(models.TextChoices):

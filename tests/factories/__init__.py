@@ -14,6 +14,11 @@ from tests.factories.accounts import (
     UserFactory,
 )
 from tests.factories.datatrust import DatasetFactory, FreshnessObservationFactory, HeadsUpFactory
+from tests.factories.expansion import (
+    OpportunityFactory,
+    StageChangeFactory,
+    TriggerSettingsFactory,
+)
 from tests.factories.health import (
     HealthModelFactory,
     HealthSnapshotFactory,
@@ -52,15 +57,18 @@ __all__ = [
     "IncidentFactory",
     "MilestoneFactory",
     "NudgeFactory",
+    "OpportunityFactory",
     "PlayFactory",
     "PlaybookFactory",
     "PlaybookStepFactory",
     "RecomputeRequestFactory",
+    "StageChangeFactory",
     "SuccessPlanFactory",
     "TaskFactory",
     "TierChangeFactory",
     "TierSuggestionFactory",
     "TouchpointFactory",
+    "TriggerSettingsFactory",
     "UsageDayFactory",
     "UsageFactFactory",
     "UserFactory",

@@ -44,6 +44,7 @@ from cs_portal.models import ImportRun
 from demo import book as demo
 from demo import datatrust as datatrust_demo
 from demo import usage as health_demo
+from demo.expansion import demo_expansion_seed, demo_expansion_summary
 from demo.success import demo_success_seed
 from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
@@ -160,6 +161,7 @@ def quiet_logs(*names: str):
         "playbooks.nudges",
         "playbooks.success",
         "playbooks.delivery",
+        "expansion.services",
     )
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
@@ -233,6 +235,7 @@ class Command(BaseCommand):
             self._playbooks(today)
             self._snapshots(today, ids, changed)
         self._alerts(today)
+        self._expansion(today)
         datatrust_demo.demo_announce(today, write=self.stdout.write)
 
         tiers = [row["tier"] for row in book["accounts"]]
@@ -335,6 +338,16 @@ class Command(BaseCommand):
             + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
             + f"), {plays} open plays"
         )
+
+    def _expansion(self, today: date) -> None:
+        """The pipeline: the live recompute above drew what the usage supports; walk some of
+        it along the stages and add the commit-upsize history (see demo/expansion.py)."""
+        if today - timedelta(days=1) < last_complete_day() - timedelta(days=1):
+            self.stdout.write(f"  {'expansion':<12} none: the book is anchored in the past")
+            return
+        with quiet_logs():
+            demo_expansion_seed(today)
+        self.stdout.write(f"  {'expansion':<12} {demo_expansion_summary()}")
 
     def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
         as_of = today - timedelta(days=1)
