@@ -22,6 +22,7 @@ class ThemeFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Coverage gap: chain {n}")
     type = "coverage_gap"
     chain = factory.Sequence(lambda n: f"chain{n}")
+    dataset = ""
     grouping = factory.LazyAttribute(lambda t: f"{t.type}|{t.chain}|{t.dataset}")
 
 
