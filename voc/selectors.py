@@ -212,12 +212,14 @@ def _items(filters: ThemeFilters) -> QuerySet[FeedbackItem]:
     return items
 
 
-def themes_overview(*, filters: ThemeFilters) -> list[ThemeRow]:
+def themes_overview(*, filters: ThemeFilters, theme_ids: list[int] | None = None) -> list[ThemeRow]:
     """The themes matching `filters`, each with its distinct accounts, items, ARR, ARR at risk,
     ARR to win and last activity, sorted as asked. Segment, tier and source narrow the items
     each theme counts (a theme left with none is not listed)."""
     filters.check()
     themes = Theme.objects.filter(merged_into__isnull=True)
+    if theme_ids is not None:
+        themes = Theme.objects.filter(pk__in=theme_ids)
     if filters.type:
         themes = themes.filter(type=filters.type)
     if filters.chain:
@@ -305,9 +307,8 @@ def theme_accounts(theme: Theme) -> tuple[list[ThemeAccount], list[FeedbackItem]
 
 def theme_row(theme: Theme) -> ThemeRow:
     """The list's numbers for one theme (its page's header)."""
-    rows = themes_overview(filters=ThemeFilters())
-    found = next((r for r in rows if r.theme.pk == theme.pk), None)
-    return found or ThemeRow(theme=theme)
+    rows = themes_overview(filters=ThemeFilters(), theme_ids=[theme.pk])
+    return rows[0] if rows else ThemeRow(theme=theme)
 
 
 def theme_failures(theme: Theme) -> dict[str, list[tuple[date, int]]]:

@@ -73,8 +73,12 @@ NUDGE_KIND = Nudge.Kind.FEEDBACK_SHIPPED
 # --- themes ------------------------------------------------------------------------------------
 
 
+def _slug(base: str) -> str:
+    return slugify(base.replace("_", " ").replace(".", " "))[:80] or "theme"
+
+
 def _unique_key(base: str, taken: set[str]) -> str:
-    key = slugify(base)[:80] or "theme"
+    key = _slug(base)
     candidate, n = key, 2
     while candidate in taken:
         candidate = f"{key}-{n}"
@@ -86,7 +90,7 @@ def _unique_key(base: str, taken: set[str]) -> str:
 def _taken_keys(prefixes: set[str]) -> set[str]:
     query = Q()
     for prefix in prefixes:
-        query |= Q(key__startswith=slugify(prefix)[:80] or "theme")
+        query |= Q(key__startswith=_slug(prefix))
     return set(Theme.objects.filter(query).values_list("key", flat=True)) if prefixes else set()
 
 
@@ -393,14 +397,31 @@ def behavioral_items_update(
     touched = list(existing.values())
     if not touched:
         return {"created": created, "updated": 0}
-    FailureDay.objects.filter(item__in=touched, date__gte=start, date__lte=as_of).delete()
+    # Each day's count as read now: new days created, changed ones updated, days the usage no
+    # longer shows deleted (an unchanged day is not written, so a repeat writes nothing).
+    fresh = {
+        (existing[key].pk, day): round(total)
+        for key, by_day in per_day.items()
+        if key in existing
+        for day, total in by_day.items()
+        if round(total) > 0
+    }
+    stored = {
+        (d.item_id, d.date): d
+        for d in FailureDay.objects.filter(item__in=touched, date__gte=start, date__lte=as_of)
+    }
+    FailureDay.objects.filter(pk__in=[d.pk for k, d in stored.items() if k not in fresh]).delete()
+    changed_days = []
+    for k, n in fresh.items():
+        if k in stored and stored[k].failures != n:
+            stored[k].failures = n
+            changed_days.append(stored[k])
+    FailureDay.objects.bulk_update(changed_days, ["failures"], batch_size=1000)
     FailureDay.objects.bulk_create(
         [
-            FailureDay(item=existing[key], date=day, failures=round(total))
-            for key, by_day in per_day.items()
-            if key in existing
-            for day, total in by_day.items()
-            if round(total) > 0
+            FailureDay(item_id=i, date=d, failures=n)
+            for (i, d), n in fresh.items()
+            if (i, d) not in stored
         ],
         batch_size=2000,
     )
