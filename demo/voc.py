@@ -201,7 +201,8 @@ def _walk(today: date, product: User | None, shipped: Shipped | None) -> None:
     if quality := _theme("data_quality|base|base.dex.trades"):
         move(quality, "triaged", "in_progress")
     if legacy := _theme(f"coverage_gap||{LEGACY_DATASET}"):
-        move(legacy, "triaged", "declined", reason=DECLINED_REASON)
+        move(legacy, "triaged")
+        move(legacy, "declined", reason=DECLINED_REASON)
     done = _ship_one(today, product, shipped)
     # Date the history back: the moves happened over the last weeks, not all now.
     for n, event in enumerate(ThemeEvent.objects.exclude(theme=done).order_by("id")):

@@ -50,12 +50,30 @@ def grouping(type_: str, chain: str, dataset: str) -> str:
     return f"{type_}|{chain}|{dataset}"
 
 
+# How chains are written where a plain capital letter would be wrong.
+CHAIN_NAMES = {
+    "ton": "TON",
+    "bsc": "BNB Chain",
+    "near": "NEAR",
+    "hyperevm": "HyperEVM",
+    "zksync": "zkSync",
+    "polygon_zkevm": "Polygon zkEVM",
+    "apechain": "ApeChain",
+    "dydx": "dYdX",
+    "worldchain": "World Chain",
+}
+
+
+def chain_name(chain: str) -> str:
+    return CHAIN_NAMES.get(chain, chain.replace("_", " ").capitalize())
+
+
 def default_title(type_: str, chain: str, dataset: str) -> str:
     label = FeedbackType(type_).label if type_ in FeedbackType.values else type_
     if dataset:
         return f"{label}: {dataset}"
     if chain:
-        return f"{label}: {chain.capitalize() if len(chain) > 3 else chain.upper()}"
+        return f"{label}: {chain_name(chain)}"
     return f"{label} (untagged)"
 
 

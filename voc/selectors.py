@@ -236,7 +236,18 @@ def themes_overview(*, filters: ThemeFilters, theme_ids: list[int] | None = None
         .annotate(n=Count("id"), last=Max(Coalesce("last_seen", "date")))
         .order_by()
     )
-    rows = {pk: ThemeRow(theme=t, last_activity=t.updated_at.date()) for pk, t in by_id.items()}
+    # Last activity: the latest item heard (a behavioural one's last failure) or product's latest
+    # move on the theme.
+    moved = dict(
+        ThemeEvent.objects.filter(theme_id__in=list(by_id))
+        .values("theme_id")
+        .annotate(last=Max("at"))
+        .values_list("theme_id", "last")
+    )
+    rows = {
+        pk: ThemeRow(theme=t, last_activity=moved[pk].date() if pk in moved else None)
+        for pk, t in by_id.items()
+    }
     accounts: dict[int, set[int]] = defaultdict(set)
     for theme_id, account_id, n, last in pairs:
         row = rows[theme_id]

@@ -112,20 +112,19 @@ def themes_route(groupings: set[tuple[str, str, str]]) -> dict[tuple[str, str, s
         taken = _taken_keys({" ".join(p for p in g if p) for g in missing})
         new = []
         for type_, chain, dataset in missing:
-            if rules.grouping(type_, chain, dataset) == CHURN_UNKNOWN:
-                title = "Churned: reason not recorded"
-                stored_type = FeedbackType.FEATURE
-            else:
-                title = rules.default_title(type_, chain, dataset)
-                stored_type = type_
+            key = rules.grouping(type_, chain, dataset)
+            base = " ".join(p for p in (type_, chain, dataset) if p)
+            title = rules.default_title(type_, chain, dataset) if type_ != "churn" else ""
+            if key == CHURN_UNKNOWN:  # not a tag anyone chose: a feature theme of its own
+                type_, chain, title = FeedbackType.FEATURE, "", "Churned: reason not recorded"
             new.append(
                 Theme(
-                    key=_unique_key(" ".join(p for p in (type_, chain, dataset) if p), taken),
+                    key=_unique_key(base, taken),
                     title=title[:200],
-                    type=stored_type,
+                    type=type_,
                     chain=chain,
                     dataset=dataset,
-                    grouping=rules.grouping(type_, chain, dataset),
+                    grouping=key,
                 )
             )
         Theme.objects.bulk_create(new, ignore_conflicts=True)
@@ -438,6 +437,7 @@ def behavioral_items_update(
             gone.append(item.pk)
             continue
         values = {
+            "date": row["first"],
             "first_seen": row["first"],
             "last_seen": row["last"],
             "failures": row["total"],
@@ -448,7 +448,7 @@ def behavioral_items_update(
                 setattr(item, f, v)
             changed.append(item)
     FeedbackItem.objects.bulk_update(
-        changed, ["first_seen", "last_seen", "failures", "severity"], batch_size=500
+        changed, ["date", "first_seen", "last_seen", "failures", "severity"], batch_size=500
     )
     if gone:  # a corrected file took back every failure it had
         FeedbackItem.objects.filter(pk__in=gone).delete()
