@@ -360,8 +360,19 @@ def commit_upsize(
     )
 
 
-def _upgrade_arr(subject: Subject, list_arr: float, cfg: dict) -> float:
-    return max(list_arr - subject.arr, subject.arr * cfg["upgrade_uplift_min"], 0.0)
+def _upgrade_arr(subject: Subject, plan: str, cfg: dict) -> tuple[float, str]:
+    """The upgrade's ARR potential and the rule, in words: the next plan's list ARR minus
+    current ARR, and at least `upgrade_uplift_min` of current ARR."""
+    list_arr = cfg[f"{plan}_list_arr"]
+    floor = subject.arr * cfg["upgrade_uplift_min"]
+    if list_arr - subject.arr >= floor:
+        return list_arr - subject.arr, (
+            f"the {plan} list price ({money(list_arr)}) minus current ARR ({money(subject.arr)})"
+        )
+    return floor, (
+        f"{pct(cfg['upgrade_uplift_min'])} of current ARR ({money(subject.arr)}), as the {plan} "
+        f"list price ({money(list_arr)}) leaves less"
+    )
 
 
 def upgrade_developer(inp: AccountInputs, subject: Subject, *, cfg: dict) -> Finding | None:
@@ -370,13 +381,11 @@ def upgrade_developer(inp: AccountInputs, subject: Subject, *, cfg: dict) -> Fin
     per_day = inp.queries_28 / inp.active_days_28
     if per_day < cfg["explorer_queries_per_day_min"]:
         return None
-    arr = _upgrade_arr(subject, cfg["developer_list_arr"], cfg)
+    arr, rule = _upgrade_arr(subject, "developer", cfg)
     thesis = (
         f"Active on {inp.active_days_28} of the last 28 days with {n(inp.queries_28)} queries "
         f"({n(per_day)} per active day): the same queries, rerun by hand, belong on the developer "
-        f"API. ARR potential {money(arr)}: the developer list price "
-        f"({money(cfg['developer_list_arr'])}) minus current ARR ({money(subject.arr)}), and at "
-        f"least {pct(cfg['upgrade_uplift_min'])} of current ARR."
+        f"API. ARR potential {money(arr)}: {rule}."
     )
     return Finding(
         subject.account_id,
@@ -401,13 +410,11 @@ def upgrade_datastreams(inp: AccountInputs, subject: Subject, *, cfg: dict) -> F
     growth = last / prior
     if growth < cfg["api_growth_min"]:
         return None
-    arr = _upgrade_arr(subject, cfg["datastreams_list_arr"], cfg)
+    arr, rule = _upgrade_arr(subject, "datastreams", cfg)
     thesis = (
         f"API calls grew {growth:.1f}× ({n(last)} in the last 28 days against {n(prior)} in the "
         f"28 before): polling at this rate is a real-time feed, which is datastreams. ARR "
-        f"potential {money(arr)}: the datastreams list price "
-        f"({money(cfg['datastreams_list_arr'])}) minus current ARR ({money(subject.arr)}), and at "
-        f"least {pct(cfg['upgrade_uplift_min'])} of current ARR."
+        f"potential {money(arr)}: {rule}."
     )
     return Finding(
         subject.account_id,
@@ -454,7 +461,7 @@ def breadth(inp: AccountInputs, subject: Subject, *, cfg: dict) -> list[Finding]
                     "trigger": "breadth_unlicensed",
                     "failed_queries_28": failures,
                     "target": target,
-                    "chart": "units_chain",
+                    "chart": "failed_queries",
                 },
                 arr,
             )

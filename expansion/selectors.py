@@ -244,6 +244,12 @@ def evidence_chart(opp: Opportunity) -> dict | None:
         "queries": (Metric.QUERIES, "Queries per day", "Queries", "#3b5bdb"),
         "api_calls": (Metric.API_CALLS, "API calls per day", "API calls", "#9333ea"),
         "users": (Metric.ACTIVE_USERS, "Active users per day", "Active users", "#12805c"),
+        "failed_queries": (
+            Metric.FAILED_QUERIES,
+            "Failed queries per day (every reason)",
+            "Failed queries",
+            "#c01c28",
+        ),
     }
     if key not in lines:
         return None

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -332,6 +333,7 @@ def _handoff_notice(opp: Opportunity, user: User) -> None:
                 "target": opp.target,
                 "arr_potential": float(opp.arr_potential),
                 "handed_off_by": user.pk,
+                "path": reverse("account_expansion", args=[opp.account.external_id]),
             },
         )
     )

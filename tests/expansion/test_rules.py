@@ -84,7 +84,9 @@ def test_explorer_heavy_querying_on_20_of_28_days_draws_a_developer_upgrade():
         "Active on 20 of the last 28 days with 2,400 queries (120 per active day)"
     )
     assert found.arr_potential == 24_000 - 6_000  # the developer list price minus ARR
-    assert "$18,000" in found.thesis
+    assert found.thesis.endswith(
+        "ARR potential $18,000: the developer list price ($24,000) minus current ARR ($6,000)."
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,6 +111,10 @@ def test_developer_api_calls_tripling_draws_a_datastreams_upgrade():
     )
     # list price 60,000 is under current ARR: at least 25 % of current ARR
     assert found.arr_potential == 20_000
+    assert found.thesis.endswith(
+        "ARR potential $20,000: 25 % of current ARR ($80,000), as the datastreams list price "
+        "($60,000) leaves less."
+    )
 
 
 @pytest.mark.parametrize(
