@@ -12,8 +12,8 @@ live recompute.
   one frontier-chain theme shipped three weeks ago. Usage after the ship date tells its outcome
   (`shape_usage` writes it into the book's usage before the import, so a re-seed imports the
   same rows): the bigger half of its accounts by ARR stopped failing and started using the
-  chain, the others still fail; the CSMs told the unblocked ones (their tasks are done) and one
-  of them expanded on the chain.
+  chain, the others still fail; all but one of the CSMs told their unblocked customers (the loop
+  waits on the last task) and one of those accounts expanded on the chain.
 - Idempotent: once any theme has a history, product's walk is not repeated.
 """
 
@@ -279,7 +279,14 @@ def _ship_one(today: date, product: User | None, shipped: Shipped | None) -> The
         day = shipped.ship - timedelta(days=max(0, 40 - n * 12))
         ThemeEvent.objects.filter(pk=event.pk).update(at=_at(day, 10 + n))
     unblocked = list(Account.objects.filter(external_id__in=shipped.unblocked))
-    Task.objects.filter(pk__in=theme.tells.filter(account__in=unblocked).values("task")).update(
+    # Every CSM but one told their customer: the loop waits on that last task (and stays so
+    # across re-seeds, which recompute and would close a loop with nothing left to do).
+    told = list(
+        theme.tells.filter(account__in=unblocked, task__isnull=False)
+        .order_by("account__external_id")
+        .values_list("task", flat=True)
+    )
+    Task.objects.filter(pk__in=told[:-1]).update(
         status=TaskStatus.DONE, completed_at=_at(shipped.ship + timedelta(days=4))
     )
     first = min(unblocked, key=lambda a: shipped.unblocked.index(a.external_id))

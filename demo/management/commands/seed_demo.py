@@ -222,7 +222,9 @@ class Command(BaseCommand):
 
         book = demo.build_book(today)
         story = health_demo.apply_stories(book, today, demo.SEED)
-        shipped = shape_usage(book, story, today)  # the shipped VoC theme's outcome
+        # The shipped VoC theme's outcome, in the usage (only a live book gets VoC, see _voc).
+        live = today - timedelta(days=1) >= last_complete_day() - timedelta(days=1)
+        shipped = shape_usage(book, story, today) if live else None
         label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
         with quiet_logs(), paused():
             changed = self._import(book, story, label)
