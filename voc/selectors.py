@@ -19,7 +19,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from accounts.models import Account, Segment
+from accounts.models import Account, Segment, Touchpoint, TouchpointKind
 from accounts.selectors import accounts_with_commercials, with_health
 from cs_portal import clock
 from cs_portal.params import query_string
@@ -453,6 +453,18 @@ def account_feedback(*, account: Account) -> list[FeedbackItem]:
         account.feedback.select_related("theme", "theme__merged_into", "logged_by").order_by(
             "-date", "-id"
         )
+    )
+
+
+QBR_NOTES = 5
+
+
+def qbr_notes(*, account: Account) -> list[Touchpoint]:
+    """The account's latest QBR touchpoints with a note: what a CSM turns into items."""
+    return list(
+        account.touchpoints.filter(kind=TouchpointKind.QBR)
+        .exclude(note="")
+        .order_by("-date", "-pk")[:QBR_NOTES]
     )
 
 

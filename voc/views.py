@@ -25,6 +25,7 @@ from accounts.permissions import (
 from cs_portal import clock
 from cs_portal.formtools import first_error
 from cs_portal.http import AuthedRequest
+from cs_portal.params import whole_number
 from health.selectors import account_snapshot
 
 from . import charts, rules, selectors, services
@@ -309,7 +310,18 @@ def account_feedback(request: AuthedRequest, external_id: str) -> HttpResponse:
     """The Feedback tab: the account's items and their themes' status, and a form to log one."""
     account = account_selectors.account_detail_or_404(external_id=external_id)
     can_log = can_log_feedback(request.user, account)
-    form = FeedbackForm(request.POST or None, account=account, initial={"date": clock.today()})
+    qbrs = selectors.qbr_notes(account=account)
+    initial = {"date": clock.today()}
+    picked = whole_number(request.GET.get("from_qbr", ""), max_digits=12)
+    if (note := next((t for t in qbrs if t.pk == picked), None)) is not None:
+        # A QBR's note as the starting point of an item: what they said, heard in the QBR.
+        initial = {
+            "date": note.date,
+            "source": "qbr",
+            "title": note.note.strip().splitlines()[0][:200],
+            "detail": note.note,
+        }
+    form = FeedbackForm(request.POST or None, account=account, initial=initial)
     status = 200
     if request.method == "POST":
         if not can_log:
@@ -340,5 +352,6 @@ def account_feedback(request: AuthedRequest, external_id: str) -> HttpResponse:
         "can_log": can_log,
         "items": selectors.account_feedback(account=account),
         "form": form,
+        "qbrs": qbrs,
     }
     return render(request, "voc/account_feedback.html", context, status=status)

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from tests.conftest import table_rows
-from tests.factories import FeedbackItemFactory, ThemeFactory
+from tests.factories import FeedbackItemFactory, ThemeFactory, TouchpointFactory
 from voc.models import FeedbackItem, Theme, ThemeEvent
 
 
@@ -195,3 +195,16 @@ def test_product_splits_items_off_from_the_page(pat_client, themes):
 
     assert response.status_code == 302 and response["Location"] == "/voc/themes/solana-for-acme/"
     assert Theme.objects.get(key="solana-for-acme").items.count() == 1
+
+
+def test_a_qbr_note_starts_an_item_with_its_date_words_and_source(alice_client, book):
+    qbr = TouchpointFactory(
+        account=book["acme"], kind="qbr", date="2026-02-10", note="Needs Solana DEX trades\nsoon"
+    )
+
+    page = alice_client.get(f"/accounts/acme/feedback/?from_qbr={qbr.pk}").content.decode()
+    ignored = alice_client.get("/accounts/acme/feedback/?from_qbr=%00x").status_code
+
+    assert 'value="2026-02-10"' in page and 'value="Needs Solana DEX trades"' in page
+    assert '<option value="qbr" selected>' in page
+    assert ignored == 200
