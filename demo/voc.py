@@ -276,7 +276,8 @@ def _ship_one(today: date, product: User | None, shipped: Shipped | None) -> The
     Theme.objects.filter(pk=theme.pk).update(shipped_on=shipped.ship)
     theme.refresh_from_db()
     for n, event in enumerate(ThemeEvent.objects.filter(theme=theme).order_by("id")):
-        day = shipped.ship - timedelta(days=max(0, 40 - n * 12))
+        on_ship = event.to_status == "shipped" or event.kind == "loop"
+        day = shipped.ship if on_ship else shipped.ship - timedelta(days=40 - n * 12)
         ThemeEvent.objects.filter(pk=event.pk).update(at=_at(day, 10 + n))
     unblocked = list(Account.objects.filter(external_id__in=shipped.unblocked))
     # Every CSM but one told their customer: the loop waits on that last task (and stays so

@@ -285,13 +285,20 @@ def theme_vote(
     *, theme: Theme, account: Account, severity: str, note: str, by: User
 ) -> FeedbackItem:
     """Vote for a theme on a customer's behalf: an item of the theme's own tags on that
-    account (its ARR counts once however many times the account votes)."""
+    account (its ARR counts once however many times the account votes). The same vote twice in
+    a day is one item."""
+    title = (note.strip() or f"Wants: {theme.title}")[:200]
+    same = FeedbackItem.objects.filter(account=account, date=clock.today(), title=title).exclude(
+        source=Source.BEHAVIORAL
+    )
+    if (found := same.first()) is not None:
+        return found
     return feedback_log(
         account=account,
         on=clock.today(),
         type=theme.type,
         severity=severity,
-        title=(note.strip() or f"Wants: {theme.title}")[:200],
+        title=title,
         detail=note,
         chain=theme.chain,
         dataset=theme.dataset,

@@ -167,6 +167,7 @@ def _theme_context(request: AuthedRequest, theme, **extra) -> dict:
             title=theme.title, series=series, shipped_on=theme.shipped_on
         )
     can_edit = can_edit_themes(request.user)
+    waiting = services.tells_waiting(theme)
     context = {
         "theme": theme,
         "row": selectors.theme_row(theme),
@@ -175,9 +176,13 @@ def _theme_context(request: AuthedRequest, theme, **extra) -> dict:
         "charts": figures,
         "history": selectors.theme_history(theme),
         "outcome": selectors.outcome_report(theme),
-        "waiting": services.tells_waiting(theme),
+        "waiting": waiting,
         "can_edit": can_edit,
-        "moves": [(to, ThemeStatus(to).label) for to in rules.TRANSITIONS.get(theme.status, ())],
+        "moves": [
+            (to, ThemeStatus(to).label)
+            for to in rules.TRANSITIONS.get(theme.status, ())
+            if not (to == ThemeStatus.LOOP_CLOSED and waiting)
+        ],
         "targets": selectors.merge_targets(theme) if can_edit else [],
         "vote_accounts": _my_accounts(request) if theme.merged_into_id is None else [],
         "severities": FeedbackSeverity.choices,
