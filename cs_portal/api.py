@@ -182,12 +182,14 @@ def _register_routers() -> None:
     from expansion.api import router as expansion_router
     from health.api import router as health_router
     from playbooks.api import router as playbooks_router
+    from voc.api import router as voc_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", health_router)
     api.add_router("/", playbooks_router)
     api.add_router("/", datatrust_router)
     api.add_router("/", expansion_router)
+    api.add_router("/", voc_router)
 
 
 _register_routers()

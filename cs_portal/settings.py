@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "playbooks",
     "datatrust",
     "expansion",
+    "voc",
     "demo",
 ]
 

@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("playbooks.urls")),
     path("", include("datatrust.urls")),
     path("", include("expansion.urls")),
+    path("", include("voc.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", token_auth_only(api.urls)),
 ]

@@ -40,8 +40,20 @@ from tests.factories.playbooks import (
     TaskFactory,
     TierSuggestionFactory,
 )
+from tests.factories.voc import (
+    FailureDayFactory,
+    FeedbackItemFactory,
+    LoopTellFactory,
+    ThemeEventFactory,
+    ThemeFactory,
+)
 
 __all__ = [
+    "FailureDayFactory",
+    "FeedbackItemFactory",
+    "LoopTellFactory",
+    "ThemeEventFactory",
+    "ThemeFactory",
     "AccountFactory",
     "AlertDeliveryFactory",
     "AlertFactory",
