@@ -601,7 +601,7 @@ class SeenKeys:
         """The first row of each of `keys` that an earlier chunk had."""
         if not self.created:
             return {}
-        keys = list(keys)
+        keys = sorted(keys)  # in index order: each page of the index is read once per chunk
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(
@@ -619,6 +619,7 @@ class SeenKeys:
 
     def add(self, firsts: dict[int, int]) -> None:
         """Remember a chunk's new keys (key hash -> the row it first appeared on)."""
+        pairs = sorted(firsts.items())  # in index order, as in earlier()
         with connection.cursor() as cursor:
             if not self.created:
                 if connection.vendor == "postgresql":
@@ -636,12 +637,12 @@ class SeenKeys:
                 cursor.execute(
                     f"INSERT INTO {self._name()} (key_hash, first_row) "
                     "SELECT * FROM unnest(%s::bigint[], %s::integer[])",
-                    [list(firsts), list(firsts.values())],
+                    [[key for key, _ in pairs], [row for _, row in pairs]],
                 )
             else:
                 cursor.executemany(
                     f"INSERT INTO {self._name()} (key_hash, first_row) VALUES (%s, %s)",
-                    list(firsts.items()),
+                    pairs,
                 )
 
     def drop(self) -> None:
