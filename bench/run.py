@@ -537,9 +537,10 @@ def one_freshness_run(
         external_id = cur.fetchone()[0]
         cur.execute(
             """
-            SELECT date, metric, value, product, chain, dataset, reason FROM health_usagefact
-            WHERE account_id = %s AND metric = 'units' AND date > %s AND date <= %s
-            ORDER BY date""",
+            SELECT f.date, f.metric, f.value, d.product, d.chain, d.dataset, d.reason
+            FROM health_usagefact f JOIN health_usagedims d ON d.id = f.dims_id
+            WHERE f.account_id = %s AND f.metric = 'units' AND f.date > %s AND f.date <= %s
+            ORDER BY f.date""",
             [account_id, as_of - timedelta(days=7), as_of],
         )
         facts = cur.fetchall()

@@ -22,8 +22,8 @@ from . import events
 from .engine import SHARP_DROP_SHARE, WINDOW_DAYS, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
+from .usage_sql import USAGE, usage_with_dims
 
-USAGE = "health_usagefact"
 # Tables of accounts, below health: named through their models so a rename there shows here.
 CONTRACTS = Contract._meta.db_table
 CONTACTS = Contact._meta.db_table
@@ -77,7 +77,7 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
           COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
                 THEN date END),
           MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
-        FROM {USAGE}
+        FROM {usage_with_dims()}
         WHERE date > %s AND date <= %s{scope}
         GROUP BY account_id
     """
@@ -324,7 +324,7 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
         params += chains
     scope, scope_params = _scope(account_ids)
     sql = f"""
-        SELECT DISTINCT account_id, dataset, chain FROM {USAGE}
+        SELECT DISTINCT account_id, dataset, chain FROM {usage_with_dims()}
         WHERE date > %s AND date <= %s AND metric <> 'failed_queries'
           AND ({" OR ".join(clauses)}){scope}
     """

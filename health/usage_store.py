@@ -25,6 +25,8 @@ from cs_portal.imports import (
     import_committing,
 )
 
+from .models import UsageDims
+
 log = logging.getLogger(__name__)
 
 TABLE = "health_usagefact"
@@ -32,7 +34,8 @@ TABLE = "health_usagefact"
 # column are read from the model rather than spelled out.
 ACCOUNTS = Account._meta.db_table
 EXTERNAL_ID = Account._meta.get_field("external_id").column
-KEY = "account_id, date, metric, product, chain, dataset, reason"
+DIMS = UsageDims._meta.db_table
+KEY = "account_id, date, metric, dims_id"
 UPSERT_TAIL = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET value = EXCLUDED.value "
     f"WHERE {TABLE}.value <> EXCLUDED.value"
@@ -57,11 +60,11 @@ def usage_upsert(facts: list[tuple]) -> WriteStats:
     """
     if not facts:
         return WriteStats()
+    dims = UsageDims.intern(f[3:7] for f in facts)
+    facts = [(f[0], f[1], f[2], dims[f[3:7]], f[7]) for f in facts]
     accounts = {f[0] for f in facts}
     first, last = min(f[1] for f in facts), max(f[1] for f in facts)
-    sql = (
-        f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {UPSERT_TAIL}"
-    )
+    sql = f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s) {UPSERT_TAIL}"
     affected = 0
     with connection.cursor() as cursor:
         before = _count_in(cursor, accounts, first, last)
@@ -200,6 +203,7 @@ def _upsert(cursor, kind, result: ImportResult) -> bool:
         _report_duplicates(cursor, result)
         if not result.ok:
             return False
+    cursor.execute(_INTERN_SQL)
     sid = transaction.savepoint_create()
     try:
         cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
@@ -234,13 +238,22 @@ def _upsert(cursor, kind, result: ImportResult) -> bool:
     return True
 
 
+_NORMAL = {
+    c: f"coalesce(lower(trim(s.{c})), '')" for c in ("product", "chain", "dataset", "reason")
+}
+DIMS_MATCH = " AND ".join(f"d.{c} = {expr}" for c, expr in _NORMAL.items())
+_INTERN_SQL = f"""
+    INSERT INTO {DIMS} ({", ".join(_NORMAL)})
+    SELECT DISTINCT {", ".join(_NORMAL.values())} FROM usage_stage s
+    ON CONFLICT DO NOTHING
+"""
+
 _INSERT_SQL = f"""
     WITH written AS (
         INSERT INTO {TABLE} ({KEY}, value)
-        SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
-               coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
-               coalesce(lower(trim(s.reason)), ''), s.value::float8
+        SELECT a.id, s.date::date, lower(trim(s.metric)), d.id, s.value::float8
         FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
+        JOIN {DIMS} d ON {DIMS_MATCH}
         {UPSERT_TAIL}
         RETURNING (xmax = 0) AS inserted
     )
@@ -262,10 +275,9 @@ _OVERLAP_SQL = f"""
 _APPEND_SQL = f"""
     WITH written AS (
         INSERT INTO {TABLE} ({KEY}, value)
-        SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
-               coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
-               coalesce(lower(trim(s.reason)), ''), s.value::float8
+        SELECT a.id, s.date::date, lower(trim(s.metric)), d.id, s.value::float8
         FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
+        JOIN {DIMS} d ON {DIMS_MATCH}
         RETURNING 1
     )
     SELECT COUNT(*), COUNT(*) FROM written

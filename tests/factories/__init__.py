@@ -20,6 +20,7 @@ from tests.factories.health import (
     IncidentFactory,
     RecomputeRequestFactory,
     UsageDayFactory,
+    UsageDimsFactory,
     UsageFactFactory,
 )
 from tests.factories.imports import ImportRunFactory
@@ -62,6 +63,7 @@ __all__ = [
     "TierSuggestionFactory",
     "TouchpointFactory",
     "UsageDayFactory",
+    "UsageDimsFactory",
     "UsageFactFactory",
     "UserFactory",
 ]
