@@ -26,6 +26,7 @@ from cs_portal.imports import (
 )
 
 from .models import UsageDims
+from .partitions import usage_partitions_ensure
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ UPSERT_TAIL = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET value = EXCLUDED.value "
     f"WHERE {TABLE}.value <> EXCLUDED.value"
 )
+
+
+UNIQUE_VIOLATION = "23505"
 
 
 def _count_in(cursor, account_ids: set[int], first: date, last: date) -> int:
@@ -64,6 +68,7 @@ def usage_upsert(facts: list[tuple]) -> WriteStats:
     facts = [(f[0], f[1], f[2], dims[f[3:7]], f[7]) for f in facts]
     accounts = {f[0] for f in facts}
     first, last = min(f[1] for f in facts), max(f[1] for f in facts)
+    usage_partitions_ensure(first, last)
     sql = f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s) {UPSERT_TAIL}"
     affected = 0
     with connection.cursor() as cursor:
@@ -204,20 +209,24 @@ def _upsert(cursor, kind, result: ImportResult) -> bool:
         if not result.ok:
             return False
     cursor.execute(_INTERN_SQL)
+    cursor.execute("SELECT DISTINCT date FROM usage_stage")
+    days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
+    usage_partitions_ensure(min(days), max(days))
     sid = transaction.savepoint_create()
     try:
-        cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
+        cursor.execute(*((_INSERT_SQL, [_id_floor(cursor)]) if overlap else (_APPEND_SQL,)))
         created, affected = cursor.fetchone()
     except IntegrityError as exc:
         transaction.savepoint_rollback(sid)
-        if overlap or "usage_natural_key" not in str(exc):
+        # A unique violation names the month's partition's index, not the parent constraint.
+        if overlap or getattr(exc.__cause__, "sqlstate", None) != UNIQUE_VIOLATION:
             raise
         _report_duplicates(cursor, result)
         if not result.ok:
             return False
         # Not in the file: another import wrote the same facts meanwhile. Upsert instead.
         sid = transaction.savepoint_create()
-        cursor.execute(_INSERT_SQL)
+        cursor.execute(_INSERT_SQL, [_id_floor(cursor)])
         created, affected = cursor.fetchone()
     transaction.savepoint_commit(sid)
     if created > 100_000:
@@ -232,10 +241,16 @@ def _upsert(cursor, kind, result: ImportResult) -> bool:
         created=created, updated=affected - created, unchanged=result.rows - affected
     )
     if created or affected:
-        cursor.execute("SELECT DISTINCT date FROM usage_stage")
-        result.touched_days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
+        result.touched_days = days
     import_committing(kind, [], result)
     return True
+
+
+def _id_floor(cursor) -> int:
+    """Ids above this are rows inserted from now on: how an upsert tells the rows it inserted
+    from the ones it updated (a partitioned table has no `xmax` to return)."""
+    cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id'))")
+    return cursor.fetchone()[0]
 
 
 _NORMAL = {
@@ -255,7 +270,7 @@ _INSERT_SQL = f"""
         FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
         JOIN {DIMS} d ON {DIMS_MATCH}
         {UPSERT_TAIL}
-        RETURNING (xmax = 0) AS inserted
+        RETURNING (id > %s) AS inserted
     )
     SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM written
 """
