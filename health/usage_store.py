@@ -115,6 +115,8 @@ def usage_copy_import(kind, file, result: ImportResult, progress) -> bool:
         if not _stage(cursor, header, file, progress):
             return False
         phases = {"copy": time.monotonic()}
+        # Statistics for the write's joins (a sample: cheap), or it plans the file as tiny.
+        cursor.execute("ANALYZE usage_stage")
         survey = _survey(cursor, kind)
         result.rows = survey.rows
         if result.rows == 0:
@@ -348,7 +350,10 @@ def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) ->
     cursor.execute(_OVERLAP_SQL, [first, last])
     # Past the diagnostic pass, another import may have written the same facts: upsert.
     append = cursor.fetchone() is None and optimistic
-    cursor.execute("SET LOCAL work_mem = '256MB'")  # the key-order sort, in memory
+    # The key-order sort in memory; and hash joins to the two small maps: the planner, which
+    # multiplies the five columns' selectivities, would otherwise expect one row and loop.
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute("SET LOCAL enable_nestloop = off")
     sid = transaction.savepoint_create()
     try:
         if append:
@@ -364,6 +369,7 @@ def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) ->
         return False
     transaction.savepoint_commit(sid)
     cursor.execute("RESET work_mem")
+    cursor.execute("RESET enable_nestloop")
     if created > 100_000:
         # Fresh statistics for the months written, or the next recompute plans for them empty.
         names = [p for p in map(partition_name, months(first, last)) if partitioned()]
@@ -380,7 +386,6 @@ def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) ->
 def _diagnose(cursor, kind, survey: Survey, result: ImportResult) -> bool:
     """The file was refused: name every bad row (True only if none is found, after which the
     rows are written with the upsert: another import wrote the same facts meanwhile)."""
-    cursor.execute("ANALYZE usage_stage")
     _validate(cursor, kind, result)
     _report_duplicates(cursor, result)  # so one pass names every bad row
     if not result.ok:
