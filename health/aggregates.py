@@ -3,6 +3,12 @@
 Each function runs one query over the whole scope (the book, or the accounts an import touched)
 and returns per-account numbers; no query runs per account and no usage row reaches Python.
 The SQL is plain enough to run on PostgreSQL and on the embedded SQLite.
+
+On PostgreSQL the facts are partitioned by month (`health.partitions`): every window aggregate
+here bounds `date` on both sides with literal days, which is all the planner needs to read only
+the months the window covers, so a recompute's cost follows its windows, not the history.
+(`data_since` and `last_active_before` are the two reads that look past the window; the first
+is cached, the second reads only the accounts silent in the window, by index.)
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from health import partitions
-from health.aggregates import usage_windows
+from health.aggregates import low_days, usage_windows
 from health.models import UsageFact
 from tests.factories import AccountFactory
 from tests.health import migration_helpers as mh
@@ -76,21 +76,38 @@ def test_the_nightly_beat_keeps_months_ahead_ready():
         month = partitions.next_month(month)
 
 
-def test_a_window_aggregate_reads_only_the_months_its_window_covers():
-    as_of = date(2026, 11, 29)
-    partitions.usage_partitions_ensure(as_of - timedelta(days=400), as_of)
+def _scanned(read) -> set[str]:
+    """The partitions the plan of `read`'s first usage query touches."""
     sql = None
 
     def capture(execute, query, params, many, context):
         nonlocal sql
-        sql = sql or (query, params)
+        if sql is None and "health_usagefact" in query:
+            sql = (query, params)
         return execute(query, params, many, context)
 
     with connection.execute_wrapper(capture):
-        usage_windows(as_of, None)
+        read()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql[0], sql[1])
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    scanned = {name for name, _ in partitions.usage_partitions() if f" {name} " in plan + " "}
-    # 90 days up to 29 November: August (from the 31st) through November.
-    assert scanned == {f"health_usagefact_p2026_{m:02d}" for m in (8, 9, 10, 11)}
+    return {name for name, _ in partitions.usage_partitions() if f" {name} " in plan + " "}
+
+
+@pytest.mark.parametrize(
+    ("read", "months"),
+    [
+        # 90 days up to 29 November: August (from the 31st) through November.
+        (lambda day: usage_windows(day, None), (8, 9, 10, 11)),
+        # The 28 days before the last 7, and the last 7: October 26 to November 29.
+        (lambda day: low_days(day, None), (10, 11)),
+    ],
+    ids=["usage_windows", "low_days"],
+)
+def test_a_window_aggregate_reads_only_the_months_its_window_covers(read, months):
+    as_of = date(2026, 11, 29)
+    partitions.usage_partitions_ensure(as_of - timedelta(days=400), as_of)
+
+    scanned = _scanned(lambda: read(as_of))
+
+    assert scanned == {f"health_usagefact_p2026_{m:02d}" for m in months}
