@@ -14,7 +14,7 @@ import re
 import time
 from datetime import date
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 
 from accounts.models import Account
 from cs_portal.imports import (
@@ -287,45 +287,60 @@ def _prepare(cursor, survey: Survey) -> bool:
         "ON COMMIT DROP"
     )
     cursor.execute(
-        "CREATE TEMP TABLE usage_stage_dims (metric text, product text, chain text, "
-        "dataset text, reason text, name text, dims_id int) ON COMMIT DROP"
+        "CREATE TEMP TABLE usage_stage_dims (key text PRIMARY KEY, name text, dims_id int) "
+        "ON COMMIT DROP"
     )
     with cursor.cursor.copy("COPY usage_stage_accounts FROM STDIN") as copy:
         for raw, account_id in survey.accounts.items():
             copy.write_row((raw, account_id))
     with cursor.cursor.copy("COPY usage_stage_dims FROM STDIN") as copy:
         for raw, (name, dims) in survey.tuples.items():
-            copy.write_row((*raw, name, survey.dims[dims]))
+            copy.write_row(("|".join(raw), name, survey.dims[dims]))
     cursor.execute("ANALYZE usage_stage_accounts")
     cursor.execute("ANALYZE usage_stage_dims")
     return True
 
 
-# The staged rows with their ids, in key order. A value that is not a number as the row path
-# reads it becomes NULL, so the fact table's NOT NULL rejects the write; so does, in the upsert,
-# a key the file gives twice (its second row's account becomes NULL): the upsert's WHERE would
-# otherwise skip two rows equal to a stored fact without a word.
-_NUMBER_SQL = f"s.value ~ '{NUMBER}' AND s.value !~ '[eE][+]?[0-9]{{3,}}'"
+# The staged rows with their ids, in key order. A value the row path would refuse becomes NULL
+# so the fact table's NOT NULL rejects the write: NaN and infinities (which float8 reads), a
+# negative zero (the COPY path has always refused "-0"); a negative number fails the table's
+# CHECK and text that is not a number the cast itself. In the upsert, a key the file gives
+# twice gets a NULL account the same way: the upsert's WHERE would otherwise skip two rows
+# equal to a stored fact without a word. The dimension tuple is matched on one text key, so the
+# planner estimates the join right (five separate columns multiply into "one row").
+DIMS_KEY = "||'|'||".join(
+    ["s.metric", *(f"coalesce(s.{c}, '')" for c in ("product", "chain", "dataset", "reason"))]
+)
 _MAPPED_SQL = f"""
-    SELECT a.account_id, s.date::date AS date, d.name AS metric, d.dims_id,
-           CASE WHEN {_NUMBER_SQL} THEN s.value::float8 END AS value
-    FROM usage_stage s
-    JOIN usage_stage_accounts a ON a.raw = s.account
-    JOIN usage_stage_dims d ON d.metric = s.metric AND d.product = coalesce(s.product, '')
-     AND d.chain = coalesce(s.chain, '') AND d.dataset = coalesce(s.dataset, '')
-     AND d.reason = coalesce(s.reason, '')
+    SELECT account_id, date, metric, dims_id,
+           CASE WHEN v >= 0 AND v < 'Infinity'::float8 AND NOT (v = 0 AND raw LIKE '-%%')
+                THEN v END AS value
+    FROM (
+        SELECT a.account_id, s.date::date AS date, d.name AS metric, d.dims_id,
+               s.value::float8 AS v, ltrim(s.value) AS raw
+        FROM usage_stage s
+        JOIN usage_stage_accounts a ON a.raw = s.account
+        JOIN usage_stage_dims d ON d.key = {DIMS_KEY}
+    ) r
 """
 _APPEND_SQL = f"INSERT INTO {TABLE} ({KEY}, value) SELECT * FROM ({_MAPPED_SQL}) m ORDER BY {KEY}"
 _UPSERT_SQL = f"""
     WITH written AS (
         INSERT INTO {TABLE} ({KEY}, value)
-        SELECT CASE WHEN (account_id, date, metric, dims_id)
-                         IS NOT DISTINCT FROM lag((account_id, date, metric, dims_id)) OVER w
-                    THEN NULL ELSE account_id END,
-               date, metric, dims_id, value
-        FROM ({_MAPPED_SQL}) m
-        WINDOW w AS (ORDER BY {KEY})
-        ORDER BY {KEY}
+        SELECT k.account_id, k.date, k.metric, k.dims_id, k.value
+        FROM (
+            SELECT CASE WHEN (account_id, date, metric, dims_id)
+                             IS NOT DISTINCT FROM lag((account_id, date, metric, dims_id)) OVER w
+                        THEN NULL ELSE account_id END AS account_id,
+                   date, metric, dims_id, value
+            FROM ({_MAPPED_SQL}) m
+            WINDOW w AS (ORDER BY {KEY})
+        ) k
+        -- Only the rows that are new or change a stored value reach the conflict check.
+        LEFT JOIN {TABLE} f ON f.account_id = k.account_id AND f.date = k.date
+            AND f.metric = k.metric AND f.dims_id = k.dims_id AND f.date BETWEEN %s AND %s
+        WHERE f.value IS DISTINCT FROM k.value OR k.value IS NULL OR k.account_id IS NULL
+        ORDER BY k.account_id, k.date, k.metric, k.dims_id
         {UPSERT_TAIL}
         RETURNING (id > %s) AS inserted
     )
@@ -350,26 +365,25 @@ def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) ->
     cursor.execute(_OVERLAP_SQL, [first, last])
     # Past the diagnostic pass, another import may have written the same facts: upsert.
     append = cursor.fetchone() is None and optimistic
-    # The key-order sort in memory; and hash joins to the two small maps: the planner, which
-    # multiplies the five columns' selectivities, would otherwise expect one row and loop.
-    cursor.execute("SET LOCAL work_mem = '256MB'")
-    cursor.execute("SET LOCAL enable_nestloop = off")
+    cursor.execute("SET LOCAL work_mem = '256MB'")  # the key-order sort, in memory
     sid = transaction.savepoint_create()
     try:
         if append:
             cursor.execute(_APPEND_SQL)
             created = affected = cursor.rowcount
+            if created != result.rows:  # every staged row maps to one fact, or none is kept
+                raise DataError("a staged usage row did not map to a fact")
         else:
-            cursor.execute(_UPSERT_SQL, [_id_floor(cursor)])
+            cursor.execute(_UPSERT_SQL, [first, last, _id_floor(cursor)])
             created, affected = cursor.fetchone()
     except DatabaseError as exc:
         transaction.savepoint_rollback(sid)
-        if not optimistic or getattr(exc.__cause__, "sqlstate", None) not in REJECTIONS:
+        rejected = getattr(exc.__cause__, "sqlstate", None) in REJECTIONS or exc.__cause__ is None
+        if not optimistic or not rejected:
             raise
         return False
     transaction.savepoint_commit(sid)
     cursor.execute("RESET work_mem")
-    cursor.execute("RESET enable_nestloop")
     if created > 100_000:
         # Fresh statistics for the months written, or the next recompute plans for them empty.
         names = [p for p in map(partition_name, months(first, last)) if partitioned()]
