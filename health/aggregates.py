@@ -28,7 +28,7 @@ from . import events
 from .engine import SHARP_DROP_SHARE, WINDOW_DAYS, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
-from .usage_sql import USAGE, usage_with_dims
+from .usage_sql import DIMS, USAGE, usage_with_dims
 
 # Tables of accounts, below health: named through their models so a rename there shows here.
 CONTRACTS = Contract._meta.db_table
@@ -58,52 +58,72 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 
 def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
-    """One pass over 90 days of usage: trend, breadth, users, depth, 7-day and prior averages."""
+    """90 days of usage: trend, breadth, users, depth, 7-day and prior averages.
+
+    Three grouped reads of the window's months, each a hash aggregate (no sort of the whole
+    window, which `COUNT(DISTINCT …)` per account needed): sums per account; activity per
+    account and day over the last 35 days; the dimension tuples each account used, whose
+    distinct chains and datasets are then counted over a few rows per account.
+    """
     d7, d28, d35 = (as_of - timedelta(days=n) for n in (7, 28, 35))
     d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
+    window = f"date > %s AND date <= %s{scope}"
     sql = f"""
-        SELECT account_id,
-          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND chain <> ''
-                THEN chain END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND dataset <> ''
-                THEN dataset END),
-          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND chain <> '' THEN chain END),
-          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND dataset <> ''
-                THEN dataset END),
-          MAX(CASE WHEN metric = 'active_users' AND date > %s THEN value END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric IN {ACTIVITY_METRICS} AND value > 0
-                THEN date END),
-          SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
-                THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
-          COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
-                THEN date END),
-          MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
-        FROM {usage_with_dims()}
-        WHERE date > %s AND date <= %s{scope}
-        GROUP BY account_id
+        WITH sums AS (
+          SELECT account_id,
+            SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END) AS units_28,
+            SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+              AS units_prev_28,
+            MAX(CASE WHEN metric = 'active_users' AND date > %s THEN value END) AS users,
+            SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
+                THEN value ELSE 0 END) AS production,
+            SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END) AS units_7,
+            SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+              AS prior,
+            MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
+              AS last_active
+          FROM {USAGE} WHERE {window}
+          GROUP BY account_id
+        ), days AS (
+          SELECT account_id,
+            SUM(CASE WHEN date > %s AND active = 1 THEN 1 ELSE 0 END) AS active_days,
+            SUM(CASE WHEN date <= %s AND units = 1 THEN 1 ELSE 0 END) AS prior_days
+          FROM (
+            SELECT account_id, date,
+              MAX(CASE WHEN value > 0 THEN 1 ELSE 0 END) AS active,
+              MAX(CASE WHEN metric = 'units' AND value > 0 THEN 1 ELSE 0 END) AS units
+            FROM {USAGE} WHERE {window} AND metric IN {ACTIVITY_METRICS}
+            GROUP BY account_id, date
+          ) per_day
+          GROUP BY account_id
+        ), used AS (
+          SELECT u.account_id,
+            COUNT(DISTINCT CASE WHEN u.recent = 1 AND d.chain <> '' THEN d.chain END) AS c28,
+            COUNT(DISTINCT CASE WHEN u.recent = 1 AND d.dataset <> '' THEN d.dataset END)
+              AS s28,
+            COUNT(DISTINCT CASE WHEN d.chain <> '' THEN d.chain END) AS c90,
+            COUNT(DISTINCT CASE WHEN d.dataset <> '' THEN d.dataset END) AS s90
+          FROM (
+            SELECT account_id, dims_id, MAX(CASE WHEN date > %s THEN 1 ELSE 0 END) AS recent
+            FROM {USAGE} WHERE {window} AND metric <> 'failed_queries'
+            GROUP BY account_id, dims_id
+          ) u JOIN {DIMS} d ON d.id = u.dims_id
+          GROUP BY u.account_id
+        )
+        SELECT sums.account_id, units_28, units_prev_28, c28, s28, c90, s90, users,
+               active_days, production, units_7, prior, prior_days, last_active
+        FROM sums
+        LEFT JOIN days ON days.account_id = sums.account_id
+        LEFT JOIN used ON used.account_id = sums.account_id
     """
     params = [
+        *(d28, d56, d28, d28, d28, d7, d35, d7),
+        *(d90, as_of, *scope_params),
+        *(d28, d7),
+        *(d35, as_of, *scope_params),
         d28,
-        d56,
-        d28,
-        d28,
-        d28,
-        d28,
-        d28,
-        d28,
-        d7,
-        d35,
-        d7,
-        d35,
-        d7,
-        d90,
-        as_of,
-        *scope_params,
+        *(d90, as_of, *scope_params),
     ]
     out = {}
     for row in _rows(sql, params):
