@@ -174,13 +174,12 @@ COPY_CHUNK = 8 * 1024 * 1024
 def _stage(cursor, header: list[str], file, progress) -> bool:
     """COPY the file into a fresh staging table chunk by chunk; False if COPY cannot read it
     (or a chunk is not UTF-8, which the row path then reports with its line)."""
-    cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
-    cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
     # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
-    # previous import's staging table is still there.
+    # previous import's staging table is still there. No line number here: only the
+    # diagnostic pass needs one, and numbering every row costs a fifth of the COPY.
     cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
     cursor.execute(
-        "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
+        "CREATE TEMP TABLE usage_stage ("
         + ", ".join(f"{c} text" for c in STAGE_COLUMNS)
         + ") ON COMMIT DROP"
     )
@@ -396,6 +395,7 @@ def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) ->
 def _diagnose(cursor, kind, survey: Survey, result: ImportResult) -> bool:
     """The file was refused: name every bad row (True only if none is found, after which the
     rows are written with the upsert: another import wrote the same facts meanwhile)."""
+    _number_lines(cursor)
     _validate(cursor, kind, result)
     _report_duplicates(cursor, result)  # so one pass names every bad row
     if not result.ok:
@@ -406,6 +406,18 @@ def _diagnose(cursor, kind, survey: Survey, result: ImportResult) -> bool:
     if not survey.dims:
         _prepare(cursor, survey)
     return _write(cursor, survey, result, optimistic=False)
+
+
+def _number_lines(cursor) -> None:
+    """Give the staged rows their spreadsheet line numbers (the header is line 1): a table
+    COPY has just filled holds its records in file order, so the physical order numbers them."""
+    cursor.execute(
+        "CREATE TEMP TABLE usage_stage_lines ON COMMIT DROP AS "
+        "SELECT row_number() OVER (ORDER BY ctid) + 1 AS line, * FROM usage_stage"
+    )
+    cursor.execute("DROP TABLE usage_stage")
+    cursor.execute("ALTER TABLE usage_stage_lines RENAME TO usage_stage")
+    cursor.execute("ANALYZE usage_stage")
 
 
 def _id_floor(cursor) -> int:
