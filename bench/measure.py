@@ -2,8 +2,9 @@
 
 Needs DATABASE_URL of a bench database that already holds accounts, contracts and usage.
 Times, in this one warm process:
-- the full-book recompute, `health_recompute(as_of=…)`, against its floor, the `usage_windows`
-  aggregate alone for every account (each run once to warm, then the median of 3, interleaved);
+- the full-book recompute, `health_recompute(as_of=…)`, against the `usage_windows` aggregate
+  alone and against one 28/28-day window aggregate, each for every account (each run once to
+  warm, then the median of 3, interleaved; with --full-only nothing else);
 - one account's recompute, `health_recompute(as_of=…, account_ids=[id])`, over 20 accounts;
 - where the time of each goes (every aggregate query, the engine, the snapshot write).
 With --import-csv instead it profiles the usage import: empties the fact table, runs
@@ -55,6 +56,24 @@ def p95(values: list[float]) -> float:
     """Nearest-rank 95th percentile (of 20 runs: the 19th fastest)."""
     ordered = sorted(values)
     return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
+def window_28_28(as_of: date) -> int:
+    """The issue's yardstick: one 28/28-day window aggregate over every account (units in the
+    last 28 days and in the 28 before), the smallest read a usage-trend score needs."""
+    from datetime import timedelta
+
+    from django.db import connection
+
+    d28, d56 = as_of - timedelta(days=28), as_of - timedelta(days=56)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, SUM(CASE WHEN date > %s THEN value ELSE 0 END), "
+            "SUM(CASE WHEN date <= %s THEN value ELSE 0 END) FROM health_usagefact "
+            "WHERE metric = 'units' AND date > %s AND date <= %s GROUP BY account_id",
+            [d28, d28, d56, as_of],
+        )
+        return len(cursor.fetchall())
 
 
 def forget_day(as_of, account_ids: list[int] | None = None) -> None:
@@ -251,6 +270,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed full-book runs (median)")
     parser.add_argument("--single-runs", type=int, default=20, help="timed one-account runs")
     parser.add_argument(
+        "--full-only",
+        action="store_true",
+        help="only the full-book recompute and the 28/28 window (the history-growth book)",
+    )
+    parser.add_argument(
         "--backtest-horizon",
         type=int,
         help="time the backtest instead: as of --as-of minus this many days, over this horizon",
@@ -281,14 +305,34 @@ def main() -> None:
     def floor() -> dict:
         return aggregates.usage_windows(as_of, None)
 
+    def window() -> int:
+        return window_28_28(as_of)
+
     # Warm: each once (this also writes the day's snapshots the later steps start from).
     scored = full()
     floor_rows = len(floor())
-    full_runs, floor_runs = [], []
+    window()
+    full_runs, floor_runs, window_runs = [], [], []
     for _ in range(args.runs):
         floor_runs.append(timed(floor))
+        window_runs.append(timed(window))
         forget_day(as_of)
         full_runs.append(timed(full))
+    if args.full_only:
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "accounts": accounts,
+                    "scored": scored,
+                    "full_s": statistics.median(full_runs),
+                    "full_runs": full_runs,
+                    "window_s": statistics.median(window_runs),
+                    "floor_s": statistics.median(floor_runs),
+                },
+                indent=2,
+            )
+        )
+        return
     full_profile = profile(full, repeat=1, setup=lambda: forget_day(as_of))
 
     ids = sorted(Account.objects.values_list("id", flat=True))
@@ -313,8 +357,10 @@ def main() -> None:
         "floor_accounts": floor_rows,
         "recompute": {
             "floor_s": statistics.median(floor_runs),
+            "window_s": statistics.median(window_runs),
             "full_s": statistics.median(full_runs),
             "floor_runs": floor_runs,
+            "window_runs": window_runs,
             "full_runs": full_runs,
             "breakdown_s": full_profile,
         },

@@ -10,12 +10,16 @@ import math
 from pathlib import Path
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-TARGET_SIZE = 5000  # the issue sets its targets at 5,000 accounts x 180 days
+TARGET_SIZE = 5000  # the issue sets its targets at 5,000 and 20,000 accounts x 180 days
+TARGET_SIZES = (5000, 20000)
 
-INGEST_MAX_RATIO = 2.0
-RECOMPUTE_MAX_RATIO = 10.0
+INGEST_MAX_RATIO = 4.0  # issue 12 (was 2x in issue 3)
+REIMPORT_MAX_RATIO = 6.0
+RECOMPUTE_MAX_RATIO = 5.0  # the full-book recompute vs one 28/28-day window aggregate
 RECOMPUTE_MAX_S = 10.0
-SINGLE_MAX_MS = 100.0
+SINGLE_MAX_MS = 50.0  # issue 12 (was 100 ms)
+FEED_MAX_S = 15.0  # the daily feed: API push -> snapshots -> alerts served, p95
+HISTORY_MAX_RATIO = 1.3  # recompute with 540 days of history vs 180
 FRESHNESS_MAX_S = 5.0
 BACKTEST_MAX_S = 30.0
 BUSY_LOAD = 1.0  # a 1-minute load average at or above this when a size starts is flagged
@@ -30,9 +34,22 @@ def verdicts(r: dict) -> dict[str, bool | None]:
     ing, rec = r.get("ingest") or {}, r.get("recompute") or {}
     one, fresh = r.get("single") or {}, r.get("freshness") or {}
     bt = r.get("backtest") or {}
+    feed = fresh.get("daily_feed") or {}
+    hist = r.get("history") or {}
     out: dict[str, bool | None] = {
         "ingest": ing["ratio"] <= INGEST_MAX_RATIO if "ratio" in ing else None,
-        "recompute_ratio": rec["ratio"] <= RECOMPUTE_MAX_RATIO if "ratio" in rec else None,
+        "reimport": (
+            ing["reimport_ratio"] <= REIMPORT_MAX_RATIO if "reimport_ratio" in ing else None
+        ),
+        "recompute_ratio": (
+            rec["window_ratio"] <= RECOMPUTE_MAX_RATIO if "window_ratio" in rec else None
+        ),
+        "feed": (
+            feed["p95_s"] < FEED_MAX_S
+            if feed.get("p95_s") is not None
+            else (False if feed.get("runs") else None)
+        ),
+        "history": hist["ratio"] <= HISTORY_MAX_RATIO if "ratio" in hist else None,
         "recompute_time": rec["full_s"] < RECOMPUTE_MAX_S if "full_s" in rec else None,
         "single": one["p95_ms"] < SINGLE_MAX_MS if "p95_ms" in one else None,
         "freshness": None,
@@ -70,7 +87,7 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def size_label(n: int) -> str:
-    return f"**{n:,}**" if n == TARGET_SIZE else f"{n:,}"
+    return f"**{n:,}**" if n in TARGET_SIZES else f"{n:,}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,8 +223,11 @@ def markdown(results: list[dict], meta: dict) -> str:
         "freshness. After the import, `VACUUM ANALYZE health_usagefact` (untimed) stands in "
         "for autovacuum so it cannot kick in during the measurements.",
         "",
-        f"The issue sets the targets at **{TARGET_SIZE:,} accounts** (bold rows); the other "
-        "sizes show how far the same bar holds.",
+        "Issue 12 sets the targets at **5,000 and 20,000 accounts** (bold rows); the other "
+        "sizes show how far the same bar holds. The generator makes "
+        f"{meta['days']} + {meta.get('feed_days', 0)} days: the bulk file holds the first "
+        f"{meta['days']}, the last {meta.get('feed_days', 0)} are held back for the daily feed "
+        "(section 6).",
         "",
     ]
     busy = [(r["accounts"], r["load"]) for r in results if r.get("load", 0) >= BUSY_LOAD]
@@ -230,8 +250,9 @@ def markdown(results: list[dict], meta: dict) -> str:
         "into a table of text columns with no index or constraint (wall time of the psql "
         "process, median of 3). Import: `manage.py import_data usage usage.csv` into the "
         "empty fact table (wall time of the process, one run, with `REDIS_URL` set so the "
-        "follow-up recompute is queued, not run inline). Target: import ≤ "
-        f"{INGEST_MAX_RATIO:g}× raw.",
+        "follow-up recompute is queued, not run inline). Re-import: the same command on the "
+        "same file right after (every row conflicts with a stored one and changes nothing). "
+        f"Targets: import ≤ {INGEST_MAX_RATIO:g}× raw, re-import ≤ {REIMPORT_MAX_RATIO:g}×.",
         "",
     ]
     rows = []
@@ -247,6 +268,10 @@ def markdown(results: list[dict], meta: dict) -> str:
                 fx(ing.get("ratio")),
                 f"≤ {INGEST_MAX_RATIO:g}×",
                 word(verdicts(r)["ingest"]),
+                fs(ing.get("reimport_s")),
+                fx(ing.get("reimport_ratio")),
+                f"≤ {REIMPORT_MAX_RATIO:g}×",
+                word(verdicts(r)["reimport"]),
             ]
         )
     out += table(
@@ -256,6 +281,10 @@ def markdown(results: list[dict], meta: dict) -> str:
             "CSV MB",
             "raw \\copy s",
             "import_data s",
+            "ratio",
+            "target",
+            "result",
+            "re-import s",
             "ratio",
             "target",
             "result",
@@ -300,12 +329,13 @@ def markdown(results: list[dict], meta: dict) -> str:
         "",
         "### 2. Full-book recompute vs one SQL aggregate",
         "",
-        "Both in one warm process: `health_recompute(as_of=…)` for every account vs the "
-        "`usage_windows` aggregate alone for every account (each run once to warm, then the "
-        "median of 3, interleaved). Each recompute starts with the day's snapshots deleted "
-        "(untimed), so it writes every one of them, as the nightly run of a new day does (a "
-        "repeat of an unchanged day writes nothing and is faster). Target: "
-        f"≤ {RECOMPUTE_MAX_RATIO:g}× the floor and < {RECOMPUTE_MAX_S:g} s.",
+        "All in one warm process: `health_recompute(as_of=…)` for every account vs one "
+        "28/28-day window aggregate (units in the last 28 days and the 28 before, per account, "
+        "over the same accounts) and vs the `usage_windows` aggregate (every 90-day window "
+        "signal) alone (each run once to warm, then the median of 3, interleaved). Each "
+        "recompute starts with the day's snapshots deleted (untimed), so it writes every one "
+        "of them, as the nightly run of a new day does. Target: "
+        f"≤ {RECOMPUTE_MAX_RATIO:g}× the 28/28 window and < {RECOMPUTE_MAX_S:g} s.",
         "",
     ]
     rows = []
@@ -314,9 +344,10 @@ def markdown(results: list[dict], meta: dict) -> str:
         rows.append(
             [
                 size_label(r["accounts"]),
+                fs(rec.get("window_s"), 3),
                 fs(rec.get("floor_s"), 3),
                 fs(rec.get("full_s"), 3),
-                fx(rec.get("ratio")),
+                fx(rec.get("window_ratio")),
                 f"≤ {RECOMPUTE_MAX_RATIO:g}×",
                 word(v["recompute_ratio"]),
                 f"< {RECOMPUTE_MAX_S:g} s",
@@ -324,7 +355,17 @@ def markdown(results: list[dict], meta: dict) -> str:
             ]
         )
     out += table(
-        ["accounts", "floor s", "recompute s", "ratio", "target", "result", "target", "result"],
+        [
+            "accounts",
+            "28/28 window s",
+            "usage_windows s",
+            "recompute s",
+            "ratio to window",
+            "target",
+            "result",
+            "target",
+            "result",
+        ],
         rows,
     )
     out += breakdown(
@@ -438,6 +479,8 @@ def markdown(results: list[dict], meta: dict) -> str:
         out += table(["accounts", "tasks", "worker task s", "seconds until drained"], rows)
 
     out += backtest_section(results, meta)
+    out += feed_section(results, meta)
+    out += history_section(results, meta)
 
     profiled = [r for r in results if r.get("import_profile")]
     if profiled:
@@ -463,6 +506,107 @@ def markdown(results: list[dict], meta: dict) -> str:
 
     out += ["", "### How it grows", ""] + growth(results)
     return "\n".join(out) + "\n"
+
+
+def feed_section(results: list[dict], meta: dict) -> list[str]:
+    out = [
+        "",
+        "### 6. The daily feed: one day for the whole book through the API",
+        "",
+        f"The {meta.get('feed_days', 0)} days held back from the bulk file, one at a time, "
+        "each for every account, POSTed as CSV to `POST /api/v1/import/usage` with the "
+        "manager's token while the real worker and web server run; timed from the start of "
+        "the POST until the worker has logged the relay's rescore of the book (the import's "
+        "new day rescores every account, after the settle window) and the API "
+        "(`GET /api/v1/alerts?since=…`) serves every alert that rescore raised, i.e. they "
+        f"are in the inbox. Target: < {FEED_MAX_S:g} s, p95 (of three runs: the slowest).",
+        "",
+    ]
+    rows = []
+    for r in results:
+        feed = (r.get("freshness") or {}).get("daily_feed") or {}
+        runs = feed.get("runs") or []
+        if not runs:
+            continue
+        done = [x for x in runs if x.get("seconds") is not None]
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                f"{runs[0].get('rows', 0):,}",
+                ", ".join(fs(x.get("seconds")) for x in runs),
+                fs(feed.get("p95_s")),
+                ", ".join(fs(x.get("post_s")) for x in done),
+                ", ".join(fs(x.get("task_s")) for x in done),
+                ", ".join(str(x.get("snapshots", "—")) for x in done),
+                ", ".join(str(x.get("alerts", "—")) for x in done),
+                f"< {FEED_MAX_S:g} s",
+                word(verdicts(r)["feed"]),
+            ]
+        )
+    out += table(
+        [
+            "accounts",
+            "rows per day",
+            "end to end s (each day)",
+            "p95 s",
+            "POST s",
+            "worker task s",
+            "snapshots written",
+            "alerts raised",
+            "target",
+            "result",
+        ],
+        rows,
+    )
+    return out
+
+
+def history_section(results: list[dict], meta: dict) -> list[str]:
+    rows = []
+    for r in results:
+        h = r.get("history")
+        if not h:
+            continue
+        rows.append(
+            [
+                size_label(r["accounts"]),
+                f"{h['base_days']} → {h['days']}",
+                f"{h['rows']:,}",
+                fs(h.get("import_s")),
+                fs(h.get("base_window_s"), 3) + " → " + fs(h.get("window_s"), 3),
+                fs(h.get("base_full_s"), 3) + " → " + fs(h.get("full_s"), 3),
+                fx(h.get("ratio")),
+                f"≤ {HISTORY_MAX_RATIO:g}×",
+                word(verdicts(r)["history"]),
+            ]
+        )
+    if not rows:
+        return []
+    out = [
+        "",
+        "### 7. History growth: the same book with three times the history",
+        "",
+        f"The same accounts generated with {meta.get('history_days', '?')} days of usage "
+        f"instead of {meta['days']}, imported into a database of their own; the full-book "
+        "recompute there (median of 3, as in section 2) against the one on the "
+        f"{meta['days']}-day book. Target: within {HISTORY_MAX_RATIO:g}×.",
+        "",
+    ]
+    out += table(
+        [
+            "accounts",
+            "days",
+            "usage rows",
+            "import s",
+            "28/28 window s",
+            "recompute s",
+            "ratio",
+            "target",
+            "result",
+        ],
+        rows,
+    )
+    return out
 
 
 def backtest_section(results: list[dict], meta: dict) -> list[str]:
@@ -589,7 +733,7 @@ def console(results: list[dict]) -> str:
         "import s",
         "ratio",
         "",
-        "floor s",
+        "28/28 s",
         "recompute s",
         "ratio",
         "",
@@ -614,9 +758,9 @@ def console(results: list[dict]) -> str:
                 fs(ing.get("import_s")),
                 fx(ing.get("ratio")),
                 word(v["ingest"]),
-                fs(rec.get("floor_s"), 3),
+                fs(rec.get("window_s"), 3),
                 fs(rec.get("full_s"), 3),
-                fx(rec.get("ratio")),
+                fx(rec.get("window_ratio")),
                 word(v["recompute_ratio"]),
                 word(v["recompute_time"]),
                 fs(one.get("median_ms"), 1),
@@ -633,9 +777,20 @@ def console(results: list[dict]) -> str:
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
+    for r in sorted(results, key=lambda r: r["accounts"]):
+        ing, v = r.get("ingest") or {}, verdicts(r)
+        feed = (r.get("freshness") or {}).get("daily_feed") or {}
+        hist = r.get("history") or {}
+        lines.append(
+            f"{r['accounts']:,}: re-import {fx(ing.get('reimport_ratio'))} "
+            f"{word(v['reimport'])}; daily feed p95 {fs(feed.get('p95_s'))} s "
+            f"{word(v['feed'])}; history {fx(hist.get('ratio'))} {word(v['history'])}"
+        )
     lines.append(
-        f"targets: import ≤ {INGEST_MAX_RATIO:g}× raw copy; recompute ≤ "
-        f"{RECOMPUTE_MAX_RATIO:g}× floor and < {RECOMPUTE_MAX_S:g} s; one account p95 "
+        f"targets: import ≤ {INGEST_MAX_RATIO:g}× raw copy (re-import ≤ "
+        f"{REIMPORT_MAX_RATIO:g}×); recompute ≤ {RECOMPUTE_MAX_RATIO:g}× one 28/28 window and "
+        f"< {RECOMPUTE_MAX_S:g} s; daily feed p95 < {FEED_MAX_S:g} s; history ≤ "
+        f"{HISTORY_MAX_RATIO:g}×; one account p95 "
         f"< {SINGLE_MAX_MS:g} ms; freshness < {FRESHNESS_MAX_S:g} s; backtest < "
         f"{BACKTEST_MAX_S:g} s (set at "
         f"{TARGET_SIZE:,} accounts)"

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,8 @@ DOC = ROOT / "docs" / "benchmarks.md"
 PY = Path(sys.executable)
 CELERY = PY.parent / "celery"
 DAYS = 180
+FEED_DAYS = 3  # generated past the bulk file, then pushed one day at a time (the daily feed)
+HISTORY_DAYS = 540  # the history-growth book: the same accounts with three times the history
 SEED = 7
 RAW_RUNS = 3
 BACKTEST_HORIZON = 90  # the backtest scores the book as of the newest day minus this, over it
@@ -55,6 +58,10 @@ MANAGER = "bench-manager@bench.csportal.test"
 TASK_DONE = re.compile(
     r"Task health\.tasks\.relay_recompute_requests\[[^\]]+\] "
     r"(?:succeeded in ([0-9.]+)s|raised|failed)"
+)
+# The relay's answer: the accounts it scored (None when the load had not settled yet).
+RELAY_SCORED = re.compile(
+    r"Task health\.tasks\.relay_recompute_requests\[[^\]]+\] succeeded in ([0-9.]+)s: (\d+)"
 )
 # Any task finishing: recomputes also queue alert and nudge deliveries, which count as backlog.
 ANY_TASK_DONE = re.compile(r"Task [\w.]+\[[^\]]+\] (?:succeeded in [0-9.]+s|raised|failed)")
@@ -237,14 +244,17 @@ def preflight(pg_url: str, redis_url: str) -> str:
 # Data
 
 
-def book(n: int) -> tuple[Path, dict]:
-    """The generated CSVs for n accounts ending yesterday (UTC), regenerated only if stale."""
-    folder = OUT / str(n)
+def book(n: int, days: int = DAYS) -> tuple[Path, dict]:
+    """The generated CSVs for n accounts, regenerated only if stale: usage.csv holds `days`
+    days ending FEED_DAYS days before yesterday (UTC); feed/DATE.csv the days after it, one
+    file per day, for the daily feed."""
+    folder = OUT / (str(n) if days == DAYS else f"{n}-{days}d")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "users.csv").write_text(f"email,role,name\n{MANAGER},manager,Bench Manager\n")
     wanted = {
         "accounts": n,
-        "days": DAYS,
+        "days": days,
+        "feed_days": FEED_DAYS,
         "seed": SEED,
         "today": today_utc().isoformat(),
         "gen": (BENCH / "gen.py").stat().st_mtime,
@@ -259,14 +269,49 @@ def book(n: int) -> tuple[Path, dict]:
     sys.path.insert(0, str(BENCH))
     from gen import generate
 
-    log(f"generating {n:,} accounts × {DAYS} days into {folder.relative_to(ROOT)}")
+    log(f"generating {n:,} accounts × {days} (+{FEED_DAYS}) days into {folder.relative_to(ROOT)}")
     started = time.perf_counter()
-    generate(folder, n, days=DAYS, seed=SEED, today=today_utc())
+    generate(folder, n, days=days + FEED_DAYS, seed=SEED, today=today_utc())
+    feed = split_feed(folder, today_utc() - timedelta(days=FEED_DAYS))
     with (folder / "usage.csv").open("rb") as f:
         rows = sum(1 for _ in f) - 1
-    meta = {**wanted, "usage_rows": rows, "seconds": time.perf_counter() - started}
+    meta = {
+        **wanted,
+        "usage_rows": rows,
+        "as_of": (today_utc() - timedelta(days=FEED_DAYS + 1)).isoformat(),
+        "feed": feed,
+        "seconds": time.perf_counter() - started,
+    }
     meta_path.write_text(json.dumps(meta, indent=2))
     return folder, meta
+
+
+def split_feed(folder: Path, first_feed_day: date) -> dict[str, int]:
+    """Move the rows from first_feed_day on out of usage.csv into feed/DATE.csv (rows each)."""
+    whole, bulk = folder / "usage.csv", folder / "usage-bulk.csv"
+    (folder / "feed").mkdir(exist_ok=True)
+    cutoff = first_feed_day.isoformat()
+    files: dict[str, tuple] = {}
+    counts: dict[str, int] = {}
+    with whole.open(newline="") as src, bulk.open("w", newline="") as out:
+        header = src.readline()
+        out.write(header)
+        for line in src:
+            day = line.split(",", 2)[1]
+            if day < cutoff:
+                out.write(line)
+                continue
+            if day not in files:
+                f = (folder / "feed" / f"{day}.csv").open("w", newline="")
+                f.write(header)
+                files[day] = (f,)
+                counts[day] = 0
+            files[day][0].write(line)
+            counts[day] += 1
+    for (f,) in files.values():
+        f.close()
+    bulk.replace(whole)
+    return dict(sorted(counts.items()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +359,21 @@ def measure_ingest(n: int, folder: Path, db_url: str, env: dict[str, str], redis
     if stored != copied:
         raise BenchError(f"the import stored {stored:,} usage rows; the raw copy {copied:,}")
     raw = statistics.median(raw_runs)
+    # The same file again: every row conflicts with a stored one and changes nothing.
+    pg_exec(db_url, "VACUUM ANALYZE health_usagefact")
+    pg_exec(db_url, "CHECKPOINT")
+    again_s, again = manage(env, "import_data", "usage", str(usage))
+    log(f"  re-import of the same file: {again_s:.2f} s")
+    again_phases: dict[str, float] = {}
+    match = PHASES.search(again.stdout + again.stderr)
+    if match:
+        again_phases = {name.strip(): float(v) for name, v in PHASE.findall(match.group(2))}
+    if pg_exec(db_url, "SELECT COUNT(*) FROM health_usagefact")[0][0] != copied:
+        raise BenchError("the re-import changed the number of stored usage rows")
     return {
+        "reimport_s": again_s,
+        "reimport_ratio": again_s / raw,
+        "reimport_phases": again_phases,
         "rows": copied,
         "csv_mb": usage.stat().st_size / 1e6,
         "raw_copy_s": raw,
@@ -344,9 +403,11 @@ def measure_in_process(n: int, as_of: date, env: dict[str, str]) -> dict:
         )
     rec = data["recompute"]
     rec["ratio"] = rec["full_s"] / rec["floor_s"]
+    rec["window_ratio"] = rec["full_s"] / rec["window_s"]
     log(
         f"  recompute {rec['full_s']:.3f} s vs floor {rec['floor_s']:.3f} s "
-        f"({rec['ratio']:.2f}×); one account median {data['single']['median_ms']:.1f} ms, "
+        f"({rec['ratio']:.2f}×), vs one 28/28 window {rec['window_s']:.3f} s "
+        f"({rec['window_ratio']:.2f}×); one account median {data['single']['median_ms']:.1f} ms, "
         f"p95 {data['single']['p95_ms']:.1f} ms ({seconds:.0f} s in all)"
     )
     return {"recompute": rec, "single": data["single"]}
@@ -461,7 +522,14 @@ def http(
 
 
 def measure_freshness(
-    n: int, as_of: date, db_url: str, env: dict[str, str], redis, token: str
+    n: int,
+    as_of: date,
+    db_url: str,
+    env: dict[str, str],
+    redis,
+    token: str,
+    folder: Path,
+    meta: dict,
 ) -> dict:
     backlog = queued_tasks(redis)
     with contextlib.ExitStack() as stack:
@@ -515,10 +583,12 @@ def measure_freshness(
                     f"(POST {r['post_s']:.3f} s, worker task {fmt(r['task_s'], 3)} s, "
                     f"score {r['before']}→{r['after']})"
                 )
+        feed = measure_daily_feed(n, folder, meta, db_url, base, token, worker)
     seconds = [r["seconds"] for r in runs]
     complete = [s for s in seconds if s is not None]
     return {
         "runs": runs,
+        "daily_feed": feed,
         "backlog": drained,
         "median_s": statistics.median(complete) if complete else None,
         "max_s": max(complete) if len(complete) == len(seconds) else None,
@@ -537,15 +607,19 @@ def one_freshness_run(
         external_id = cur.fetchone()[0]
         cur.execute(
             """
-            SELECT date, metric, value, product, chain, dataset, reason FROM health_usagefact
-            WHERE account_id = %s AND metric = 'units' AND date > %s AND date <= %s
-            ORDER BY date""",
+            SELECT f.date, f.metric, f.value, d.product, d.chain, d.dataset, d.reason
+            FROM health_usagefact f JOIN health_usagedims d ON d.id = f.dims_id
+            WHERE f.account_id = %s AND f.metric = 'units' AND f.date > %s AND f.date <= %s
+            ORDER BY f.date""",
             [account_id, as_of - timedelta(days=7), as_of],
         )
         facts = cur.fetchall()
+        # The worker scores the live day (yesterday, UTC) with usage through the newest day
+        # landed, which is as_of until the daily feed (section 6) pushes the days after it.
+        live = today_utc() - timedelta(days=1)
         cur.execute(
             "SELECT score, band FROM health_healthsnapshot WHERE account_id = %s AND date = %s",
-            [account_id, as_of],
+            [account_id, live],
         )
         before_score, before_band = cur.fetchone()
     body = io.StringIO()
@@ -580,7 +654,7 @@ def one_freshness_run(
             cur.execute(
                 "SELECT score, band, overrides::text, computed_at "
                 "FROM health_healthsnapshot WHERE account_id = %s AND date = %s",
-                [account_id, as_of],
+                [account_id, live],
             )
             score, band, overrides, computed_at = cur.fetchone()
         if computed_at > wall and band == "red" and "sharp_drop" in overrides:
@@ -624,14 +698,144 @@ def one_freshness_run(
     }
 
 
+def measure_daily_feed(
+    n: int, folder: Path, meta: dict, db_url: str, base: str, token: str, worker: Proc
+) -> dict:
+    """The daily feed end to end: each held-back day, for the whole book, POSTed to the API;
+    timed until the worker has scored the book and the API serves the alerts it raised."""
+    runs = []
+    with pg_connect(db_url) as conn:
+        for i, (day, rows) in enumerate(meta.get("feed", {}).items(), start=1):
+            path = folder / "feed" / f"{day}.csv"
+            try:
+                runs.append(one_feed_run(conn, path, rows, base, token, worker))
+            except BenchError as exc:
+                runs.append({"day": day, "rows": rows, "seconds": None, "error": str(exc)})
+            r = runs[-1]
+            log(
+                f"  daily feed {i}/{len(meta['feed'])} ({day}, {rows:,} rows): "
+                f"{fmt(r['seconds'])} s (POST {fmt(r.get('post_s'), 3)} s, worker task "
+                f"{fmt(r.get('task_s'), 3)} s, {r.get('scored', '—')} scored, "
+                f"{r.get('alerts', '—')} alerts)"
+            )
+    complete = [r["seconds"] for r in runs if r["seconds"] is not None]
+    return {
+        "runs": runs,
+        "median_s": statistics.median(complete) if complete else None,
+        "p95_s": nearest_p95(complete) if complete and len(complete) == len(runs) else None,
+    }
+
+
+def nearest_p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+
+
+def one_feed_run(conn, path: Path, rows: int, base: str, token: str, worker: Proc) -> dict:
+    body = path.read_bytes()
+    relays_before = len(RELAY_SCORED.findall(worker.text()))
+    wall = datetime.now(UTC)
+    started = time.perf_counter()
+    status, answer = http("POST", f"{base}/api/v1/import/usage", token, body, "text/csv")
+    post_s = time.perf_counter() - started
+    if status != 200 or not answer.get("ok") or answer.get("created") != rows:
+        raise BenchError(f"POST /api/v1/import/usage answered {status}: {str(answer)[:300]}")
+
+    def scored():
+        done = [(float(t), int(k)) for t, k in RELAY_SCORED.findall(worker.text())[relays_before:]]
+        done = [d for d in done if d[1] > 0]
+        return done[-1] if done else None
+
+    task_s, accounts = wait_until("the daily feed to be scored", scored, 300, worker, interval=POLL)
+    scored_s = time.perf_counter() - started
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM playbooks_alert WHERE created_at >= %s", [wall])
+        raised = cur.fetchone()[0]
+        cur.execute("SELECT COUNT(*) FROM health_healthsnapshot WHERE computed_at >= %s", [wall])
+        snapshots = cur.fetchone()[0]
+    since = urllib.parse.quote(wall.isoformat())
+    status, listed = http("GET", f"{base}/api/v1/alerts?since={since}&limit=1000", token)
+    served = len(listed) if isinstance(listed, list) else len(listed.get("items", []))
+    if status != 200 or served != min(raised, 1000):
+        raise BenchError(f"the API serves {served} of the {raised} new alerts ({status})")
+    return {
+        "day": path.stem,
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+        "scored_s": scored_s,
+        "post_s": post_s,
+        "task_s": task_s,
+        "scored": accounts,
+        "snapshots": snapshots,
+        "alerts": raised,
+    }
+
+
+def base_recompute(result: dict) -> dict:
+    if not result.get("recompute"):
+        raise BenchError("no full-book recompute on the 180-day book to compare with")
+    return result["recompute"]
+
+
+def measure_history(n: int, pg_url: str, env: dict[str, str], redis, base: dict) -> dict:
+    """The same book with HISTORY_DAYS of usage instead of DAYS, in its own database: the
+    full-book recompute there against the one measured on the DAYS-day book."""
+    folder, meta = book(n, days=HISTORY_DAYS)
+    name = f"cs_portal_bench_{n}_h{HISTORY_DAYS}"
+    admin, db_url = with_database(pg_url, "postgres"), with_database(pg_url, name)
+    env = {**env, "DATABASE_URL": db_url}
+    pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_exec(admin, f'CREATE DATABASE "{name}"')
+    try:
+        manage(env, "migrate", "--noinput")
+        for kind in ("users", "accounts", "contracts"):
+            manage(env, "import_data", kind, str(folder / f"{kind}.csv"))
+        import_s, _ = manage(env, "import_data", "usage", str(folder / "usage.csv"))
+        pg_exec(db_url, "VACUUM ANALYZE health_usagefact")
+        out = OUT / f"history-{n}.json"
+        out.unlink(missing_ok=True)
+        run(
+            [str(PY), str(BENCH / "measure.py"), "--as-of", meta["as_of"], "--full-only"]
+            + ["--out", str(out)],
+            {**env, "LOG_LEVEL": "WARNING"},
+        )
+        data = json.loads(out.read_text())
+    finally:
+        clear_queue(redis)
+        pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    result = {
+        "days": HISTORY_DAYS,
+        "base_days": DAYS,
+        "rows": meta["usage_rows"],
+        "import_s": import_s,
+        "full_s": data["full_s"],
+        "window_s": data["window_s"],
+        "base_full_s": base["full_s"],
+        "base_window_s": base["window_s"],
+        "ratio": data["full_s"] / base["full_s"],
+    }
+    log(
+        f"  {HISTORY_DAYS} days of history: recompute {data['full_s']:.3f} s vs "
+        f"{base['full_s']:.3f} s with {DAYS} ({result['ratio']:.2f}×)"
+    )
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # One size
 
 
-def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: bool) -> dict:
+def bench_size(
+    n: int,
+    pg_url: str,
+    redis_url: str,
+    keep: bool,
+    profile_import: bool,
+    history_sizes: tuple[int, ...] = (),
+) -> dict:
     result: dict = {"accounts": n, "errors": [], "load": os.getloadavg()[0]}
     folder, meta = book(n)
-    as_of = date.fromisoformat(meta["today"]) - timedelta(days=1)
+    as_of = date.fromisoformat(meta["as_of"])
     result["usage_rows"] = meta["usage_rows"]
     name = f"cs_portal_bench_{n}"
     admin = with_database(pg_url, "postgres")
@@ -644,6 +848,9 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: 
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",
             "DEBUG": "false",
+            # The bulk history files (up to ~600 MB) are one-off loads, above the 200 MB a
+            # single upload may be; the daily feed stays far below it.
+            "IMPORT_MAX_BYTES": str(4 * 1024**3),
         }
     )
     redis = redis_client(redis_url)
@@ -670,8 +877,18 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: 
             ("in-process", lambda: measure_in_process(n, as_of, env)),
             # Before freshness, which rewrites a few accounts' last days of usage.
             ("backtest", lambda: measure_backtest(n, as_of, env)),
-            ("freshness", lambda: measure_freshness(n, as_of, db_url, env, redis, token)),
+            (
+                "freshness",
+                lambda: measure_freshness(n, as_of, db_url, env, redis, token, folder, meta),
+            ),
         ]
+        if n in history_sizes:
+            steps.append(
+                (
+                    "history",
+                    lambda: measure_history(n, pg_url, env, redis, base_recompute(result)),
+                )
+            )
         if profile_import:  # last: it empties and reloads the fact table
             steps.append(("import profile", lambda: measure_import_profile(n, folder, env, redis)))
         for step, fn in steps:
@@ -691,6 +908,8 @@ def bench_size(n: int, pg_url: str, redis_url: str, keep: bool, profile_import: 
                 result["backtest"] = value
             elif step == "freshness":
                 result["freshness"] = value
+            elif step == "history":
+                result["history"] = value
             elif step == "import profile":
                 result["import_profile"] = value
     finally:
@@ -777,6 +996,12 @@ def main() -> int:
         "(in-process, after the other measurements)",
     )
     parser.add_argument(
+        "--history-sizes",
+        default=os.environ.get("BENCH_HISTORY_SIZES", "5000"),
+        help=f"sizes that also measure a {HISTORY_DAYS}-day book against the {DAYS}-day one "
+        "(default 5000; BENCH_HISTORY_SIZES)",
+    )
+    parser.add_argument(
         "--from-json",
         metavar="PATH",
         help="only re-render the table and the doc from a saved results file",
@@ -790,6 +1015,7 @@ def main() -> int:
             log(f"wrote {DOC.relative_to(ROOT)}")
         return 0
     sizes = parse_sizes(args.sizes)
+    history_sizes = parse_sizes([args.history_sizes]) if args.history_sizes else []
     pg_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     # SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C: subprocesses stop, databases drop.
@@ -803,14 +1029,20 @@ def main() -> int:
         "command": command(args.sizes),
         "days": DAYS,
         "pg_version": pg_version,
-        "as_of": (today_utc() - timedelta(days=1)).isoformat(),
+        "as_of": (today_utc() - timedelta(days=FEED_DAYS + 1)).isoformat(),
+        "feed_days": FEED_DAYS,
+        "history_days": HISTORY_DAYS,
     }
     log(f"sizes {', '.join(f'{n:,}' for n in sizes)}; {meta['machine']}")
 
     results = []
     for n in sizes:
         started = time.perf_counter()
-        results.append(bench_size(n, pg_url, redis_url, args.keep_db, args.profile_import))
+        results.append(
+            bench_size(
+                n, pg_url, redis_url, args.keep_db, args.profile_import, tuple(history_sizes)
+            )
+        )
         log(f"{n:,} accounts done in {time.perf_counter() - started:.0f} s")
     rows = sum(r.get("usage_rows", 0) for r in results)
     meta["rows_per_account_day"] = rows / sum(r["accounts"] * DAYS for r in results)

@@ -275,6 +275,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=15),
         "options": {"expires": 6 * 3600},
     },
+    # PostgreSQL: the usage facts' monthly partitions exist months ahead of the daily feed.
+    "usage-partitions-ahead": {
+        "task": "health.tasks.usage_partitions_ahead",
+        "schedule": crontab(hour=0, minute=45),
+        "options": {"expires": 6 * 3600},
+    },
     "recompute-outbox-sweep": {
         "task": "health.tasks.relay_recompute_requests",
         "schedule": float(OUTBOX_SWEEP_SECONDS),

@@ -21,11 +21,10 @@ from accounts.models import Account
 from accounts.selectors import accounts_with_commercials, with_health
 from cs_portal import clock
 from health.landing import usage_landed_through
-from health.models import Incident, IncidentKind, UsageFact
+from health.models import Incident, IncidentKind
+from health.usage_sql import usage_with_dims
 
 from .models import Dataset, FreshnessObservation, HeadsUp
-
-USAGE = UsageFact._meta.db_table  # health's table, named through its model
 
 # An incident touches the accounts that used its datasets in the 28 days before it started (or
 # in the last 28 days): the health model's window. A schema change reaches back 30 days and
@@ -94,7 +93,7 @@ def accounts_touching(reaches: list[Reach], *, include_failed: bool) -> list[dic
     failed = "" if include_failed else " AND metric <> 'failed_queries'"
     sql = f"""
         SELECT account_id, dataset, chain, {flags}
-        FROM {USAGE}
+        FROM {usage_with_dims()}
         WHERE ({when}){failed} AND ({" OR ".join(what)})
         GROUP BY account_id, dataset, chain
     """

@@ -6,9 +6,9 @@ from .models import HealthModel, HealthSnapshot, Incident, UsageFact
 @admin.register(UsageFact)
 class UsageFactAdmin(admin.ModelAdmin):
     list_display = ("account", "date", "metric", "value", "product", "chain", "dataset", "reason")
-    list_filter = ("metric", "product")
-    search_fields = ("account__external_id", "account__name", "chain", "dataset")
-    list_select_related = ("account",)
+    list_filter = ("metric", "dims__product")
+    search_fields = ("account__external_id", "account__name", "dims__chain", "dims__dataset")
+    list_select_related = ("account", "dims")
     raw_id_fields = ("account",)
     date_hierarchy = "date"
     show_full_result_count = False  # millions of rows: no COUNT(*) on every page

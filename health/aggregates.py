@@ -3,6 +3,12 @@
 Each function runs one query over the whole scope (the book, or the accounts an import touched)
 and returns per-account numbers; no query runs per account and no usage row reaches Python.
 The SQL is plain enough to run on PostgreSQL and on the embedded SQLite.
+
+On PostgreSQL the facts are partitioned by month (`health.partitions`): every window aggregate
+here bounds `date` on both sides with literal days, which is all the planner needs to read only
+the months the window covers, so a recompute's cost follows its windows, not the history.
+(`data_since` and `last_active_before` are the two reads that look past the window; the first
+is cached, the second reads only the accounts silent in the window, by index.)
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ from . import events
 from .engine import SHARP_DROP_SHARE, WINDOW_DAYS, AccountInputs
 from .landing import usage_landed_through
 from .models import Incident
+from .usage_sql import DIMS, USAGE, usage_with_dims
 
-USAGE = "health_usagefact"
 # Tables of accounts, below health: named through their models so a rename there shows here.
 CONTRACTS = Contract._meta.db_table
 CONTACTS = Contact._meta.db_table
 TOUCHPOINTS = Touchpoint._meta.db_table
 ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
-# Failed queries on something the account's licence lacks (a chain or a dataset).
+# Failed queries that say what the account would buy: a chain or dataset it does not license.
 UNLICENSED = "('chain_not_covered', 'dataset_not_found')"
 
 
@@ -54,70 +60,91 @@ def _rows(sql: str, params: list) -> list[tuple]:
 
 
 def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]:
-    """One pass over 90 days of usage: trend, breadth, users, depth, 7-day and prior averages."""
+    """90 days of usage: trend, breadth, users, depth, 7-day and prior averages.
+
+    Three grouped reads of the window's months, each a hash aggregate (no sort of the whole
+    window, which `COUNT(DISTINCT …)` per account needed): sums per account; activity per
+    account and day over the last 35 days; the dimension tuples each account used, whose
+    distinct chains and datasets are then counted over a few rows per account.
+    """
     d7, d28, d35 = (as_of - timedelta(days=n) for n in (7, 28, 35))
     d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
+    window = f"date > %s AND date <= %s{scope}"
     sql = f"""
-        SELECT account_id,
-          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND chain <> ''
-                THEN chain END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric <> 'failed_queries' AND dataset <> ''
-                THEN dataset END),
-          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND chain <> '' THEN chain END),
-          COUNT(DISTINCT CASE WHEN metric <> 'failed_queries' AND dataset <> ''
-                THEN dataset END),
-          MAX(CASE WHEN metric = 'active_users' AND date > %s THEN value END),
-          COUNT(DISTINCT CASE WHEN date > %s AND metric IN {ACTIVITY_METRICS} AND value > 0
-                THEN date END),
-          SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
-                THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
-          COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
-                THEN date END),
-          MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END),
-          SUM(CASE WHEN metric = 'api_calls' AND date > %s THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'api_calls' AND date > %s AND date <= %s
-                THEN value ELSE 0 END),
-          SUM(CASE WHEN metric = 'queries' AND date > %s THEN value ELSE 0 END),
-          COUNT(DISTINCT CASE WHEN date <= %s AND metric <> 'failed_queries' AND chain <> ''
-                THEN chain END),
-          SUM(CASE WHEN metric = 'failed_queries' AND date > %s AND reason IN {UNLICENSED}
-                THEN value ELSE 0 END),
-          MAX(CASE WHEN metric = 'failed_queries' AND date > %s AND reason IN {UNLICENSED}
-                THEN CASE WHEN dataset <> '' THEN dataset ELSE chain END END)
-        FROM {USAGE}
-        WHERE date > %s AND date <= %s{scope}
-        GROUP BY account_id
+        WITH sums AS (
+          SELECT account_id,
+            SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END) AS units_28,
+            SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+              AS units_prev_28,
+            MAX(CASE WHEN metric = 'active_users' AND date > %s THEN value END) AS users,
+            SUM(CASE WHEN date > %s AND metric IN ('api_calls', 'stream_events')
+                THEN value ELSE 0 END) AS production,
+            SUM(CASE WHEN metric = 'units' AND date > %s THEN value ELSE 0 END) AS units_7,
+            SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
+              AS prior,
+            MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
+              AS last_active,
+            SUM(CASE WHEN metric = 'api_calls' AND date > %s THEN value ELSE 0 END) AS api_28,
+            SUM(CASE WHEN metric = 'api_calls' AND date > %s AND date <= %s
+                THEN value ELSE 0 END) AS api_prev_28,
+            SUM(CASE WHEN metric = 'queries' AND date > %s THEN value ELSE 0 END) AS queries_28
+          FROM {USAGE} WHERE {window}
+          GROUP BY account_id
+        ), days AS (
+          SELECT account_id,
+            SUM(CASE WHEN date > %s AND active = 1 THEN 1 ELSE 0 END) AS active_days,
+            SUM(CASE WHEN date <= %s AND units = 1 THEN 1 ELSE 0 END) AS prior_days
+          FROM (
+            SELECT account_id, date,
+              MAX(CASE WHEN value > 0 THEN 1 ELSE 0 END) AS active,
+              MAX(CASE WHEN metric = 'units' AND value > 0 THEN 1 ELSE 0 END) AS units
+            FROM {USAGE} WHERE {window} AND metric IN {ACTIVITY_METRICS}
+            GROUP BY account_id, date
+          ) per_day
+          GROUP BY account_id
+        ), used AS (
+          SELECT u.account_id,
+            COUNT(DISTINCT CASE WHEN u.recent = 1 AND d.chain <> '' THEN d.chain END) AS c28,
+            COUNT(DISTINCT CASE WHEN u.recent = 1 AND d.dataset <> '' THEN d.dataset END)
+              AS s28,
+            COUNT(DISTINCT CASE WHEN d.chain <> '' THEN d.chain END) AS c90,
+            COUNT(DISTINCT CASE WHEN d.dataset <> '' THEN d.dataset END) AS s90,
+            COUNT(DISTINCT CASE WHEN u.older = 1 AND d.chain <> '' THEN d.chain END)
+              AS c_before_28
+          FROM (
+            SELECT account_id, dims_id, MAX(CASE WHEN date > %s THEN 1 ELSE 0 END) AS recent,
+              MAX(CASE WHEN date <= %s THEN 1 ELSE 0 END) AS older
+            FROM {USAGE} WHERE {window} AND metric <> 'failed_queries'
+            GROUP BY account_id, dims_id
+          ) u JOIN {DIMS} d ON d.id = u.dims_id
+          GROUP BY u.account_id
+        ), unlicensed AS (
+          -- the expansion triggers' breadth evidence, in the same pass (see AccountInputs)
+          SELECT f.account_id, SUM(f.value) AS failures,
+            MAX(CASE WHEN d.dataset <> '' THEN d.dataset ELSE d.chain END) AS target
+          FROM {USAGE} f JOIN {DIMS} d ON d.id = f.dims_id
+          WHERE {window} AND f.metric = 'failed_queries' AND d.reason IN {UNLICENSED}
+          GROUP BY f.account_id
+        )
+        SELECT sums.account_id, units_28, units_prev_28, c28, s28, c90, s90, users,
+               active_days, production, units_7, prior, prior_days, last_active,
+               api_28, api_prev_28, queries_28, c_before_28,
+               unlicensed.failures, unlicensed.target
+        FROM sums
+        LEFT JOIN days ON days.account_id = sums.account_id
+        LEFT JOIN used ON used.account_id = sums.account_id
+        LEFT JOIN unlicensed ON unlicensed.account_id = sums.account_id
     """
     params = [
-        d28,
-        d56,
-        d28,
-        d28,
-        d28,
-        d28,
-        d28,
-        d28,
-        d7,
-        d35,
-        d7,
-        d35,
-        d7,
-        # the expansion triggers' numbers, in the same pass (see AccountInputs)
-        d28,
-        d56,
-        d28,
-        d28,
-        d28,
-        d28,
-        d28,
-        d90,
-        as_of,
-        *scope_params,
+        *(d28, d56, d28, d28, d28, d7, d35, d7),
+        *(d28, d56, d28, d28),
+        *(d90, as_of, *scope_params),
+        *(d28, d7),
+        *(d35, as_of, *scope_params),
+        *(d28, d28),
+        *(d90, as_of, *scope_params),
+        *(d28, as_of, *scope_params),
     ]
     out = {}
     for row in _rows(sql, params):
@@ -351,7 +378,7 @@ def open_incidents(as_of: date, account_ids: list[int] | None) -> dict[int, list
         params += chains
     scope, scope_params = _scope(account_ids)
     sql = f"""
-        SELECT DISTINCT account_id, dataset, chain FROM {USAGE}
+        SELECT DISTINCT account_id, dataset, chain FROM {usage_with_dims()}
         WHERE date > %s AND date <= %s AND metric <> 'failed_queries'
           AND ({" OR ".join(clauses)}){scope}
     """

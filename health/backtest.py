@@ -38,6 +38,7 @@ from .aggregates import CONTRACTS, _d, _rows, _scope  # the same set-based read 
 from .engine import DEFAULT_GREEN_MIN, DEFAULT_WEIGHTS, DEFAULT_YELLOW_MIN, evaluate
 from .landing import usage_landed_through
 from .models import HealthModel
+from .usage_sql import USAGE
 
 REASONS = ("churned", "contracted", "fell_by_half", "dormant")
 REASON_WORDS = {
@@ -57,7 +58,6 @@ BANDS = ("red", "yellow", "green")
 FLAGGED = ("red", "yellow")
 # What counts as activity for the outcome (and the days-since-activity baseline).
 ACTIVITY = "metric IN ('queries', 'units', 'api_calls', 'stream_events') AND value > 0"
-USAGE = "health_usagefact"
 
 
 # --- pure metrics ------------------------------------------------------------------------------

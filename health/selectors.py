@@ -113,7 +113,7 @@ def usage_by(
     """Daily totals of one metric split by product or chain, the top N plus 'other'."""
     rows = list(
         UsageFact.objects.filter(account=account, metric=metric, date__gte=start, date__lte=end)
-        .values_list("date", dimension)
+        .values_list("date", f"dims__{dimension}")
         .annotate(total=Sum("value"))
         .order_by("date")
     )

@@ -23,6 +23,14 @@ def recompute_book_nightly() -> int:
     return services.health_recompute()
 
 
+@shared_task(acks_late=True)
+def usage_partitions_ahead() -> list[str]:
+    """PostgreSQL: the usage facts' monthly partitions for the months ahead (nightly)."""
+    from .partitions import usage_partitions_ahead as ahead
+
+    return ahead()
+
+
 @shared_task(acks_late=True, max_retries=3, autoretry_for=(ConnectionError,), retry_backoff=True)
 def relay_recompute_requests() -> int | None:
     """Run the pending recompute requests once they have settled (queued after each request

@@ -14,7 +14,7 @@ import re
 import time
 from datetime import date
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 
 from accounts.models import Account
 from cs_portal.imports import (
@@ -25,6 +25,9 @@ from cs_portal.imports import (
     import_committing,
 )
 
+from .models import UsageDims
+from .partitions import months, partition_name, partitioned, usage_partitions_ensure
+
 log = logging.getLogger(__name__)
 
 TABLE = "health_usagefact"
@@ -32,11 +35,15 @@ TABLE = "health_usagefact"
 # column are read from the model rather than spelled out.
 ACCOUNTS = Account._meta.db_table
 EXTERNAL_ID = Account._meta.get_field("external_id").column
-KEY = "account_id, date, metric, product, chain, dataset, reason"
+DIMS = UsageDims._meta.db_table
+KEY = "account_id, date, metric, dims_id"
 UPSERT_TAIL = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET value = EXCLUDED.value "
     f"WHERE {TABLE}.value <> EXCLUDED.value"
 )
+
+
+UNIQUE_VIOLATION = "23505"
 
 
 def _count_in(cursor, account_ids: set[int], first: date, last: date) -> int:
@@ -57,11 +64,12 @@ def usage_upsert(facts: list[tuple]) -> WriteStats:
     """
     if not facts:
         return WriteStats()
+    dims = UsageDims.intern(f[3:7] for f in facts)
+    facts = [(f[0], f[1], f[2], dims[f[3:7]], f[7]) for f in facts]
     accounts = {f[0] for f in facts}
     first, last = min(f[1] for f in facts), max(f[1] for f in facts)
-    sql = (
-        f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {UPSERT_TAIL}"
-    )
+    usage_partitions_ensure(first, last)
+    sql = f"INSERT INTO {TABLE} ({KEY}, value) VALUES (%s, %s, %s, %s, %s) {UPSERT_TAIL}"
     affected = 0
     with connection.cursor() as cursor:
         before = _count_in(cursor, accounts, first, last)
@@ -92,6 +100,12 @@ def usage_copy_import(kind, file, result: ImportResult, progress) -> bool:
     Row numbers are spreadsheet line numbers: the staging table numbers records in file order.
     Structural problems COPY cannot read (wrong field count, broken quoting, bytes that are
     not UTF-8) fall back to the row-by-row reader, which names every bad row.
+
+    Optimistic: a good file costs the COPY, one survey of its distinct values and one
+    `INSERT … SELECT` ordered by key, where the database's own constraints catch what the
+    survey cannot see per row (a value that is not a number, a key given twice). Only when
+    the survey finds a bad value or the database rejects the write does the diagnostic pass
+    run, which names every bad row with the same messages as the row path.
     """
     header = _csv_header(file)
     if header is None:
@@ -101,29 +115,25 @@ def usage_copy_import(kind, file, result: ImportResult, progress) -> bool:
         if not _stage(cursor, header, file, progress):
             return False
         phases = {"copy": time.monotonic()}
-        cursor.execute("SELECT COUNT(*) FROM usage_stage")
-        result.rows = cursor.fetchone()[0]
-        if progress:
-            progress("validating", result.rows, result.rows)
+        # Statistics for the write's joins (a sample: cheap), or it plans the file as tiny.
+        cursor.execute("ANALYZE usage_stage")
+        survey = _survey(cursor, kind)
+        result.rows = survey.rows
         if result.rows == 0:
             result.add_error(1, "", "the file has a header but no rows")
             return True
-        cursor.execute("ANALYZE usage_stage")
-        _validate(cursor, kind, result)
-        phases["validate"] = time.monotonic()
-        if not result.ok:
-            _report_duplicates(cursor, result)  # so one pass names every bad row
-            result.errors.sort(key=lambda e: e.row)
-            return True
-        # Appending days the account has no facts for yet (the usual daily feed) needs no
-        # conflict handling: the unique key itself catches a key given twice. Anything
-        # overlapping stored facts takes the upsert, and there duplicates must be found first:
-        # two rows equal to a stored fact would both be skipped by the upsert's WHERE.
         if progress:
-            progress("writing", result.rows, result.rows)
-        if not _upsert(cursor, kind, result):
-            return True
+            progress("validating", result.rows, result.rows)
+        written = survey.clean and _prepare(cursor, survey)
+        phases["validate"] = time.monotonic()
+        if written:
+            if progress:
+                progress("writing", result.rows, result.rows)
+            written = _write(cursor, survey, result, optimistic=True)
+        if not written and not _diagnose(cursor, kind, survey, result):
+            return True  # rejected: every bad row is named, nothing is written
         phases["upsert"] = time.monotonic()
+        import_committing(kind, [], result)
         log.info(
             "usage COPY import of %d rows: copy %.2fs, validate %.2fs, upsert %.2fs",
             result.rows,
@@ -164,13 +174,12 @@ COPY_CHUNK = 8 * 1024 * 1024
 def _stage(cursor, header: list[str], file, progress) -> bool:
     """COPY the file into a fresh staging table chunk by chunk; False if COPY cannot read it
     (or a chunk is not UTF-8, which the row path then reports with its line)."""
-    cursor.execute("CREATE TEMP SEQUENCE IF NOT EXISTS usage_stage_line")
-    cursor.execute("ALTER SEQUENCE usage_stage_line RESTART WITH 2")
     # ON COMMIT DROP only fires at the outermost commit: inside a caller's transaction the
-    # previous import's staging table is still there.
+    # previous import's staging table is still there. No line number here: only the
+    # diagnostic pass needs one, and numbering every row costs a fifth of the COPY.
     cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage")
     cursor.execute(
-        "CREATE TEMP TABLE usage_stage (line bigint DEFAULT nextval('usage_stage_line'), "
+        "CREATE TEMP TABLE usage_stage ("
         + ", ".join(f"{c} text" for c in STAGE_COLUMNS)
         + ") ON COMMIT DROP"
     )
@@ -192,84 +201,230 @@ def _stage(cursor, header: list[str], file, progress) -> bool:
     return True
 
 
-def _upsert(cursor, kind, result: ImportResult) -> bool:
-    """Write the staged rows; False (nothing written) when duplicates were found instead."""
-    cursor.execute(_OVERLAP_SQL)
-    overlap = cursor.fetchone() is not None
-    if overlap:
-        _report_duplicates(cursor, result)
-        if not result.ok:
-            return False
+# ---------------------------------------------------------------------------------------------
+# The optimistic path: survey the distinct values, map them, one ordered INSERT … SELECT
+
+
+class Survey:
+    """What one pass over the staged file found: its row count, and per raw value of the
+    account, date and (metric, product, chain, dataset, reason) columns what it stands for."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.clean = True
+        self.accounts: dict[str, int] = {}  # raw cell → account id
+        self.days: dict[str, date] = {}  # raw cell → day
+        # (raw metric, raw product, chain, dataset, reason; None as '') → (metric, dims tuple)
+        self.tuples: dict[tuple[str, ...], tuple[str, tuple[str, str, str, str]]] = {}
+        self.dims: dict[tuple[str, str, str, str], int] = {}
+
+
+def _survey(cursor, kind) -> Survey:
+    """The staged file's distinct accounts, dates and dimension tuples (three hash aggregates:
+    one GROUPING SETS pass sorted instead, four times slower), each checked with the kind's own
+    parsers. Any value they reject marks the survey unclean (the diagnostic pass then names
+    the rows)."""
+    parsers = {c.name: c.parse for c in kind.columns}
+    survey = Survey()
+    cursor.execute("SELECT date, COUNT(*) FROM usage_stage GROUP BY date")
+    for day, count in cursor.fetchall():
+        survey.rows += count
+        try:
+            survey.days[day] = parsers["date"](day.strip())
+        except (AttributeError, ValueError):  # None: a missing date
+            survey.clean = False
+    cursor.execute(
+        "SELECT metric, product, chain, dataset, reason FROM usage_stage "
+        "GROUP BY metric, product, chain, dataset, reason"
+    )
+    for metric, *dims in cursor.fetchall():
+        _survey_tuple(survey, parsers, metric, dims)
+    cursor.execute("SELECT account FROM usage_stage GROUP BY account")
+    raw_accounts: set[str | None] = {row[0] for row in cursor.fetchall()}
+    wanted = {raw.strip() for raw in raw_accounts if raw and raw.strip()}
+    known = dict(
+        Account.objects.filter(external_id__in=list(wanted)).values_list("external_id", "id")
+    )
+    survey.accounts = {
+        raw: known[raw.strip()] for raw in raw_accounts if raw and raw.strip() in known
+    }
+    if len(survey.accounts) != len(raw_accounts):
+        survey.clean = False  # a missing or unknown account
+    return survey
+
+
+def _survey_tuple(survey: Survey, parsers: dict, metric: str | None, dims: list) -> None:
+    try:
+        name = parsers["metric"]((metric or "").strip())
+        parsed = tuple(
+            parsers[c](raw.strip()) if raw and raw.strip() else ""
+            for c, raw in zip(("product", "chain", "dataset", "reason"), dims, strict=True)
+        )
+    except ValueError:
+        survey.clean = False
+        return
+    if parsed[3] and name != "failed_queries":
+        survey.clean = False
+        return
+    key = (metric, *(raw or "" for raw in dims))
+    survey.tuples[key] = (name, tuple(v or "" for v in parsed))
+
+
+def _prepare(cursor, survey: Survey) -> bool:
+    """Intern the file's dimension tuples, make the months' partitions, and load the raw →
+    id maps the write joins the staged rows to (temporary tables of a few thousand rows)."""
+    survey.dims = UsageDims.intern({dims for _, dims in survey.tuples.values()})
+    if survey.days:
+        usage_partitions_ensure(min(survey.days.values()), max(survey.days.values()))
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.usage_stage_accounts, pg_temp.usage_stage_dims")
+    cursor.execute(
+        "CREATE TEMP TABLE usage_stage_accounts (raw text PRIMARY KEY, account_id bigint) "
+        "ON COMMIT DROP"
+    )
+    cursor.execute(
+        "CREATE TEMP TABLE usage_stage_dims (key text PRIMARY KEY, name text, dims_id int) "
+        "ON COMMIT DROP"
+    )
+    with cursor.cursor.copy("COPY usage_stage_accounts FROM STDIN") as copy:
+        for raw, account_id in survey.accounts.items():
+            copy.write_row((raw, account_id))
+    with cursor.cursor.copy("COPY usage_stage_dims FROM STDIN") as copy:
+        for raw, (name, dims) in survey.tuples.items():
+            copy.write_row(("|".join(raw), name, survey.dims[dims]))
+    cursor.execute("ANALYZE usage_stage_accounts")
+    cursor.execute("ANALYZE usage_stage_dims")
+    return True
+
+
+# The staged rows with their ids, in key order. A value the row path would refuse becomes NULL
+# so the fact table's NOT NULL rejects the write: NaN and infinities (which float8 reads), a
+# negative zero (the COPY path has always refused "-0"); a negative number fails the table's
+# CHECK and text that is not a number the cast itself. In the upsert, a key the file gives
+# twice gets a NULL account the same way: the upsert's WHERE would otherwise skip two rows
+# equal to a stored fact without a word. The dimension tuple is matched on one text key, so the
+# planner estimates the join right (five separate columns multiply into "one row").
+DIMS_KEY = "||'|'||".join(
+    ["s.metric", *(f"coalesce(s.{c}, '')" for c in ("product", "chain", "dataset", "reason"))]
+)
+_MAPPED_SQL = f"""
+    SELECT account_id, date, metric, dims_id,
+           CASE WHEN v >= 0 AND v < 'Infinity'::float8 AND NOT (v = 0 AND raw LIKE '-%%')
+                THEN v END AS value
+    FROM (
+        SELECT a.account_id, s.date::date AS date, d.name AS metric, d.dims_id,
+               s.value::float8 AS v, ltrim(s.value) AS raw
+        FROM usage_stage s
+        JOIN usage_stage_accounts a ON a.raw = s.account
+        JOIN usage_stage_dims d ON d.key = {DIMS_KEY}
+    ) r
+"""
+_APPEND_SQL = f"INSERT INTO {TABLE} ({KEY}, value) SELECT * FROM ({_MAPPED_SQL}) m ORDER BY {KEY}"
+_UPSERT_SQL = f"""
+    WITH written AS (
+        INSERT INTO {TABLE} ({KEY}, value)
+        SELECT k.account_id, k.date, k.metric, k.dims_id, k.value
+        FROM (
+            SELECT CASE WHEN (account_id, date, metric, dims_id)
+                             IS NOT DISTINCT FROM lag((account_id, date, metric, dims_id)) OVER w
+                        THEN NULL ELSE account_id END AS account_id,
+                   date, metric, dims_id, value
+            FROM ({_MAPPED_SQL}) m
+            WINDOW w AS (ORDER BY {KEY})
+        ) k
+        -- Only the rows that are new or change a stored value reach the conflict check.
+        LEFT JOIN {TABLE} f ON f.account_id = k.account_id AND f.date = k.date
+            AND f.metric = k.metric AND f.dims_id = k.dims_id AND f.date BETWEEN %s AND %s
+        WHERE f.value IS DISTINCT FROM k.value OR k.value IS NULL OR k.account_id IS NULL
+        ORDER BY k.account_id, k.date, k.metric, k.dims_id
+        {UPSERT_TAIL}
+        RETURNING (id > %s) AS inserted
+    )
+    SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM written
+"""
+# Does any stored fact share an account and a day span with the file? (One index probe per
+# account: the natural key leads with account_id and date.) If not, the rows are appended.
+_OVERLAP_SQL = f"""
+    SELECT 1 FROM usage_stage_accounts a
+    WHERE EXISTS (SELECT 1 FROM {TABLE} f WHERE f.account_id = a.account_id
+                  AND f.date BETWEEN %s AND %s)
+    LIMIT 1
+"""
+# Database errors that mean "this file has a bad row" rather than "the database is unwell".
+REJECTIONS = {"23502", "23505", "23514", "22P02", "22003", "22007", "22008"}
+
+
+def _write(cursor, survey: Survey, result: ImportResult, *, optimistic: bool) -> bool:
+    """Write the staged rows: appended when no stored fact shares an account and a day with
+    them, else upserted. False (nothing written) when the database rejects them."""
+    first, last = min(survey.days.values()), max(survey.days.values())
+    cursor.execute(_OVERLAP_SQL, [first, last])
+    # Past the diagnostic pass, another import may have written the same facts: upsert.
+    append = cursor.fetchone() is None and optimistic
+    cursor.execute("SET LOCAL work_mem = '256MB'")  # the key-order sort, in memory
     sid = transaction.savepoint_create()
     try:
-        cursor.execute(_INSERT_SQL if overlap else _APPEND_SQL)
-        created, affected = cursor.fetchone()
-    except IntegrityError as exc:
+        if append:
+            cursor.execute(_APPEND_SQL)
+            created = affected = cursor.rowcount
+            if created != result.rows:  # every staged row maps to one fact, or none is kept
+                raise DataError("a staged usage row did not map to a fact")
+        else:
+            cursor.execute(_UPSERT_SQL, [first, last, _id_floor(cursor)])
+            created, affected = cursor.fetchone()
+    except DatabaseError as exc:
         transaction.savepoint_rollback(sid)
-        if overlap or "usage_natural_key" not in str(exc):
+        rejected = getattr(exc.__cause__, "sqlstate", None) in REJECTIONS or exc.__cause__ is None
+        if not optimistic or not rejected:
             raise
-        _report_duplicates(cursor, result)
-        if not result.ok:
-            return False
-        # Not in the file: another import wrote the same facts meanwhile. Upsert instead.
-        sid = transaction.savepoint_create()
-        cursor.execute(_INSERT_SQL)
-        created, affected = cursor.fetchone()
+        return False
     transaction.savepoint_commit(sid)
+    cursor.execute("RESET work_mem")
     if created > 100_000:
-        # Fresh statistics now, or the next recompute plans for the table as it was.
-        cursor.execute(f"ANALYZE {TABLE}")
-    cursor.execute(
-        "SELECT DISTINCT a.id FROM (SELECT DISTINCT account FROM usage_stage) s "
-        f"JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = s.account"
-    )
-    result.touched_accounts = {row[0] for row in cursor.fetchall()}
+        # Fresh statistics for the months written, or the next recompute plans for them empty.
+        names = [p for p in map(partition_name, months(first, last)) if partitioned()]
+        cursor.execute(f"ANALYZE {', '.join(names) or TABLE}")
+    result.touched_accounts = set(survey.accounts.values())
     result.stats = WriteStats(
         created=created, updated=affected - created, unchanged=result.rows - affected
     )
     if created or affected:
-        cursor.execute("SELECT DISTINCT date FROM usage_stage")
-        result.touched_days = {date.fromisoformat(r[0].strip()) for r in cursor.fetchall()}
-    import_committing(kind, [], result)
+        result.touched_days = set(survey.days.values())
     return True
 
 
-_INSERT_SQL = f"""
-    WITH written AS (
-        INSERT INTO {TABLE} ({KEY}, value)
-        SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
-               coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
-               coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
-        {UPSERT_TAIL}
-        RETURNING (xmax = 0) AS inserted
+def _diagnose(cursor, kind, survey: Survey, result: ImportResult) -> bool:
+    """The file was refused: name every bad row (True only if none is found, after which the
+    rows are written with the upsert: another import wrote the same facts meanwhile)."""
+    _number_lines(cursor)
+    _validate(cursor, kind, result)
+    _report_duplicates(cursor, result)  # so one pass names every bad row
+    if not result.ok:
+        result.errors.sort(key=lambda e: e.row)
+        return False
+    if not survey.clean:  # the survey saw a problem the row checks do not name: be safe
+        raise RuntimeError("the usage survey and the row checks disagree about this file")
+    if not survey.dims:
+        _prepare(cursor, survey)
+    return _write(cursor, survey, result, optimistic=False)
+
+
+def _number_lines(cursor) -> None:
+    """Give the staged rows their spreadsheet line numbers (the header is line 1): a table
+    COPY has just filled holds its records in file order, so the physical order numbers them."""
+    cursor.execute(
+        "CREATE TEMP TABLE usage_stage_lines ON COMMIT DROP AS "
+        "SELECT row_number() OVER (ORDER BY ctid) + 1 AS line, * FROM usage_stage"
     )
-    SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM written
-"""
+    cursor.execute("DROP TABLE usage_stage")
+    cursor.execute("ALTER TABLE usage_stage_lines RENAME TO usage_stage")
+    cursor.execute("ANALYZE usage_stage")
 
 
-_OVERLAP_SQL = f"""
-    SELECT 1 FROM (
-        SELECT a.id AS account_id, MIN(s.date::date) AS first, MAX(s.date::date) AS last
-        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
-        GROUP BY a.id
-    ) r
-    WHERE EXISTS (SELECT 1 FROM {TABLE} f WHERE f.account_id = r.account_id
-                  AND f.date BETWEEN r.first AND r.last)
-    LIMIT 1
-"""
-
-_APPEND_SQL = f"""
-    WITH written AS (
-        INSERT INTO {TABLE} ({KEY}, value)
-        SELECT a.id, s.date::date, lower(trim(s.metric)), coalesce(lower(trim(s.product)), ''),
-               coalesce(lower(trim(s.chain)), ''), coalesce(lower(trim(s.dataset)), ''),
-               coalesce(lower(trim(s.reason)), ''), s.value::float8
-        FROM usage_stage s JOIN {ACCOUNTS} a ON a.{EXTERNAL_ID} = trim(s.account)
-        RETURNING 1
-    )
-    SELECT COUNT(*), COUNT(*) FROM written
-"""
+def _id_floor(cursor) -> int:
+    """Ids above this are rows inserted from now on: how an upsert tells the rows it inserted
+    from the ones it updated (a partitioned table has no `xmax` to return)."""
+    cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id'))")
+    return cursor.fetchone()[0]
 
 
 def _validate(cursor, kind, result: ImportResult) -> None:

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from accounts.models import Account
 from cs_portal.sql import columns
 from health.models import HealthSnapshot, UsageFact
+from health.usage_sql import usage_with_dims
 from playbooks.models import Nudge
 
 from .rules import (
@@ -47,26 +48,27 @@ def _cross_chain_heavy(as_of: date, ids: list[int] | None) -> dict[int, dict]:
     else:
         scope = ", ".join(["%s"] * len(ids))
     start = as_of - timedelta(days=CROSS_CHAIN_WINDOW)
-    u = columns(UsageFact, "account_id", "chain", "value", "metric", "date")
+    u = columns(UsageFact, "account_id", "value", "metric", "date")
+    facts = usage_with_dims("u")  # the facts with their chain
     for heavy, (target, siblings) in CROSS_CHAIN.items():
         # The window's units first (28 days of one metric: a small share of the facts), then
         # only for the accounts heavy enough, whether they ever touched a sibling chain.
         sql = f"""
             WITH window_units AS (
               SELECT {u.account_id} AS account_id,
-                SUM(CASE WHEN {u.chain} <> '' THEN {u.value} ELSE 0 END) AS total,
-                SUM(CASE WHEN {u.chain} = %s THEN {u.value} ELSE 0 END) AS on_heavy
-              FROM {u.table}
+                SUM(CASE WHEN u.chain <> '' THEN {u.value} ELSE 0 END) AS total,
+                SUM(CASE WHEN u.chain = %s THEN {u.value} ELSE 0 END) AS on_heavy
+              FROM {facts}
               WHERE {u.metric} = 'units' AND {u.date} > %s AND {u.date} <= %s
                 AND {u.account_id} IN ({scope})
               GROUP BY {u.account_id}
             )
             SELECT w.account_id, w.total, w.on_heavy FROM window_units w
             WHERE w.on_heavy >= %s AND NOT EXISTS (
-              SELECT 1 FROM {u.table} u
+              SELECT 1 FROM {facts}
               WHERE u.{u.account_id} = w.account_id AND u.{u.date} <= %s
                 AND u.{u.metric} <> 'failed_queries'
-                AND u.{u.chain} IN ({", ".join(["%s"] * len(siblings))})
+                AND u.chain IN ({", ".join(["%s"] * len(siblings))})
             )
         """
         params = [heavy, start, as_of, *ids, CROSS_CHAIN_MIN_UNITS, as_of, *siblings]

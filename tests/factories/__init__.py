@@ -25,6 +25,7 @@ from tests.factories.health import (
     IncidentFactory,
     RecomputeRequestFactory,
     UsageDayFactory,
+    UsageDimsFactory,
     UsageFactFactory,
 )
 from tests.factories.imports import ImportRunFactory
@@ -82,6 +83,7 @@ __all__ = [
     "TouchpointFactory",
     "TriggerSettingsFactory",
     "UsageDayFactory",
+    "UsageDimsFactory",
     "UsageFactFactory",
     "UserFactory",
 ]

@@ -20,6 +20,7 @@ from health.models import (
     RecomputeRequest,
     Severity,
     UsageDay,
+    UsageDims,
     UsageFact,
 )
 from health.services import health_model_current
@@ -43,6 +44,19 @@ class UsageFactFactory(factory.django.DjangoModelFactory):
     chain = "ethereum"
     dataset = "ethereum.core.transactions"
     value = 1000.0
+
+
+class UsageDimsFactory(factory.django.DjangoModelFactory):
+    """One interned dimension tuple (facts usually intern theirs when saved)."""
+
+    class Meta:
+        model = UsageDims
+        django_get_or_create = ("product", "chain", "dataset", "reason")
+
+    product = "developer"
+    chain = "ethereum"
+    dataset = "ethereum.core.transactions"
+    reason = ""
 
 
 class UsageDayFactory(factory.django.DjangoModelFactory):
