@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Count,
     DecimalField,
     F,
     OuterRef,
@@ -164,22 +163,35 @@ def with_health(qs: QuerySet[Account], as_of: date | None = None) -> QuerySet[Ac
 
 
 def book_summary(qs: QuerySet[Account]) -> dict:
-    """Totals for the filtered book: accounts, ARR, renewals in the next 90 days."""
+    """Totals for the filtered book: accounts, ARR, renewals in the next 90 days, red.
+
+    Summed here over one row per account rather than in one SQL aggregate: an aggregate with a
+    FILTER per total makes the database recompute an account's ARR and renewal subqueries once
+    per total that reads them (four times for the renewal date), which made this the slowest
+    query of the book at 5,000 accounts."""
     on = today()
     horizon = on + timedelta(days=90)
     if "health_band" not in qs.query.annotations:
         qs = with_health(qs)
-    totals = qs.order_by().aggregate(
-        accounts=Count("pk"),
-        arr=Sum("current_arr"),
-        renewing=Count("pk", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
-        renewing_arr=Sum("current_arr", filter=Q(renewal_date__gte=on, renewal_date__lte=horizon)),
-        red=Count("pk", filter=Q(health_band="red")),
-        red_arr=Sum("current_arr", filter=Q(health_band="red")),
-    )
-    totals["red_arr"] = totals["red_arr"] or Decimal(0)
-    totals["arr"] = totals["arr"] or Decimal(0)
-    totals["renewing_arr"] = totals["renewing_arr"] or Decimal(0)
+    totals = {
+        "accounts": 0,
+        "arr": Decimal(0),
+        "renewing": 0,
+        "renewing_arr": Decimal(0),
+        "red": 0,
+        "red_arr": Decimal(0),
+    }
+    for arr, renewal, band in qs.order_by().values_list(
+        "current_arr", "renewal_date", "health_band"
+    ):
+        totals["accounts"] += 1
+        totals["arr"] += arr
+        if renewal is not None and on <= renewal <= horizon:
+            totals["renewing"] += 1
+            totals["renewing_arr"] += arr
+        if band == "red":
+            totals["red"] += 1
+            totals["red_arr"] += arr
     return totals
 
 
@@ -187,10 +199,19 @@ def csm_choices() -> QuerySet[User]:
     return User.objects.filter(role__in=[Role.CSM, Role.MANAGER]).order_by("name", "email")
 
 
-def account_detail(*, external_id: str) -> Account | None:
+def _account_by_id(external_id: str) -> QuerySet[Account]:
     if "\x00" in external_id:  # no such id can exist, and PostgreSQL rejects NUL in a query
-        return None
-    return accounts_with_commercials().filter(external_id=external_id).first()
+        return Account.objects.none()
+    return accounts_with_commercials().filter(external_id=external_id)
+
+
+def account_detail(*, external_id: str) -> Account | None:
+    return _account_by_id(external_id).first()
+
+
+def account_row(*, external_id: str, fields: tuple[str, ...]) -> dict | None:
+    """One account's `fields` (commercials included) as a plain row, for the API."""
+    return _account_by_id(external_id).values(*fields).first()
 
 
 def account_detail_or_404(*, external_id: str) -> Account:

@@ -7,10 +7,12 @@ inside a transaction it rolls back, so every run starts from the same database a
 an accepted import queues (not the import's memory) never runs.
 
     python bench/import_memory.py [--sizes 50,200] [--paths copy,rows] [--rows-max-mb 50]
+    python bench/import_memory.py --sqlite --sizes 10,50    # the row path on SQLite
 
 Needs a PostgreSQL server (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 postgres): a throwaway database cs_portal_bench_import_<pid> is created there and dropped
-after.
+after. With --sqlite a throwaway SQLite file is used instead (the row path only: SQLite has
+no COPY).
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def main() -> None:
     parser.add_argument(
         "--rows-max-mb", type=int, default=200, help="skip the row path above this size"
     )
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--child", nargs=2, metavar=("CSV", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -119,15 +122,23 @@ def main() -> None:
 
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     db_url = with_database(server, DATABASE)
-    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "REDIS_URL")}
-    env.update({"DATABASE_URL": db_url, "LOG_LEVEL": "WARNING", "DEBUG": "false"})
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "REDIS_URL", "DATABASE_URL")
+    }
+    env.update({"LOG_LEVEL": "WARNING", "DEBUG": "false"})
+    if args.sqlite:
+        args.paths = "rows"
+    else:
+        env["DATABASE_URL"] = db_url
+        psql(server, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        psql(server, f'CREATE DATABASE "{DATABASE}"')
     python = sys.executable
-    psql(server, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    psql(server, f'CREATE DATABASE "{DATABASE}"')
     figures = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
+            if args.sqlite:
+                env["SQLITE_PATH"] = str(folder / "bench.sqlite3")
             subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
             accounts = folder / "accounts.csv"
             accounts.write_text(
@@ -169,7 +180,8 @@ def main() -> None:
                     )
                 csv_path.unlink()
     finally:
-        psql(server, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        if not args.sqlite:
+            psql(server, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     print(f"machine: {platform.platform()}, Python {platform.python_version()}")
 
 

@@ -15,9 +15,11 @@ import codecs
 import csv
 import io
 import itertools
+import json
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 
 from .models import ImportRun
+from .params import control_character_error
 
 MAX_REPORTED_ERRORS = 5000
 MAX_STORED_ERRORS = 1000  # kept on the ImportRun so a background job's outcome can be shown
@@ -114,6 +117,10 @@ def parse_str(max_length: int = 255) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if len(raw) > max_length:
             raise ValueError(f"longer than {max_length} characters")
+        # Text shows on pages and in exports: what a form refuses, an import refuses too
+        # (newlines and tabs stay: a note may hold lines).
+        if problem := control_character_error(raw):
+            raise ValueError(problem)
         return raw
 
     return parse
@@ -571,68 +578,206 @@ def _read_json_rows(
 CHUNK_ROWS = 20_000  # rows the row path parses, checks and writes at a time
 
 
+class SeenKeys:
+    """The natural keys of the chunks already read, in a temporary table inside the import's
+    transaction instead of the Python heap, so a row-path import's memory stays flat however
+    long the file is; one chunk's own keys are a dict (at most CHUNK_ROWS of them).
+
+    A key is stored as the 64-bit Python hash of its tuple of parsed values, as the in-memory
+    index before it did: hash() agrees with == across the parsed types (Decimal("1.0") and
+    Decimal("1") are one key), which a digest of the values' text would not, and two different
+    keys sharing a hash is as unlikely as it was then. Hashes of text vary between processes,
+    never within one import.
+
+    The table is created only when a file runs past its first chunk (most files never do), is
+    named per import, and goes with the transaction: ON COMMIT DROP on PostgreSQL, a rollback
+    on either backend, and `drop()` once the import is over.
+    """
+
+    def __init__(self) -> None:
+        self.table = f"import_keys_{uuid.uuid4().hex[:16]}"
+        self.created = False
+
+    def _name(self) -> str:
+        schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
+        return f"{schema}.{self.table}"
+
+    def earlier(self, keys: Iterable[int]) -> dict[int, int]:
+        """The first row of each of `keys` that an earlier chunk had."""
+        if not self.created:
+            return {}
+        keys = sorted(keys)  # in index order: each page of the index is read once per chunk
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"SELECT t.key_hash, t.first_row FROM {self._name()} AS t "
+                    "JOIN unnest(%s::bigint[]) AS k(key_hash) ON k.key_hash = t.key_hash",
+                    [keys],
+                )
+            else:
+                cursor.execute(
+                    f"SELECT t.key_hash, t.first_row FROM {self._name()} AS t "
+                    "JOIN json_each(%s) AS k ON k.value = t.key_hash",
+                    [json.dumps(keys)],
+                )
+            return dict(cursor.fetchall())
+
+    def add(self, firsts: dict[int, int]) -> None:
+        """Remember a chunk's new keys (key hash -> the row it first appeared on)."""
+        pairs = sorted(firsts.items())  # in index order, as in earlier()
+        with connection.cursor() as cursor:
+            if not self.created:
+                if connection.vendor == "postgresql":
+                    cursor.execute(
+                        f"CREATE TEMPORARY TABLE {self.table} (key_hash bigint PRIMARY KEY, "
+                        "first_row integer NOT NULL) ON COMMIT DROP"
+                    )
+                else:  # INTEGER PRIMARY KEY: the key is the rowid, one b-tree
+                    cursor.execute(
+                        f"CREATE TEMP TABLE {self.table} (key_hash INTEGER PRIMARY KEY, "
+                        "first_row INTEGER NOT NULL)"
+                    )
+                self.created = True
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"INSERT INTO {self._name()} (key_hash, first_row) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::integer[])",
+                    [[key for key, _ in pairs], [row for _, row in pairs]],
+                )
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {self._name()} (key_hash, first_row) VALUES (%s, %s)",
+                    pairs,
+                )
+
+    def drop(self) -> None:
+        """Drop the table once the import's transaction is over. Nothing to do when it was
+        never created, when a rollback already took it, or on PostgreSQL when the transaction
+        ended (ON COMMIT DROP); a caller's transaction still open keeps it until now."""
+        if not self.created or connection.needs_rollback:
+            return
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self._name()}")
+        self.created = False
+
+
+def _natural_key(kind: ImportKind, values: dict[str, Any]) -> tuple:
+    return tuple(values[name] for name in kind.natural_key)
+
+
+def _duplicate_error(result: ImportResult, kind: ImportKind, number: int, first: int, key):
+    shown = ", ".join(str(k) for k in key if k not in (None, ""))  # blanks say nothing
+    result.add_error(
+        number,
+        ",".join(kind.natural_key),
+        f"duplicate of row {first} ({shown}); each key may appear once per import",
+    )
+
+
+def _without_repeats(
+    rows: list[Row],
+    firsts: dict[int, int],
+    repeats: list[tuple[int, int, tuple]],
+    kind: ImportKind,
+    result: ImportResult,
+    seen: SeenKeys,
+    last: bool,
+) -> list[Row]:
+    """A full chunk's rows minus those whose key an earlier chunk had (each reported against
+    that chunk's row, as are the chunk's own repeats of it); then the chunk's new keys join
+    the earlier ones, unless this is the file's last chunk."""
+    earlier = seen.earlier(firsts)
+    for number, key_hash, key in repeats:
+        _duplicate_error(result, kind, number, earlier.get(key_hash, firsts[key_hash]), key)
+    if earlier:
+        repeated = {firsts.pop(key_hash): first for key_hash, first in earlier.items()}
+        kept = []
+        for row in rows:
+            if row.number in repeated:
+                key = _natural_key(kind, row.values)
+                _duplicate_error(result, kind, row.number, repeated[row.number], key)
+            else:
+                kept.append(row)
+        rows = kept
+    if not last and firsts:
+        seen.add(firsts)
+    return rows
+
+
+def _parse_row(
+    number: int, raw: dict[str, str], columns: list[Column], result: ImportResult
+) -> dict[str, Any] | None:
+    """One row's parsed values, or None after reporting each of its bad cells."""
+    if "__width__" in raw:
+        result.add_error(number, "", raw["__width__"])
+        return None
+    if "__unknown__" in raw:
+        result.add_error(number, raw["__unknown__"], "unknown column(s) in this row")
+        return None
+    values: dict[str, Any] = {}
+    bad = False
+    for column in columns:
+        cell = raw.get(column.name, "")
+        if isinstance(cell, WrongType):
+            result.add_error(number, column.name, cell.message())
+            bad = True
+            continue
+        if "\x00" in cell:  # PostgreSQL cannot store it; it would fail mid-write
+            result.add_error(number, column.name, "contains a NUL character (0x00)")
+            bad = True
+            continue
+        if cell == "":
+            if column.required:
+                result.add_error(number, column.name, "required value is missing")
+                bad = True
+            values[column.name] = None
+            continue
+        try:
+            values[column.name] = column.parse(cell)
+        except ValueError as exc:
+            result.add_error(number, column.name, str(exc))
+            bad = True
+    return None if bad else values
+
+
 def _parse_chunks(
     table: Iterable[tuple[int, dict[str, str]]],
     kind: ImportKind,
     result: ImportResult,
     progress: Progress | None,
+    seen: SeenKeys,
 ) -> Iterator[list[Row]]:
     """The table's good rows, parsed, CHUNK_ROWS at a time; bad cells go to `result`."""
     rows: list[Row] = []
-    # Natural keys seen so far, by hash: a file's keys are held as small ints, not tuples.
-    seen_keys: dict[int, int] = {}
-    columns = kind.columns
+    # This chunk's keys by hash (-> first row), and its rows that repeat one of them: reported
+    # when the chunk is complete, against an earlier chunk's row if one had the key first.
+    firsts: dict[int, int] = {}
+    repeats: list[tuple[int, int, tuple]] = []
     for number, raw in table:
         result.rows += 1
         if progress and result.rows % 5000 == 0:
             progress("reading rows", result.rows, None)
-        if "__width__" in raw:
-            result.add_error(number, "", raw["__width__"])
+        values = _parse_row(number, raw, kind.columns, result)
+        if values is None:
             continue
-        if "__unknown__" in raw:
-            result.add_error(number, raw["__unknown__"], "unknown column(s) in this row")
-            continue
-        values: dict[str, Any] = {}
-        bad = False
-        for column in columns:
-            cell = raw.get(column.name, "")
-            if isinstance(cell, WrongType):
-                result.add_error(number, column.name, cell.message())
-                bad = True
-                continue
-            if "\x00" in cell:  # PostgreSQL cannot store it; it would fail mid-write
-                result.add_error(number, column.name, "contains a NUL character (0x00)")
-                bad = True
-                continue
-            if cell == "":
-                if column.required:
-                    result.add_error(number, column.name, "required value is missing")
-                    bad = True
-                values[column.name] = None
-                continue
-            try:
-                values[column.name] = column.parse(cell)
-            except ValueError as exc:
-                result.add_error(number, column.name, str(exc))
-                bad = True
-        if bad:
-            continue
-        key = tuple(values[name] for name in kind.natural_key)
-        first = seen_keys.setdefault(hash(key), number)
-        if first != number:
-            shown = ", ".join(str(k) for k in key if k not in (None, ""))  # blanks say nothing
-            result.add_error(
-                number,
-                ",".join(kind.natural_key),
-                f"duplicate of row {first} ({shown}); each key may appear once per import",
-            )
-            continue
-        rows.append(Row(number, values))
-        if len(rows) == CHUNK_ROWS:
-            yield rows
-            rows = []
-    if rows:
-        yield rows
+        key = _natural_key(kind, values)
+        key_hash = hash(key)
+        if firsts.setdefault(key_hash, number) != number:
+            repeats.append((number, key_hash, key))
+        else:
+            rows.append(Row(number, values))
+        if len(rows) + len(repeats) >= CHUNK_ROWS:
+            chunk = _without_repeats(rows, firsts, repeats, kind, result, seen, last=False)
+            rows, firsts, repeats = [], {}, []
+            if chunk:
+                yield chunk
+            del chunk
+    if rows or repeats:
+        chunk = _without_repeats(rows, firsts, repeats, kind, result, seen, last=True)
+        if chunk:
+            yield chunk
 
 
 def run_import(
@@ -687,11 +832,11 @@ def _run_started(kind: ImportKind, origin: str, user: Any, filename: str):
     )
 
 
-def _check_and_write(kind, table, result, present, progress) -> list[Row]:
+def _check_and_write(kind, table, result, present, progress, seen) -> list[Row]:
     """Parse, check and (while no row so far was bad) write the table a chunk at a time, so
     memory holds a chunk, not the file. Returns the rows the kind's hooks read (keeps_rows)."""
     rows: list[Row] = []
-    for chunk in _parse_chunks(table, kind, result, progress):
+    for chunk in _parse_chunks(table, kind, result, progress, seen):
         if progress:
             progress("checking references", result.rows, None)
         kind.resolve(chunk, result)
@@ -702,6 +847,7 @@ def _check_and_write(kind, table, result, present, progress) -> list[Row]:
             kind.chunk_written(chunk, result)
         if kind.keeps_rows:
             rows.extend(chunk)
+        del chunk  # or it stays alive while the next chunk is read: two chunks, not one
     return rows
 
 
@@ -719,18 +865,22 @@ def _run(kind, result, started, data, json_rows, origin, user, filename, progres
             table = _read_json_rows(json_rows, kind, present)
         else:
             table = _read_csv(file, kind, present)
-        # One transaction: a bad row anywhere rolls all of it back.
-        with transaction.atomic():
-            rows = _check_and_write(kind, table, result, present, progress)
-            if result.rows == 0 and result.ok:
-                result.add_error(1, "", "the file has a header but no rows")
-            if result.ok:
-                import_committing(kind, rows, result)
-                # robust: the rows are committed; a failing follow-up is logged, not the
-                # import's outcome (an API client would retry a committed file on a 500).
-                transaction.on_commit(lambda: kind.after_commit(rows, result), robust=True)
-            else:
-                transaction.set_rollback(True)
+        seen = SeenKeys()
+        try:
+            # One transaction: a bad row anywhere rolls all of it back.
+            with transaction.atomic():
+                rows = _check_and_write(kind, table, result, present, progress, seen)
+                if result.rows == 0 and result.ok:
+                    result.add_error(1, "", "the file has a header but no rows")
+                if result.ok:
+                    import_committing(kind, rows, result)
+                    # robust: the rows are committed; a failing follow-up is logged, not the
+                    # import's outcome (an API client would retry a committed file on a 500).
+                    transaction.on_commit(lambda: kind.after_commit(rows, result), robust=True)
+                else:
+                    transaction.set_rollback(True)
+        finally:
+            seen.drop()
     except TableError as exc:
         result.add_error(exc.error.row, exc.error.column, exc.error.message)
     except (HeaderError, ImportRejected) as exc:

@@ -35,6 +35,8 @@ CONTRACTS = Contract._meta.db_table
 CONTACTS = Contact._meta.db_table
 TOUCHPOINTS = Touchpoint._meta.db_table
 ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
+# Failed queries on something the account's licence lacks (a chain or a dataset).
+UNLICENSED = "('chain_not_covered', 'dataset_not_found')"
 
 
 def _d(value) -> date | None:
@@ -69,6 +71,7 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
     d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
     window = f"date > %s AND date <= %s{scope}"
+    f_scope, _ = _scope(account_ids, "f.account_id")
     sql = f"""
         WITH sums AS (
           SELECT account_id,
@@ -82,7 +85,12 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END)
               AS prior,
             MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
-              AS last_active
+              AS last_active,
+            -- the expansion triggers' numbers, in the same pass (see AccountInputs)
+            SUM(CASE WHEN metric = 'api_calls' AND date > %s THEN value ELSE 0 END) AS api_28,
+            SUM(CASE WHEN metric = 'api_calls' AND date > %s AND date <= %s
+                THEN value ELSE 0 END) AS api_prev_28,
+            SUM(CASE WHEN metric = 'queries' AND date > %s THEN value ELSE 0 END) AS queries_28
           FROM {USAGE} WHERE {window}
           GROUP BY account_id
         ), days AS (
@@ -103,27 +111,40 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             COUNT(DISTINCT CASE WHEN u.recent = 1 AND d.dataset <> '' THEN d.dataset END)
               AS s28,
             COUNT(DISTINCT CASE WHEN d.chain <> '' THEN d.chain END) AS c90,
-            COUNT(DISTINCT CASE WHEN d.dataset <> '' THEN d.dataset END) AS s90
+            COUNT(DISTINCT CASE WHEN d.dataset <> '' THEN d.dataset END) AS s90,
+            COUNT(DISTINCT CASE WHEN u.earlier = 1 AND d.chain <> '' THEN d.chain END)
+              AS chains_before_28
           FROM (
-            SELECT account_id, dims_id, MAX(CASE WHEN date > %s THEN 1 ELSE 0 END) AS recent
+            SELECT account_id, dims_id, MAX(CASE WHEN date > %s THEN 1 ELSE 0 END) AS recent,
+              MAX(CASE WHEN date <= %s THEN 1 ELSE 0 END) AS earlier
             FROM {USAGE} WHERE {window} AND metric <> 'failed_queries'
             GROUP BY account_id, dims_id
           ) u JOIN {DIMS} d ON d.id = u.dims_id
           GROUP BY u.account_id
+        ), unlicensed AS (
+          SELECT f.account_id, SUM(f.value) AS failures,
+            MAX(CASE WHEN d.dataset <> '' THEN d.dataset ELSE d.chain END) AS target
+          FROM {USAGE} f JOIN {DIMS} d ON d.id = f.dims_id
+          WHERE f.date > %s AND f.date <= %s{f_scope} AND f.metric = 'failed_queries'
+            AND d.reason IN {UNLICENSED}
+          GROUP BY f.account_id
         )
         SELECT sums.account_id, units_28, units_prev_28, c28, s28, c90, s90, users,
-               active_days, production, units_7, prior, prior_days, last_active
+               active_days, production, units_7, prior, prior_days, last_active,
+               api_28, api_prev_28, queries_28, chains_before_28, failures, target
         FROM sums
         LEFT JOIN days ON days.account_id = sums.account_id
         LEFT JOIN used ON used.account_id = sums.account_id
+        LEFT JOIN unlicensed ON unlicensed.account_id = sums.account_id
     """
     params = [
-        *(d28, d56, d28, d28, d28, d7, d35, d7),
+        *(d28, d56, d28, d28, d28, d7, d35, d7, d28, d56, d28, d28),
         *(d90, as_of, *scope_params),
         *(d28, d7),
         *(d35, as_of, *scope_params),
-        d28,
+        *(d28, d28),
         *(d90, as_of, *scope_params),
+        *(d28, as_of, *scope_params),
     ]
     out = {}
     for row in _rows(sql, params):
@@ -139,6 +160,13 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             "prior_daily_avg": float(row[11] or 0) / 28,
             "prior_active_days": int(row[12] or 0),
             "last_active": _d(row[13]),
+            "api_calls_28": float(row[14] or 0),
+            "api_calls_prev_28": float(row[15] or 0),
+            "queries_28": float(row[16] or 0),
+            "chains_90": int(row[5] or 0),
+            "chains_before_28": int(row[17] or 0),
+            "unlicensed_failures_28": float(row[18] or 0),
+            "unlicensed_target": row[19] or "",
         }
     return out
 

@@ -6,7 +6,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Case, F, Max, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    F,
+    FilteredRelation,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account
@@ -31,18 +41,21 @@ def account_snapshot(*, account: Account, as_of: date | None = None) -> HealthSn
 
 def with_book_health(qs: QuerySet[Account], day: date) -> QuerySet[Account]:
     """Annotate each account's score and band on `day`, the change in score over 7 days and a
-    band rank (red 0 … unscored 3) for sorting riskiest first: subqueries, one query in all."""
-    snap = HealthSnapshot.objects.filter(account=OuterRef("pk"))
+    band rank (red 0 … unscored 3) for sorting riskiest first. Two left joins on the snapshot
+    table's (account, date) key rather than correlated subqueries: the book sorts and sums
+    every account, and a join is read once where a subquery runs per account and per use."""
     return qs.annotate(
-        health_score=Subquery(snap.filter(date=day).values("score")[:1]),
-        health_band=Subquery(snap.filter(date=day).values("band")[:1]),
-        score_week_ago=Subquery(snap.filter(date=day - timedelta(days=7)).values("score")[:1]),
+        snap_now=FilteredRelation("health", condition=Q(health__date=day)),
+        snap_week_ago=FilteredRelation("health", condition=Q(health__date=day - timedelta(days=7))),
     ).annotate(
-        score_change_7d=Coalesce(F("health_score") - F("score_week_ago"), Value(0)),
+        health_score=F("snap_now__score"),
+        health_band=F("snap_now__band"),
+        score_week_ago=F("snap_week_ago__score"),
+        score_change_7d=Coalesce(F("snap_now__score") - F("snap_week_ago__score"), Value(0)),
         band_rank=Case(
-            When(health_band="red", then=Value(0)),
-            When(health_band="yellow", then=Value(1)),
-            When(health_band="green", then=Value(2)),
+            When(snap_now__band="red", then=Value(0)),
+            When(snap_now__band="yellow", then=Value(1)),
+            When(snap_now__band="green", then=Value(2)),
             default=Value(3),
         ),
     )
@@ -159,3 +172,53 @@ def commit_burn_up(*, account: Account, as_of: date) -> BurnUp | None:
 
 def model_history() -> QuerySet[HealthModel]:
     return HealthModel.objects.select_related("created_by").order_by("-version")
+
+
+def failed_queries_by_target(
+    *, account_ids: list[int] | None, start: date, end: date, reasons: tuple[str, ...]
+) -> list[tuple[int, date, str, str, str, float]]:
+    """Failed queries with these reasons per (account, day, reason, chain, dataset) from `start`
+    to `end`, in one grouped read (the accounts of a recompute, or every account for None)."""
+    qs = UsageFact.objects.filter(
+        metric="failed_queries", reason__in=reasons, date__gte=start, date__lte=end
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return [
+        (account_id, day, reason, chain, dataset, float(total))
+        for account_id, day, reason, chain, dataset, total in qs.values_list(
+            "account_id", "date", "reason", "chain", "dataset"
+        )
+        .annotate(total=Sum("value"))
+        .order_by()
+    ]
+
+
+def usage_on_target(
+    *,
+    account_ids: list[int],
+    start: date,
+    end: date | None = None,
+    chain: str = "",
+    dataset: str = "",
+) -> dict[tuple[int, str, str], float]:
+    """Totals per (account, metric, reason) from `start` (to `end`, default: the latest) of
+    usage naming this chain or dataset, failed queries included, in one grouped read."""
+    where = Q()
+    if chain:
+        where |= Q(dims__chain=chain)
+    if dataset:
+        where |= Q(dims__dataset=dataset)
+    if not where or not account_ids:
+        return {}
+    qs = UsageFact.objects.filter(where, account_id__in=account_ids, date__gte=start)
+    if end is not None:
+        qs = qs.filter(date__lte=end)
+    rows = (
+        qs.values_list("account_id", "metric", "dims__reason")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    return {
+        (account_id, metric, reason): float(total) for account_id, metric, reason, total in rows
+    }

@@ -48,9 +48,22 @@ from playbooks.models import Alert, AlertKind, AlertStatus
 INBOX_PAGE_SIZE = 50
 
 
-def _for_row(user, alert: Alert, on) -> Alert:
-    """What the row shows beyond the alert itself: its status as read today and whether this
-    person may act on it."""
+ROW_ACTIONS = {
+    "read": "alert_read",
+    "acknowledge": "alert_acknowledge",
+    "snooze": "alert_snooze",
+    "reopen": "alert_reopen",
+}
+
+
+def _for_row(user, alert: Alert, on, query: str) -> Alert:
+    """What the row shows beyond the alert itself: its status as read today, whether this
+    person may act on it, and its action URLs (carrying the page's filters back), reversed once
+    here rather than twice per form in the template."""
+    suffix = f"?{query}" if query else ""
+    alert.action_urls = {
+        name: reverse(route, args=[alert.pk]) + suffix for name, route in ROW_ACTIONS.items()
+    }
     alert.can_mark = can_work_alert(user, alert)
     alert.shown_status = alert.status_on(on)
     alert.unread = alert.shown_status != AlertStatus.RESOLVED and (
@@ -88,8 +101,9 @@ def _context(request: AuthedRequest, filters: InboxFilters, error: str = "") -> 
     paginator = Paginator(inbox_alerts(user=user, filters=filters), INBOX_PAGE_SIZE)
     page = paginator.get_page(filters.page)
     filters.page = page.number
+    query = filters.as_query(page=1)
     for alert in page.object_list:
-        _for_row(user, alert, on)
+        _for_row(user, alert, on, query)
     everyone = sees_whole_team(user)
     counts = inbox_status_counts(user=user, filters=filters)
     return {
@@ -110,7 +124,7 @@ def _context(request: AuthedRequest, filters: InboxFilters, error: str = "") -> 
         "can_mark_view": (
             everyone or filters.owner == "me" or (filters.owner == "pooled" and is_csm(user))
         ),
-        "query": filters.as_query(page=1),
+        "query": query,
         "prev_href": (
             "?" + filters.as_query(page=page.previous_page_number()) if page.has_previous() else ""
         ),
@@ -182,13 +196,14 @@ def _answer(
     alert = inbox_alerts(user=request.user, filters=InboxFilters(owner="all", status="all")).get(
         pk=pk
     )
-    _for_row(request.user, alert, on)
+    query = filters.as_query(page=1)
+    _for_row(request.user, alert, on, query)
     counts = inbox_status_counts(user=request.user, filters=filters)
     context = {
         **_row_context(on),
         "alert": alert,
         "show_owner": sees_whole_team(request.user),
-        "query": filters.as_query(page=1),
+        "query": query,
         "row_notice": notice,
         "row_error": error,
         "unread_in_view": inbox_unread_in_view(user=request.user, filters=filters),

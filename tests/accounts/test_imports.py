@@ -129,6 +129,12 @@ BAD_ROW_CASES = [
     ),
     pytest.param(
         "users",
+        ["bell@cs.example,csm,Ring\x07ring"],
+        [(3, "name", "contains a control character (0x07); remove it")],
+        id="users-control-character",
+    ),
+    pytest.param(
+        "users",
         [f"{'a' * 250}@cs.example,csm,Long"],
         [(3, "email", "longer than 254 characters")],
         id="users-email-too-long",
