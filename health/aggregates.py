@@ -35,7 +35,7 @@ CONTRACTS = Contract._meta.db_table
 CONTACTS = Contact._meta.db_table
 TOUCHPOINTS = Touchpoint._meta.db_table
 ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
-# Failed queries that say what the account would buy: a chain or dataset it does not license.
+# Failed queries on something the account's licence lacks (a chain or a dataset).
 UNLICENSED = "('chain_not_covered', 'dataset_not_found')"
 
 
@@ -71,6 +71,7 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
     d56, d90 = as_of - timedelta(days=56), as_of - timedelta(days=WINDOW_DAYS)
     scope, scope_params = _scope(account_ids)
     window = f"date > %s AND date <= %s{scope}"
+    f_scope, _ = _scope(account_ids, "f.account_id")
     sql = f"""
         WITH sums AS (
           SELECT account_id,
@@ -85,6 +86,7 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
               AS prior,
             MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
               AS last_active,
+            -- the expansion triggers' numbers, in the same pass (see AccountInputs)
             SUM(CASE WHEN metric = 'api_calls' AND date > %s THEN value ELSE 0 END) AS api_28,
             SUM(CASE WHEN metric = 'api_calls' AND date > %s AND date <= %s
                 THEN value ELSE 0 END) AS api_prev_28,
@@ -110,35 +112,33 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
               AS s28,
             COUNT(DISTINCT CASE WHEN d.chain <> '' THEN d.chain END) AS c90,
             COUNT(DISTINCT CASE WHEN d.dataset <> '' THEN d.dataset END) AS s90,
-            COUNT(DISTINCT CASE WHEN u.older = 1 AND d.chain <> '' THEN d.chain END)
-              AS c_before_28
+            COUNT(DISTINCT CASE WHEN u.earlier = 1 AND d.chain <> '' THEN d.chain END)
+              AS chains_before_28
           FROM (
             SELECT account_id, dims_id, MAX(CASE WHEN date > %s THEN 1 ELSE 0 END) AS recent,
-              MAX(CASE WHEN date <= %s THEN 1 ELSE 0 END) AS older
+              MAX(CASE WHEN date <= %s THEN 1 ELSE 0 END) AS earlier
             FROM {USAGE} WHERE {window} AND metric <> 'failed_queries'
             GROUP BY account_id, dims_id
           ) u JOIN {DIMS} d ON d.id = u.dims_id
           GROUP BY u.account_id
         ), unlicensed AS (
-          -- the expansion triggers' breadth evidence, in the same pass (see AccountInputs)
           SELECT f.account_id, SUM(f.value) AS failures,
             MAX(CASE WHEN d.dataset <> '' THEN d.dataset ELSE d.chain END) AS target
           FROM {USAGE} f JOIN {DIMS} d ON d.id = f.dims_id
-          WHERE {window} AND f.metric = 'failed_queries' AND d.reason IN {UNLICENSED}
+          WHERE f.date > %s AND f.date <= %s{f_scope} AND f.metric = 'failed_queries'
+            AND d.reason IN {UNLICENSED}
           GROUP BY f.account_id
         )
         SELECT sums.account_id, units_28, units_prev_28, c28, s28, c90, s90, users,
                active_days, production, units_7, prior, prior_days, last_active,
-               api_28, api_prev_28, queries_28, c_before_28,
-               unlicensed.failures, unlicensed.target
+               api_28, api_prev_28, queries_28, chains_before_28, failures, target
         FROM sums
         LEFT JOIN days ON days.account_id = sums.account_id
         LEFT JOIN used ON used.account_id = sums.account_id
         LEFT JOIN unlicensed ON unlicensed.account_id = sums.account_id
     """
     params = [
-        *(d28, d56, d28, d28, d28, d7, d35, d7),
-        *(d28, d56, d28, d28),
+        *(d28, d56, d28, d28, d28, d7, d35, d7, d28, d56, d28, d28),
         *(d90, as_of, *scope_params),
         *(d28, d7),
         *(d35, as_of, *scope_params),
