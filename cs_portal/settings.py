@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "health",
     "playbooks",
     "datatrust",
+    "cockpit",
     "demo",
 ]
 
