@@ -178,6 +178,7 @@ def import_kind(request: HttpRequest, kind: str):
 
 def _register_routers() -> None:
     from accounts.api import router as accounts_router
+    from cockpit.api import router as cockpit_router
     from datatrust.api import router as datatrust_router
     from health.api import router as health_router
     from playbooks.api import router as playbooks_router
@@ -186,6 +187,7 @@ def _register_routers() -> None:
     api.add_router("/", health_router)
     api.add_router("/", playbooks_router)
     api.add_router("/", datatrust_router)
+    api.add_router("/", cockpit_router)
 
 
 _register_routers()
