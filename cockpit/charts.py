@@ -7,7 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 from health.charts import BAND_COLORS, PALETTE
+from health.charts import _band as health_band
 from health.charts import _layout as health_layout
+from health.charts import _threshold_label as threshold_label
 
 from .rules import BENCHMARK
 
@@ -144,12 +146,12 @@ def retention_trend(trend) -> dict:
     nrr_lo, nrr_hi = (float(v) * 100 for v in BENCHMARK["nrr"])
     grr_lo, grr_hi = (float(v) * 100 for v in BENCHMARK["grr"])
     shapes = [
-        _hband(nrr_lo, nrr_hi, "#3b5bdb"),
-        _hband(grr_lo, grr_hi, "#12805c"),
+        health_band("#3b5bdb", 0.12, y=(nrr_lo, nrr_hi)),
+        health_band("#12805c", 0.12, y=(grr_lo, grr_hi)),
     ]
     annotations = [
-        _label(nrr_hi, f"benchmark NRR {nrr_lo:.0f}-{nrr_hi:.0f} %"),
-        _label(grr_lo, f"benchmark GRR {grr_lo:.0f}-{grr_hi:.0f} %", anchor="top"),
+        threshold_label(nrr_hi, f"benchmark NRR {nrr_lo:.0f}-{nrr_hi:.0f} %"),
+        threshold_label(grr_hi, f"benchmark GRR {grr_lo:.0f}-{grr_hi:.0f} %"),
         {
             "xref": "paper",
             "yref": "paper",
@@ -185,33 +187,4 @@ def retention_trend(trend) -> dict:
             legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0},
             xaxis={"title": {"text": "Measured on"}, "type": "date", "gridcolor": "#eef0f4"},
         ),
-    }
-
-
-def _hband(y0: float, y1: float, color: str) -> dict:
-    return {
-        "type": "rect",
-        "xref": "paper",
-        "yref": "y",
-        "x0": 0,
-        "x1": 1,
-        "y0": y0,
-        "y1": y1,
-        "fillcolor": color,
-        "opacity": 0.12,
-        "line": {"width": 0},
-        "layer": "below",
-    }
-
-
-def _label(y: float, text: str, anchor: str = "bottom") -> dict:
-    return {
-        "xref": "paper",
-        "x": 1,
-        "y": y,
-        "text": text,
-        "showarrow": False,
-        "xanchor": "right",
-        "yanchor": anchor,
-        "font": {"size": 10, "color": "#667085"},
     }
