@@ -8,7 +8,7 @@ what it consumed over the trailing 12 months, priced at its contract's unit pric
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -46,11 +46,12 @@ class Retention:
     expansion: Decimal = ZERO
     contraction: Decimal = ZERO
     churn: Decimal = ZERO
+    cohort_accounts: int = 0
     movements: list[Movement] = field(default_factory=list)
 
-    @property
-    def cohort_accounts(self) -> int:
-        return len(self.movements)
+    def totals(self) -> Retention:
+        """The figures without the per-account movements (small enough to cache)."""
+        return replace(self, movements=[])
 
     @property
     def retained(self) -> Decimal:
@@ -98,6 +99,7 @@ def retention(start: Mapping[int, Decimal], end: Mapping[int, Decimal]) -> Reten
         after = max(_cents(end.get(account_id, ZERO)), ZERO)
         kind = classify(before, after)
         out.movements.append(Movement(account_id, before, after, kind))
+        out.cohort_accounts += 1
         out.starting += before
         out.ending += after
         if kind == EXPANSION:

@@ -3,12 +3,14 @@ queries over the book (or one CSM's book); nothing runs a query per account."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q, Sum
 
 from accounts.models import (
     Account,
@@ -23,7 +25,7 @@ from accounts.models import (
 from accounts.permissions import sees_whole_team
 from accounts.selectors import accounts_with_commercials, with_health
 from cs_portal.sql import columns
-from health.models import HealthSnapshot
+from health.models import HealthSnapshot, UsageDay
 from health.selectors import latest_snapshot_date
 from playbooks.models import Play, PlayStatus, Task, TaskStatus
 
@@ -55,7 +57,13 @@ class RetentionFigures:
 
 def retention_figures(*, user: User, as_of: date, basis: str) -> RetentionFigures:
     """The endpoint's answer: trailing-12-month retention as of a day on one basis."""
-    r: Retention = retention_as_of(as_of=as_of, basis=basis, account_ids=book_ids(user=user))
+    ids = book_ids(user=user)
+    r: Retention = retention_cached(
+        basis,
+        as_of,
+        ids,
+        lambda: retention_as_of(as_of=as_of, basis=basis, account_ids=ids).totals(),
+    )
     return RetentionFigures(
         as_of=as_of,
         basis=basis,
@@ -353,9 +361,10 @@ def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> Re
 MOVEMENT_ROWS = 15
 
 
-@dataclass
+@dataclass(frozen=True)
 class MovementRow:
-    account: Account | None
+    external_id: str
+    name: str
     start: Decimal
     end: Decimal
     change: Decimal
@@ -367,30 +376,73 @@ class RetentionPanel:
     contract: Retention
     consumption: Retention
     trend: list[RetentionPoint]
-    movements: dict[str, list[MovementRow]]  # of the contract basis
+    movements: dict[str, list[MovementRow]]  # of the contract basis, the biggest first
     counts: dict[str, int]
 
 
 def retention_panel(*, account_ids: list[int] | None, as_of: date) -> RetentionPanel:
     """NRR and GRR on both bases as of the day, measured at each of the last 12 month ends,
-    and the accounts behind each movement of the contract figure."""
-    trend = retention_trend(as_of=as_of, account_ids=account_ids)
-    now = trend[-1]
-    listed = {kind: now.contract.of_kind(kind)[:MOVEMENT_ROWS] for kind in MOVEMENTS}
-    names = Account.objects.select_related("csm").in_bulk(
-        [m.account_id for rows in listed.values() for m in rows]
+    and the accounts behind each movement of the contract figure. Cached per day, scope and
+    data version (see `retention_cached`): the consumption figure sums two years of units."""
+    return retention_cached(
+        "panel", as_of, account_ids, lambda: _retention_panel(account_ids, as_of)
     )
+
+
+def _retention_panel(account_ids: list[int] | None, as_of: date) -> RetentionPanel:
+    trend = retention_trend(as_of=as_of, account_ids=account_ids)
+    now = trend[-1].contract
+    listed = {kind: now.of_kind(kind)[:MOVEMENT_ROWS] for kind in MOVEMENTS}
+    names = {
+        pk: (ext, name)
+        for pk, ext, name in Account.objects.filter(
+            pk__in=[m.account_id for rows in listed.values() for m in rows]
+        ).values_list("pk", "external_id", "name")
+    }
     return RetentionPanel(
         as_of=as_of,
-        contract=now.contract,
-        consumption=now.consumption,
-        trend=trend,
+        contract=now.totals(),
+        consumption=trend[-1].consumption.totals(),
+        trend=[RetentionPoint(p.as_of, p.contract.totals(), p.consumption.totals()) for p in trend],
         movements={
-            kind: [MovementRow(names.get(m.account_id), m.start, m.end, m.change) for m in rows]
+            kind: [
+                MovementRow(*names.get(m.account_id, ("", "")), m.start, m.end, m.change)
+                for m in rows
+            ]
             for kind, rows in listed.items()
         },
-        counts={kind: len(now.contract.of_kind(kind)) for kind in MOVEMENTS},
+        counts={kind: len(now.of_kind(kind)) for kind in MOVEMENTS},
     )
+
+
+RETENTION_CACHE_SECONDS = 3600
+RETENTION_CACHE_PREFIX = "cockpit:retention:"
+
+
+def retention_data_version() -> str:
+    """What retention is computed from, in two cheap aggregates: the contracts (count, newest
+    id, sums) and the newest usage import. Any import that changes a figure changes this."""
+    c = Contract.objects.aggregate(
+        n=Count("pk"), last=Max("pk"), arr=Sum("arr"), commit=Sum("commit_units"), end=Max("end")
+    )
+    landed = UsageDay.objects.aggregate(at=Max("last_import_at"))["at"]
+    return f"{c['n']}:{c['last']}:{c['arr']}:{c['commit']}:{c['end']}:{landed}"
+
+
+def retention_cached(kind: str, as_of: date, account_ids: list[int] | None, compute):
+    """`compute()` once per kind, day, scope and data version (an hour at most)."""
+    scope = (
+        "book"
+        if account_ids is None
+        else hashlib.sha1(",".join(map(str, sorted(account_ids))).encode()).hexdigest()
+    )
+    raw = f"{kind}:{as_of}:{scope}:{retention_data_version()}"
+    key = RETENTION_CACHE_PREFIX + hashlib.sha1(raw.encode()).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, RETENTION_CACHE_SECONDS)
+    return value
 
 
 # --- workload -------------------------------------------------------------------------------

@@ -20,14 +20,22 @@ Consumption basis (units × unit price; (30 Jun 2024, 30 Jun 2025] → (30 Jun 2
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from cockpit import selectors
 from tests.factories import AccountFactory, ContractFactory, UsageFactFactory
 
 AS_OF = date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def _own_retention_cache(monkeypatch):
+    """Each test reads retention through a cache of its own (keys are never shared)."""
+    monkeypatch.setattr(selectors, "RETENTION_CACHE_PREFIX", f"test:{uuid.uuid4().hex}:")
 
 
 def _contract(account, start: str, end: str, arr: str, commit: str | None = None) -> None:

@@ -120,3 +120,24 @@ def test_trend_measures_each_month_end_with_the_same_rule(contract_cohort, consu
         "36000.00"
     ) + D("50000.00")
     assert last.consumption.ending == D("96000.50")
+
+
+@pytest.mark.django_db
+def test_figures_are_cached_until_the_contracts_change(
+    contract_cohort, maya, django_assert_num_queries
+):
+    from cockpit.selectors import retention_figures
+    from tests.factories import ContractFactory
+
+    first = retention_figures(user=maya, as_of=AS_OF, basis=CONTRACT)
+    with django_assert_num_queries(2):  # the data version: contracts and the usage watermark
+        again = retention_figures(user=maya, as_of=AS_OF, basis=CONTRACT)
+    assert again == first
+    ContractFactory(
+        account=contract_cohort["newlogo"],
+        start=date(2025, 1, 1),
+        end=date(2025, 12, 31),
+        arr=D("10000.00"),
+    )
+    later = retention_figures(user=maya, as_of=AS_OF, basis=CONTRACT)
+    assert later.starting_arr == D("275000.00") and later.cohort_accounts == 6
