@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import (
     Account,
@@ -293,7 +294,7 @@ def health_panel(
 # --- renewals ahead -------------------------------------------------------------------------
 
 RENEWAL_WINDOWS = (30, 90, 180)
-RENEWAL_ROWS = 50
+RENEWAL_ROWS = 15
 
 
 @dataclass
@@ -413,6 +414,11 @@ def _retention_panel(account_ids: list[int] | None, as_of: date) -> RetentionPan
         },
         counts={kind: len(now.of_kind(kind)) for kind in MOVEMENTS},
     )
+
+
+def usage_since() -> date | None:
+    """The first day any usage has landed for (the consumption basis needs two years)."""
+    return UsageDay.objects.aggregate(first=Min("date"))["first"]
 
 
 RETENTION_CACHE_SECONDS = 3600
@@ -536,13 +542,17 @@ def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> Wo
     if account_ids is not None:
         pooled = pooled.filter(pool__in=sorted({f"tier{r.tier}" for r in rows}))
     pools = []
+    # A task waits from the day its play started (or, on its own, the day it was created).
+    waiting_since = Coalesce("play__started_on", TruncDate("created_at"))
     for pool, n, oldest in (
         pooled.order_by("pool")
         .values("pool")
-        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .annotate(n=Count("pk"), oldest=Min(waiting_since))
         .values_list("pool", "n", "oldest")
     ):
-        pools.append((pool, n, (on - oldest.date()).days if oldest else None))
+        if isinstance(oldest, str):
+            oldest = date.fromisoformat(oldest[:10])
+        pools.append((pool, n, (on - oldest).days if oldest else None))
     ages = [age for _, _, age in pools if age is not None]
     return WorkloadPanel(
         on=on,

@@ -115,6 +115,12 @@ def _retention(request: AuthedRequest, ids, values: dict, scoped: bool) -> dict:
         "cohort_day": year_before(values["as_of"]),
         "kinds": MOVEMENTS,
         "benchmark": BENCHMARK,
+        "benchmark_text": {
+            key: f"{BENCHMARK[key][0] * 100:.0f}–{BENCHMARK[key][1] * 100:.0f} %"
+            for key in ("nrr", "grr")
+        },
+        "usage_since": selectors.usage_since(),
+        "consumption_from": year_before(year_before(values["as_of"])),
         "fig": charts.retention_trend(panel.trend) if has_data else None,
     }
 
