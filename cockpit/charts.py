@@ -186,5 +186,8 @@ def retention_trend(trend) -> dict:
             margin={"l": 60, "r": 16, "t": 40, "b": 130},
             legend={"orientation": "h", "y": -0.32, "yanchor": "top", "x": 0},
             xaxis={"title": {"text": "Measured on"}, "type": "date", "gridcolor": "#eef0f4"},
+            # Fitted to the lines and the benchmark bands rather than from zero: the story is
+            # in a few points either side of 100 %.
+            yaxis={"title": {"text": "Retention (%)"}, "gridcolor": "#eef0f4"},
         ),
     }

@@ -8,14 +8,15 @@ rows per account) and the units consumed, summed in SQL per account, window and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Min
 
 from accounts.models import Account, Contract
 from cs_portal.sql import columns
-from health.models import UsageFact
+from health.models import UsageDay, UsageFact
 
 from .rules import (
     ZERO,
@@ -108,6 +109,17 @@ def _window_sum(
     return {a: sum(row[i:j], ZERO) for a, row in values.items()}
 
 
+def usage_since() -> date | None:
+    """The first day any usage has landed for."""
+    return UsageDay.objects.aggregate(first=Min("date"))["first"]
+
+
+def covered(since: date | None, cohort_start: date) -> bool:
+    """Whether the usage held reaches back over the whole base year (it starts the day after
+    `cohort_start`): a base year seen in part would make a partial base look like growth."""
+    return since is None or since <= cohort_start + timedelta(days=1)
+
+
 @dataclass
 class RetentionPoint:
     as_of: date
@@ -129,6 +141,7 @@ def retention_series(
         if CONSUMPTION in bases
         else {}
     )
+    since = usage_since() if CONSUMPTION in bases else None
     out = []
     for day in days:
         start = starts[day]
@@ -139,7 +152,9 @@ def retention_series(
                 consumption=retention(
                     _window_sum(consumed, boundaries, cohort_starts[day], start),
                     _window_sum(consumed, boundaries, start, day),
-                ),
+                )
+                if covered(since, cohort_starts[day])
+                else Retention(),
             )
         )
     return out

@@ -128,11 +128,13 @@ class ContractTerm:
 
     @property
     def unit_price(self) -> Decimal:
-        """Dollars per unit: ARR ÷ committed units where a commit exists, else 1 (the units
-        themselves are the value)."""
+        """Dollars per unit: ARR ÷ committed units where a commit exists; else 1 (the units
+        themselves are the value) on a paid contract, and 0 on a free one (ARR 0: usage on
+        the free tier is not revenue, so a developer who starts paying is a new logo here as
+        on the contract basis, not a thousandfold expansion)."""
         if self.commit_units:
             return self.arr / self.commit_units
-        return Decimal(1)
+        return Decimal(1) if self.arr > 0 else ZERO
 
 
 def arr_on(contracts: Iterable[ContractTerm], day: date) -> dict[int, Decimal]:

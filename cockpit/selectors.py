@@ -217,14 +217,66 @@ class HealthPanel:
     recoveries: list[BookRow]
 
 
+HEALTH_CACHE_SECONDS = 600
+
+
+@dataclass
+class BandSeries:
+    days: list[date]
+    accounts: dict[str, list[float]]  # band → share of scored accounts per day
+    arr: dict[str, list[float]]  # band → share of ARR per day
+    last: dict[str, int]  # band → accounts on the newest day
+
+
 def health_panel(
     *, account_ids: list[int] | None, on: date, tier: int | None, csm_id: int | None
 ) -> HealthPanel:
-    """The share of accounts and of ARR in each band per day over 90 days (one grouped query;
-    ARR weighted by each account's ARR today), and the day's biggest 7-day movers."""
+    """The share of accounts and of ARR in each band per day over 90 days, and the day's
+    biggest 7-day movers. The 90-day series reads every snapshot of the period, so it is cached
+    (ten minutes at most) per newest day, selection and that day's band counts (a rescore of
+    the day changes them)."""
     until = latest_snapshot_date(on_or_before=on)
-    if until is None:
-        return HealthPanel(None, [], {}, {}, {}, [], [])
+    if until is None or (account_ids is not None and not account_ids):
+        return HealthPanel(until, [], {}, {}, {}, [], [])
+    today_bands = dict(
+        HealthSnapshot.objects.filter(date=until)
+        .order_by()
+        .values("band")
+        .annotate(n=Count("pk"))
+        .values_list("band", "n")
+    )
+    version = sorted(today_bands.items())
+    series: BandSeries = cached(
+        "health",
+        (until, on, tier, csm_id, scope_key(account_ids), version),
+        lambda: band_series(account_ids=account_ids, on=on, until=until, tier=tier, csm_id=csm_id),
+        HEALTH_CACHE_SECONDS,
+    )
+    rows = [
+        r
+        for r in book_rows(account_ids=account_ids, on=on)
+        if r.score is not None
+        and (not tier or r.tier == tier)
+        and (not csm_id or r.csm_id == csm_id)
+    ]
+    drops = sorted((r for r in rows if r.change_7d < 0), key=lambda r: (r.change_7d, r.name))
+    ups = sorted((r for r in rows if r.change_7d > 0), key=lambda r: (-r.change_7d, r.name))
+    return HealthPanel(
+        until=until,
+        days=series.days,
+        accounts=series.accounts,
+        arr=series.arr,
+        today_counts={b: series.last.get(b, 0) for b in BANDS},
+        drops=drops[:MOVERS],
+        recoveries=ups[:MOVERS],
+    )
+
+
+def band_series(
+    *, account_ids: list[int] | None, on: date, until: date, tier: int | None, csm_id: int | None
+) -> BandSeries:
+    """Accounts and ARR (each account's ARR on `on`) per band per day over the 90 days ending
+    `until`, as shares; one grouped query."""
     since = until - timedelta(days=HEALTH_DAYS - 1)
     s = columns(HealthSnapshot, "account", "date", "band")
     a = columns(Account, "id", "tier", "csm")
@@ -237,18 +289,16 @@ def health_panel(
         where.append(f"a.{a.csm} = %s")
         params.append(csm_id)
     if account_ids is not None:
-        if not account_ids:
-            return HealthPanel(until, [], {}, {}, {}, [], [])
         where.append(f"s.{s.account} IN ({', '.join(['%s'] * len(account_ids))})")
         params.extend(account_ids)
     sql = f"""
-        WITH arr AS (
+        WITH arr AS MATERIALIZED (
             SELECT {c.account} AS account_id, SUM({c.arr}) AS arr FROM {c.table}
             WHERE {c.start} <= %s AND {c.end} >= %s GROUP BY {c.account}
         )
         SELECT s.{s.date}, s.{s.band}, COUNT(*), SUM(COALESCE(arr.arr, 0))
         FROM {s.table} s
-        JOIN {a.table} a ON a.{a.id} = s.{s.account}
+        {f"JOIN {a.table} a ON a.{a.id} = s.{s.account}" if tier or csm_id else ""}
         LEFT JOIN arr ON arr.account_id = s.{s.account}
         WHERE {" AND ".join(where)}
         GROUP BY s.{s.date}, s.{s.band}
@@ -270,25 +320,8 @@ def health_panel(
             n, v = counts[day].get(band, (0, 0.0))
             accounts[band].append(round(100 * n / n_total, 1) if n_total else 0.0)
             arr_share[band].append(round(100 * v / arr_total, 1) if arr_total else 0.0)
-    rows = [
-        r
-        for r in book_rows(account_ids=account_ids, on=on)
-        if r.score is not None
-        and (not tier or r.tier == tier)
-        and (not csm_id or r.csm_id == csm_id)
-    ]
-    drops = sorted((r for r in rows if r.change_7d < 0), key=lambda r: (r.change_7d, r.name))
-    ups = sorted((r for r in rows if r.change_7d > 0), key=lambda r: (-r.change_7d, r.name))
-    last = counts.get(until, {})
-    return HealthPanel(
-        until=until,
-        days=days,
-        accounts=accounts,
-        arr=arr_share,
-        today_counts={b: last.get(b, (0, 0))[0] for b in BANDS},
-        drops=drops[:MOVERS],
-        recoveries=ups[:MOVERS],
-    )
+    last = {band: n for band, (n, _) in counts.get(until, {}).items()}
+    return BandSeries(days, accounts, arr_share, last)
 
 
 # --- renewals ahead -------------------------------------------------------------------------
@@ -416,13 +449,8 @@ def _retention_panel(account_ids: list[int] | None, as_of: date) -> RetentionPan
     )
 
 
-def usage_since() -> date | None:
-    """The first day any usage has landed for (the consumption basis needs two years)."""
-    return UsageDay.objects.aggregate(first=Min("date"))["first"]
-
-
 RETENTION_CACHE_SECONDS = 3600
-RETENTION_CACHE_PREFIX = "cockpit:retention:"
+CACHE_PREFIX = "cockpit:"
 
 
 def retention_data_version() -> str:
@@ -437,17 +465,28 @@ def retention_data_version() -> str:
 
 def retention_cached(kind: str, as_of: date, account_ids: list[int] | None, compute):
     """`compute()` once per kind, day, scope and data version (an hour at most)."""
-    scope = (
-        "book"
-        if account_ids is None
-        else hashlib.sha1(",".join(map(str, sorted(account_ids))).encode()).hexdigest()
+    return cached(
+        f"retention:{kind}",
+        (as_of, scope_key(account_ids), retention_data_version()),
+        compute,
+        RETENTION_CACHE_SECONDS,
     )
-    raw = f"{kind}:{as_of}:{scope}:{retention_data_version()}"
-    key = RETENTION_CACHE_PREFIX + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def scope_key(account_ids: list[int] | None) -> str:
+    if account_ids is None:
+        return "book"
+    return hashlib.sha1(",".join(map(str, sorted(account_ids))).encode()).hexdigest()
+
+
+def cached(kind: str, parts: tuple, compute, seconds: int):
+    """`compute()` once per kind and key parts, kept `seconds` at most."""
+    raw = ":".join(map(str, (kind, *parts)))
+    key = CACHE_PREFIX + hashlib.sha1(raw.encode()).hexdigest()
     value = cache.get(key)
     if value is None:
         value = compute()
-        cache.set(key, value, RETENTION_CACHE_SECONDS)
+        cache.set(key, value, seconds)
     return value
 
 

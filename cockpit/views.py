@@ -17,6 +17,7 @@ from cs_portal.params import query_string
 
 from . import charts, selectors
 from .forms import MOVE_PERIODS, PanelForm
+from .retention import usage_since
 from .rules import BENCHMARK, MOVEMENTS, year_before
 
 PANELS = (
@@ -119,7 +120,7 @@ def _retention(request: AuthedRequest, ids, values: dict, scoped: bool) -> dict:
             key: f"{BENCHMARK[key][0] * 100:.0f}–{BENCHMARK[key][1] * 100:.0f} %"
             for key in ("nrr", "grr")
         },
-        "usage_since": selectors.usage_since(),
+        "usage_since": usage_since(),
         "consumption_from": year_before(year_before(values["as_of"])),
         "fig": charts.retention_trend(panel.trend) if has_data else None,
     }

@@ -34,8 +34,8 @@ AS_OF = date(2026, 6, 30)
 
 @pytest.fixture(autouse=True)
 def _own_retention_cache(monkeypatch):
-    """Each test reads retention through a cache of its own (keys are never shared)."""
-    monkeypatch.setattr(selectors, "RETENTION_CACHE_PREFIX", f"test:{uuid.uuid4().hex}:")
+    """Each test reads the cockpit's cached figures through keys of its own."""
+    monkeypatch.setattr(selectors, "CACHE_PREFIX", f"test:{uuid.uuid4().hex}:")
 
 
 def _contract(account, start: str, end: str, arr: str, commit: str | None = None) -> None:

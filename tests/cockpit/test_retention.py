@@ -56,6 +56,7 @@ def test_arr_on_sums_active_contracts_and_price_periods_do_not_overlap():
     ]
     assert arr_on(terms, date(2025, 7, 1)) == {1: D(400)}
     assert arr_on(terms, date(2026, 7, 1)) == {}
+    assert ContractTerm(2, date(2025, 1, 1), date(2025, 12, 31), D(0), None).unit_price == 0
     assert price_periods(terms) == [
         (1, date(2025, 1, 1), date(2025, 5, 31), D("0.1")),
         (1, date(2025, 6, 1), date(2026, 5, 31), D(1)),
@@ -141,3 +142,14 @@ def test_figures_are_cached_until_the_contracts_change(
     )
     later = retention_figures(user=maya, as_of=AS_OF, basis=CONTRACT)
     assert later.starting_arr == D("275000.00") and later.cohort_accounts == 6
+
+
+@pytest.mark.django_db
+def test_no_consumption_figure_while_usage_does_not_cover_the_base_year(consumption_cohort):
+    from tests.factories import UsageDayFactory
+
+    UsageDayFactory(date=date(2024, 7, 2))  # the base year starts on 1 July 2024: a day short
+    assert retention_as_of(as_of=AS_OF, basis=CONSUMPTION, account_ids=None).cohort_accounts == 0
+    UsageDayFactory(date=date(2024, 7, 1))
+    r = retention_as_of(as_of=AS_OF, basis=CONSUMPTION, account_ids=None)
+    assert (r.cohort_accounts, r.starting) == (4, D("83000.00"))

@@ -166,3 +166,24 @@ def test_workload_counts_qbrs_due_and_tasks(maya_client, alice, today):
     # tier 1, 2, 3, accounts, ARR, not green, open, overdue, QBRs due
     assert cells[1:4] == ["2", "1", "0"]
     assert cells[-3:] == ["2", "1", "2"]
+
+
+def test_health_series_is_cached_until_the_newest_day_is_rescored(alice, today):
+    from cockpit.selectors import health_panel
+
+    day = today - timedelta(days=1)
+    a, b = AccountFactory(csm=alice), AccountFactory(csm=alice)
+    HealthSnapshotFactory(account=a, date=day, band=Band.GREEN)
+    old = HealthSnapshotFactory(account=b, date=day - timedelta(days=3), band=Band.RED)
+    HealthSnapshotFactory(account=b, date=day, band=Band.GREEN)
+
+    def red_share():
+        panel = health_panel(account_ids=None, on=today, tier=None, csm_id=None)
+        return panel.accounts["red"][0], panel.today_counts
+
+    assert red_share() == (100.0, {"green": 2, "yellow": 0, "red": 0})
+    old.band = Band.YELLOW  # an old day rescored: the cached series stands (ten minutes)
+    old.save()
+    assert red_share()[0] == 100.0
+    HealthSnapshotFactory(account=AccountFactory(), date=day, band=Band.RED)  # the newest day
+    assert red_share() == (0.0, {"green": 2, "yellow": 0, "red": 1})
