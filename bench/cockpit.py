@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import report
-from load import CSMS, SCORED_DAYS, people_files
+from load import CSMS, SCORED_DAYS, import_score_alert, people_files
 from run import (
     DOC,
     OUT,
@@ -153,25 +153,16 @@ def history_files(folder: Path, today: date) -> tuple[Path, Path]:
 def seed(env: dict[str, str], folder: Path, as_of: date) -> dict:
     users, accounts = people_files(folder)
     churned, history = history_files(folder, as_of + timedelta(days=1))
-    for kind, path in [
+    steps = [
         ("users", users),
         ("accounts", accounts),
         ("accounts", churned),
         ("contracts", folder / "contracts.csv"),
         ("contracts", history),
         ("usage", folder / "usage.csv"),
-    ]:
-        seconds, _ = manage(env, "import_data", kind, str(path))
-        log(f"  imported {kind} ({path.name}) in {seconds:.1f} s")
+    ]
+    import_score_alert(env, steps, as_of)
     since = as_of - timedelta(days=SCORED_DAYS - 1)
-    seconds, _ = manage(
-        env, "recompute_health", "--since", since.isoformat(), "--as-of", as_of.isoformat()
-    )
-    log(f"  scored {SCORED_DAYS} days in {seconds:.1f} s")
-    seconds, _ = manage(
-        env, "raise_alerts", "--as-of", as_of.isoformat(), "--since-days", str(SCORED_DAYS)
-    )
-    log(f"  raised alerts in {seconds:.1f} s")
     # The health panel draws 90 days: the scored week repeated back over them.
     db = env["DATABASE_URL"]
     for weeks in range(1, HEALTH_DAYS // SCORED_DAYS + 1):
