@@ -24,7 +24,6 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import sees_whole_team
-from accounts.selectors import accounts_with_commercials, with_health
 from cs_portal.sql import columns
 from health.models import HealthSnapshot, UsageDay
 from health.selectors import latest_snapshot_date
@@ -97,25 +96,40 @@ class BookRow:
 
 
 def book_rows(*, account_ids: list[int] | None, on: date) -> list[BookRow]:
-    """Every account in scope with its ARR today, renewal date and latest health (one query)."""
-    qs = with_health(accounts_with_commercials(as_of=on))
-    if account_ids is not None:
-        qs = qs.filter(pk__in=account_ids)
-    return [
-        BookRow(*row)
-        for row in qs.order_by().values_list(
-            "pk",
-            "external_id",
-            "name",
-            "tier",
-            "csm_id",
-            "current_arr",
-            "renewal_date",
-            "health_band",
-            "health_score",
-            "score_change_7d",
-        )
-    ]
+    """Every account in scope with its ARR on `on`, renewal date (the latest end among its
+    active contracts) and latest health with the change over 7 days: four plain queries (the
+    accounts, their active contracts grouped, two days of snapshots) joined here, rather than
+    the book's correlated subqueries per account, which cost a manager's whole book dearly."""
+    accounts = Account.objects.filter(**scope_filter(account_ids, "pk")).order_by()
+    active = (
+        Contract.objects.filter(start__lte=on, end__gte=on, **scope_filter(account_ids))
+        .order_by()
+        .values("account_id")
+        .annotate(arr=Sum("arr"), renewal=Max("end"))
+        .values_list("account_id", "arr", "renewal")
+    )
+    commercials = {pk: (arr, renewal) for pk, arr, renewal in active}
+    day = latest_snapshot_date(on_or_before=on)
+    scores: dict[int, tuple[str, int]] = {}
+    week_ago: dict[int, int] = {}
+    if day is not None:
+        snaps = HealthSnapshot.objects.filter(
+            date__in=[day, day - timedelta(days=7)], **scope_filter(account_ids)
+        ).order_by()
+        for pk, when, band, score in snaps.values_list("account_id", "date", "band", "score"):
+            if when == day:
+                scores[pk] = (band, score)
+            else:
+                week_ago[pk] = score
+    rows = []
+    for pk, ext, name, tier, csm_id in accounts.values_list(
+        "pk", "external_id", "name", "tier", "csm_id"
+    ):
+        arr, renewal = commercials.get(pk, (ZERO, None))
+        band, score = scores.get(pk, (None, None))
+        change = score - week_ago[pk] if score is not None and pk in week_ago else 0
+        rows.append(BookRow(pk, ext, name, tier, csm_id, arr, renewal, band, score, change))
+    return rows
 
 
 def scope_filter(account_ids: list[int] | None, field_name: str = "account_id") -> dict:
