@@ -133,15 +133,17 @@ def retention_series(
     """Trailing-12-month retention on `bases` as of each of `days` (two queries in all)."""
     starts = {d: year_before(d) for d in days}
     cohort_starts = {d: year_before(s) for d, s in starts.items()}
-    latest = max(days)
-    terms = contract_terms(account_ids=account_ids, since=min(starts.values()), until=latest)
-    boundaries = sorted({*days, *starts.values(), *cohort_starts.values()})
-    consumed = (
-        consumption_windows(boundaries=boundaries, account_ids=account_ids)
-        if CONSUMPTION in bases
-        else {}
-    )
+    terms = contract_terms(account_ids=account_ids, since=min(starts.values()), until=max(days))
+    # Consumption only for the days whose whole earlier year the usage held covers: with none,
+    # the units are not read at all.
     since = usage_since() if CONSUMPTION in bases else None
+    measured = [d for d in days if CONSUMPTION in bases and covered(since, cohort_starts[d])]
+    boundaries = sorted(
+        {*measured, *(starts[d] for d in measured), *map(cohort_starts.get, measured)}
+    )
+    consumed = (
+        consumption_windows(boundaries=boundaries, account_ids=account_ids) if measured else {}
+    )
     out = []
     for day in days:
         start = starts[day]
@@ -153,7 +155,7 @@ def retention_series(
                     _window_sum(consumed, boundaries, cohort_starts[day], start),
                     _window_sum(consumed, boundaries, start, day),
                 )
-                if covered(since, cohort_starts[day])
+                if day in measured
                 else Retention(),
             )
         )
