@@ -187,3 +187,30 @@ def test_health_series_is_cached_until_the_newest_day_is_rescored(alice, today):
     assert red_share()[0] == 100.0
     HealthSnapshotFactory(account=AccountFactory(), date=day, band=Band.RED)  # the newest day
     assert red_share() == (0.0, {"green": 2, "yellow": 0, "red": 1})
+
+
+def test_consumption_figures_agree_with_the_api_for_a_csm(
+    alice_client, alice_token, client, consumption_cohort
+):
+    api = client.get(
+        "/api/v1/metrics/retention?as_of=2026-06-30&basis=consumption",
+        HTTP_AUTHORIZATION=f"Bearer {alice_token}",
+    ).json()
+    # Alice's book: metered 50,000 → 80,000 and uncommitted 3,000 → 1,000.50
+    assert (api["starting_arr"], api["ending_arr"]) == (53000.0, 81000.5)
+    page = _panel(alice_client, "retention", as_of="2026-06-30").text
+    assert f'data-testid="nrr-consumption">{api["nrr"] * 100:.1f} %' in page  # 152.8 %
+    assert f'data-testid="grr-consumption">{api["grr"] * 100:.1f} %' in page  # 96.2 %
+
+
+def test_tier_moves_count_promotions_and_relegations(maya_client, maya, today):
+    from tests.factories import TierChangeFactory
+
+    a = AccountFactory(tier=1)
+    TierChangeFactory(account=a, from_tier=2, to_tier=1, changed_by=maya)
+    TierChangeFactory(account=a, from_tier=3, to_tier=2, changed_by=maya)
+    TierChangeFactory(account=AccountFactory(tier=3), from_tier=2, to_tier=3, changed_by=maya)
+    TierChangeFactory(account=AccountFactory(tier=2), from_tier=None, to_tier=2)  # an import
+    page = _panel(maya_client, "tiers").text
+    assert 'data-testid="moves-promotions"><a href="/tiers/queue/?direction=promote">2<' in page
+    assert 'data-testid="moves-relegations"><a href="/tiers/queue/?direction=relegate">1<' in page
