@@ -87,3 +87,26 @@ def can_work_item(
     if account is not None and account.csm_id is not None and account.csm_id == user.pk:
         return True
     return owner_id is None and pooled and is_csm(user)
+
+
+def can_move_opportunity(user: Any, account: Account) -> bool:
+    """Move an expansion opportunity along the pipeline (qualify, hand off, win, lose): account
+    executives and managers on any account, a CSM on the accounts they own."""
+    return has_role(user, Role.AE) or can_edit_account(user, account)
+
+
+def can_edit_expansion_triggers(user: Any) -> bool:
+    """Switch expansion triggers on or off and change their thresholds and ARR rules."""
+    return is_manager(user)
+
+
+def can_edit_themes(user: Any) -> bool:
+    """Product's work on the voice of the customer: rename, describe, merge, split and move
+    themes and move them along their status workflow (admins too); everyone else reads."""
+    return has_role(user, Role.PRODUCT, Role.ADMIN)
+
+
+def can_log_feedback(user: Any, account: Account) -> bool:
+    """Log a feedback item on an account (or vote for a theme on its behalf): the account's own
+    CSM, and managers on every account."""
+    return can_edit_account(user, account)

@@ -180,13 +180,17 @@ def _register_routers() -> None:
     from accounts.api import router as accounts_router
     from cockpit.api import router as cockpit_router
     from datatrust.api import router as datatrust_router
+    from expansion.api import router as expansion_router
     from health.api import router as health_router
     from playbooks.api import router as playbooks_router
+    from voc.api import router as voc_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", health_router)
     api.add_router("/", playbooks_router)
     api.add_router("/", datatrust_router)
+    api.add_router("/", expansion_router)
+    api.add_router("/", voc_router)
     api.add_router("/", cockpit_router)
 
 

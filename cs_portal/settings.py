@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "health",
     "playbooks",
     "datatrust",
+    "expansion",
+    "voc",
     "cockpit",
     "demo",
 ]

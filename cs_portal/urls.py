@@ -31,6 +31,8 @@ urlpatterns = [
     path("", include("health.urls")),
     path("", include("playbooks.urls")),
     path("", include("datatrust.urls")),
+    path("", include("expansion.urls")),
+    path("", include("voc.urls")),
     path("", include("cockpit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", token_auth_only(api.urls)),

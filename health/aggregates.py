@@ -29,6 +29,8 @@ CONTRACTS = Contract._meta.db_table
 CONTACTS = Contact._meta.db_table
 TOUCHPOINTS = Touchpoint._meta.db_table
 ACTIVITY_METRICS = "('queries', 'units', 'api_calls', 'stream_events')"
+# Failed queries on something the account's licence lacks (a chain or a dataset).
+UNLICENSED = "('chain_not_covered', 'dataset_not_found')"
 
 
 def _d(value) -> date | None:
@@ -76,7 +78,17 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
           SUM(CASE WHEN metric = 'units' AND date > %s AND date <= %s THEN value ELSE 0 END),
           COUNT(DISTINCT CASE WHEN metric = 'units' AND date > %s AND date <= %s AND value > 0
                 THEN date END),
-          MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END)
+          MAX(CASE WHEN metric IN {ACTIVITY_METRICS} AND value > 0 THEN date END),
+          SUM(CASE WHEN metric = 'api_calls' AND date > %s THEN value ELSE 0 END),
+          SUM(CASE WHEN metric = 'api_calls' AND date > %s AND date <= %s
+                THEN value ELSE 0 END),
+          SUM(CASE WHEN metric = 'queries' AND date > %s THEN value ELSE 0 END),
+          COUNT(DISTINCT CASE WHEN date <= %s AND metric <> 'failed_queries' AND chain <> ''
+                THEN chain END),
+          SUM(CASE WHEN metric = 'failed_queries' AND date > %s AND reason IN {UNLICENSED}
+                THEN value ELSE 0 END),
+          MAX(CASE WHEN metric = 'failed_queries' AND date > %s AND reason IN {UNLICENSED}
+                THEN CASE WHEN dataset <> '' THEN dataset ELSE chain END END)
         FROM {USAGE}
         WHERE date > %s AND date <= %s{scope}
         GROUP BY account_id
@@ -95,6 +107,14 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
         d7,
         d35,
         d7,
+        # the expansion triggers' numbers, in the same pass (see AccountInputs)
+        d28,
+        d56,
+        d28,
+        d28,
+        d28,
+        d28,
+        d28,
         d90,
         as_of,
         *scope_params,
@@ -113,6 +133,13 @@ def usage_windows(as_of: date, account_ids: list[int] | None) -> dict[int, dict]
             "prior_daily_avg": float(row[11] or 0) / 28,
             "prior_active_days": int(row[12] or 0),
             "last_active": _d(row[13]),
+            "api_calls_28": float(row[14] or 0),
+            "api_calls_prev_28": float(row[15] or 0),
+            "queries_28": float(row[16] or 0),
+            "chains_90": int(row[5] or 0),
+            "chains_before_28": int(row[17] or 0),
+            "unlicensed_failures_28": float(row[18] or 0),
+            "unlicensed_target": row[19] or "",
         }
     return out
 

@@ -110,6 +110,14 @@ class AccountInputs:
     low_days_7: int = 0  # of the last 7 days, how many were below SHARP_DROP_SHARE × prior avg
     prior_active_days: int = 0  # days with units in the 28 days before the last 7
     last_active: date | None = None  # last day with meaningful usage, over all history
+    # read by the expansion triggers (health's own signals do not use them)
+    api_calls_28: float = 0.0
+    api_calls_prev_28: float = 0.0  # the 28 days before the last 28
+    queries_28: float = 0.0
+    chains_90: int = 0  # distinct chains used in the 90-day window
+    chains_before_28: int = 0  # …of which used before the last 28 days
+    unlicensed_failures_28: float = 0.0  # failed queries: chain_not_covered, dataset_not_found
+    unlicensed_target: str = ""  # the dataset (else chain) they aimed at (the greatest name)
     # commit
     commit_units: float | None = None
     period_start: date | None = None

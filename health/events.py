@@ -9,6 +9,9 @@ what they write commits (or rolls back) with what was announced.
 - `after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int) -> None`:
   the day's snapshots for these accounts (None: the whole book) are stored. `since_days` > 1
   asks listeners to catch up on what crossed inside that window (after a first backfill).
+  While listeners run, `recompute_inputs()` gives the per-account aggregates the recompute
+  scored from (`AccountInputs` by account id), so a listener never reads the usage table again;
+  it is None when the announcement carries none (a catch-up announced without a recompute).
 - `after_incidents(*, keys: list[str]) -> None`: these incidents were created or updated by an
   import (or by a freshness breach opening or closing one).
 
@@ -39,6 +42,7 @@ _recompute_listeners: list[RecomputeListener] = []
 _incident_listeners: list[IncidentsListener] = []
 _input_providers: list[Callable[..., dict]] = []
 _paused: ContextVar[bool] = ContextVar("health_events_paused", default=False)
+_inputs: ContextVar[dict | None] = ContextVar("health_recompute_inputs", default=None)
 
 
 def is_live(as_of: date) -> bool:
@@ -83,11 +87,26 @@ def paused() -> Iterator[None]:
         _paused.reset(token)
 
 
-def announce_recompute(*, as_of: date, account_ids: list[int] | None, since_days: int = 1) -> None:
+def recompute_inputs() -> dict | None:
+    """The aggregates of the recompute being announced ({account_id: AccountInputs}), or None."""
+    return _inputs.get()
+
+
+def announce_recompute(
+    *,
+    as_of: date,
+    account_ids: list[int] | None,
+    since_days: int = 1,
+    inputs: list | None = None,
+) -> None:
     if _paused.get():
         return
-    for listener in list(_recompute_listeners):
-        listener(as_of=as_of, account_ids=account_ids, since_days=since_days)
+    token = _inputs.set({i.account_id: i for i in inputs} if inputs is not None else None)
+    try:
+        for listener in list(_recompute_listeners):
+            listener(as_of=as_of, account_ids=account_ids, since_days=since_days)
+    finally:
+        _inputs.reset(token)
 
 
 def announce_incidents(*, keys: list[str]) -> None:

@@ -172,3 +172,49 @@ def commit_burn_up(*, account: Account, as_of: date) -> BurnUp | None:
 
 def model_history() -> QuerySet[HealthModel]:
     return HealthModel.objects.select_related("created_by").order_by("-version")
+
+
+def failed_queries_by_target(
+    *, account_ids: list[int] | None, start: date, end: date, reasons: tuple[str, ...]
+) -> list[tuple[int, date, str, str, str, float]]:
+    """Failed queries with these reasons per (account, day, reason, chain, dataset) from `start`
+    to `end`, in one grouped read (the accounts of a recompute, or every account for None)."""
+    qs = UsageFact.objects.filter(
+        metric="failed_queries", reason__in=reasons, date__gte=start, date__lte=end
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return [
+        (account_id, day, reason, chain, dataset, float(total))
+        for account_id, day, reason, chain, dataset, total in qs.values_list(
+            "account_id", "date", "reason", "chain", "dataset"
+        )
+        .annotate(total=Sum("value"))
+        .order_by()
+    ]
+
+
+def usage_on_target(
+    *,
+    account_ids: list[int],
+    start: date,
+    end: date | None = None,
+    chain: str = "",
+    dataset: str = "",
+) -> dict[tuple[int, str, str], float]:
+    """Totals per (account, metric, reason) from `start` (to `end`, default: the latest) of
+    usage naming this chain or dataset, failed queries included, in one grouped read."""
+    where = Q()
+    if chain:
+        where |= Q(chain=chain)
+    if dataset:
+        where |= Q(dataset=dataset)
+    if not where or not account_ids:
+        return {}
+    qs = UsageFact.objects.filter(where, account_id__in=account_ids, date__gte=start)
+    if end is not None:
+        qs = qs.filter(date__lte=end)
+    rows = qs.values_list("account_id", "metric", "reason").annotate(total=Sum("value")).order_by()
+    return {
+        (account_id, metric, reason): float(total) for account_id, metric, reason, total in rows
+    }

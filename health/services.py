@@ -117,14 +117,15 @@ def health_recompute(
     as_of = as_of or last_complete_day()
     model = model or health_model_current()
     started = time.monotonic()
-    snapshots = snapshot_rows(as_of=as_of, account_ids=account_ids, model=model)
+    inputs = aggregates.build_inputs(as_of, account_ids)
+    snapshots = snapshot_rows(as_of=as_of, account_ids=account_ids, model=model, inputs=inputs)
     if not snapshots:
         log.info("nothing scored as of %s: no usage has landed yet (awaiting usage)", as_of)
         return 0
     with transaction.atomic():
         # Snapshots and the alerts (and plays) they raise commit together or not at all.
         written = snapshots_write(snapshots, day=as_of, account_ids=account_ids)
-        events.announce_recompute(as_of=as_of, account_ids=account_ids)
+        events.announce_recompute(as_of=as_of, account_ids=account_ids, inputs=inputs)
     log.info(
         "recomputed health for %d accounts as of %s in %.2fs (%d snapshots new or changed)",
         len(snapshots),
@@ -136,11 +137,18 @@ def health_recompute(
 
 
 def snapshot_rows(
-    *, as_of: date, account_ids: list[int] | None, model: HealthModel
+    *,
+    as_of: date,
+    account_ids: list[int] | None,
+    model: HealthModel,
+    inputs: list | None = None,
 ) -> list[SnapshotRow]:
-    """Score the accounts in scope as of one day: the snapshot rows to store (nothing written)."""
+    """Score the accounts in scope as of one day: the snapshot rows to store (nothing written).
+    `inputs`: the scope's aggregates when the caller has read them already."""
     rows = []
-    for inp in aggregates.build_inputs(as_of, account_ids):
+    if inputs is None:
+        inputs = aggregates.build_inputs(as_of, account_ids)
+    for inp in inputs:
         result = evaluate(
             inp,
             as_of=as_of,

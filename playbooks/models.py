@@ -20,6 +20,7 @@ class AlertKind(models.TextChoices):
     ONBOARDING_OVERDUE = "onboarding_overdue", "Onboarding overdue"
     COMMIT_THRESHOLD = "commit_threshold", "Commit threshold"
     USAGE_SPIKE = "usage_spike", "Usage spike"
+    EXPANSION_HANDOFF = "expansion_handoff", "Expansion hand-off"
 
 
 class AlertStatus(models.TextChoices):
@@ -337,6 +338,7 @@ class Nudge(models.Model):
         THROUGHPUT_90 = "throughput_90", "90% of committed throughput"
         CROSS_CHAIN = "cross_chain", "Cross-chain suggestion"
         SCHEMA_CHANGE = "schema_change", "Schema change heads-up"
+        FEEDBACK_SHIPPED = "feedback_shipped", "What they asked for shipped"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="nudges")
     kind = models.CharField(max_length=20, choices=Kind.choices)

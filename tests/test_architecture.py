@@ -1,6 +1,6 @@
 """The layers, checked on the source (docs/architecture.md says what they are and why).
 
-    cs_portal core  ←  accounts  ←  health  ←  playbooks, voc, expansion  ←  datatrust, qbr
+    cs_portal core  ←  accounts  ←  health  ←  playbooks, expansion  ←  datatrust, voc, qbr
                     ←  cockpit, demo  ←  the project modules (settings, urls, api router, views)
 
 A module may import its own app and any app in a lower layer; never an app in its own layer
@@ -28,9 +28,9 @@ LAYERS: dict[str, int] = {
     "accounts": 1,
     "health": 2,
     "playbooks": 3,
-    "voc": 3,
     "expansion": 3,
     "datatrust": 4,
+    "voc": 4,
     "qbr": 4,
     "cockpit": 5,
     "demo": 5,

@@ -7,7 +7,7 @@ from django.apps import apps
 
 import tests.factories as factories
 
-DOMAIN_APPS = ("accounts", "health", "playbooks", "datatrust", "cs_portal")
+DOMAIN_APPS = ("accounts", "health", "playbooks", "datatrust", "expansion", "voc", "cs_portal")
 FACTORIES = [getattr(factories, name) for name in factories.__all__]
 
 

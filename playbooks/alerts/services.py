@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notices import Notice
 from cs_portal.clock import today
 from health.events import is_live
 from playbooks.delivery.services import deliveries_drop_resolved, deliveries_enqueue
@@ -161,6 +162,30 @@ def _existing(candidates: list[Candidate], account_ids: list[int] | None) -> dic
 
 
 RESOLVE_BATCH = 500
+
+
+def alert_from_notice(notice: Notice) -> Alert | None:
+    """Deliver a notice another app sends (`accounts.notices`) as an alert to its recipient:
+    inbox at once, Slack and the digest after commit, like any alert. Once per
+    (account, kind, key): a repeated notice returns None and delivers nothing again. No
+    lifecycle rule resolves it; its recipient acknowledges it."""
+    with transaction.atomic():
+        alert, created = Alert.objects.get_or_create(
+            account_id=notice.account_id,
+            kind=notice.kind,
+            key=notice.key[:120],
+            defaults={
+                "as_of": notice.as_of,
+                "title": notice.title[:200],
+                "detail": notice.detail,
+                "data": notice.data,
+                "owner_id": notice.recipient_id,
+            },
+        )
+    if not created:
+        return None
+    transaction.on_commit(lambda: deliveries_enqueue([alert.pk]))
+    return alert
 
 
 # --- people -----------------------------------------------------------------------------------

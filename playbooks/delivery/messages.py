@@ -25,6 +25,7 @@ KIND_ORDER = [
     AlertKind.COMMIT_THRESHOLD,
     AlertKind.USAGE_SPIKE,
     AlertKind.ONBOARDING_OVERDUE,
+    AlertKind.EXPANSION_HANDOFF,
 ]
 ACCOUNT_NUMBERS = ("ARR", "Renewal")
 MAX_IN_MESSAGE = 10  # alerts quoted in one message (Block Kit allows 50 blocks)
@@ -74,6 +75,8 @@ def key_numbers(*, alert: Alert, account: Account | None) -> list[tuple[str, str
     if data.get("milestone"):
         label = dict(MilestoneKey.choices).get(data["milestone"], data["milestone"])
         out.append(("Milestone", f"{label}, due {data.get('due', '?')}"))
+    if data.get("arr_potential") is not None:
+        out.append(("ARR potential", _money(data["arr_potential"])))
     arr = data.get("arr", getattr(account, "current_arr", None))
     if arr is not None:
         out.append(("ARR", _money(arr)))
@@ -93,7 +96,10 @@ def slack_message(*, alerts: list[Alert]) -> dict:
         accounts_with_commercials(as_of=first.as_of).filter(pk=first.account_id).first()
         or first.account
     )
-    link = account_link(account)
+    # A notice from another app names the page it is about (an expansion hand-off: the
+    # account's Expansion tab); an alert links the account's health.
+    path = (first.data or {}).get("path")
+    link = f"{settings.SITE_URL}{path}" if path else account_link(account)
     owner = first.owner.display_name if first.owner_id and first.owner else "pooled queue"
     numbers: dict[str, str] = {}
     for alert in alerts:
@@ -141,7 +147,10 @@ def slack_message(*, alerts: list[Alert]) -> dict:
                     "action_id": "open_account",
                     "url": link,
                     "style": "primary",
-                    "text": {"type": "plain_text", "text": "Open account health"},
+                    "text": {
+                        "type": "plain_text",
+                        "text": "Open in CS Portal" if path else "Open account health",
+                    },
                 }
             ],
         },

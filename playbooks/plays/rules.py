@@ -39,6 +39,9 @@ NUMBER_DETAILS: dict[str, tuple[int, int, str]] = {
     AlertKind.SCORE_DROP: (1, 100, "points of score lost in 7 days"),
     AlertKind.USAGE_SPIKE: (1, 1000, "times the prior daily average"),
 }
+# The alert kinds a playbook can start on: the health crossings (a notice another app sends,
+# such as an expansion hand-off, is news for one person, not a trigger for a play).
+TRIGGER_KINDS = tuple(k for k in AlertKind.values if k != AlertKind.EXPANSION_HANDOFF)
 TIERS = (1, 2, 3)
 MAX_STEPS = 30
 MAX_DUE_DAYS = 730  # two years: an offset beyond any contract period is a typo
@@ -61,10 +64,10 @@ def trigger_normalise(raw: str) -> str:
             + ")."
         )
     kind, sep, detail = text.partition(":")
-    if kind not in AlertKind.values:
+    if kind not in TRIGGER_KINDS:
         raise ValidationError(
             f"Unknown trigger '{raw.strip()}': the kind before ':' must be one of "
-            + ", ".join(AlertKind.values)
+            + ", ".join(TRIGGER_KINDS)
             + "."
         )
     if not sep:
@@ -126,6 +129,8 @@ def trigger_help() -> list[tuple[str, str, str]]:
     """(kind, label, what may follow ':') for every trigger kind, for the editor's help."""
     out = []
     for kind, label in AlertKind.choices:
+        if kind not in TRIGGER_KINDS:
+            continue
         if kind in CHOICE_DETAILS:
             detail = "one of " + ", ".join(CHOICE_DETAILS[kind])
         else:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import User
+from accounts.models import Account, User
 from health.models import Incident
 from playbooks.models import Playbook
 from tests.browser.test_data_trust_pages import LOGS
 from tests.browser.test_data_trust_pages import _book as _data_trust_book
 from tests.browser.test_health_tab import _account_with_a_cliff
+from tests.factories import FailureDayFactory, FeedbackItemFactory, ThemeFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
@@ -27,6 +28,20 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
+def _voc_theme() -> str:
+    """A behavioural theme on acct-9 with failures on two days (its page draws the chart)."""
+    theme = ThemeFactory(key="coverage-gap-solana", title="Coverage gap: Solana", chain="solana")
+    item = FeedbackItemFactory(
+        account=Account.objects.get(external_id="acct-9"),
+        theme=theme,
+        source="behavioral",
+        reason="chain_not_covered",
+    )
+    FailureDayFactory(item=item, date=item.date, failures=4)
+    FailureDayFactory(item=item, failures=9)
+    return theme.key
+
+
 def _pages() -> dict[str, str]:
     playbook = Playbook.objects.order_by("key").first()
     incident = Incident.objects.get(auto=True)
@@ -37,6 +52,13 @@ def _pages() -> dict[str, str]:
         "account health (charts)": "/accounts/acct-9/health/",
         "account plays": "/accounts/acct-9/plays/",
         "account success plan": "/accounts/acct-9/success/",
+        "account expansion": "/accounts/acct-9/expansion/",
+        "account feedback": "/accounts/acct-9/feedback/",
+        "voice of the customer": "/voc/",
+        "voc theme (chart)": f"/voc/themes/{_voc_theme()}/",
+        "pipeline board": "/pipeline/",
+        "pipeline table": "/pipeline/table/",
+        "expansion triggers": "/pipeline/triggers/",
         "inbox": "/inbox/",
         "my work": "/work/",
         "tier queue": "/tiers/queue/",
@@ -92,6 +114,7 @@ def test_every_page_keeps_the_strict_csp_and_one_h1(live_server, page, settings)
         charts[name] = _check(page, problems, name)
     assert charts["account health (charts)"] >= 3
     assert charts["incident (chart)"] == 1
+    assert charts["voc theme (chart)"] == 1
 
     # Fragments htmx swaps in are held to the same policy: filter the book.
     page.goto(f"{live_server.url}/book/")

@@ -14,6 +14,11 @@ from tests.factories.accounts import (
     UserFactory,
 )
 from tests.factories.datatrust import DatasetFactory, FreshnessObservationFactory, HeadsUpFactory
+from tests.factories.expansion import (
+    OpportunityFactory,
+    StageChangeFactory,
+    TriggerSettingsFactory,
+)
 from tests.factories.health import (
     HealthModelFactory,
     HealthSnapshotFactory,
@@ -35,8 +40,20 @@ from tests.factories.playbooks import (
     TaskFactory,
     TierSuggestionFactory,
 )
+from tests.factories.voc import (
+    FailureDayFactory,
+    FeedbackItemFactory,
+    LoopTellFactory,
+    ThemeEventFactory,
+    ThemeFactory,
+)
 
 __all__ = [
+    "FailureDayFactory",
+    "FeedbackItemFactory",
+    "LoopTellFactory",
+    "ThemeEventFactory",
+    "ThemeFactory",
     "AccountFactory",
     "AlertDeliveryFactory",
     "AlertFactory",
@@ -52,15 +69,18 @@ __all__ = [
     "IncidentFactory",
     "MilestoneFactory",
     "NudgeFactory",
+    "OpportunityFactory",
     "PlayFactory",
     "PlaybookFactory",
     "PlaybookStepFactory",
     "RecomputeRequestFactory",
+    "StageChangeFactory",
     "SuccessPlanFactory",
     "TaskFactory",
     "TierChangeFactory",
     "TierSuggestionFactory",
     "TouchpointFactory",
+    "TriggerSettingsFactory",
     "UsageDayFactory",
     "UsageFactFactory",
     "UserFactory",

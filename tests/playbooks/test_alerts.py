@@ -491,7 +491,7 @@ def test_api_filters_by_account_kind_and_since(client, alice_token, some_alerts)
         (
             "kind=nope",
             "kind must be one of band_change, override, score_drop, renewal_risk, "
-            "onboarding_overdue, commit_threshold, usage_spike, not 'nope'",
+            "onboarding_overdue, commit_threshold, usage_spike, expansion_handoff, not 'nope'",
         ),
         (
             "since=yesterday",

@@ -499,3 +499,33 @@ def test_beat_runs_the_digest_daily():
     assert entry["task"] == "playbooks.delivery.send_digests"
     assert tasks.send_digests.name == "playbooks.delivery.send_digests"
     assert deliver_alert.name == "playbooks.delivery.deliver_alert"
+
+
+def test_an_expansion_hand_off_goes_to_the_aes_slack_with_its_numbers(
+    slack, acme_renewing, django_capture_on_commit_callbacks
+):
+    """A notice another app sends (accounts.notices) is delivered like any alert, once."""
+    from accounts.notices import Notice, notice_send
+    from tests.factories import UserFactory
+
+    ava = UserFactory(email="ava@cs.example", name="Ava Exec", role="ae")
+    notice = Notice(
+        account_id=acme_renewing.pk,
+        recipient_id=ava.pk,
+        kind="expansion_handoff",
+        key="opportunity:7",
+        as_of=YESTERDAY,
+        title="Acme Analytics: commit upsize handed to you",
+        detail="Alice Archer handed off a commit upsize opportunity worth $90,000 ARR.",
+        data={"arr_potential": 90000.0, "path": "/accounts/acme/expansion/"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notice_send(notice)
+        notice_send(notice)
+
+    assert len(slack.requests) == 1
+    blocks = slack.requests[0]["json"]["blocks"]
+    assert blocks[1]["text"]["text"].startswith("*Acme Analytics: commit upsize handed to you*")
+    assert [f["text"] for f in blocks[2]["fields"]][0] == "*ARR potential*\n$90,000"
+    assert blocks[3]["elements"][0]["text"].startswith("Expansion hand-off · as of")
+    assert blocks[4]["elements"][0]["url"] == "https://portal.example/accounts/acme/expansion/"

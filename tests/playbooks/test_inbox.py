@@ -135,7 +135,8 @@ def test_htmx_filtering_returns_the_results_fragment(alice_client, book):
         (
             "kind=nope",
             "kind must be one of band_change, override, score_drop, renewal_risk, "
-            "onboarding_overdue, commit_threshold, usage_spike, not &#x27;nope&#x27;",
+            "onboarding_overdue, commit_threshold, usage_spike, expansion_handoff, "
+            "not &#x27;nope&#x27;",
         ),
         ("owner=someone", "owner must be me, pooled, all or a user id, not &#x27;someone&#x27;"),
         ("unread=maybe", "unread must be 1 or 0, not &#x27;maybe&#x27;"),

@@ -44,7 +44,9 @@ from cs_portal.models import ImportRun
 from demo import book as demo
 from demo import datatrust as datatrust_demo
 from demo import usage as health_demo
+from demo.expansion import demo_expansion_seed, demo_expansion_summary
 from demo.success import demo_success_seed
+from demo.voc import demo_voc_seed, demo_voc_summary, shape_usage
 from health.events import announce_recompute, paused
 from health.imports import USAGE_COLUMNS
 from health.models import HealthSnapshot, Incident, UsageFact
@@ -160,6 +162,8 @@ def quiet_logs(*names: str):
         "playbooks.nudges",
         "playbooks.success",
         "playbooks.delivery",
+        "expansion.services",
+        "voc.services",
     )
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
@@ -218,6 +222,9 @@ class Command(BaseCommand):
 
         book = demo.build_book(today)
         story = health_demo.apply_stories(book, today, demo.SEED)
+        # The shipped VoC theme's outcome, in the usage (only a live book gets VoC, see _voc).
+        live = today - timedelta(days=1) >= last_complete_day() - timedelta(days=1)
+        shipped = shape_usage(book, story, today) if live else None
         label = f"{ANCHOR_LABEL}{today.isoformat()}{PINNED if anchor.pinned else ''}"
         with quiet_logs(), paused():
             changed = self._import(book, story, label)
@@ -233,6 +240,8 @@ class Command(BaseCommand):
             self._playbooks(today)
             self._snapshots(today, ids, changed)
         self._alerts(today)
+        self._expansion(today)
+        self._voc(today, shipped)
         datatrust_demo.demo_announce(today, write=self.stdout.write)
 
         tiers = [row["tier"] for row in book["accounts"]]
@@ -335,6 +344,26 @@ class Command(BaseCommand):
             + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
             + f"), {plays} open plays"
         )
+
+    def _expansion(self, today: date) -> None:
+        """The pipeline: the live recompute above drew what the usage supports; walk some of
+        it along the stages and add the commit-upsize history (see demo/expansion.py)."""
+        if today - timedelta(days=1) < last_complete_day() - timedelta(days=1):
+            self.stdout.write(f"  {'expansion':<12} none: the book is anchored in the past")
+            return
+        with quiet_logs():
+            demo_expansion_seed(today)
+        self.stdout.write(f"  {'expansion':<12} {demo_expansion_summary()}")
+
+    def _voc(self, today: date, shipped) -> None:
+        """The voice of the customer: behavioural items from the whole usage history, typed
+        feedback, and product's themes along the workflow (see demo/voc.py)."""
+        if today - timedelta(days=1) < last_complete_day() - timedelta(days=1):
+            self.stdout.write(f"  {'voc':<12} none: the book is anchored in the past")
+            return
+        with quiet_logs():
+            demo_voc_seed(today, shipped)
+        self.stdout.write(f"  {'voc':<12} {demo_voc_summary()}")
 
     def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
         as_of = today - timedelta(days=1)
