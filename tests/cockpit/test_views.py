@@ -214,3 +214,10 @@ def test_tier_moves_count_promotions_and_relegations(maya_client, maya, today):
     page = _panel(maya_client, "tiers").text
     assert 'data-testid="moves-promotions"><a href="/tiers/queue/?direction=promote">2<' in page
     assert 'data-testid="moves-relegations"><a href="/tiers/queue/?direction=relegate">1<' in page
+
+
+def test_the_bridge_shows_both_bases(maya_client, contract_cohort, consumption_cohort):
+    page = _panel(maya_client, "retention", as_of="2026-06-30").text
+    # Consumption: 83,000 → 96,000.50 over the consumption cohort (see conftest).
+    assert 'data-testid="ending-consumption">$96,000.50' in page
+    assert "9 on consumption" not in page and "4 on consumption" in page
