@@ -41,9 +41,10 @@ def book_link(scoped: bool, **filters) -> str:
 @require_GET
 def cockpit(request: AuthedRequest) -> HttpResponse:
     """The manager's home: the panels' frames, each filled by its own request after the page."""
-    scoped = selectors.book_ids(user=request.user) is not None
+    ids = selectors.book_ids(user=request.user)
     panels = [(key, title, reverse("cockpit_panel", args=[key])) for key, title in PANELS]
-    return render(request, "cockpit/cockpit.html", {"panels": panels, "scoped": scoped})
+    context = {"panels": panels, "scoped": ids is not None, "no_book": ids == []}
+    return render(request, "cockpit/cockpit.html", context)
 
 
 def _tiers(request: AuthedRequest, ids, values: dict, scoped: bool) -> dict:

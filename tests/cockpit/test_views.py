@@ -221,3 +221,9 @@ def test_the_bridge_shows_both_bases(maya_client, contract_cohort, consumption_c
     # Consumption: 83,000 → 96,000.50 over the consumption cohort (see conftest).
     assert 'data-testid="ending-consumption">$96,000.50' in page
     assert "9 on consumption" not in page and "4 on consumption" in page
+
+
+def test_someone_without_a_book_is_told_why_the_panels_are_empty(pat_client, acme):
+    page = pat_client.get("/cockpit/").text
+    assert "You are the CSM of no account" in page
+    assert 'data-testid="tier-1"' not in _panel(pat_client, "tiers").text
