@@ -123,9 +123,13 @@ def book_rows(
     scores: dict[int, tuple[str, int]] = {}
     week_ago: dict[int, int] = {}
     if day is not None:
-        snaps = HealthSnapshot.objects.filter(
-            date__in=[day, day - timedelta(days=7)], **scope_filter(account_ids), **narrow
-        ).order_by()
+        snaps = (
+            HealthSnapshot.objects.filter(
+                date__in=[day, day - timedelta(days=7)], **scope_filter(account_ids)
+            )
+            .filter(**narrow)
+            .order_by()
+        )
         for pk, when, band, score in snaps.values_list("account_id", "date", "band", "score"):
             if when == day:
                 scores[pk] = (band, score)

@@ -97,6 +97,8 @@ def test_a_csm_sees_only_their_own_book(alice_client, contract_cohort):
     assert "/accounts/reactivates/" not in page
     tiers = _panel(alice_client, "tiers").text
     assert "csm=me" in tiers and "csm=all" not in tiers
+    for name in ("health", "renewals", "workload"):
+        assert _panel(alice_client, name).status_code == 200, name
 
 
 def test_tier_panel_counts_and_links(maya_client, alice, today):
@@ -133,6 +135,18 @@ def test_health_panel_shares_and_movers(maya_client, alice, today):
     assert '"y": [25.0' in page and '"y": [70.0' in page
     drops = page.split("Biggest drops")[1].split("Biggest recoveries")[0]
     assert drops.index("H3") < drops.index("H1")  # -40 before -15
+
+
+def test_a_csm_sees_their_own_renewals(alice_client, alice, bob, today):
+    for owner, name in ((alice, "Mine"), (bob, "Theirs")):
+        account = AccountFactory(csm=owner, name=name)
+        ContractFactory(
+            account=account, start=today - timedelta(days=300), end=today + timedelta(days=20)
+        )
+        HealthSnapshotFactory(account=account, date=today - timedelta(days=1))
+    page = _panel(alice_client, "renewals").text
+    assert 'data-testid="renewing-30">1 ' in page
+    assert "Mine" in page and "Theirs" not in page
 
 
 def test_renewals_panel_windows_and_rows(maya_client, alice, today):
