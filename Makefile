@@ -86,6 +86,13 @@ LOAD_ACCOUNTS ?= 5000
 bench-load: install
 	$(PY) bench/load.py --accounts $(LOAD_ACCOUNTS) --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
 
+# Cockpit: each panel's server time p95 at 5,000 accounts on a throwaway PostgreSQL database
+# (bench/cockpit.py); figures go to docs/benchmarks.md. Target: under 150 ms a panel.
+COCKPIT_ACCOUNTS ?= 5000
+.PHONY: bench-cockpit
+bench-cockpit: install
+	$(PY) bench/cockpit.py --accounts $(COCKPIT_ACCOUNTS)
+
 # API fuzz: schemathesis against /api/v1/openapi.json on gunicorn serving the demo book, with a
 # bearer token; fails on any 5xx. Bounded by examples per operation and a time budget.
 FUZZ_EXAMPLES ?= 50

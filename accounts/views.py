@@ -19,7 +19,7 @@ from . import selectors, services
 from .extensions import book_scores
 from .forms import BookFilterForm, TierForm, TouchpointForm
 from .models import Account, Plan, Segment, Tier, TouchpointKind
-from .permissions import can_change_tier, can_edit_account
+from .permissions import can_change_tier, can_edit_account, sees_whole_team
 
 BOOK_COLUMNS = [
     ("name", "Account"),
@@ -46,7 +46,8 @@ def _sparkline_points(history: list, width: int = 96, height: int = 24) -> str:
 
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
-    return redirect("book")
+    """Managers land on the cockpit (the book as a whole), everyone else on the book."""
+    return redirect("cockpit" if sees_whole_team(request.user) else "book")
 
 
 @require_GET

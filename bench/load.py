@@ -98,6 +98,22 @@ def people_files(folder: Path) -> tuple[Path, Path]:
     return users, accounts
 
 
+def import_score_alert(env: dict[str, str], steps: list[tuple[str, Path]], as_of: date) -> None:
+    """Import each (kind, CSV) in order, score the last SCORED_DAYS days, raise the alerts."""
+    for kind, path in steps:
+        seconds, _ = manage(env, "import_data", kind, str(path))
+        log(f"  imported {kind} ({path.name}) in {seconds:.1f} s")
+    since = as_of - timedelta(days=SCORED_DAYS - 1)
+    seconds, _ = manage(
+        env, "recompute_health", "--since", since.isoformat(), "--as-of", as_of.isoformat()
+    )
+    log(f"  scored {SCORED_DAYS} days in {seconds:.1f} s")
+    seconds, done = manage(
+        env, "raise_alerts", "--as-of", as_of.isoformat(), "--since-days", str(SCORED_DAYS)
+    )
+    log(f"  raised alerts in {seconds:.1f} s: {done.stdout.strip()[-200:]}")
+
+
 def seed_book(n: int, as_of: date, folder: Path):
     def seed(env: dict[str, str]) -> None:
         users, accounts = people_files(folder)
@@ -107,18 +123,7 @@ def seed_book(n: int, as_of: date, folder: Path):
             ("contracts", folder / "contracts.csv"),
             ("usage", folder / "usage.csv"),
         ]
-        for kind, path in steps:
-            seconds, _ = manage(env, "import_data", kind, str(path))
-            log(f"  imported {kind} in {seconds:.1f} s")
-        since = as_of - timedelta(days=SCORED_DAYS - 1)
-        seconds, _ = manage(
-            env, "recompute_health", "--since", since.isoformat(), "--as-of", as_of.isoformat()
-        )
-        log(f"  scored {SCORED_DAYS} days in {seconds:.1f} s")
-        seconds, done = manage(
-            env, "raise_alerts", "--as-of", as_of.isoformat(), "--since-days", str(SCORED_DAYS)
-        )
-        log(f"  raised alerts in {seconds:.1f} s: {done.stdout.strip()[-200:]}")
+        import_score_alert(env, steps, as_of)
         path = HERE / "people.json"
         manage(env, "shell", "-c", PEOPLE.format(password=PASSWORD, path=str(path)))
         counts = pg_exec(

@@ -178,6 +178,7 @@ def import_kind(request: HttpRequest, kind: str):
 
 def _register_routers() -> None:
     from accounts.api import router as accounts_router
+    from cockpit.api import router as cockpit_router
     from datatrust.api import router as datatrust_router
     from expansion.api import router as expansion_router
     from health.api import router as health_router
@@ -190,6 +191,7 @@ def _register_routers() -> None:
     api.add_router("/", datatrust_router)
     api.add_router("/", expansion_router)
     api.add_router("/", voc_router)
+    api.add_router("/", cockpit_router)
 
 
 _register_routers()

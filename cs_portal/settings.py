@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "datatrust",
     "expansion",
     "voc",
+    "cockpit",
     "demo",
 ]
 

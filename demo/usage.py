@@ -40,6 +40,12 @@ from demo.book import Draft, Outcome, Row
 # The model looks back 90 days and the demo's oldest outcomes are 150 days old: with 240 days
 # of usage every outcome falls inside some backtest whose as-of day has a full lookback.
 HISTORY_DAYS = 240
+# Before that window, a plainer history of `units` alone (one row a day on the account's main
+# chain), so retention on the consumption basis has its two trailing years to compare for each
+# of the last 12 month ends: the current contract term for every account (at the pace of the
+# window, so commit pace reads the same over the whole term) and, for tiers 1 and 2, the
+# earlier terms too, back this many days.
+EARLIER_DAYS = 1066
 
 # The accounts that carry the demo's stories in the default book (seed 2026); `pick_stories`
 # finds them by their traits, and a test keeps this constant in step with it.
@@ -620,8 +626,10 @@ def _account_usage(
         else:
             target = _pace(story, plan, rng) * commit * seen / period
         level = target / sum(mult[d] for d in observed)
+        current_daily = target / seen
     else:
         level = demo.heavy_tail(rng, 15, 400, 1.5)  # free tier: small explorer usage
+        current_daily = None
 
     # Everything else scales with the same curve (per active day, relative to its level).
     scale = {1: 1.0, 2: 0.35, 3: 0.04}[plan.tier] * (0.15 if free else 1.0)
@@ -768,6 +776,55 @@ def _account_usage(
                 dataset="common.prices.token_prices_hourly_easy",
                 reason="dataset_not_found",
             )
+    stream = (main_chain, main_dataset if plan.tier < 3 else "")
+    return rows + _earlier_units(plan, terms, term, current_daily, stream, today, seed)
+
+
+def _earlier_units(
+    plan: Draft,
+    terms: list[tuple],
+    current: tuple,
+    current_daily: float | None,
+    stream: tuple[str, str],
+    today: date,
+    seed: int,
+) -> list[Row]:
+    """Daily `units` before the usage window (see EARLIER_DAYS): the current term's days at the
+    window's average daily pace, an earlier term's at its commit × a pace of its own (lower in
+    the term before a contraction, when they had outgrown less than they bought), a free term's
+    at a small level. Drawn from a generator of their own, so the window's rows never move."""
+    rng = random.Random(f"{seed}:{plan.name}:earlier")
+    window_start = today - timedelta(days=HISTORY_DAYS)
+    first = today - timedelta(days=EARLIER_DAYS)
+    weekend = rng.uniform(0.4, 0.6)
+    week_mean = (5 + 2 * weekend) / 7
+    contracted = plan.outcome is not None and plan.outcome.kind == "contracted"
+    chain, dataset = stream
+    rows: list[Row] = []
+    for i, (start, end, plan_name, commit) in enumerate(terms):
+        is_current = (start, end, plan_name, commit) == current
+        if is_current and current_daily is not None:
+            daily = current_daily
+        elif is_current or plan.tier == 3:
+            continue  # a free current term has no pace to keep; the digital tier starts here
+        elif commit:
+            before_cut = contracted and i == len(terms) - 2
+            pace = rng.uniform(0.55, 0.75) if before_cut else rng.uniform(0.8, 1.05)
+            daily = commit * pace / ((end - start).days + 1)
+        else:
+            daily = demo.heavy_tail(rng, 15, 400, 1.5)
+        day = max(start, first)
+        while day <= end and day < window_start:
+            factor = (weekend if day.weekday() >= 5 else 1.0) / week_mean
+            value = _value(daily * factor * rng.lognormvariate(0, 0.08))
+            if value > 0:
+                row: Row = {"account": plan.external_id, "date": day.isoformat()}
+                row.update(metric="units", value=value, product=PRODUCT_OF_PLAN[plan_name])
+                row["chain"] = chain
+                if dataset:
+                    row["dataset"] = dataset
+                rows.append(row)
+            day += timedelta(days=1)
     return rows
 
 

@@ -47,6 +47,7 @@ def _pages() -> dict[str, str]:
     incident = Incident.objects.get(auto=True)
     return {
         "book": "/book/",
+        "cockpit (panels loaded by htmx)": "/cockpit/",
         "account": "/accounts/acct-9/",
         "account health (charts)": "/accounts/acct-9/health/",
         "account plays": "/accounts/acct-9/plays/",

@@ -102,9 +102,14 @@ def test_usage_rows_are_deterministic_and_shaped():
     assert first["usage"] == again["usage"] and first["incidents"] == again["incidents"]
     usage = first["usage"]
     assert 200_000 <= len(usage) <= 400_000
+    window = (TODAY - timedelta(days=health_demo.HISTORY_DAYS)).isoformat()
     days = {row["date"] for row in usage}
-    assert min(days) == (TODAY - timedelta(days=health_demo.HISTORY_DAYS)).isoformat()
+    assert min(days) == (TODAY - timedelta(days=health_demo.EARLIER_DAYS)).isoformat()
     assert max(days) == AS_OF.isoformat()
+    # Before the window: units alone, one row a day on the main chain.
+    earlier = [row for row in usage if row["date"] < window]
+    assert earlier and {row["metric"] for row in earlier} == {"units"}
+    assert min(row["date"] for row in usage if row["metric"] != "units") == window
     accounts = {row["external_id"]: row for row in book["accounts"]}
     for row in usage:
         account = accounts[row["account"]]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("cockpit/", views.cockpit, name="cockpit"),
+    path("cockpit/panels/<slug:name>/", views.cockpit_panel, name="cockpit_panel"),
+]
