@@ -23,7 +23,8 @@ from cs_portal import clock
 from health import aggregates
 from health import events as health_events
 from health.engine import AccountInputs
-from health.models import Band, HealthSnapshot
+from health.models import Band
+from health.selectors import book_snapshots
 
 from .models import OPEN_STAGES, Opportunity, Stage, StageChange, TriggerSettings
 from .rules import (
@@ -206,7 +207,7 @@ def opportunities_refresh(
 
 def _red_accounts(as_of: date, account_ids: set[int]) -> set[int]:
     """Which of `account_ids` the day's snapshots (stored before the triggers run) show red."""
-    red = HealthSnapshot.objects.filter(date=as_of, band=Band.RED)
+    red = book_snapshots(as_of=as_of, band=Band.RED).order_by()
     return account_ids & set(red.values_list("account_id", flat=True))
 
 

@@ -206,19 +206,15 @@ def usage_on_target(
     usage naming this chain or dataset, failed queries included, in one grouped read."""
     where = Q()
     if chain:
-        where |= Q(dims__chain=chain)
+        where |= Q(chain=chain)
     if dataset:
-        where |= Q(dims__dataset=dataset)
+        where |= Q(dataset=dataset)
     if not where or not account_ids:
         return {}
     qs = UsageFact.objects.filter(where, account_id__in=account_ids, date__gte=start)
     if end is not None:
         qs = qs.filter(date__lte=end)
-    rows = (
-        qs.values_list("account_id", "metric", "dims__reason")
-        .annotate(total=Sum("value"))
-        .order_by()
-    )
+    rows = qs.values_list("account_id", "metric", "reason").annotate(total=Sum("value")).order_by()
     return {
         (account_id, metric, reason): float(total) for account_id, metric, reason, total in rows
     }
