@@ -6,7 +6,6 @@ import logging
 from datetime import date
 
 from celery import shared_task
-from django.conf import settings
 from django.db import transaction
 
 from cs_portal import clock
@@ -33,7 +32,7 @@ def warm_after_recompute(
     so the manager who opens the cockpit next is not the one who waits for it. Inline (no
     worker) nothing is queued: the request that recomputed would wait instead of the visitor.
     A lost message costs only that: the next visitor computes the panel, as before."""
-    if settings.CELERY_TASK_ALWAYS_EAGER or not health_events.is_live(as_of):
+    if warm_cockpit.app.conf.task_always_eager or not health_events.is_live(as_of):
         return
     transaction.on_commit(_enqueue_warm, robust=True)
 

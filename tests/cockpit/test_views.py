@@ -289,7 +289,7 @@ def test_warming_fills_the_panels_a_manager_and_each_csm_open_next(
 
 
 def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
-    settings, today, django_capture_on_commit_callbacks, monkeypatch
+    today, django_capture_on_commit_callbacks, monkeypatch
 ):
     from cockpit import tasks
 
@@ -298,7 +298,7 @@ def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=None)
     assert queued == []  # inline: nothing queued, nobody would run it apart from the request
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setitem(tasks.warm_cockpit.app.conf, "task_always_eager", False)
     with django_capture_on_commit_callbacks(execute=True):
         tasks.warm_after_recompute(as_of=today - timedelta(days=30), account_ids=None)
     assert queued == []  # a backfill of history changes nothing the cockpit shows today
