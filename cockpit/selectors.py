@@ -411,12 +411,14 @@ class RenewalPanel:
     windows: dict[int, tuple[int, Decimal]]  # days → (accounts, ARR)
     rows: list[RenewalRow]
     more: int
+    free: int  # free plans (no ARR) ending within the window, not listed
     by_month: list[tuple[str, Decimal, Decimal]]  # month, ARR, ARR not green
 
 
 def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> RenewalPanel:
-    """Accounts renewing (their current contract ends) within 30/90/180 days, with ARR, band,
-    7-day trend, open plays and CSM; ARR renewing per month over 180 days, not green apart."""
+    """Paying accounts renewing (their current contract ends) within 30/90/180 days, with ARR,
+    band, 7-day trend, open plays and CSM; ARR renewing per month over 180 days, not green
+    apart. Free plans (no ARR) ending are only counted."""
     horizon = on + timedelta(days=max(RENEWAL_WINDOWS))
     ahead = sorted(
         (
@@ -426,11 +428,15 @@ def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> Re
         ),
         key=lambda r: (r.renewal, -r.arr, r.name),
     )
+    # A free plan's term ending is not a renewal a manager works: counted apart, not listed.
+    free = [r for r in ahead if r.arr <= 0]
+    ahead = [r for r in ahead if r.arr > 0]
     windows = {}
     for days in RENEWAL_WINDOWS:
         inside = [r for r in ahead if r.renewal <= on + timedelta(days=days)]
         windows[days] = (len(inside), sum((r.arr for r in inside), ZERO))
     shown = [r for r in ahead if r.renewal <= on + timedelta(days=window)]
+    free_shown = sum(1 for r in free if r.renewal <= on + timedelta(days=window))
     listed = shown[:RENEWAL_ROWS]
     ids = [r.pk for r in listed]
     plays = dict(
@@ -453,6 +459,7 @@ def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> Re
         windows=windows,
         rows=[RenewalRow(r, people.get(r.csm_id), plays.get(r.pk, 0)) for r in listed],
         more=len(shown) - len(listed),
+        free=free_shown,
         by_month=[(m, v[0], v[1]) for m, v in sorted(months.items())],
     )
 

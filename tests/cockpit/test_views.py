@@ -186,6 +186,21 @@ def test_renewals_panel_windows_and_rows(maya_client, alice, today):
     assert "Later" in _panel(maya_client, "renewals", window="180").text
 
 
+def test_free_plans_ending_are_counted_not_listed_as_renewals(maya_client, alice, today):
+    paying = AccountFactory(csm=alice, name="Paying")
+    ContractFactory(
+        account=paying, start=today - timedelta(days=300), end=today + timedelta(days=20)
+    )
+    free = AccountFactory(name="Freebie", tier=3)
+    ContractFactory(
+        account=free, start=today - timedelta(days=300), end=today + timedelta(days=10), arr=0
+    )
+    page = _panel(maya_client, "renewals").text
+    assert 'data-testid="renewing-30">1 <small class="muted">· $100,000' in page
+    assert "Freebie" not in page
+    assert "Not listed: 1 free plan (no ARR) also ends within 90 days" in page
+
+
 def test_workload_counts_qbrs_due_and_tasks(maya_client, alice, today):
     t1_due = AccountFactory(tier=1, csm=alice)
     t1_done = AccountFactory(tier=1, csm=alice)
