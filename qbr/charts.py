@@ -35,7 +35,12 @@ def figure(spec: dict) -> dict:
         "font": FONT,
         "margin": {"l": 200 if horizontal else 64, "r": 16, "t": 40, "b": 56},
         "height": max(300, 28 * rows + 110) if horizontal else 320,
-        "xaxis": {"title": {"text": x_title}, "gridcolor": "#eef0f4", "automargin": True},
+        "xaxis": {
+            "title": {"text": x_title},
+            "gridcolor": "#eef0f4",
+            "automargin": True,
+            **({"nticks": 14} if not horizontal and rows > 16 else {}),
+        },
         "yaxis": {
             "title": {"text": y_title},
             "gridcolor": "#eef0f4",

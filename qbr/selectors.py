@@ -160,7 +160,7 @@ def outcomes_section(ctx: Context) -> dict:
 
 
 def _series_table(
-    split: dict[str, list[tuple[date, float]]], ctx: Context, namer
+    split: dict[str, list[tuple[date, float]]], ctx: Context, namer, *, strict: bool
 ) -> tuple[list[list[str]], dict]:
     categories: list[str] = []
     series = []
@@ -178,7 +178,7 @@ def _series_table(
                 name,
                 rules.number(total),
                 rules.trend_words(trend),
-                rules.workflow_for(name, ctx.outcomes),
+                rules.workflow_for(name, ctx.outcomes, strict=strict) or "—",
             ]
         )
         series.append({"name": name, "values": values})
@@ -218,8 +218,8 @@ def usage_section(ctx: Context) -> dict:
             missing="No usage recorded in this period. Check that the usage import covers "
             "these dates (Imports page, kind usage) or pick a period with data.",
         )
-    product_rows, product_chart = _series_table(products, ctx, _product_name)
-    chain_rows, _ = _series_table(chains, ctx, _chain_name)
+    product_rows, product_chart = _series_table(products, ctx, _product_name, strict=False)
+    chain_rows, _ = _series_table(chains, ctx, _chain_name, strict=True)
     total = sum(sum(x for _, x in v) for v in products.values())
     chain_totals = [
         (r[0], sum(x for _, x in v)) for r, v in zip(chain_rows, chains.values(), strict=True)
@@ -274,9 +274,10 @@ def usage_section(ctx: Context) -> dict:
     )
 
 
-def peers_of(account: Account, *, plan: str | None) -> QuerySet[Account]:
-    """Similar accounts: same segment and the same current plan, this one left out."""
-    qs = account_selectors.accounts_with_commercials().filter(segment=account.segment)
+def peers_of(account: Account, *, plan: str | None, on: date) -> QuerySet[Account]:
+    """Similar accounts: same segment and the same plan on `on`, this one left out (ids, to
+    be used as a subquery)."""
+    qs = account_selectors.accounts_with_commercials(as_of=on).filter(segment=account.segment)
     qs = qs.filter(current_plan=plan) if plan else qs.filter(current_plan__isnull=True)
     return qs.exclude(pk=account.pk).values("pk")
 
@@ -287,7 +288,7 @@ def untapped_section(ctx: Context) -> dict:
     rows: list[list[str]] = []
     peer_counts: dict[str, int] = {}
     lapsed: list[str] = []
-    peers = peers_of(account, plan=account.current_plan)
+    peers = peers_of(account, plan=account.current_plan, on=end)
     peer_total = peers.count()
     for dimension, label, namer in (("dataset", "Dataset", str), ("chain", "Chain", _chain_name)):
         now = health_selectors.usage_reach(
