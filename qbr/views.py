@@ -151,6 +151,8 @@ def qbr_section(request: AuthedRequest, pk: int) -> HttpResponse:
         status = 422
         messages.error(request, first_error(form))
     if not request.htmx:
+        if status != 200:
+            return render(request, "qbr/qbr.html", _page_context(request, qbr), status=status)
         return redirect("qbr", pk=qbr.pk)
     response = render(request, "qbr/qbr.html#sections", _page_context(request, qbr), status=status)
     patch_vary_headers(response, ("HX-Request",))
