@@ -3,7 +3,8 @@ pipeline and feedback are in.
 
 The demo CSM's first tier-1 account with a success plan gets two QBRs:
 - a held one over the quarter before last, held two weeks into the last quarter (with its `qbr`
-  touchpoint, logged through the same service as a CSM's click), and
+  touchpoint, logged through the same service as a CSM's click) and a usage sentence in the
+  CSM's own words, and
 - a prepared one over the last full quarter: saved as a snapshot, not held yet, with a mutual
   action plan of two next steps (which are tasks on the account).
 
@@ -46,7 +47,13 @@ def demo_qbr_seed(today: date) -> dict[str, int]:
     counts = {"held": 0, "prepared": 0}
     if not Qbr.objects.filter(account=account, period_start=before_start).exists():
         held = services.qbr_prepare(account=account, by=csm, start=before_start, end=before_end)
-        services.qbr_section_edit(qbr=held, by=csm, key="health", visible=True)
+        services.qbr_section_edit(
+            qbr=held,
+            by=csm,
+            key="usage",
+            sentence="Usage held steady through the quarter on five chains: the monitoring "
+            "pipeline is now part of the daily run.",
+        )
         services.qbr_mark_held(qbr=held, by=csm, on=start + timedelta(days=14))
         counts["held"] = 1
     if not Qbr.objects.filter(account=account, period_start=start).exists():

@@ -135,7 +135,7 @@ def outcomes_section(ctx: Context) -> dict:
         roi.append({"label": "Infra avoided this period", "value": in_period_money})
         infra_text = f"{in_period_money} of node and indexer spend avoided this period"
     if plan.time_to_market_days is not None:
-        roi.append({"label": "Time to market", "value": f"{plan.time_to_market_days} days sooner"})
+        roi.append({"label": "Sooner to market", "value": f"{plan.time_to_market_days} days"})
     gains = []
     if plan.ftes_saved is not None:
         gains.append(f"{plan.ftes_saved:g} FTE of in-house indexing saved")
@@ -288,6 +288,7 @@ def untapped_section(ctx: Context) -> dict:
     rows: list[list[str]] = []
     peer_counts: dict[str, int] = {}
     lapsed: list[str] = []
+    lapsed_rows: list[list[str]] = []
     peers = peers_of(account, plan=account.current_plan, on=end)
     peer_total = peers.count()
     for dimension, label, namer in (("dataset", "Dataset", str), ("chain", "Chain", _chain_name)):
@@ -300,6 +301,7 @@ def untapped_section(ctx: Context) -> dict:
         for value in sorted(set(earlier) - set(now)):
             lapsed.append(namer(value))
             rows.append([label, namer(value), "Used before this period, not in it", ""])
+            lapsed_rows.append(rows[-1])
         if peer_total:
             reach = health_selectors.usage_reach(
                 accounts=peers, dimension=dimension, start=start, end=end
@@ -361,7 +363,11 @@ def untapped_section(ctx: Context) -> dict:
             {"label": "Used by peers, not here", "value": str(len(peer_counts))},
         ],
         table={"columns": ["Kind", "Name", "Why", "Similar accounts"], "rows": rows},
-        deck_columns=[1, 3],
+        deck_table=(
+            {"columns": ["No longer used", "Kind"], "rows": [[r[1], r[0]] for r in lapsed_rows]}
+            if lapsed_rows
+            else None
+        ),
         charts=chart,
     )
 
@@ -461,7 +467,10 @@ def commit_section(ctx: Context) -> dict:
 
 
 def roadmap_section(ctx: Context) -> dict:
-    items = [i for i in voc_selectors.account_feedback(account=ctx.account) if i.date <= ctx.end]
+    # Everything asked up to the day the QBR is assembled: the roadmap is where things stand
+    # now, not at the period's end (a saved QBR keeps the list it had that day).
+    today = clock.today()
+    items = [i for i in voc_selectors.account_feedback(account=ctx.account) if i.date <= today]
     if not items:
         return rules.section(
             "roadmap",

@@ -10,6 +10,7 @@ snapshot once saved), never live data of its own.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 from django.conf import settings
@@ -108,11 +109,24 @@ def _facts(slide, facts: list[dict], top) -> None:
         run.font.color.rgb = MUTED
 
 
+def nice_step(top: float, ticks: int = 5) -> float:
+    """A round gridline step (1, 2, 2.5 or 5 times a power of ten) giving about `ticks` lines
+    up to `top`: the default crowds a small chart with ten labels."""
+    if top <= 0:
+        return 1.0
+    raw = top / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+
+
 def _chart(slide, spec: dict, left, top, width, height) -> None:
     data = CategoryChartData()
-    data.categories = spec["categories"]
+    # Horizontal bars are drawn bottom to top: fed in reverse, the largest reads first (on
+    # top) with the values' axis below, where a reader looks for it.
+    flip = spec["kind"] == "bar"
+    data.categories = spec["categories"][::-1] if flip else spec["categories"]
     for s in spec["series"]:
-        data.add_series(s["name"], s["values"])
+        data.add_series(s["name"], s["values"][::-1] if flip else s["values"])
     kind = CHART_TYPES[spec["kind"]]
     chart = slide.shapes.add_chart(kind, left, top, width, height, data).chart
     chart.has_title = True
@@ -126,6 +140,11 @@ def _chart(slide, spec: dict, left, top, width, height) -> None:
     value_axis = chart.value_axis
     value_axis.has_major_gridlines = True
     value_axis.major_gridlines.format.line.color.rgb = RGBColor(0xE5, 0xE7, 0xEB)
+    value_axis.minimum_scale = 0  # from zero: a 5 % wobble must not look like a cliff
+    values = [v for s in spec["series"] for v in s["values"] if v is not None]
+    step = nice_step(max(values, default=0))
+    counts = all(float(v).is_integer() for v in values)
+    value_axis.major_unit = max(step, 1) if counts else step
     value_axis.tick_labels.number_format = "#,##0"
     value_axis.tick_labels.number_format_is_linked = False
     value_axis.has_title = True
@@ -133,8 +152,6 @@ def _chart(slide, spec: dict, left, top, width, height) -> None:
     category_axis = chart.category_axis
     category_axis.has_title = True
     _text(category_axis.axis_title.text_frame, spec["x_title"], size=10, color=MUTED)
-    if spec["kind"] == "bar":
-        category_axis.reverse_order = True  # the largest on top, as the list reads
     for i, series in enumerate(chart.plots[0].series):
         colour = RGBColor.from_string(SERIES_COLOURS[i % len(SERIES_COLOURS)])
         if spec["kind"] == "line":
@@ -160,7 +177,8 @@ def _table(slide, spec: dict, left, top, width, height, *, max_rows: int = TABLE
     n_rows = len(rows) + 1
     shape = slide.shapes.add_table(n_rows, len(spec["columns"]), left, top, width, height)
     table = shape.table
-    first = Emu(int(width * (0.4 if len(spec["columns"]) > 2 else 0.68)))
+    share = {1: 1.0, 2: 0.75, 3: 0.55}.get(len(spec["columns"]), 0.4)
+    first = Emu(int(width * share))
     table.columns[0].width = first
     rest = Emu(int((width - first) / max(len(spec["columns"]) - 1, 1)))
     for i in range(1, len(spec["columns"])):
@@ -193,8 +211,9 @@ def _missing(slide, text: str, top) -> None:
     frame = box.text_frame
     frame.margin_left = frame.margin_right = Inches(0.3)
     frame.vertical_anchor = MSO_ANCHOR.MIDDLE
-    _text(frame, "What is missing", size=16, bold=True)
+    _text(frame, "What is missing", size=16, bold=True, align=PP_ALIGN.LEFT)
     p = frame.add_paragraph()
+    p.alignment = PP_ALIGN.LEFT
     run = p.add_run()
     run.text = text
     run.font.size = Pt(14)
@@ -206,8 +225,9 @@ def _section_slide(prs, section: dict, footer: str) -> None:
     _title(slide, section["title"])
     top = Inches(1.3)
     if section["sentence"]:
-        _box(slide, LEFT, top, WIDTH, Inches(0.9), section["sentence"], size=17)
-        top += Inches(1.0)
+        long = len(section["sentence"]) > 170
+        _box(slide, LEFT, top, WIDTH, Inches(1.0), section["sentence"], size=15 if long else 17)
+        top += Inches(1.15 if long else 1.0)
     if section["facts"]:
         _facts(slide, section["facts"], top)
         top += Inches(1.15)
@@ -215,7 +235,10 @@ def _section_slide(prs, section: dict, footer: str) -> None:
         _missing(slide, section["missing"], top)
         top += Inches(1.8)
     bottom = Inches(6.95)
-    charts, table = section["charts"], section["table"] or section.get("extra_table")
+    charts = section["charts"]
+    # A section may name what its slide shows of its table ("deck_table"; None: the chart says
+    # it all), so the slide does not repeat its chart as a list.
+    table = section.get("deck_table", section["table"] or section.get("extra_table"))
     height = bottom - top
     if height < Inches(1.2):
         _footer(slide, footer)

@@ -95,8 +95,14 @@ def test_charts_are_native_with_the_sections_numbers(qbr, quarter):
 
     untapped = deck.slides[3]
     (peers,) = _charts(untapped)
-    assert list(peers.plots[0].categories) == ["Solana", "solana.dex.trades", "Polygon"]
-    assert list(peers.plots[0].series[0].values) == [2.0, 2.0, 1.0]
+    # bars are stored bottom to top: the largest is drawn on top
+    assert list(peers.plots[0].categories) == ["Polygon", "solana.dex.trades", "Solana"]
+    assert list(peers.plots[0].series[0].values) == [1.0, 2.0, 2.0]
+    assert _table_cells(untapped) == [  # the chart lists the peers; the table what lapsed
+        ["No longer used", "Kind"],
+        ["base.raw.transactions", "Dataset"],
+        ["Base", "Chain"],
+    ]
 
     roadmap = deck.slides[5]
     asked = quarter.start - timedelta(days=60)

@@ -52,7 +52,7 @@ def test_outcomes_quantify_roi_in_the_customers_currency(sections, quarter):
         "FTEs saved": "1.5",
         "Infra avoided per year": "€365,000",
         "Infra avoided this period": f"€{in_period:,}",
-        "Time to market": "60 days sooner",
+        "Sooner to market": "60 days",
         "Milestones reached": "2 of 3",
         "Time to value": f"not yet ({quarter.days - 1} days in)",
     }
