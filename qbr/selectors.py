@@ -194,21 +194,16 @@ def _chain_name(key: str) -> str:
 
 
 def usage_section(ctx: Context) -> dict:
-    products = health_selectors.usage_by(
-        account=ctx.account,
-        metric=USAGE_METRIC,
-        dimension="product",
-        start=ctx.start,
-        end=ctx.as_of,
-        top=TOP_SERIES,
-    )
-    chains = health_selectors.usage_by(
-        account=ctx.account,
-        metric=USAGE_METRIC,
-        dimension="chain",
-        start=ctx.start,
-        end=ctx.as_of,
-        top=TOP_SERIES,
+    products, chains = (
+        health_selectors.usage_by(
+            account=ctx.account,
+            metric=USAGE_METRIC,
+            dimension=dimension,
+            start=ctx.start,
+            end=ctx.as_of,
+            top=TOP_SERIES,
+        )
+        for dimension in ("product", "chain")
     )
     products = {k: v for k, v in products.items() if sum(x for _, x in v) > 0}
     chains = {k: v for k, v in chains.items() if sum(x for _, x in v) > 0 and k != "unspecified"}

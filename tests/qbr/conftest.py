@@ -38,6 +38,17 @@ from tests.factories import (
     ThemeFactory,
 )
 
+# The sections' titles in their default order (the health line first, hidden by default).
+TITLES = [
+    "Health summary",
+    "Outcomes",
+    "Usage as evidence",
+    "Untapped value",
+    "Commit vs consumption",
+    "Roadmap: what you asked for",
+    "Next steps",
+]
+
 
 @dataclass
 class Quarter:
