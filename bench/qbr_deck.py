@@ -121,8 +121,9 @@ def table(r: dict) -> str:
             "",
             "| phase | p50 | p95 | max |",
             "|---|---|---|---|",
-            f"| assemble the sections (live data) | {r['assemble_p50'] * 1000:.0f} ms | | |",
-            f"| render the deck (python-pptx, native charts) | {r['deck_p50'] * 1000:.0f} ms | | |",
+            f"| assemble the sections (live data) | {r['assemble_p50'] * 1000:.0f} ms | — | — |",
+            f"| render the deck (python-pptx, native charts) | {r['deck_p50'] * 1000:.0f} ms "
+            "| — | — |",
             f"| **total, one account** | **{r['p50'] * 1000:.0f} ms** | "
             f"**{r['p95'] * 1000:.0f} ms** | {r['max'] * 1000:.0f} ms |",
             "",
