@@ -93,6 +93,14 @@ COCKPIT_ACCOUNTS ?= 5000
 bench-cockpit: install
 	$(PY) bench/cockpit.py --accounts $(COCKPIT_ACCOUNTS)
 
+# QBR: assemble one account's QBR and render its deck, on the demo book seeded once into a
+# SQLite file under bench/out/qbr/ (bench/qbr_deck.py); figures go to docs/benchmarks.md.
+# Target: under 2 s for one account (p95).
+QBR_RUNS ?= 5
+.PHONY: bench-qbr
+bench-qbr: install
+	$(PY) bench/qbr_deck.py --runs $(QBR_RUNS)
+
 # API fuzz: schemathesis against /api/v1/openapi.json on gunicorn serving the demo book, with a
 # bearer token; fails on any 5xx. Bounded by examples per operation and a time budget.
 FUZZ_EXAMPLES ?= 50

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 # The account pages under an account's address: an id segment never reads as one of them, so
 # `accounts/<id>/` cannot swallow `accounts/<id>/health/`.
-SUB_PAGES = ("touchpoints", "tier", "health", "plays", "success", "expansion", "feedback")
+SUB_PAGES = (
+    "touchpoints",
+    "tier",
+    "health",
+    "plays",
+    "success",
+    "expansion",
+    "feedback",
+    "qbrs",
+)
 
 
 class ExternalIdConverter:

@@ -110,3 +110,9 @@ def can_log_feedback(user: Any, account: Account) -> bool:
     """Log a feedback item on an account (or vote for a theme on its behalf): the account's own
     CSM, and managers on every account."""
     return can_edit_account(user, account)
+
+
+def can_edit_qbr(user: Any, account: Account) -> bool:
+    """Prepare, edit, save and mark held an account's QBRs (and their next steps): the
+    account's own CSM, and managers on every account; everyone else reads them."""
+    return can_edit_account(user, account)

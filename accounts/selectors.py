@@ -23,7 +23,7 @@ from cs_portal import clock
 from cs_portal.params import query_string
 
 from .extensions import NO_SCORES, book_scores
-from .models import Account, ApiToken, Contact, ContactRole, Contract, Role, User
+from .models import Account, ApiToken, Contact, ContactRole, Contract, Role, Touchpoint, User
 
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
@@ -308,3 +308,12 @@ def contract_progress(*, account: Account) -> dict | None:
 def api_tokens_for(*, user: User) -> QuerySet:
     """`user`'s own API tokens for the tokens page: active ones first, newest first."""
     return ApiToken.objects.filter(user=user).order_by("revoked", "-created_at", "-pk")
+
+
+def with_last_touch(qs: QuerySet[Account], *, kind: str, on_or_before: date) -> QuerySet[Account]:
+    """`qs` annotated with `last_touch_on`: the latest touchpoint of `kind` on or before the day
+    (None when there is none), as one subquery, so a list can filter and sort on it."""
+    latest = Touchpoint.objects.filter(
+        account=OuterRef("pk"), kind=kind, date__lte=on_or_before
+    ).order_by("-date")
+    return qs.annotate(last_touch_on=Subquery(latest.values("date")[:1]))

@@ -183,6 +183,7 @@ def _register_routers() -> None:
     from expansion.api import router as expansion_router
     from health.api import router as health_router
     from playbooks.api import router as playbooks_router
+    from qbr.api import router as qbr_router
     from voc.api import router as voc_router
 
     api.add_router("/", accounts_router)
@@ -191,6 +192,7 @@ def _register_routers() -> None:
     api.add_router("/", datatrust_router)
     api.add_router("/", expansion_router)
     api.add_router("/", voc_router)
+    api.add_router("/", qbr_router)
     api.add_router("/", cockpit_router)
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "datatrust",
     "expansion",
     "voc",
+    "qbr",
     "cockpit",
     "demo",
 ]
@@ -246,6 +247,8 @@ RECOMPUTE_SETTLE_SECONDS = envint("RECOMPUTE_SETTLE_SECONDS", 4 if REDIS_URL els
 ALERT_DELIVERY_GRACE_SECONDS = envint("ALERT_DELIVERY_GRACE_SECONDS", 60 if REDIS_URL else 0)
 
 BOOK_PAGE_SIZE = envint("BOOK_PAGE_SIZE", 25)
+# Our name on the QBR decks and printable pages (the customer's name sits beside it).
+COMPANY_NAME = envstr("COMPANY_NAME", "Allium")
 
 # Browser uploads larger than this run as a background job with a progress bar; the file waits
 # in the spool directory (shared by web and worker) until the worker has imported it.

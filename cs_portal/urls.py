@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("datatrust.urls")),
     path("", include("expansion.urls")),
     path("", include("voc.urls")),
+    path("", include("qbr.urls")),
     path("", include("cockpit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", token_auth_only(api.urls)),

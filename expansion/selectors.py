@@ -268,3 +268,13 @@ def evidence_chart(opp: Opportunity) -> dict | None:
 
 def trigger_settings_history(limit: int = 30) -> QuerySet[TriggerSettings]:
     return TriggerSettings.objects.select_related("created_by").order_by("-version")[:limit]
+
+
+def open_opportunity(*, account: Account, kind: str) -> Opportunity | None:
+    """The account's open opportunity of one kind (the largest, if several), or None."""
+    return (
+        Opportunity.objects.filter(account=account, kind=kind, stage__in=OPEN_STAGES)
+        .select_related("owner", "ae")
+        .order_by("-arr_potential", "-created_at")
+        .first()
+    )

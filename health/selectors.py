@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from django.db.models import (
     Case,
+    Count,
     F,
     FilteredRelation,
     Max,
@@ -218,3 +219,24 @@ def usage_on_target(
     return {
         (account_id, metric, reason): float(total) for account_id, metric, reason, total in rows
     }
+
+
+def usage_reach(
+    *, accounts: QuerySet[Account] | list[int], dimension: str, start: date, end: date
+) -> dict[str, int]:
+    """How many of `accounts` used each value of one dimension (`product`, `chain` or
+    `dataset`) from `start` to `end`: distinct accounts with a positive non-failed fact naming
+    it. One grouped read however many accounts (`accounts` may be a queryset: a subquery)."""
+    if dimension not in ("product", "chain", "dataset"):
+        raise ValueError(f"not a usage dimension: {dimension}")
+    rows = (
+        UsageFact.objects.filter(
+            account_id__in=accounts, date__gte=start, date__lte=end, value__gt=0
+        )
+        .exclude(metric="failed_queries")
+        .exclude(**{dimension: ""})
+        .values_list(dimension)
+        .annotate(n=Count("account_id", distinct=True))
+        .order_by()
+    )
+    return dict(rows)

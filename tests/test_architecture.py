@@ -1,6 +1,6 @@
 """The layers, checked on the source (docs/architecture.md says what they are and why).
 
-    cs_portal core  ←  accounts  ←  health  ←  playbooks, expansion  ←  datatrust, voc, qbr
+    cs_portal core  ←  accounts  ←  health  ←  playbooks, expansion  ←  datatrust, voc  ←  qbr
                     ←  cockpit, demo  ←  the project modules (settings, urls, api router, views)
 
 A module may import its own app and any app in a lower layer; never an app in its own layer
@@ -31,9 +31,9 @@ LAYERS: dict[str, int] = {
     "expansion": 3,
     "datatrust": 4,
     "voc": 4,
-    "qbr": 4,
-    "cockpit": 5,
-    "demo": 5,
+    "qbr": 5,
+    "cockpit": 6,
+    "demo": 6,
 }
 # The project package's wiring sits on top of every app: it mounts their URLs and API routers,
 # configures Celery and Django. The rest of `cs_portal` is the core everything builds on.

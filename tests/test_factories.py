@@ -7,7 +7,16 @@ from django.apps import apps
 
 import tests.factories as factories
 
-DOMAIN_APPS = ("accounts", "health", "playbooks", "datatrust", "expansion", "voc", "cs_portal")
+DOMAIN_APPS = (
+    "accounts",
+    "health",
+    "playbooks",
+    "datatrust",
+    "expansion",
+    "voc",
+    "qbr",
+    "cs_portal",
+)
 FACTORIES = [getattr(factories, name) for name in factories.__all__]
 
 

@@ -13,7 +13,9 @@ from health.services import health_model_current
 from playbooks.plays.forms import PlaybookForm, PlayStartForm
 from playbooks.success.forms import MilestoneCompleteForm, SuccessPlanForm
 from playbooks.tiering.forms import TierDecisionForm
+from qbr.forms import SectionForm
 from tests.factories.playbooks import MilestoneFactory, PlaybookFactory, TierSuggestionFactory
+from tests.factories.qbr import QbrFactory
 
 OVERSIZED = "x" * 20_000  # longer than any text field takes (a 20 MB note was once stored)
 BAD_VALUES = {"nul": "a\x00b", "oversized": OVERSIZED}
@@ -33,6 +35,7 @@ def _targets(acme) -> list[tuple[str, object, str, dict]]:
     milestone = MilestoneFactory(account=acme)
     suggestion = TierSuggestionFactory(account=acme)
     base = f"/accounts/{acme.external_id}"
+    qbr = QbrFactory(account=acme)
     return [
         (
             "touchpoint",
@@ -62,6 +65,12 @@ def _targets(acme) -> list[tuple[str, object, str, dict]]:
             f"/tiers/suggestions/{suggestion.pk}/approve",
             {"note": "ok"},
         ),
+        (
+            "qbr_section",
+            SectionForm({}),
+            f"/qbrs/{qbr.pk}/section",
+            {"key": "usage", "action": "sentence", "sentence": "fine"},
+        ),
     ]
 
 
@@ -74,6 +83,7 @@ FORM_NAMES = [
     "health_model",
     "playbook",
     "tier_decision",
+    "qbr_section",
 ]
 
 
@@ -111,6 +121,7 @@ def _filter_targets(acme, maya) -> list[tuple[object, str]]:
     from playbooks.nudges.forms import NudgesFilterForm
     from playbooks.plays.forms import WorkOwnerForm
     from playbooks.tiering.forms import TierQueueFilterForm
+    from qbr.forms import DueForm
 
     return [
         (BookFilterForm({}, user=maya), "/book/"),
@@ -121,6 +132,7 @@ def _filter_targets(acme, maya) -> list[tuple[object, str]]:
         (NudgesFilterForm({}), "/nudges/"),
         (WorkOwnerForm({}, user=maya), "/work/"),
         (TierQueueFilterForm({}), "/tiers/queue/"),
+        (DueForm({}), "/qbrs/due/"),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -312,3 +312,41 @@ def playbook_save(
             ]
         )
     return playbook
+
+
+# --- tasks other apps hand in -----------------------------------------------------------------
+
+
+def task_save(
+    *,
+    account: Account,
+    by: User,
+    title: str,
+    due: date,
+    owner: User | None = None,
+    detail: str = "",
+    task: Task | None = None,
+) -> Task:
+    """Create a stand-alone task on `account` (no play), or revise `task` (one this account
+    holds) with the same fields: how a higher app (a QBR's mutual action plan) hands in work
+    it keeps track of, so saving the same rows again revises rather than duplicates. The owner
+    defaults to the account's CSM. The account's CSM or a manager only; a done or cancelled
+    task is left as it is."""
+    if not can_edit_account(by, account):
+        raise PermissionDenied("Only the account's CSM or a manager can add tasks to it.")
+    title = title.strip()
+    if not title or len(title) > 200:
+        raise ValidationError({"title": "Give the task a title of up to 200 characters."})
+    owner_id = owner.pk if owner is not None else account.csm_id
+    if task is None:
+        return Task.objects.create(
+            account=account, title=title, detail=detail, due=due, owner_id=owner_id
+        )
+    if task.account_id != account.pk:
+        raise ValidationError("That task belongs to another account.")
+    if task.status == TaskStatus.OPEN:
+        Task.objects.filter(pk=task.pk).update(
+            title=title, detail=detail, due=due, owner_id=owner_id
+        )
+        task.refresh_from_db()
+    return task

@@ -14,7 +14,7 @@ from playbooks.models import Playbook
 from tests.browser.test_data_trust_pages import LOGS
 from tests.browser.test_data_trust_pages import _book as _data_trust_book
 from tests.browser.test_health_tab import _account_with_a_cliff
-from tests.factories import FailureDayFactory, FeedbackItemFactory, ThemeFactory
+from tests.factories import FailureDayFactory, FeedbackItemFactory, QbrFactory, ThemeFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
@@ -42,8 +42,14 @@ def _voc_theme() -> str:
     return theme.key
 
 
+def _qbr() -> int:
+    """A draft QBR of acct-9 over the last full quarter (its prep page draws its charts)."""
+    return QbrFactory(account=Account.objects.get(external_id="acct-9")).pk
+
+
 def _pages() -> dict[str, str]:
     playbook = Playbook.objects.order_by("key").first()
+    qbr = _qbr()
     incident = Incident.objects.get(auto=True)
     return {
         "book": "/book/",
@@ -54,6 +60,10 @@ def _pages() -> dict[str, str]:
         "account success plan": "/accounts/acct-9/success/",
         "account expansion": "/accounts/acct-9/expansion/",
         "account feedback": "/accounts/acct-9/feedback/",
+        "account qbrs": "/accounts/acct-9/qbrs/",
+        "qbr prep": f"/qbrs/{qbr}/",
+        "qbr printable": f"/qbrs/{qbr}/print/",
+        "qbrs due": "/qbrs/due/",
         "voice of the customer": "/voc/",
         "voc theme (chart)": f"/voc/themes/{_voc_theme()}/",
         "pipeline board": "/pipeline/",

@@ -41,6 +41,7 @@ from tests.factories.playbooks import (
     TaskFactory,
     TierSuggestionFactory,
 )
+from tests.factories.qbr import NextStepFactory, QbrFactory
 from tests.factories.voc import (
     FailureDayFactory,
     FeedbackItemFactory,
@@ -50,6 +51,8 @@ from tests.factories.voc import (
 )
 
 __all__ = [
+    "NextStepFactory",
+    "QbrFactory",
     "FailureDayFactory",
     "FeedbackItemFactory",
     "LoopTellFactory",

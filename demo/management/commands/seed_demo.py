@@ -45,6 +45,7 @@ from demo import book as demo
 from demo import datatrust as datatrust_demo
 from demo import usage as health_demo
 from demo.expansion import demo_expansion_seed, demo_expansion_summary
+from demo.qbr import demo_qbr_seed, demo_qbr_summary
 from demo.success import demo_success_seed
 from demo.voc import demo_voc_seed, demo_voc_summary, shape_usage
 from health.events import announce_recompute, paused
@@ -242,6 +243,7 @@ class Command(BaseCommand):
         self._alerts(today)
         self._expansion(today)
         self._voc(today, shipped)
+        self._qbr(today)
         datatrust_demo.demo_announce(today, write=self.stdout.write)
 
         tiers = [row["tier"] for row in book["accounts"]]
@@ -364,6 +366,16 @@ class Command(BaseCommand):
         with quiet_logs():
             demo_voc_seed(today, shipped)
         self.stdout.write(f"  {'voc':<12} {demo_voc_summary()}")
+
+    def _qbr(self, today: date) -> None:
+        """A held QBR from last quarter and a prepared one for the last full quarter on the
+        demo CSM's first tier-1 account (see demo/qbr.py); after VoC, whose loop it shows."""
+        if today - timedelta(days=1) < last_complete_day() - timedelta(days=1):
+            self.stdout.write(f"  {'qbr':<12} none: the book is anchored in the past")
+            return
+        with quiet_logs():
+            demo_qbr_seed(today)
+        self.stdout.write(f"  {'qbr':<12} {demo_qbr_summary()}")
 
     def _summary(self, today: date, book: dict, stories: dict[str, str]) -> None:
         as_of = today - timedelta(days=1)
