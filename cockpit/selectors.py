@@ -19,8 +19,6 @@ from accounts.models import (
     Role,
     Tier,
     TierChange,
-    Touchpoint,
-    TouchpointKind,
     User,
 )
 from accounts.permissions import sees_whole_team
@@ -28,6 +26,7 @@ from cs_portal.sql import columns
 from health.models import HealthSnapshot, UsageDay
 from health.selectors import latest_snapshot_date
 from playbooks.models import Play, PlayStatus, Task, TaskStatus
+from qbr.selectors import qbrs_due
 
 from .retention import RetentionPoint, retention_as_of, retention_trend
 from .rules import MOVEMENTS, ZERO, Retention
@@ -566,9 +565,6 @@ def cached(kind: str, parts: tuple, compute, seconds: int):
 
 # --- workload -------------------------------------------------------------------------------
 
-QBR_TIER1_DAYS = 100  # a tier-1 account without a QBR in this many days is due one
-QBR_TIER2_RENEWAL_DAYS = 120  # a tier-2 account renewing this soon, without a recent QBR
-
 
 @dataclass
 class WorkloadLine:
@@ -593,12 +589,9 @@ class WorkloadPanel:
 
 def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> WorkloadPanel:
     """Per CSM: accounts by tier, ARR, accounts not green, open and overdue tasks, QBRs due
-    (from `qbr` touchpoints); the pooled queues' size and the age of their oldest task. Each
-    column is one grouped query per CSM, so the panel reads a few rows per person.
-
-    QBRs due: a tier-1 account with no QBR in the last 100 days; a tier-2 account renewing (its
-    current contracts' latest end) within 120 days with no QBR in the last 100 days. Tier 3 has
-    no QBR cadence."""
+    (`qbr.selectors.qbrs_due`, the list on the QBRs due page); the pooled queues' size and the
+    age of their oldest task. Each column is one grouped query per CSM, so the panel reads a
+    few rows per person."""
     lines: dict[int | None, WorkloadLine] = {}
 
     def line(person_id):
@@ -630,25 +623,9 @@ def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> Wo
             .values_list("account__csm_id", "n")
         ):
             line(csm_id).not_green = n
-    recent_qbr = Touchpoint.objects.filter(
-        kind=TouchpointKind.QBR,
-        date__lte=on,
-        date__gte=on - timedelta(days=QBR_TIER1_DAYS),
-    ).values("account_id")
-    renewing = (
-        active.values("account_id")
-        .annotate(renewal=Max("end"))
-        .filter(renewal__lte=on + timedelta(days=QBR_TIER2_RENEWAL_DAYS))
-        .values("account_id")
-    )
-    for csm_id, n in (
-        accounts.filter(Q(tier=Tier.STRATEGIC) | Q(tier=Tier.SCALED, pk__in=renewing))
-        .exclude(pk__in=recent_qbr)
-        .values("csm_id")
-        .annotate(n=Count("pk"))
-        .values_list("csm_id", "n")
-    ):
-        line(csm_id).qbrs_due = n
+    # QBRs due by the QBR app's rule, so the count here is the length of the CSM's list there.
+    for row in qbrs_due(user=user, as_of=on):
+        line(row.account.csm_id).qbrs_due += 1
     tasks = Task.objects.filter(status=TaskStatus.OPEN, owner__isnull=False)
     if account_ids is not None:
         tasks = tasks.filter(owner=user)

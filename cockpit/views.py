@@ -14,6 +14,8 @@ from accounts.selectors import csm_choices
 from cs_portal import clock
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string
+from health.engine import QBR_CADENCE_DAYS
+from qbr.selectors import TIER2_RENEWAL_DAYS
 
 from . import charts, selectors
 from .forms import MOVE_PERIODS, PanelForm
@@ -135,8 +137,8 @@ def _workload(request: AuthedRequest, ids, values: dict, scoped: bool) -> dict:
         line.risk_href = book_link(scoped, csm=who, sort="risk")
     return {
         "panel": panel,
-        "qbr_tier1_days": selectors.QBR_TIER1_DAYS,
-        "qbr_tier2_days": selectors.QBR_TIER2_RENEWAL_DAYS,
+        "qbr_tier1_days": QBR_CADENCE_DAYS,
+        "qbr_tier2_days": TIER2_RENEWAL_DAYS,
     }
 
 

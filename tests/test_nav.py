@@ -32,7 +32,7 @@ def test_every_page_of_the_nav_is_one_click_from_a_menu(maya_client):
     bar = html.split('<nav class="mainnav"')[1].split("<details")[0]
     assert [_label(a).split()[0] for a in LINK.findall(bar)] == ["Cockpit", "Book", "My", "Inbox"]
     groups = _groups(html)
-    assert groups["Accounts"][1] == ["Tier queue", "Nudges"]
+    assert groups["Accounts"][1] == ["Tier queue", "QBRs due", "Nudges"]
     assert groups["Growth"][1] == ["Pipeline", "VoC"]
     assert groups["Data"][1] == ["Datasets", "Incidents", "Imports"]
     assert groups["Setup"][1][:2] == ["Playbooks", "Health model"]
@@ -42,5 +42,7 @@ def test_every_page_of_the_nav_is_one_click_from_a_menu(maya_client):
 def test_the_menu_holding_the_current_page_is_marked(maya_client):
     groups = _groups(maya_client.get("/incidents/").text)
     assert [label for label, (current, _) in groups.items() if current] == ["Data"]
+    groups = _groups(maya_client.get("/qbrs/due/").text)
+    assert [label for label, (current, _) in groups.items() if current] == ["Accounts"]
     groups = _groups(maya_client.get("/voc/").text)
     assert [label for label, (current, _) in groups.items() if current] == ["Growth"]
