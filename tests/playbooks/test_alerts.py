@@ -210,6 +210,27 @@ def test_a_new_contract_period_crosses_70_again(acme):
     assert kinds(alerts_raise(as_of=D)) == [("commit_threshold", "70:2026-01-01")]
 
 
+def test_a_catch_up_does_not_raise_a_commit_crossing_older_than_its_window(acme):
+    """The demo's seed (and any catch-up after a backfill) compares with the snapshot 30 days
+    back: a threshold already crossed then is old news; one crossed inside the window is not."""
+    globex = AccountFactory(external_id="globex", name="Globex", tier=2)
+    snapshot(acme, day(30), 75, "green", facts=commit_facts(0.78))
+    snapshot(acme, D, 75, "green", facts=commit_facts(0.84))
+    snapshot(globex, day(30), 75, "green", facts=commit_facts(0.62))
+    snapshot(globex, D, 75, "green", facts=commit_facts(0.71))
+
+    raised = alerts_raise(as_of=D, since_days=30)
+
+    assert [(a.account.external_id, a.key) for a in raised] == [("globex", "70:2026-01-01")]
+
+
+def test_a_commit_crossed_in_an_earlier_period_is_news_in_the_new_one(acme):
+    snapshot(acme, day(1), 75, "green", facts=commit_facts(0.95, "2025-01-01"))
+    snapshot(acme, D, 75, "green", facts=commit_facts(0.72, "2026-01-01"))
+
+    assert kinds(alerts_raise(as_of=D)) == [("commit_threshold", "70:2026-01-01")]
+
+
 def test_no_commit_no_threshold(acme):
     snapshot(acme, day(1), 75, "green", facts={"consumed_share": None})
     snapshot(acme, D, 75, "green", facts={"consumed_share": None})
