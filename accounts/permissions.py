@@ -100,6 +100,11 @@ def can_edit_expansion_triggers(user: Any) -> bool:
     return is_manager(user)
 
 
+def can_edit_routing(user: Any) -> bool:
+    """Change the alert routing rules (which alert reaches whom, on which channel)."""
+    return is_manager(user)
+
+
 def can_edit_themes(user: Any) -> bool:
     """Product's work on the voice of the customer: rename, describe, merge, split and move
     themes and move them along their status workflow (admins too); everyone else reads."""

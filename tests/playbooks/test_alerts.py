@@ -380,10 +380,10 @@ def test_the_recompute_raises_the_crossing_once(
     raised = Alert.objects.filter(account=collapsing)
     assert kinds(raised) == [("band_change", f"{D}:green>red"), ("override", f"{D}:sharp_drop")]
     assert {a.owner for a in raised} == {alice}
-    # Delivery was queued after the commit: inbox sent, Slack not configured, email pending.
+    # Delivery was queued after the commit as the default routing says for a tier-2
+    # deterioration: inbox (sent) and Slack (not configured here), no digest; one story.
+    assert len({a.story for a in raised}) == 1
     assert sorted(AlertDelivery.objects.values_list("channel", "status")) == [
-        ("email", "pending"),
-        ("email", "pending"),
         ("inbox", "sent"),
         ("inbox", "sent"),
         ("slack", "skipped"),
@@ -394,7 +394,7 @@ def test_the_recompute_raises_the_crossing_once(
         health_recompute(as_of=D)
         health_recompute(as_of=D, account_ids=[collapsing.pk])
     assert Alert.objects.count() == 2
-    assert AlertDelivery.objects.count() == 6
+    assert AlertDelivery.objects.count() == 4
 
 
 def test_the_sharp_drop_alert_starts_its_play_for_the_csm(collapsing, alice):
