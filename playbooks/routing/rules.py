@@ -133,9 +133,8 @@ def _clean_list(raw: Any, allowed: Iterable[str], what: str, where: str) -> tupl
     allowed = tuple(allowed)
     bad = [str(v) for v in values if v not in allowed]
     if bad or not isinstance(raw, list | tuple):
-        raise ValidationError(
-            f"{where}: {what} must be among {', '.join(allowed)}, not {', '.join(bad) or raw!r}"
-        )
+        given = ", ".join(bad) if bad else repr(raw)
+        raise ValidationError(f"{where}: {what} must be among {', '.join(allowed)}, not {given}")
     return tuple(v for v in allowed if v in values)  # the grid's order, each once
 
 
@@ -153,9 +152,8 @@ def rules_parse(raw: Any) -> dict[str, Rule]:
         try:
             kind, direction, tier = str(item["kind"]), str(item["direction"]), int(item["tier"])
         except (KeyError, TypeError, ValueError):
-            raise ValidationError("each routing rule needs a kind, a direction and a tier") from (
-                None
-            )
+            message = "each routing rule needs a kind, a direction and a tier"
+            raise ValidationError(message) from None
         key = row_key(kind, direction, tier)
         if key not in out:
             raise ValidationError(f"no routing row for {kind}, {direction}, tier {tier}")

@@ -234,3 +234,32 @@ def alert_noise(
     noise.channels["slack"] = len(slack_stories)
     noise.rows = list(rows.values())
     return noise
+
+
+@dataclass
+class Preview:
+    """The same window's alerts under the rules in force and under a draft."""
+
+    before: Noise
+    after: Noise
+
+    @property
+    def changed(self) -> bool:
+        b, a = self.before, self.after
+        return (
+            [(r.delivered, r.acted) for r in b.rows] != [(r.delivered, r.acted) for r in a.rows]
+            or b.channels != a.channels
+            or (b.pooled, b.silent) != (a.pooled, a.silent)
+        )
+
+
+def routing_preview(
+    *, current: dict[str, Rule], draft: dict[str, Rule], weeks: int = NOISE_WEEKS
+) -> Preview:
+    """Re-run the last `weeks` weeks' alerts through the rules in force and through a draft,
+    with today's preferences, writing nothing: the noise figure before and after a change."""
+    since, until = noise_window(weeks=weeks)
+    return Preview(
+        before=alert_noise(since=since, until=until, rules=current),
+        after=alert_noise(since=since, until=until, rules=draft),
+    )
