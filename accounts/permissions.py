@@ -34,6 +34,11 @@ def is_csm(user: Any) -> bool:
     return has_role(user, Role.CSM)
 
 
+def is_ae(user: Any) -> bool:
+    """Account executives: expansion hand-offs are addressed to them."""
+    return has_role(user, Role.AE)
+
+
 # --- capabilities ----------------------------------------------------------------------------
 
 

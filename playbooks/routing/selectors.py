@@ -244,6 +244,10 @@ class Preview:
     after: Noise
 
     @property
+    def pairs(self) -> list[tuple[NoiseRow, NoiseRow]]:
+        return list(zip(self.before.rows, self.after.rows, strict=True))
+
+    @property
     def changed(self) -> bool:
         b, a = self.before, self.after
         return (
