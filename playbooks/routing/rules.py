@@ -248,6 +248,7 @@ class Route:
     slack: bool
     email_to: tuple[int, ...]
     reached: tuple[int, ...]
+    at_once: tuple[int, ...] = ()  # the people it reaches in the inbox or on Slack, not later
     muted: list[dict] = field(default_factory=list)
 
     @property
@@ -270,6 +271,7 @@ class Route:
             "channels": self.channels,
             "email_to": list(self.email_to),
             "reached": list(self.reached),
+            "at_once": list(self.at_once),
             "muted": self.muted,
         }
 
@@ -332,6 +334,17 @@ def route(
     )
     email_to = tuple(p for p in persons if Channel.EMAIL in kept[p])
     reached = tuple(p for p in persons if kept[p])
+    # In the inbox only when the inbox shows it to them: the owner's inbox, or the team view
+    # for managers; on Slack when the channel posts it.
+    at_once = tuple(
+        p
+        for p in persons
+        if (slack and Channel.SLACK in kept[p])
+        or (
+            Channel.INBOX in kept[p]
+            and (inbox == InboxRoute.OWNER and p == owner_id or inbox == InboxRoute.TEAM)
+        )
+    )
     return Route(
         version=version,
         rule=rule.key,
@@ -341,6 +354,7 @@ def route(
         slack=slack,
         email_to=email_to,
         reached=reached,
+        at_once=at_once,
         muted=muted,
     )
 

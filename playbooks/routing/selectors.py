@@ -76,11 +76,16 @@ class NoiseRow:
     name: str
     delivered: int = 0
     acted: int = 0
+    at_once: int = 0  # of the delivered, those in the inbox or on Slack (not the digest)
     weeks: float = 1.0
 
     @property
     def per_week(self) -> float:
         return self.delivered / self.weeks
+
+    @property
+    def at_once_per_week(self) -> float:
+        return self.at_once / self.weeks
 
     @property
     def share(self) -> float | None:
@@ -110,6 +115,14 @@ class Noise:
     @property
     def acted(self) -> int:
         return sum(r.acted for r in self.rows)
+
+    @property
+    def at_once(self) -> int:
+        return sum(r.at_once for r in self.rows)
+
+    @property
+    def at_once_per_csm_week(self) -> float | None:
+        return self.at_once / len(self.rows) / self.weeks if self.rows else None
 
     @property
     def per_csm_week(self) -> float | None:
@@ -174,6 +187,7 @@ def alert_noise(
         _alerts_in(since, until).values(
             "pk",
             "account_id",
+            "as_of",
             "kind",
             "data",
             "owner_id",
@@ -198,10 +212,12 @@ def alert_noise(
             stored = a["routing"] or {}
             if stored:
                 reached = stored.get("reached", [])
+                now = {"inbox", "slack"} & set(stored.get("channels", []))
+                at_once = stored.get("at_once", reached if now else [])
                 channels = stored.get("channels", [])
                 lines = len(stored.get("email_to", []))
             else:  # raised before routing: everywhere, to its owner
-                reached = [a["owner_id"]] if a["owner_id"] else []
+                reached = at_once = [a["owner_id"]] if a["owner_id"] else []
                 channels = ["inbox", "slack", "email"]
                 lines = 1 if a["owner_id"] else 0
             pool = not reached and a["inbox"] == "owner" and "inbox" in channels
@@ -215,12 +231,14 @@ def alert_noise(
             notice_to = a["owner_id"] if a["kind"] == "expansion_handoff" else None
             people = People(a["account__csm_id"], a["account__ae_id"], managers, notice_to)
             r = route(rule=rule, people=people, prefs=prefs, version=version)
-            reached, channels, lines = list(r.reached), r.channels, len(r.email_to)
+            reached, at_once = list(r.reached), list(r.at_once)
+            channels, lines = r.channels, len(r.email_to)
             pool = not reached and r.inbox == "owner"
         if "inbox" in channels:
             noise.channels["inbox"] += 1
         if "slack" in channels:
-            slack_stories.add(a["story"] or f"{a['account_id']}:{a['pk']}")
+            # Before stories, one account's alerts of one day went out as one message.
+            slack_stories.add(a["story"] or f"{a['account_id']}:{a['as_of']}")
         noise.channels["email"] += lines
         if pool:
             noise.pooled += 1
@@ -231,6 +249,7 @@ def alert_noise(
             if row is not None:
                 row.delivered += 1
                 row.acted += bool(acted)
+                row.at_once += person in at_once
     noise.channels["slack"] = len(slack_stories)
     noise.rows = list(rows.values())
     return noise

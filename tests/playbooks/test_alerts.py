@@ -478,14 +478,17 @@ def test_api_lists_alerts_newest_first_with_their_deliveries(client, alice_token
     assert first["as_of"] == newer.as_of.isoformat()
     assert first["created_at"].startswith(newer.created_at.date().isoformat())
     assert first["deliveries"] == [
-        {"channel": "inbox", "status": "sent", "attempts": 1, "last_error": ""},
+        {"channel": "inbox", "status": "sent", "attempts": 1, "last_error": "", "recipient": None},
         {
             "channel": "slack",
             "status": "retrying",
             "attempts": 2,
             "last_error": "HTTP 500: internal_error",
+            "recipient": None,
         },
     ]
+    # Added with routing: the story it belongs to (none before routing) and its direction.
+    assert (first["story"], first["direction"]) == ("", "worse")
     assert body[1]["deliveries"] == []
 
 

@@ -212,12 +212,12 @@ def test_the_cockpit_noise_panel(maya_client, alice_client, alice, bob):
     csm = alice_client.get(url, headers={"HX-Request": "true"})
 
     body = text(manager)
-    assert "Alice Archer 2 0.5 1 50 %" in body
-    assert "Bob Baker 1 0.3 0 0 %" in body
+    assert "Alice Archer 2 0.5 2 1 50 %" in body
+    assert "Bob Baker 1 0.3 1 0 0 %" in body
     assert re.search(r'data-testid="noise-per-week">0\.4<', manager.content.decode())
     assert "HX-Request" in manager["Vary"]
     assert "Bob Baker" not in text(csm)
-    assert "Alice Archer 2 0.5 1 50 %" in text(csm)
+    assert "Alice Archer 2 0.5 2 1 50 %" in text(csm)
     cockpit = maya_client.get(reverse("cockpit")).content.decode()
     assert f'hx-get="{url}"' in cockpit
 

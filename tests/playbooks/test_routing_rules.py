@@ -272,3 +272,13 @@ def test_changes_read_in_words():
     assert rules_changes(DEFAULTS, rules_parse(draft)) == [
         "Commit threshold (better, tier 3): Daily digest to Owning CSM → nowhere"
     ]
+
+
+def test_at_once_is_the_inbox_or_slack_never_the_digest():
+    def at_once(kind, tier, data=None, people=PEOPLE):
+        rule = rule_for(DEFAULTS, kind=kind, direction=direction_of(kind, data), tier=tier)
+        return route(rule=rule, people=people).at_once
+
+    assert at_once("band_change", 1, WORSE_BAND) == (CSM,)
+    assert at_once("band_change", 1, BETTER_BAND) == ()  # the digest: delivered, not at once
+    assert at_once("band_change", 3, WORSE_BAND) == ()  # the pool's inbox: no person
