@@ -275,14 +275,17 @@ def digests_send(*, now: datetime | None = None) -> int:
 
 
 def deliveries_enqueue(alert_ids: list[int]) -> list[list[int]]:
-    """Record where each alert goes, per channel, and queue the Slack messages.
+    """Record where each alert goes, per channel its route names, and queue the Slack
+    messages.
 
     inbox: sent at once (the inbox is the alert row itself); slack: pending, or skipped when
-    SLACK_WEBHOOK_URL is empty; email: pending until the daily digest, skipped for pooled
-    alerts (nobody to email). The Slack deliveries of one account are grouped into one message
-    (one task): an account crossing into red raises a band change and the override behind it,
-    and the channel hears about it once. Calling it again for the same alerts creates and
-    queues nothing. Never raises: a failure is logged and the alerts stay in the inbox.
+    SLACK_WEBHOOK_URL is empty; email: one row per person whose digest it joins, pending until
+    the daily digest. An alert without a route (raised before routing) goes everywhere: the
+    digest to its owner, skipped when pooled. The Slack deliveries of one story are grouped into
+    one message (one task): an account crossing into red raises a band change, the override
+    behind it and a score drop, and the channel hears about it once. Calling it again for the
+    same alerts creates and queues nothing. Never raises: a failure is logged and the alerts
+    stay in the inbox.
     Returns the queued groups of Slack delivery ids.
     """
     try:
