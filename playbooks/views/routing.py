@@ -174,25 +174,41 @@ def alert_preferences(request: AuthedRequest) -> HttpResponse:
     else:
         muted_kinds, muted_channels = set(mine.muted_kinds), set(mine.muted_channels)
     locked = locks(in_force)
-    kinds = [
+
+    def items(choices, muted: set[str], *, kind: bool) -> list[dict]:
+        out = []
+        for value, label in choices:
+            required_on = locked.get(value, [])
+            where = ", ".join(required_on)
+            out.append(
+                {
+                    "value": value,
+                    "label": label,
+                    "muted": value in muted,
+                    "locked": fully_locked(in_force, **{"kind" if kind else "channel": value}),
+                    "required_on": required_on,
+                    "required_note": (
+                        f"Still reaches you on {where}: required there."
+                        if kind
+                        else f"Still used for {where}: required."
+                    ),
+                }
+            )
+        return out
+
+    groups = [
         {
-            "value": k,
-            "label": label,
-            "muted": k in muted_kinds,
-            "locked": fully_locked(in_force, kind=k),
-            "required_on": locked.get(k, []),
-        }
-        for k, label in AlertKind.choices
-    ]
-    channels = [
+            "title": "Mute these kinds",
+            "name": "muted_kinds",
+            "what": "kind",
+            "items": items(AlertKind.choices, muted_kinds, kind=True),
+        },
         {
-            "value": c,
-            "label": CHANNEL_LABELS[c],
-            "muted": c in muted_channels,
-            "locked": fully_locked(in_force, channel=c),
-            "required_on": locked.get(c, []),
-        }
-        for c in CHANNELS
+            "title": "Mute these channels",
+            "name": "muted_channels",
+            "what": "channel",
+            "items": items([(c, CHANNEL_LABELS[c]) for c in CHANNELS], muted_channels, kind=False),
+        },
     ]
     audiences = _my_audiences(request.user)
     reaching = [
@@ -201,8 +217,7 @@ def alert_preferences(request: AuthedRequest) -> HttpResponse:
         if not r.silent and audiences & set(r.audience)
     ]
     context = {
-        "kinds": kinds,
-        "channels": channels,
+        "groups": groups,
         "reaching": reaching,
         "error": error,
         "can_edit_routing": can_edit_routing(request.user),

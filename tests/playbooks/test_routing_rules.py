@@ -38,6 +38,13 @@ def routed(kind, tier, *, data=None, people=PEOPLE, prefs=None, rules=DEFAULTS):
 
 WORSE_BAND = {"from_band": "green", "band": "red"}
 BETTER_BAND = {"from_band": "yellow", "band": "green"}
+DETERIORATIONS = [
+    ("band_change", WORSE_BAND),
+    ("override", None),
+    ("score_drop", None),
+    ("renewal_risk", None),
+    ("onboarding_overdue", None),
+]
 
 
 def test_the_grid_holds_every_kind_direction_and_tier_once():
@@ -74,30 +81,12 @@ def test_kinds_point_their_own_way():
 
 
 @pytest.mark.parametrize("tier", [1, 2])
-@pytest.mark.parametrize(
-    ("kind", "data"),
-    [
-        ("band_change", WORSE_BAND),
-        ("override", None),
-        ("score_drop", None),
-        ("renewal_risk", None),
-        ("onboarding_overdue", None),
-    ],
-)
+@pytest.mark.parametrize(("kind", "data"), DETERIORATIONS)
 def test_a_tier_1_or_2_deterioration_reaches_the_csm_inbox_and_slack_at_once(kind, data, tier):
     assert routed(kind, tier, data=data) == (CSM, "owner", True, ())
 
 
-@pytest.mark.parametrize(
-    ("kind", "data"),
-    [
-        ("band_change", WORSE_BAND),
-        ("override", None),
-        ("score_drop", None),
-        ("renewal_risk", None),
-        ("onboarding_overdue", None),
-    ],
-)
+@pytest.mark.parametrize(("kind", "data"), DETERIORATIONS)
 def test_a_tier_3_deterioration_goes_to_the_pools_inbox_never_slack(kind, data):
     # Even when the digital account has a CSM on record: the pool works tier 3.
     assert routed(kind, 3, data=data) == (None, "owner", False, ())
