@@ -255,6 +255,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per panel")
     parser.add_argument("--cold", type=int, default=5, help="cold retention requests")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the doc")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database afterwards (to profile a panel)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the database a --keep run left (skip building it; implies --keep)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, interrupted)
     pg_version = pg_exec(with_database(PG_URL, "postgres"), "SHOW server_version")[0][0]
@@ -272,13 +280,23 @@ def main() -> int:
         else " ".join([".venv/bin/python bench/cockpit.py", *sys.argv[1:]]),
     }
     redis = redis_client(REDIS_URL)
-    pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    pg_exec(admin, f'CREATE DATABASE "{name}"')
+    exists = pg_exec(admin, "SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    reuse = args.reuse and bool(exists)
+    args.keep = args.keep or args.reuse
+    if not reuse:
+        pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_exec(admin, f'CREATE DATABASE "{name}"')
     clear_queue(redis)
     try:
-        manage(env, "migrate", "--noinput")
-        meta["shape"] = seed(env, folder, as_of)
-        pg_exec(db_url, "VACUUM ANALYZE")
+        if reuse:
+            log(f"reusing database {name}")
+            path = HERE / "shape.json"
+            manage(env, "shell", "-c", SHAPE.format(path=str(path)))
+            meta["shape"] = json.loads(path.read_text())
+        else:
+            manage(env, "migrate", "--noinput")
+            meta["shape"] = seed(env, folder, as_of)
+            pg_exec(db_url, "VACUUM ANALYZE")
         path = HERE / "samples.json"
         script = MEASURE.format(panels=PANELS, n=args.requests, cold=args.cold, path=str(path))
         seconds, _ = manage(env, "shell", "-c", script)
@@ -286,8 +304,11 @@ def main() -> int:
         samples = json.loads(path.read_text())
     finally:
         clear_queue(redis)
-        pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        log(f"dropped database {name}")
+        if args.keep:
+            log(f"kept database {name}")
+        else:
+            pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            log(f"dropped database {name}")
     results = {key: stats(values) for key, values in samples.items()}
     (HERE / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     text = markdown(meta, results)

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import (
@@ -175,15 +175,32 @@ class TierPanel:
 MOVE_KINDS = ("promotions", "relegations", "new", "churned")
 
 
+def active_contracts(*, account_ids: list[int] | None, on: date):
+    """The contracts in force on `on` within the scope, unordered, for grouping."""
+    return Contract.objects.filter(
+        start__lte=on, end__gte=on, **scope_filter(account_ids)
+    ).order_by()
+
+
 def tier_panel(*, account_ids: list[int] | None, on: date, days: int) -> TierPanel:
     """Accounts and ARR per tier today; promotions and relegations (the tier history) and new
-    and churned logos (first contract started, last contract ended) over the last `days`."""
+    and churned logos (first contract started, last contract ended) over the last `days`.
+    Every figure is grouped in the database: the panel reads a few dozen rows, not the book."""
     since = on - timedelta(days=days)
     lines = {t.value: TierLine(t.value, t.label) for t in Tier}
-    for row in book_rows(account_ids=account_ids, on=on):
-        line = lines[row.tier]
-        line.accounts += 1
-        line.arr += row.arr
+    for tier, n in (
+        Account.objects.filter(**scope_filter(account_ids, "pk"))
+        .order_by()
+        .values("tier")
+        .annotate(n=Count("pk"))
+        .values_list("tier", "n")
+    ):
+        lines[tier].accounts = n
+    active = active_contracts(account_ids=account_ids, on=on)
+    for tier, arr in (
+        active.values("account__tier").annotate(arr=Sum("arr")).values_list("account__tier", "arr")
+    ):
+        lines[tier].arr = arr or ZERO
     events: list[tuple[date, str]] = []
     changes = TierChange.objects.filter(
         changed_at__date__gt=since,
@@ -199,16 +216,13 @@ def tier_panel(*, account_ids: list[int] | None, on: date, days: int) -> TierPan
         .values("account_id")
         .annotate(first=Min("start"), last=Max("end"))
     )
-    active_now = set(
-        Contract.objects.filter(
-            start__lte=on, end__gte=on, **scope_filter(account_ids)
-        ).values_list("account_id", flat=True)
+    for first in spans.filter(first__gt=since, first__lte=on).values_list("first", flat=True):
+        events.append((as_date(first), "new"))
+    churned = spans.filter(last__gte=since, last__lt=on).exclude(
+        account_id__in=active.values("account_id")
     )
-    for span in spans:
-        if since < span["first"] <= on:
-            events.append((span["first"], "new"))
-        if since <= span["last"] < on and span["account_id"] not in active_now:
-            events.append((span["last"] + timedelta(days=1), "churned"))
+    for last in churned.values_list("last", flat=True):
+        events.append((as_date(last) + timedelta(days=1), "churned"))
     moves = dict.fromkeys(MOVE_KINDS, 0)
     months: dict[str, dict[str, int]] = {}
     for day, kind in events:
@@ -225,6 +239,11 @@ def tier_panel(*, account_ids: list[int] | None, on: date, days: int) -> TierPan
         total_accounts=sum(t.accounts for t in tiers),
         total_arr=sum((t.arr for t in tiers), ZERO),
     )
+
+
+def as_date(value) -> date:
+    """A date from an aggregate, which SQLite returns as text."""
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
 # --- health over time -----------------------------------------------------------------------
@@ -280,24 +299,44 @@ def health_panel(
         lambda: band_series(account_ids=account_ids, on=on, until=until, tier=tier, csm_id=csm_id),
         HEALTH_CACHE_SECONDS,
     )
-    rows = [
-        r
-        for r in book_rows(account_ids=account_ids, on=on)
-        if r.score is not None
-        and (not tier or r.tier == tier)
-        and (not csm_id or r.csm_id == csm_id)
-    ]
-    drops = sorted((r for r in rows if r.change_7d < 0), key=lambda r: (r.change_7d, r.name))
-    ups = sorted((r for r in rows if r.change_7d > 0), key=lambda r: (-r.change_7d, r.name))
+    drops, ups = movers(account_ids=account_ids, on=on, until=until, tier=tier, csm_id=csm_id)
     return HealthPanel(
         until=until,
         days=series.days,
         accounts=series.accounts,
         arr=series.arr,
         today_counts={b: series.last.get(b, 0) for b in BANDS},
-        drops=drops[:MOVERS],
-        recoveries=ups[:MOVERS],
+        drops=drops,
+        recoveries=ups,
     )
+
+
+def movers(
+    *, account_ids: list[int] | None, on: date, until: date, tier: int | None, csm_id: int | None
+) -> tuple[list[BookRow], list[BookRow]]:
+    """The day's biggest 7-day drops and recoveries (score on `until` against a week before),
+    ranked in the database; only the few shown are read in full."""
+    week_ago = HealthSnapshot.objects.filter(
+        account_id=OuterRef("account_id"), date=until - timedelta(days=7)
+    ).values("score")[:1]
+    snaps = HealthSnapshot.objects.filter(date=until, **scope_filter(account_ids))
+    if tier:
+        snaps = snaps.filter(account__tier=tier)
+    if csm_id:
+        snaps = snaps.filter(account__csm_id=csm_id)
+    snaps = snaps.annotate(change=F("score") - Subquery(week_ago))
+    drop_ids = list(
+        snaps.filter(change__lt=0)
+        .order_by("change", "account__name")
+        .values_list("account_id", flat=True)[:MOVERS]
+    )
+    up_ids = list(
+        snaps.filter(change__gt=0)
+        .order_by("-change", "account__name")
+        .values_list("account_id", flat=True)[:MOVERS]
+    )
+    rows = {r.pk: r for r in book_rows(account_ids=drop_ids + up_ids, on=on)}
+    return [rows[pk] for pk in drop_ids if pk in rows], [rows[pk] for pk in up_ids if pk in rows]
 
 
 def band_series(
@@ -372,12 +411,14 @@ class RenewalPanel:
     windows: dict[int, tuple[int, Decimal]]  # days → (accounts, ARR)
     rows: list[RenewalRow]
     more: int
+    free: int  # free plans (no ARR) ending within the window, not listed
     by_month: list[tuple[str, Decimal, Decimal]]  # month, ARR, ARR not green
 
 
 def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> RenewalPanel:
-    """Accounts renewing (their current contract ends) within 30/90/180 days, with ARR, band,
-    7-day trend, open plays and CSM; ARR renewing per month over 180 days, not green apart."""
+    """Paying accounts renewing (their current contract ends) within 30/90/180 days, with ARR,
+    band, 7-day trend, open plays and CSM; ARR renewing per month over 180 days, not green
+    apart. Free plans (no ARR) ending are only counted."""
     horizon = on + timedelta(days=max(RENEWAL_WINDOWS))
     ahead = sorted(
         (
@@ -387,11 +428,15 @@ def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> Re
         ),
         key=lambda r: (r.renewal, -r.arr, r.name),
     )
+    # A free plan's term ending is not a renewal a manager works: counted apart, not listed.
+    free = [r for r in ahead if r.arr <= 0]
+    ahead = [r for r in ahead if r.arr > 0]
     windows = {}
     for days in RENEWAL_WINDOWS:
         inside = [r for r in ahead if r.renewal <= on + timedelta(days=days)]
         windows[days] = (len(inside), sum((r.arr for r in inside), ZERO))
     shown = [r for r in ahead if r.renewal <= on + timedelta(days=window)]
+    free_shown = sum(1 for r in free if r.renewal <= on + timedelta(days=window))
     listed = shown[:RENEWAL_ROWS]
     ids = [r.pk for r in listed]
     plays = dict(
@@ -414,6 +459,7 @@ def renewal_panel(*, account_ids: list[int] | None, on: date, window: int) -> Re
         windows=windows,
         rows=[RenewalRow(r, people.get(r.csm_id), plays.get(r.pk, 0)) for r in listed],
         more=len(shown) - len(listed),
+        free=free_shown,
         by_month=[(m, v[0], v[1]) for m, v in sorted(months.items())],
     )
 
@@ -545,45 +591,64 @@ class WorkloadPanel:
     pools: list[tuple[str, int, int | None]]  # pool, open tasks, age of the oldest in days
 
 
-def qbr_due(row: BookRow, last_qbr: date | None, on: date) -> bool:
-    """Tier 1: no QBR in the last 100 days. Tier 2: renewing within 120 days with no QBR in
-    the last 100 days. Tier 3 has no QBR cadence."""
-    recent = last_qbr is not None and (on - last_qbr).days <= QBR_TIER1_DAYS
-    if row.tier == 1:
-        return not recent
-    if row.tier == 2:
-        renewing = (
-            row.renewal is not None and 0 <= (row.renewal - on).days <= QBR_TIER2_RENEWAL_DAYS
-        )
-        return renewing and not recent
-    return False
-
-
 def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> WorkloadPanel:
     """Per CSM: accounts by tier, ARR, accounts not green, open and overdue tasks, QBRs due
-    (from `qbr` touchpoints); the pooled queues' size and the age of their oldest task."""
-    rows = book_rows(account_ids=account_ids, on=on)
-    last_qbr = dict(
-        Touchpoint.objects.filter(
-            kind=TouchpointKind.QBR, date__lte=on, **scope_filter(account_ids)
-        )
-        .order_by()
-        .values("account_id")
-        .annotate(last=Max("date"))
-        .values_list("account_id", "last")
-    )
+    (from `qbr` touchpoints); the pooled queues' size and the age of their oldest task. Each
+    column is one grouped query per CSM, so the panel reads a few rows per person.
+
+    QBRs due: a tier-1 account with no QBR in the last 100 days; a tier-2 account renewing (its
+    current contracts' latest end) within 120 days with no QBR in the last 100 days. Tier 3 has
+    no QBR cadence."""
     lines: dict[int | None, WorkloadLine] = {}
 
     def line(person_id):
         return lines.setdefault(person_id, WorkloadLine(None, {1: 0, 2: 0, 3: 0}))
 
-    for r in rows:
-        entry = line(r.csm_id)
-        entry.accounts += 1
-        entry.tiers[r.tier] += 1
-        entry.arr += r.arr
-        entry.not_green += r.band in ("yellow", "red")
-        entry.qbrs_due += qbr_due(r, last_qbr.get(r.pk), on)
+    accounts = Account.objects.filter(**scope_filter(account_ids, "pk")).order_by()
+    for csm_id, tier, n in (
+        accounts.values("csm_id", "tier").annotate(n=Count("pk")).values_list("csm_id", "tier", "n")
+    ):
+        entry = line(csm_id)
+        entry.accounts += n
+        entry.tiers[tier] += n
+    active = active_contracts(account_ids=account_ids, on=on)
+    for csm_id, arr in (
+        active.values("account__csm_id")
+        .annotate(arr=Sum("arr"))
+        .values_list("account__csm_id", "arr")
+    ):
+        line(csm_id).arr = arr or ZERO
+    day = latest_snapshot_date(on_or_before=on)
+    if day is not None:
+        for csm_id, n in (
+            HealthSnapshot.objects.filter(
+                date=day, band__in=("yellow", "red"), **scope_filter(account_ids)
+            )
+            .order_by()
+            .values("account__csm_id")
+            .annotate(n=Count("pk"))
+            .values_list("account__csm_id", "n")
+        ):
+            line(csm_id).not_green = n
+    recent_qbr = Touchpoint.objects.filter(
+        kind=TouchpointKind.QBR,
+        date__lte=on,
+        date__gte=on - timedelta(days=QBR_TIER1_DAYS),
+    ).values("account_id")
+    renewing = (
+        active.values("account_id")
+        .annotate(renewal=Max("end"))
+        .filter(renewal__lte=on + timedelta(days=QBR_TIER2_RENEWAL_DAYS))
+        .values("account_id")
+    )
+    for csm_id, n in (
+        accounts.filter(Q(tier=Tier.STRATEGIC) | Q(tier=Tier.SCALED, pk__in=renewing))
+        .exclude(pk__in=recent_qbr)
+        .values("csm_id")
+        .annotate(n=Count("pk"))
+        .values_list("csm_id", "n")
+    ):
+        line(csm_id).qbrs_due = n
     tasks = Task.objects.filter(status=TaskStatus.OPEN, owner__isnull=False)
     if account_ids is not None:
         tasks = tasks.filter(owner=user)
@@ -607,7 +672,8 @@ def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> Wo
     )
     pooled = Task.objects.filter(status=TaskStatus.OPEN, owner__isnull=True).exclude(pool="")
     if account_ids is not None:
-        pooled = pooled.filter(pool__in=sorted({f"tier{r.tier}" for r in rows}))
+        tiers = {tier for entry in lines.values() for tier, n in entry.tiers.items() if n}
+        pooled = pooled.filter(pool__in=sorted(f"tier{tier}" for tier in tiers))
     pools = []
     # A task waits from the day its play started (or, on its own, the day it was created).
     waiting_since = Coalesce("play__started_on", TruncDate("created_at"))
@@ -628,3 +694,25 @@ def workload_panel(*, account_ids: list[int] | None, on: date, user: User) -> Wo
         pool_oldest_days=max(ages) if ages else None,
         pools=pools,
     )
+
+
+# --- warming --------------------------------------------------------------------------------
+
+
+def panels_warm(*, on: date) -> int:
+    """Compute the cached panels (the health series and retention) for the whole book and for
+    each CSM's book, as the cockpit's first visitors would ask for them. Each is skipped when
+    its cache entry for the current data is already there. Returns the scopes warmed."""
+    scopes: list[list[int] | None] = [None]
+    owned: dict[int, list[int]] = {}
+    for csm_id, pk in (
+        Account.objects.filter(csm__role=Role.CSM, csm__is_active=True)
+        .order_by("csm_id", "pk")
+        .values_list("csm_id", "pk")
+    ):
+        owned.setdefault(csm_id, []).append(pk)
+    scopes.extend(owned.values())
+    for ids in scopes:
+        health_panel(account_ids=ids, on=on, tier=None, csm_id=None)
+        retention_panel(account_ids=ids, as_of=on)
+    return len(scopes)

@@ -46,3 +46,17 @@ document.addEventListener("change", (event) => {
     d.open = d.dataset.kind === event.target.value;
   });
 });
+// Main nav menus: one open at a time; a click elsewhere or Escape closes them.
+document.addEventListener("toggle", (event) => {
+  const group = event.target;
+  if (!group.matches || !group.matches("details.navgroup") || !group.open) return;
+  document.querySelectorAll("details.navgroup[open]").forEach((d) => { if (d !== group) d.open = false; });
+}, true);
+document.addEventListener("click", (event) => {
+  if (event.target.closest("details.navgroup")) return;
+  document.querySelectorAll("details.navgroup[open]").forEach((d) => { d.open = false; });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details.navgroup[open]").forEach((d) => { d.open = false; });
+});

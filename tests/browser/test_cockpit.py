@@ -66,3 +66,20 @@ def test_cockpit_panels_load_and_draw(live_server, page, screenshot, settings):
     assert page.evaluate("window.cspViolations") == []
     assert page.locator("h1").count() == 1
     screenshot("cockpit-manager")
+
+    # The nav's menus: one open at a time, Escape closes, a link inside goes where it says.
+    growth = page.locator("details.navgroup", has_text="Growth")
+    data = page.locator("details.navgroup", has_text="Data")
+    growth.locator("summary").click()
+    expect(growth.get_by_role("link", name="Pipeline")).to_be_visible()
+    data.locator("summary").click()
+    expect(growth.get_by_role("link", name="Pipeline")).to_be_hidden()
+    expect(data.get_by_role("link", name="Incidents")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(data.get_by_role("link", name="Incidents")).to_be_hidden()
+    data.locator("summary").click()
+    data.get_by_role("link", name="Incidents").click()
+    expect(page).to_have_url(re.compile(r"/incidents/$"))
+    expect(page.locator("details.navgroup", has_text="Data").locator("summary")).to_have_class(
+        "current"
+    )

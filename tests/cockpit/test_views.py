@@ -114,6 +114,29 @@ def test_tier_panel_counts_and_links(maya_client, alice, today):
     assert 'data-testid="moves-new">3' in _panel(maya_client, "tiers", days="180").text
 
 
+def test_tier_panel_counts_churned_logos_once_and_not_renewed_ones(maya_client, today):
+    gone = AccountFactory(tier=3)  # two contracts, the last ended 20 days ago: churned
+    ContractFactory(
+        account=gone, start=today - timedelta(days=700), end=today - timedelta(days=336)
+    )
+    ContractFactory(account=gone, start=today - timedelta(days=335), end=today - timedelta(days=20))
+    renewed = AccountFactory(tier=2)  # one term ended 10 days ago, the next is running
+    ContractFactory(
+        account=renewed, start=today - timedelta(days=375), end=today - timedelta(days=10)
+    )
+    ContractFactory(
+        account=renewed, start=today - timedelta(days=9), end=today + timedelta(days=355)
+    )
+    old = AccountFactory(tier=3)  # ended 200 days ago: outside the 90 days
+    ContractFactory(account=old, start=today - timedelta(days=565), end=today - timedelta(days=200))
+    page = _panel(maya_client, "tiers").text
+    assert 'data-testid="moves-churned">1<' in page
+    assert 'data-testid="moves-new">0<' in page
+    assert 'data-testid="moves-churned">2<' in _panel(maya_client, "tiers", days="365").text
+    # ARR counts only contracts in force: the renewed account's new term.
+    assert 'data-testid="tier-3">2 <small class="muted">· $0' in page
+
+
 def test_health_panel_shares_and_movers(maya_client, alice, today):
     day = today - timedelta(days=1)
     accounts = [AccountFactory(csm=alice, name=f"H{i}") for i in range(4)]
@@ -161,6 +184,21 @@ def test_renewals_panel_windows_and_rows(maya_client, alice, today):
     assert "renewal=30" in page
     assert "Soon" in page and "Later" not in page.split('data-testid="renewal-rows"')[1]
     assert "Later" in _panel(maya_client, "renewals", window="180").text
+
+
+def test_free_plans_ending_are_counted_not_listed_as_renewals(maya_client, alice, today):
+    paying = AccountFactory(csm=alice, name="Paying")
+    ContractFactory(
+        account=paying, start=today - timedelta(days=300), end=today + timedelta(days=20)
+    )
+    free = AccountFactory(name="Freebie", tier=3)
+    ContractFactory(
+        account=free, start=today - timedelta(days=300), end=today + timedelta(days=10), arr=0
+    )
+    page = _panel(maya_client, "renewals").text
+    assert 'data-testid="renewing-30">1 <small class="muted">· $100,000' in page
+    assert "Freebie" not in page
+    assert "Not listed: 1 free plan (no ARR) also ends within 90 days" in page
 
 
 def test_workload_counts_qbrs_due_and_tasks(maya_client, alice, today):
@@ -241,3 +279,44 @@ def test_someone_without_a_book_is_told_why_the_panels_are_empty(pat_client, acm
     page = pat_client.get("/cockpit/").text
     assert "You are the CSM of no account" in page
     assert 'data-testid="tier-1"' not in _panel(pat_client, "tiers").text
+
+
+def test_warming_fills_the_panels_a_manager_and_each_csm_open_next(
+    maya_client, alice, today, monkeypatch
+):
+    from cockpit import selectors
+
+    day = today - timedelta(days=1)
+    for band in (Band.GREEN, Band.RED):
+        account = AccountFactory(csm=alice)
+        ContractFactory(account=account, arr=Decimal("1000"))
+        HealthSnapshotFactory(account=account, date=day, band=band)
+    assert selectors.panels_warm(on=today) == 2  # the whole book, and Alice's
+
+    def computed_again(**kwargs):
+        raise AssertionError("a warmed panel was computed again")
+
+    monkeypatch.setattr(selectors, "band_series", computed_again)
+    monkeypatch.setattr(selectors, "_retention_panel", computed_again)
+    page = _panel(maya_client, "health").text
+    assert 'data-testid="health-red">1<' in page and 'data-testid="health-green">1<' in page
+    assert "NRR" in _panel(maya_client, "retention").text
+
+
+def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
+    today, django_capture_on_commit_callbacks, monkeypatch
+):
+    from cockpit import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.warm_cockpit, "apply_async", lambda **kw: queued.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=None)
+    assert queued == []  # inline: nothing queued, nobody would run it apart from the request
+    monkeypatch.setitem(tasks.warm_cockpit.app.conf, "task_always_eager", False)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.warm_after_recompute(as_of=today - timedelta(days=30), account_ids=None)
+    assert queued == []  # a backfill of history changes nothing the cockpit shows today
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=None)
+    assert queued == [{"expires": tasks.WARM_TASK_EXPIRES}]

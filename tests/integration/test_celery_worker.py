@@ -12,6 +12,8 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import api_token_create
+from cockpit import selectors as cockpit_selectors
+from cs_portal import clock
 from health.models import HealthSnapshot
 from health.services import health_recompute
 from tests.factories import AccountFactory, UserFactory
@@ -31,7 +33,9 @@ SUCCEEDED = r"Task health\.tasks\.relay_recompute_requests\[[0-9a-f-]+\] succeed
 RECEIVED = r"Task health\.tasks\.relay_recompute_requests\[[0-9a-f-]+\] received"
 
 
-def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, celery_worker_process):
+def test_usage_collapse_posted_to_the_api_turns_the_account_red(
+    live_server, celery_worker_process, monkeypatch
+):
     worker = celery_worker_process
     day = yesterday_utc()
     token = api_token_create(user=UserFactory(role=Role.MANAGER))
@@ -71,6 +75,24 @@ def test_usage_collapse_posted_to_the_api_turns_the_account_red(live_server, cel
     time.sleep(1)  # time for a stray second task to show up, if there were one
     assert worker.count(RECEIVED) == 1, worker.log()
     assert worker.count(SUCCEEDED) == 1, worker.log()
+
+    # The worker then refills the cockpit's cached health series (in Redis), so the manager
+    # who opens the cockpit next reads it instead of computing it.
+    def warmed():
+        try:
+            panel = cockpit_selectors.health_panel(
+                account_ids=None, on=clock.today(), tier=None, csm_id=None
+            )
+        except AssertionError:
+            return None
+        return panel if panel.today_counts["red"] == 1 else None
+
+    def not_computed_here(**kwargs):
+        raise AssertionError("computed in the request, not by the worker")
+
+    monkeypatch.setattr(cockpit_selectors, "band_series", not_computed_here)
+    assert wait_for(warmed) is not None, worker.log()
+    assert worker.count(r"Task cockpit\.tasks\.warm_cockpit\[[0-9a-f-]+\] succeeded") >= 1
 
     # A rejected import writes nothing and enqueues nothing.
     status, body = post_csv(
