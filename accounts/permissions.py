@@ -34,6 +34,11 @@ def is_csm(user: Any) -> bool:
     return has_role(user, Role.CSM)
 
 
+def is_ae(user: Any) -> bool:
+    """Account executives: expansion hand-offs are addressed to them."""
+    return has_role(user, Role.AE)
+
+
 # --- capabilities ----------------------------------------------------------------------------
 
 
@@ -97,6 +102,11 @@ def can_move_opportunity(user: Any, account: Account) -> bool:
 
 def can_edit_expansion_triggers(user: Any) -> bool:
     """Switch expansion triggers on or off and change their thresholds and ARR rules."""
+    return is_manager(user)
+
+
+def can_edit_routing(user: Any) -> bool:
+    """Change the alert routing rules (which alert reaches whom, on which channel)."""
     return is_manager(user)
 
 

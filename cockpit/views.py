@@ -8,13 +8,16 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import Tier
+from accounts.permissions import can_edit_routing, is_csm, sees_whole_team
 from accounts.selectors import csm_choices
 from cs_portal import clock
 from cs_portal.http import AuthedRequest
 from cs_portal.params import query_string
 from health.engine import QBR_CADENCE_DAYS
+from playbooks.routing.selectors import alert_noise, noise_window
 from qbr.selectors import TIER2_RENEWAL_DAYS
 
 from . import charts, selectors
@@ -173,3 +176,28 @@ def cockpit_panel(request: AuthedRequest, name: str) -> HttpResponse:
     if request.htmx:
         return render(request, template, context)
     return render(request, "cockpit/panel_page.html", {**context, "panel_template": template})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def cockpit_noise(request: AuthedRequest) -> HttpResponse:
+    """Alert noise over the last four weeks: alerts per CSM per week and the share acted on
+    (computed by playbooks' routing); a CSM sees their own row, a manager every CSM's."""
+    since, until = noise_window()
+    csm = None if sees_whole_team(request.user) or not is_csm(request.user) else request.user
+    context = {
+        "noise": alert_noise(since=since, until=until, csm=csm),
+        "can_edit_routing": can_edit_routing(request.user),
+    }
+    if request.htmx:
+        return render(request, "cockpit/panels/noise.html", context)
+    return render(
+        request,
+        "cockpit/panel_page.html",
+        {
+            **context,
+            "name": "noise",
+            "title": "Alert noise",
+            "panel_template": "cockpit/panels/noise.html",
+        },
+    )

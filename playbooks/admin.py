@@ -8,6 +8,8 @@ from .models import (
     Play,
     Playbook,
     PlaybookStep,
+    RoutingPreference,
+    RoutingRules,
     SuccessPlan,
     Task,
     TierSuggestion,
@@ -17,7 +19,15 @@ from .models import (
 class AlertDeliveryInline(admin.TabularInline):
     model = AlertDelivery
     extra = 0
-    readonly_fields = ("channel", "status", "attempts", "last_error", "sent_at", "updated_at")
+    readonly_fields = (
+        "channel",
+        "recipient",
+        "status",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "updated_at",
+    )
 
 
 @admin.register(Alert)
@@ -119,3 +129,23 @@ class NudgeAdmin(admin.ModelAdmin):
     search_fields = ("account__name", "message")
     list_select_related = ("account",)
     raw_id_fields = ("account",)
+
+
+@admin.register(RoutingRules)
+class RoutingRulesAdmin(admin.ModelAdmin):
+    """Read-only: versions are saved from the routing editor, never edited in place."""
+
+    list_display = ("version", "note", "created_by", "created_at")
+    readonly_fields = ("version", "rules", "note", "created_by", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RoutingPreference)
+class RoutingPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "muted_kinds", "muted_channels", "updated_at")
+    raw_id_fields = ("user",)

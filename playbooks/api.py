@@ -16,6 +16,7 @@ from cs_portal.params import whole_number
 from .inbox.selectors import status_q
 from .models import Alert, AlertDelivery, AlertKind, AlertStatus, PlayStatus
 from .plays.selectors import plays_for_api
+from .routing.rules import direction_of
 
 router = Router()
 MAX_LIMIT = 1000
@@ -26,6 +27,7 @@ class DeliveryOut(Schema):
     status: str
     attempts: int
     last_error: str
+    recipient: str | None = None  # the digest's person (email); null for the inbox and Slack
 
 
 class AlertOut(Schema):
@@ -40,6 +42,8 @@ class AlertOut(Schema):
     resolved_at: datetime | None
     resolved_reason: str
     deliveries: list[DeliveryOut]
+    story: str = ""  # one account's alerts of one recompute share it
+    direction: str = ""  # worse or better, as routing reads it
 
 
 def _since(raw: str) -> datetime:
@@ -95,7 +99,10 @@ def alerts(
     rows = (
         qs.select_related("account")
         .prefetch_related(
-            Prefetch("deliveries", queryset=AlertDelivery.objects.order_by("channel"))
+            Prefetch(
+                "deliveries",
+                queryset=AlertDelivery.objects.select_related("recipient").order_by("channel"),
+            )
         )
         .order_by("-created_at", "-id")[: int(limit)]
     )
@@ -111,12 +118,15 @@ def alerts(
             "status": a.status_on(on),
             "resolved_at": a.resolved_at,
             "resolved_reason": a.resolved_reason,
+            "story": a.story,
+            "direction": direction_of(a.kind, a.data),
             "deliveries": [
                 {
                     "channel": d.channel,
                     "status": d.status,
                     "attempts": d.attempts,
                     "last_error": d.last_error,
+                    "recipient": d.recipient.email if d.recipient else None,
                 }
                 for d in a.deliveries.all()
             ],

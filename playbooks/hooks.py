@@ -25,4 +25,4 @@ def after_recompute(*, as_of: date, account_ids: list[int] | None, since_days: i
     alerts_resolve(as_of=as_of, account_ids=account_ids)
     alerts_raise(as_of=as_of, account_ids=account_ids, since_days=since_days)
     tier_suggestions_refresh(as_of=as_of, account_ids=account_ids)
-    nudges_raise(as_of=as_of, account_ids=account_ids)
+    nudges_raise(as_of=as_of, account_ids=account_ids, since_days=since_days)

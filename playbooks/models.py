@@ -30,6 +30,12 @@ class AlertStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class InboxRoute(models.TextChoices):
+    OWNER = "owner", "The owner's inbox (the pooled queue when it has none)"
+    TEAM = "team", "Only the managers' whole-team view"
+    NONE = "none", "No inbox"
+
+
 class Alert(models.Model):
     """One threshold crossing on one account. `key` names the crossing, so recomputing, a
     backfill or a retried task can never raise it twice.
@@ -72,6 +78,12 @@ class Alert(models.Model):
         null=True, blank=True, help_text="the snapshot day on which the condition had cleared"
     )
     resolved_reason = models.CharField(max_length=300, blank=True)
+    # Routing (playbooks/routing): which recompute's story it belongs to (one account's alerts
+    # of one recompute read as one inbox entry and one Slack message), whose inbox shows it, and
+    # the decision itself (rule version, channels, people, what preferences muted).
+    story = models.CharField(max_length=80, blank=True, db_index=True)
+    inbox = models.CharField(max_length=6, choices=InboxRoute.choices, default=InboxRoute.OWNER)
+    routing = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -109,10 +121,19 @@ class DeliveryStatus(models.TextChoices):
 
 
 class AlertDelivery(models.Model):
-    """Where one alert went, per channel, with the outcome of the last attempt."""
+    """Where one alert went, per channel (and for the digest per person), with the outcome of
+    the last attempt. `recipient` is empty for the inbox and Slack (the alert's owner or pool
+    reads them) and for digests recorded before routing (they went to the owner)."""
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_deliveries",
+    )
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -123,7 +144,16 @@ class AlertDelivery(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["alert", "channel"], name="delivery_once"),
+            models.UniqueConstraint(
+                fields=["alert", "channel"],
+                condition=Q(recipient__isnull=True),
+                name="delivery_once",
+            ),
+            models.UniqueConstraint(
+                fields=["alert", "channel", "recipient"],
+                condition=Q(recipient__isnull=False),
+                name="delivery_once_per_recipient",
+            ),
         ]
 
 
@@ -358,3 +388,36 @@ class Nudge(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "key"], name="nudge_once"),
         ]
+
+
+class RoutingRules(models.Model):
+    """One version of the alert routing rules: per alert kind, direction and tier, the
+    channels, the audience and whether preferences may mute it (see playbooks/routing). A change
+    saves a new version; the latest is in force and every earlier one is kept."""
+
+    version = models.PositiveIntegerField(unique=True)
+    rules = models.JSONField(help_text="see playbooks.routing.rules")
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "routing rules"
+
+    def __str__(self) -> str:
+        return f"alert routing v{self.version}"
+
+
+class RoutingPreference(models.Model):
+    """What one person muted for themselves: alert kinds and channels (never what a rule
+    marks required)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routing_preference"
+    )
+    muted_kinds = models.JSONField(default=list, blank=True)
+    muted_channels = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)

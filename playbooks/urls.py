@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import editor, inbox, nudges, plays, success, tiering, work
+from .views import editor, inbox, nudges, plays, routing, success, tiering, work
 
 urlpatterns = [
     # the alert inbox
@@ -10,6 +10,9 @@ urlpatterns = [
     path("inbox/<int:pk>/snooze", inbox.alert_snooze, name="alert_snooze"),
     path("inbox/<int:pk>/reopen", inbox.alert_reopen, name="alert_reopen"),
     path("inbox/read-all", inbox.alerts_read_all, name="alerts_read_all"),
+    # alert routing (managers) and each person's preferences
+    path("alerts/routing/", routing.routing_rules, name="routing_rules"),
+    path("alerts/preferences/", routing.alert_preferences, name="alert_preferences"),
     # My work, plays and the playbook editor
     path("work/", work.my_work, name="my_work"),
     path("work/tasks/<int:task_id>/complete", work.task_complete, name="task_complete"),

@@ -35,7 +35,8 @@ def test_every_page_of_the_nav_is_one_click_from_a_menu(maya_client):
     assert groups["Accounts"][1] == ["Tier queue", "QBRs due", "Nudges"]
     assert groups["Growth"][1] == ["Pipeline", "VoC"]
     assert groups["Data"][1] == ["Datasets", "Incidents", "Imports"]
-    assert groups["Setup"][1][:2] == ["Playbooks", "Health model"]
+    assert groups["Setup"][1][:3] == ["Playbooks", "Health model", "Alert routing"]
+    assert 'href="/alerts/preferences/"' in html.split('class="usermenu"')[1]
     assert not any(current for current, _ in groups.values())  # the book is in the bar
 
 

@@ -28,6 +28,9 @@ cleared" and their open tasks cancelled; a play with work done stays open (the P
 the condition cleared). A resolved alert whose crossing holds again is reopened by
 `alerts_raise`.
 
+Every alert raised or reopened is routed as it is stored (playbooks/routing: its owner, whose
+inbox shows it, its channels, its story), and delivery follows the route.
+
 rules.py: the thresholds and the pure decisions (when a condition has cleared, snooze dates, who
 may work an alert); selectors.py: the day's crossings; services.py: raise, resolve, acknowledge,
 snooze and reopen.

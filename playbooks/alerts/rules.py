@@ -136,6 +136,17 @@ def renewal_at_risk(d: AccountOnDay) -> list[Candidate]:
     ]
 
 
+def already_past(prev_facts: dict | None, period_start: str, threshold: float) -> bool:
+    """Whether the snapshot a day is compared with was already at or past `threshold` of the
+    same contract period's commit. A catch-up after a backfill compares with the snapshot 30
+    days back: an account that crossed 70 % months ago is not news on the day it is caught up
+    (the share only grows within a period). Shared with the digital tier's nudges."""
+    if not prev_facts or prev_facts.get("period_start") != period_start:
+        return False
+    share = prev_facts.get("consumed_share")
+    return share is not None and share >= threshold
+
+
 def commit_crossed(d: AccountOnDay) -> list[Candidate]:
     facts = d.snap.facts or {}
     share = facts.get("consumed_share")
@@ -145,6 +156,8 @@ def commit_crossed(d: AccountOnDay) -> list[Candidate]:
     # Only the highest threshold crossed: jumping past 70% and 90% at once is one piece of
     # news, and a 90% alert makes a later 70% one pointless.
     threshold = crossed[-1]
+    if already_past(d.prev.facts if d.prev else None, facts["period_start"], threshold):
+        return []  # crossed before the day it is compared with: old news, not raised now
     return [
         d.candidate(
             AlertKind.COMMIT_THRESHOLD,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -36,6 +37,7 @@ from playbooks.models import (
     TaskStatus,
 )
 from playbooks.plays.services import plays_start_for_alerts
+from playbooks.routing.services import ToRoute, routes_for
 
 from .rules import (
     NOT_RESOLVED,
@@ -70,8 +72,10 @@ def alerts_raise(
     if not candidates:
         return []
     existing = _existing(candidates, account_ids)
-    reopened = _alerts_reopen(candidates, existing, as_of=as_of)
-    created = _alerts_create(candidates, set(existing), as_of=as_of)
+    # One recompute's alerts on one account are one story: one inbox entry, one Slack message.
+    run = uuid.uuid4().hex[:8]
+    reopened = _alerts_reopen(candidates, existing, as_of=as_of, run=run)
+    created = _alerts_create(candidates, set(existing), as_of=as_of, run=run)
     if created or reopened:
         plays_start_for_alerts(created + reopened)
     if created:
@@ -83,7 +87,24 @@ def alerts_raise(
     return created
 
 
-def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date) -> list[Alert]:
+def _routed(candidates: list[Candidate], *, as_of: date, run: str) -> list[dict]:
+    """Each candidate's row values with its route (owner, inbox, routing) and story."""
+    routes = routes_for([ToRoute(c.account_id, c.kind, c.data) for c in candidates])
+    return [
+        alert_values(c, as_of)
+        | {
+            "owner_id": r.owner_id,
+            "inbox": r.inbox,
+            "routing": r.as_data(),
+            "story": f"{as_of}:{c.account_id}:{run}",
+        }
+        for c, r in zip(candidates, routes, strict=True)
+    ]
+
+
+def _alerts_create(
+    candidates: list[Candidate], seen: set[tuple], *, as_of: date, run: str
+) -> list[Alert]:
     """Insert the candidates that are not alerts yet (`seen`: the keys that exist); returns the
     alerts this call created.
 
@@ -99,22 +120,23 @@ def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date
             fresh.append(c)
     if not fresh:
         return []
+    values = _routed(fresh, as_of=as_of, run=run)
     try:
         with transaction.atomic():
             return Alert.objects.bulk_create(
                 [
-                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **alert_values(c, as_of))
-                    for c in fresh
+                    Alert(account_id=c.account_id, kind=c.kind, key=c.key, **v)
+                    for c, v in zip(fresh, values, strict=True)
                 ]
             )
     except IntegrityError:
         pass
     created = []
-    for c in fresh:
+    for c, v in zip(fresh, values, strict=True):
         try:
             with transaction.atomic():
                 alert, new = Alert.objects.get_or_create(
-                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=alert_values(c, as_of)
+                    account_id=c.account_id, kind=c.kind, key=c.key, defaults=v
                 )
         except IntegrityError:  # another worker raised it a moment ago
             continue
@@ -124,7 +146,7 @@ def _alerts_create(candidates: list[Candidate], seen: set[tuple], *, as_of: date
 
 
 def _alerts_reopen(
-    candidates: list[Candidate], existing: dict[tuple, tuple[int, str]], *, as_of: date
+    candidates: list[Candidate], existing: dict[tuple, tuple[int, str]], *, as_of: date, run: str
 ) -> list[Alert]:
     """Reopen the resolved alerts whose crossing holds again (one read, one batched update)."""
     wanted: dict[int, Candidate] = {}
@@ -140,12 +162,11 @@ def _alerts_reopen(
     )
     if not alerts:
         return []
-    for alert in alerts:
-        for name, value in (alert_values(wanted[alert.pk], as_of) | REOPENED).items():
+    values = _routed([wanted[a.pk] for a in alerts], as_of=as_of, run=run)
+    for alert, v in zip(alerts, values, strict=True):
+        for name, value in (v | REOPENED).items():
             setattr(alert, name, value)
-    Alert.objects.bulk_update(
-        alerts, list(alert_values(wanted[alerts[0].pk], as_of) | REOPENED), 500
-    )
+    Alert.objects.bulk_update(alerts, list(values[0] | REOPENED), 500)
     return alerts
 
 
@@ -165,10 +186,14 @@ RESOLVE_BATCH = 500
 
 
 def alert_from_notice(notice: Notice) -> Alert | None:
-    """Deliver a notice another app sends (`accounts.notices`) as an alert to its recipient:
-    inbox at once, Slack and the digest after commit, like any alert. Once per
+    """Deliver a notice another app sends (`accounts.notices`) as an alert to its recipient,
+    routed like any alert (by default an expansion hand-off reaches the AE in the inbox and on
+    Slack). Once per
     (account, kind, key): a repeated notice returns None and delivers nothing again. No
     lifecycle rule resolves it; its recipient acknowledges it."""
+    [r] = routes_for(
+        [ToRoute(notice.account_id, notice.kind, notice.data, recipient_id=notice.recipient_id)]
+    )
     with transaction.atomic():
         alert, created = Alert.objects.get_or_create(
             account_id=notice.account_id,
@@ -179,7 +204,10 @@ def alert_from_notice(notice: Notice) -> Alert | None:
                 "title": notice.title[:200],
                 "detail": notice.detail,
                 "data": notice.data,
-                "owner_id": notice.recipient_id,
+                "owner_id": r.owner_id or notice.recipient_id,
+                "inbox": r.inbox,
+                "routing": r.as_data(),
+                "story": f"{notice.as_of}:{notice.account_id}:{notice.kind}:{notice.key}"[:80],
             },
         )
     if not created:

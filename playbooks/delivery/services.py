@@ -10,7 +10,8 @@ from itertools import groupby
 from celery.exceptions import Retry
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from slack_sdk.webhook import WebhookClient
 
@@ -39,44 +40,63 @@ from .rules import (
 log = logging.getLogger(__name__)
 
 
+SLACK_OFF = "Slack is not configured (SLACK_WEBHOOK_URL is empty)"
+
+
+def _wanted(alert: Alert, *, now: datetime, slack_on: bool) -> list[tuple[str, int | None, dict]]:
+    """(channel, recipient, values) of the delivery rows one alert gets: what its route says
+    (an alert raised before routing: every channel, the digest to its owner)."""
+    sent = {"status": DeliveryStatus.SENT, "attempts": 1, "sent_at": now}
+    slack = (
+        {"status": DeliveryStatus.PENDING}
+        if slack_on
+        else {"status": DeliveryStatus.SKIPPED, "last_error": SLACK_OFF}
+    )
+    route = alert.routing or {}
+    if not route:
+        emailable = alert.owner is not None and alert.owner.is_active and alert.owner.email
+        email = (
+            {"status": DeliveryStatus.PENDING}
+            if emailable
+            else {"status": DeliveryStatus.SKIPPED, "last_error": "pooled alert: no CSM to email"}
+        )
+        return [
+            (Channel.INBOX, None, sent),
+            (Channel.SLACK, None, slack),
+            (Channel.EMAIL, None, email),
+        ]
+    channels = route.get("channels", [])
+    rows: list[tuple[str, int | None, dict]] = []
+    if Channel.INBOX in channels:
+        rows.append((Channel.INBOX, None, sent))
+    if Channel.SLACK in channels:
+        rows.append((Channel.SLACK, None, slack))
+    rows += [
+        (Channel.EMAIL, person, {"status": DeliveryStatus.PENDING})
+        for person in route.get("email_to", [])
+    ]
+    return rows
+
+
 def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
     alerts = list(
         Alert.objects.filter(pk__in=alert_ids)
         .select_related("owner")
-        .only("id", "account_id", "owner__email", "owner__is_active")
+        .only("id", "account_id", "routing", "owner__email", "owner__is_active")
     )
     existing = set(
-        AlertDelivery.objects.filter(alert_id__in=alert_ids).values_list("alert_id", "channel")
+        AlertDelivery.objects.filter(alert_id__in=alert_ids).values_list(
+            "alert_id", "channel", "recipient_id"
+        )
     )
     now = timezone.now()
     slack_on = bool(settings.SLACK_WEBHOOK_URL)
-    rows = []
-    for alert in alerts:
-        emailable = alert.owner is not None and alert.owner.is_active and alert.owner.email
-        wanted = {
-            Channel.INBOX: {"status": DeliveryStatus.SENT, "attempts": 1, "sent_at": now},
-            Channel.SLACK: (
-                {"status": DeliveryStatus.PENDING}
-                if slack_on
-                else {
-                    "status": DeliveryStatus.SKIPPED,
-                    "last_error": "Slack is not configured (SLACK_WEBHOOK_URL is empty)",
-                }
-            ),
-            Channel.EMAIL: (
-                {"status": DeliveryStatus.PENDING}
-                if emailable
-                else {
-                    "status": DeliveryStatus.SKIPPED,
-                    "last_error": "pooled alert: no CSM to email",
-                }
-            ),
-        }
-        rows += [
-            AlertDelivery(alert_id=alert.pk, channel=channel, **values)
-            for channel, values in wanted.items()
-            if (alert.pk, channel) not in existing
-        ]
+    rows = [
+        AlertDelivery(alert_id=alert.pk, channel=channel, recipient_id=person, **values)
+        for alert in alerts
+        for channel, person, values in _wanted(alert, now=now, slack_on=slack_on)
+        if (alert.pk, channel, person) not in existing
+    ]
     AlertDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     new_slack = [
         r.alert_id
@@ -89,13 +109,14 @@ def _deliveries_create(alert_ids: list[int]) -> list[list[int]]:
 
 
 def _slack_groups(deliveries) -> list[list[int]]:
-    """The untried Slack deliveries among these, grouped per account (one message each)."""
+    """The untried Slack deliveries among these, grouped per story (one account's alerts of
+    one recompute; alerts from before stories, per account): one message each."""
     untried = (
         deliveries.filter(channel=Channel.SLACK, status=DeliveryStatus.PENDING, attempts=0)
-        .order_by("alert__account_id", "pk")
-        .values_list("alert__account_id", "pk")
+        .order_by("alert__account_id", "alert__story", "pk")
+        .values_list("alert__account_id", "alert__story", "pk")
     )
-    return [[pk for _, pk in group] for _, group in groupby(untried, key=lambda r: r[0])]
+    return [[pk for *_, pk in group] for _, group in groupby(untried, key=lambda r: r[:2])]
 
 
 def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> str:
@@ -127,9 +148,7 @@ def slack_delivery_send(*, delivery_ids: list[int], last_try: bool = False) -> s
     url = settings.SLACK_WEBHOOK_URL
     if not url:
         AlertDelivery.objects.filter(pk__in=ids, status__in=OPEN).update(
-            status=DeliveryStatus.SKIPPED,
-            updated_at=now,
-            last_error="Slack is not configured (SLACK_WEBHOOK_URL is empty)",
+            status=DeliveryStatus.SKIPPED, updated_at=now, last_error=SLACK_OFF
         )
         return DeliveryStatus.SKIPPED
     attempt = mine[0].attempts + 1
@@ -183,7 +202,8 @@ def deliveries_drop_resolved(deliveries, *, now: datetime) -> int:
 
 
 def digests_send(*, now: datetime | None = None) -> int:
-    """Send each CSM one email listing their alerts of the last day that no digest carried yet
+    """Send each person one email listing the alerts of the last day routed to their digest
+    that no digest carried yet
     and that are not resolved (plain text and HTML) and mark those deliveries sent (resolved
     ones dropped). A CSM with nothing gets no email.
     Each CSM's rows are locked while their email goes out, so two runs never send one twice.
@@ -199,21 +219,23 @@ def digests_send(*, now: datetime | None = None) -> int:
         updated_at=now,
         last_error="no digest ran within a day of the alert",
     )
+    # The person a digest line is for: its recipient (routing), else (recorded before
+    # routing) the alert's owner.
     pending = list(
-        AlertDelivery.objects.filter(
-            channel=Channel.EMAIL,
-            status__in=OPEN,
-            alert__created_at__gte=since,
-            alert__owner__isnull=False,
-            alert__owner__is_active=True,
+        AlertDelivery.objects.filter(channel=Channel.EMAIL, status__in=OPEN)
+        .filter(alert__created_at__gte=since)
+        .filter(
+            Q(recipient__is_active=True)
+            | Q(recipient__isnull=True, alert__owner__isnull=False, alert__owner__is_active=True)
         )
-        .select_related("alert__account", "alert__owner")
-        .order_by("alert__owner_id", "-alert__created_at", "-alert_id")
+        .annotate(to_id=Coalesce("recipient_id", "alert__owner_id"))
+        .select_related("alert__account", "alert__owner", "recipient")
+        .order_by("to_id", "-alert__created_at", "-alert_id")
     )
     sent, failures = 0, []
-    for _, group in groupby(pending, key=lambda d: d.alert.owner_id):
+    for _, group in groupby(pending, key=lambda d: d.to_id):
         deliveries = list(group)
-        owner = deliveries[0].alert.owner
+        owner = deliveries[0].recipient or deliveries[0].alert.owner
         with transaction.atomic():
             locked = set(
                 AlertDelivery.objects.select_for_update(skip_locked=True)
@@ -253,14 +275,17 @@ def digests_send(*, now: datetime | None = None) -> int:
 
 
 def deliveries_enqueue(alert_ids: list[int]) -> list[list[int]]:
-    """Record where each alert goes, per channel, and queue the Slack messages.
+    """Record where each alert goes, per channel its route names, and queue the Slack
+    messages.
 
     inbox: sent at once (the inbox is the alert row itself); slack: pending, or skipped when
-    SLACK_WEBHOOK_URL is empty; email: pending until the daily digest, skipped for pooled
-    alerts (nobody to email). The Slack deliveries of one account are grouped into one message
-    (one task): an account crossing into red raises a band change and the override behind it,
-    and the channel hears about it once. Calling it again for the same alerts creates and
-    queues nothing. Never raises: a failure is logged and the alerts stay in the inbox.
+    SLACK_WEBHOOK_URL is empty; email: one row per person whose digest it joins, pending until
+    the daily digest. An alert without a route (raised before routing) goes everywhere: the
+    digest to its owner, skipped when pooled. The Slack deliveries of one story are grouped into
+    one message (one task): an account crossing into red raises a band change, the override
+    behind it and a score drop, and the channel hears about it once. Calling it again for the
+    same alerts creates and queues nothing. Never raises: a failure is logged and the alerts
+    stay in the inbox.
     Returns the queued groups of Slack delivery ids.
     """
     try:

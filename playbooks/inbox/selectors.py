@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.permissions import sees_whole_team
 from cs_portal.clock import today
 from cs_portal.params import query_string
-from playbooks.models import Alert, AlertDelivery, AlertStatus, Channel
+from playbooks.models import Alert, AlertDelivery, AlertStatus, Channel, InboxRoute
 
 UNREAD_VALUES = {"1", "true", "on", "yes"}
 CHANNEL_ORDER = Case(
@@ -113,13 +113,17 @@ def inbox_owner_check(*, user: User, owner: str) -> None:
 
 def _owners(*, user: User, filters: InboxFilters) -> QuerySet[Alert]:
     """The alerts of the owner (and kind) in view, whatever their status."""
+    # Routing decides whose inbox shows an alert: its owner's (the pooled queue when it has
+    # none), only the managers' whole-team view, or no inbox at all (e.g. digest only).
     qs = Alert.objects.all()
     if filters.owner == "me":
-        qs = qs.filter(owner=user)
+        qs = qs.filter(owner=user, inbox=InboxRoute.OWNER)
     elif filters.owner == "pooled":
-        qs = qs.filter(owner__isnull=True)
+        qs = qs.filter(owner__isnull=True, inbox=InboxRoute.OWNER)
     elif filters.owner != "all":
-        qs = qs.filter(owner_id=int(filters.owner))
+        qs = qs.filter(owner_id=int(filters.owner), inbox=InboxRoute.OWNER)
+    else:
+        qs = qs.exclude(inbox=InboxRoute.NONE)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     return qs
@@ -159,7 +163,7 @@ def inbox_unread_count(*, user: User) -> int:
     back from a snooze counts as unread): one indexed COUNT."""
     if not user.is_authenticated:
         return 0
-    return Alert.objects.filter(unread_q(on=today()), owner=user).count()
+    return Alert.objects.filter(unread_q(on=today()), owner=user, inbox=InboxRoute.OWNER).count()
 
 
 def inbox_unread_in_view(*, user: User, filters: InboxFilters) -> int:

@@ -14,6 +14,7 @@ from accounts.models import Account
 from cs_portal.sql import columns
 from health.models import HealthSnapshot, UsageFact
 from health.usage_sql import usage_with_dims
+from playbooks.alerts.rules import already_past
 from playbooks.models import Nudge
 
 from .rules import (
@@ -90,11 +91,21 @@ def _cross_chain_heavy(as_of: date, ids: list[int] | None) -> dict[int, dict]:
     return out
 
 
-def nudge_candidates(*, as_of: date, account_ids: list[int] | None = None) -> list[Nudge]:
-    """Unsaved Nudge rows for every crossing on `as_of` (existing ones are filtered later)."""
+def nudge_candidates(
+    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
+) -> list[Nudge]:
+    """Unsaved Nudge rows for every crossing on `as_of` (existing ones are filtered later).
+
+    A throughput threshold is a crossing only if the snapshot `since_days` back (the one a
+    catch-up compares with) had not reached it in the same period: a customer told about 70 %
+    months late learns nothing."""
     rows = _tier3_snapshots(as_of, account_ids)
     if not rows:
         return []
+    before = {
+        account_id: fx
+        for account_id, fx, _ in _tier3_snapshots(as_of - timedelta(days=since_days), account_ids)
+    }
     facts = {account_id: fx for account_id, fx, _ in rows}
     names = {account_id: name for account_id, _, name in rows}
     out: list[Nudge] = []
@@ -105,6 +116,8 @@ def nudge_candidates(*, as_of: date, account_ids: list[int] | None = None) -> li
             continue
         for threshold, kind in THRESHOLDS:
             if share >= threshold:
+                if already_past(before.get(account_id), period_start, threshold):
+                    break
                 pct = int(threshold * 100)
                 out.append(
                     Nudge(

@@ -28,12 +28,15 @@ from .selectors import nudge_candidates
 log = logging.getLogger(__name__)
 
 
-def nudges_raise(*, as_of: date, account_ids: list[int] | None = None) -> list[Nudge]:
+def nudges_raise(
+    *, as_of: date, account_ids: list[int] | None = None, since_days: int = 1
+) -> list[Nudge]:
     """Store the day's new nudges (each (account, kind, key) once, ever) and queue their
-    delivery after commit. Returns the new ones."""
+    delivery after commit. Returns the new ones. `since_days`: as for alerts, the snapshot a
+    throughput crossing is compared with."""
     if not is_live(as_of):
         return []
-    candidates = nudge_candidates(as_of=as_of, account_ids=account_ids)
+    candidates = nudge_candidates(as_of=as_of, account_ids=account_ids, since_days=since_days)
     if not candidates:
         return []
     existing = set(

@@ -30,6 +30,7 @@ from playbooks.alerts.rules import (
     SNOOZE_MAX_DAYS,
     can_work_alert,
 )
+from playbooks.delivery.messages import KIND_ORDER
 from playbooks.inbox.forms import InboxFilterForm, SnoozeForm
 from playbooks.inbox.selectors import (
     STATUS_CHOICES,
@@ -95,6 +96,21 @@ def _status_links(filters: InboxFilters, counts: dict[str, int]) -> list[dict]:
     ]
 
 
+def _stories(alerts: list[Alert]) -> list[dict]:
+    """The page's alerts as inbox entries: one account's alerts of one recompute (a story) are
+    one entry with its parts, the headline first (a band change, then the override behind it,
+    then the score drop), in the order the entries first appear."""
+    entries: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        entries.setdefault(alert.story or f"alert:{alert.pk}", []).append(alert)
+    out = []
+    for parts in entries.values():
+        parts.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.pk))
+        labels = dict.fromkeys(a.get_kind_display() for a in parts)
+        out.append({"parts": parts, "head": parts[0], "kinds": " + ".join(labels)})
+    return out
+
+
 def _context(request: AuthedRequest, filters: InboxFilters, error: str = "") -> dict:
     user = request.user
     on = today()
@@ -111,6 +127,7 @@ def _context(request: AuthedRequest, filters: InboxFilters, error: str = "") -> 
         "filters": filters,
         "error": error,
         "page": page,
+        "entries": _stories(list(page.object_list)),
         "unread_in_view": inbox_unread_in_view(user=user, filters=filters),
         "status_links": _status_links(filters, counts),
         "status_counts": counts,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import factory
+from django.db.models import Max
 
 from playbooks.models import (
     Alert,
@@ -18,11 +19,14 @@ from playbooks.models import (
     Play,
     Playbook,
     PlaybookStep,
+    RoutingPreference,
+    RoutingRules,
     SuccessPlan,
     Task,
     TierSuggestion,
 )
-from tests.factories.accounts import AccountFactory
+from playbooks.routing.rules import default_rules
+from tests.factories.accounts import AccountFactory, UserFactory
 
 
 class AlertFactory(factory.django.DjangoModelFactory):
@@ -137,3 +141,29 @@ class NudgeFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"throughput:{n}")
     message = "You have used 70% of your committed throughput."
     payload = factory.LazyFunction(lambda: {"pct": 70})
+
+
+def _next_routing_version() -> int:
+    return (RoutingRules.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+
+
+class RoutingRulesFactory(factory.django.DjangoModelFactory):
+    """The next version of the alert routing, with the defaults."""
+
+    class Meta:
+        model = RoutingRules
+
+    version = factory.LazyFunction(_next_routing_version)
+    rules = factory.LazyFunction(default_rules)
+    note = "test"
+
+
+class RoutingPreferenceFactory(factory.django.DjangoModelFactory):
+    """A CSM who mutes the daily digest."""
+
+    class Meta:
+        model = RoutingPreference
+
+    user = factory.SubFactory(UserFactory)
+    muted_kinds = factory.LazyFunction(list)
+    muted_channels = factory.LazyFunction(lambda: ["email"])

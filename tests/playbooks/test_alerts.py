@@ -210,6 +210,27 @@ def test_a_new_contract_period_crosses_70_again(acme):
     assert kinds(alerts_raise(as_of=D)) == [("commit_threshold", "70:2026-01-01")]
 
 
+def test_a_catch_up_does_not_raise_a_commit_crossing_older_than_its_window(acme):
+    """The demo's seed (and any catch-up after a backfill) compares with the snapshot 30 days
+    back: a threshold already crossed then is old news; one crossed inside the window is not."""
+    globex = AccountFactory(external_id="globex", name="Globex", tier=2)
+    snapshot(acme, day(30), 75, "green", facts=commit_facts(0.78))
+    snapshot(acme, D, 75, "green", facts=commit_facts(0.84))
+    snapshot(globex, day(30), 75, "green", facts=commit_facts(0.62))
+    snapshot(globex, D, 75, "green", facts=commit_facts(0.71))
+
+    raised = alerts_raise(as_of=D, since_days=30)
+
+    assert [(a.account.external_id, a.key) for a in raised] == [("globex", "70:2026-01-01")]
+
+
+def test_a_commit_crossed_in_an_earlier_period_is_news_in_the_new_one(acme):
+    snapshot(acme, day(1), 75, "green", facts=commit_facts(0.95, "2025-01-01"))
+    snapshot(acme, D, 75, "green", facts=commit_facts(0.72, "2026-01-01"))
+
+    assert kinds(alerts_raise(as_of=D)) == [("commit_threshold", "70:2026-01-01")]
+
+
 def test_no_commit_no_threshold(acme):
     snapshot(acme, day(1), 75, "green", facts={"consumed_share": None})
     snapshot(acme, D, 75, "green", facts={"consumed_share": None})
@@ -359,10 +380,10 @@ def test_the_recompute_raises_the_crossing_once(
     raised = Alert.objects.filter(account=collapsing)
     assert kinds(raised) == [("band_change", f"{D}:green>red"), ("override", f"{D}:sharp_drop")]
     assert {a.owner for a in raised} == {alice}
-    # Delivery was queued after the commit: inbox sent, Slack not configured, email pending.
+    # Delivery was queued after the commit as the default routing says for a tier-2
+    # deterioration: inbox (sent) and Slack (not configured here), no digest; one story.
+    assert len({a.story for a in raised}) == 1
     assert sorted(AlertDelivery.objects.values_list("channel", "status")) == [
-        ("email", "pending"),
-        ("email", "pending"),
         ("inbox", "sent"),
         ("inbox", "sent"),
         ("slack", "skipped"),
@@ -373,7 +394,7 @@ def test_the_recompute_raises_the_crossing_once(
         health_recompute(as_of=D)
         health_recompute(as_of=D, account_ids=[collapsing.pk])
     assert Alert.objects.count() == 2
-    assert AlertDelivery.objects.count() == 6
+    assert AlertDelivery.objects.count() == 4
 
 
 def test_the_sharp_drop_alert_starts_its_play_for_the_csm(collapsing, alice):
@@ -457,14 +478,17 @@ def test_api_lists_alerts_newest_first_with_their_deliveries(client, alice_token
     assert first["as_of"] == newer.as_of.isoformat()
     assert first["created_at"].startswith(newer.created_at.date().isoformat())
     assert first["deliveries"] == [
-        {"channel": "inbox", "status": "sent", "attempts": 1, "last_error": ""},
+        {"channel": "inbox", "status": "sent", "attempts": 1, "last_error": "", "recipient": None},
         {
             "channel": "slack",
             "status": "retrying",
             "attempts": 2,
             "last_error": "HTTP 500: internal_error",
+            "recipient": None,
         },
     ]
+    # Added with routing: the story it belongs to (none before routing) and its direction.
+    assert (first["story"], first["direction"]) == ("", "worse")
     assert body[1]["deliveries"] == []
 
 

@@ -336,6 +336,8 @@ def test_api_items_carry_status_and_resolved_at(client, alice_token, lifecycle_b
         "resolved_at",
         "resolved_reason",
         "deliveries",
+        "story",  # added with routing: the contract is extended, never broken
+        "direction",
     }
 
 

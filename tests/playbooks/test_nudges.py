@@ -47,6 +47,19 @@ def rows(account) -> list[tuple[str, str]]:
 # --- raising ----------------------------------------------------------------------------------
 
 
+def test_a_catch_up_nudges_only_the_throughput_crossed_inside_its_window():
+    """Compared with the snapshot 30 days back: 70 % reached before then is not news."""
+    old, new = digital(external_id="old-news"), digital(external_id="new-news")
+    snapshot(old, D - timedelta(days=30), facts=commit_facts(0.75))
+    snapshot(old, D, facts=commit_facts(0.8))
+    snapshot(new, D - timedelta(days=30), facts=commit_facts(0.6))
+    snapshot(new, D, facts=commit_facts(0.8))
+
+    raised = nudges.nudges_raise(as_of=D, account_ids=[old.pk, new.pk], since_days=30)
+
+    assert [(n.account.external_id, n.kind) for n in raised] == [("new-news", "throughput_70")]
+
+
 def test_70_percent_of_throughput_raises_one_nudge_per_period():
     a = digital(external_id="tiny", name="Tinybyte Labs")
     snapshot(a, D, facts=commit_facts(0.74))
