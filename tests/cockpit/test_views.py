@@ -310,6 +310,7 @@ def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
 
     queued = []
     monkeypatch.setattr(tasks.warm_cockpit, "apply_async", lambda **kw: queued.append(kw))
+    monkeypatch.setitem(tasks.warm_cockpit.app.conf, "task_always_eager", True)
     with django_capture_on_commit_callbacks(execute=True):
         tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=None)
     assert queued == []  # inline: nothing queued, nobody would run it apart from the request

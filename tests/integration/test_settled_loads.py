@@ -95,19 +95,20 @@ def load(files, order, *, via: str, live_server=None, token: str = "") -> None:
 
 def settled(worker, recomputes_before: int):
     """Wait until the load has been scored and every alert's Slack message has had its say
-    (each alert has its deliveries, none still pending or retrying), twice, a grace period
-    apart, so nothing queued late is missed."""
+    (each alert has the deliveries its routing names, none still pending or retrying), twice,
+    a grace period apart, so nothing queued late is missed."""
 
     def done():
         if RecomputeRequest.objects.exists():
             return False
         if worker.count(RECOMPUTED) <= recomputes_before:
             return False
-        if (
-            not Alert.objects.exists()
-            or Alert.objects.exclude(deliveries__channel="slack").exists()
+        alerts = list(Alert.objects.prefetch_related("deliveries"))
+        if not alerts or any(
+            not set(a.routing.get("channels", [])) <= {d.channel for d in a.deliveries.all()}
+            for a in alerts
         ):
-            return False  # the recompute's deliveries are recorded after it commits
+            return False  # the deliveries its routing names are recorded after it commits
         return not AlertDelivery.objects.filter(
             channel="slack", status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
         ).exists()
