@@ -10,6 +10,7 @@ urlpatterns = [
     path("inbox/<int:pk>/snooze", inbox.alert_snooze, name="alert_snooze"),
     path("inbox/<int:pk>/reopen", inbox.alert_reopen, name="alert_reopen"),
     path("inbox/read-all", inbox.alerts_read_all, name="alerts_read_all"),
+    path("inbox/story/acknowledge", inbox.story_acknowledge, name="story_acknowledge"),
     # alert routing (managers) and each person's preferences
     path("alerts/routing/", routing.routing_rules, name="routing_rules"),
     path("alerts/preferences/", routing.alert_preferences, name="alert_preferences"),

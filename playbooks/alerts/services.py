@@ -261,6 +261,24 @@ def alert_acknowledge(*, alert: Alert, user: User) -> bool:
     return bool(changed)
 
 
+def story_acknowledge(*, story: str, user: User) -> int:
+    """Acknowledge every open or snoozed alert of one story (one account's alerts of one
+    recompute), as one inbox entry is worked: the band change, the override behind it and the
+    score drop are one thing to be on. Returns how many changed; raises PermissionDenied when
+    `user` may work none of them."""
+    parts = list(
+        Alert.objects.filter(
+            story=story, status__in=(AlertStatus.OPEN, AlertStatus.SNOOZED)
+        ).select_related("account")
+    )
+    if story == "" or not parts:
+        return 0
+    allowed = [a for a in parts if can_work_alert(user, a)]
+    if not allowed:
+        _check(user, parts[0], "acknowledge")
+    return sum(alert_acknowledge(alert=a, user=user) for a in allowed)
+
+
 def alert_snooze(*, alert: Alert, user: User, until: date) -> bool:
     """Put the alert away until `until` (tomorrow at the earliest, at most 90 days ahead); from
     that day on it reads as open again. Also marks it read.

@@ -107,7 +107,15 @@ def _stories(alerts: list[Alert]) -> list[dict]:
     for parts in entries.values():
         parts.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.pk))
         labels = dict.fromkeys(a.get_kind_display() for a in parts)
-        out.append({"parts": parts, "head": parts[0], "kinds": " + ".join(labels)})
+        workable = sum(
+            1
+            for a in parts
+            if getattr(a, "can_mark", False)
+            and getattr(a, "shown_status", a.status) in (AlertStatus.OPEN, AlertStatus.SNOOZED)
+        )
+        out.append(
+            {"parts": parts, "head": parts[0], "kinds": " + ".join(labels), "open_parts": workable}
+        )
     return out
 
 
@@ -313,6 +321,29 @@ def alerts_read_all(request: AuthedRequest) -> HttpResponse:
     filters.page = 1
     changed = alerts_mark_read(user=request.user, filters=filters)
     note = f"Marked {changed} alert{'s' if changed != 1 else ''} read."
+    if not request.htmx:
+        messages.success(request, note)
+        query = filters.as_query()
+        return redirect(reverse("inbox") + (f"?{query}" if query else ""))
+    context = _context(request, filters)
+    context["note"] = note
+    results = render_to_string("playbooks/inbox.html#results", context, request=request)
+    return HttpResponse(results + _badge(request))
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def story_acknowledge(request: AuthedRequest) -> HttpResponse:
+    """Acknowledge one inbox entry whole: every open part of its story (the filters posted with
+    the button keep the page as it was)."""
+    story = (request.POST.get("story") or "")[:80]
+    try:
+        filters = InboxFilterForm(request.POST, user=request.user).filters()
+    except InboxFilterError:
+        filters = inbox_filters_default(user=request.user)
+    filters.page = 1
+    changed = alert_services.story_acknowledge(story=story, user=request.user)
+    note = f"Acknowledged {changed} alert{'s' if changed != 1 else ''}."
     if not request.htmx:
         messages.success(request, note)
         query = filters.as_query()
