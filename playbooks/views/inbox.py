@@ -321,14 +321,7 @@ def alerts_read_all(request: AuthedRequest) -> HttpResponse:
     filters.page = 1
     changed = alerts_mark_read(user=request.user, filters=filters)
     note = f"Marked {changed} alert{'s' if changed != 1 else ''} read."
-    if not request.htmx:
-        messages.success(request, note)
-        query = filters.as_query()
-        return redirect(reverse("inbox") + (f"?{query}" if query else ""))
-    context = _context(request, filters)
-    context["note"] = note
-    results = render_to_string("playbooks/inbox.html#results", context, request=request)
-    return HttpResponse(results + _badge(request))
+    return _answer_view(request, filters, note)
 
 
 @require_POST
@@ -344,6 +337,12 @@ def story_acknowledge(request: AuthedRequest) -> HttpResponse:
     filters.page = 1
     changed = alert_services.story_acknowledge(story=story, user=request.user)
     note = f"Acknowledged {changed} alert{'s' if changed != 1 else ''}."
+    return _answer_view(request, filters, note)
+
+
+def _answer_view(request: AuthedRequest, filters: InboxFilters, note: str) -> HttpResponse:
+    """After an action on the whole view: htmx gets the results with the note and the nav
+    badge; a plain POST a redirect to the inbox with the note as a message."""
     if not request.htmx:
         messages.success(request, note)
         query = filters.as_query()
