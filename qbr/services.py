@@ -16,7 +16,7 @@ from accounts.permissions import can_edit_qbr
 from accounts.services import touchpoint_log
 from cs_portal import clock
 from playbooks.models import Task
-from playbooks.plays.services import task_save
+from playbooks.plays.services import stand_alone_tasks_cancel, task_save
 
 from . import rules, selectors
 from .models import NextStep, Qbr, QbrStatus
@@ -167,7 +167,7 @@ def qbr_steps_save(*, qbr: Qbr, by: User, steps: list[StepInput]) -> list[NextSt
     """Replace the QBR's next steps with `steps`, in order, and give each a task on the
     account (owner: ours, else the account's CSM; due: the step's date). A row that already
     has a task revises it, so saving the same rows again creates nothing new; rows left out
-    are removed (their tasks stay in the owners' work)."""
+    are removed and their open tasks cancelled (done ones stay done)."""
     _check(by, qbr.account)
     if len(steps) > MAX_STEPS:
         raise ValidationError(f"Keep the plan to {MAX_STEPS} steps.")
@@ -193,5 +193,10 @@ def qbr_steps_save(*, qbr: Qbr, by: User, steps: list[StepInput]) -> list[NextSt
         )
         step.save()
         kept.append(step)
+    stand_alone_tasks_cancel(
+        account=qbr.account,
+        by=by,
+        task_ids=[s.task_id for s in existing.values() if s.task_id],
+    )
     NextStep.objects.filter(pk__in=list(existing)).delete()
     return kept

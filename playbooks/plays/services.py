@@ -350,3 +350,16 @@ def task_save(
         )
         task.refresh_from_db()
     return task
+
+
+def stand_alone_tasks_cancel(*, account: Account, by: User, task_ids: list[int]) -> int:
+    """Cancel open stand-alone tasks (no play) of `account` that a higher app handed in with
+    `task_save` and no longer needs (a next step taken off a QBR's plan), so they leave their
+    owners' work. Done tasks stay done. Returns how many were cancelled."""
+    if not task_ids:
+        return 0
+    if not can_edit_account(by, account):
+        raise PermissionDenied("Only the account's CSM or a manager can change its tasks.")
+    return Task.objects.filter(
+        pk__in=task_ids, account=account, play__isnull=True, status=TaskStatus.OPEN
+    ).update(status=TaskStatus.CANCELLED)

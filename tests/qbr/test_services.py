@@ -124,6 +124,14 @@ def test_next_steps_create_one_task_each_and_a_resave_revises_them(draft, alice,
         services.qbr_steps_save(qbr=draft, by=bob, steps=again)
     assert Task.objects.filter(account=acme_book).count() == 2
 
+    # A step taken off the plan takes its open task out of the owner's work; a done one stays.
+    Task.objects.filter(pk=tasks[1].pk).update(status="done")
+    services.qbr_steps_save(qbr=draft, by=alice, steps=[])
+    assert dict(Task.objects.filter(account=acme_book).values_list("title", "status")) == {
+        "QBR next step: Two-week Solana eval": "cancelled",
+        "QBR next step: Size the next commit": "done",
+    }
+
 
 def test_only_the_accounts_csm_or_a_manager_prepares(acme_book, bob, maya, pat, quarter):
     for outsider in (bob, pat):
