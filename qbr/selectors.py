@@ -52,6 +52,7 @@ class Context:
     as_of: date
     outcomes: list[str]
     plan: object | None
+    asked_by: date | None = None  # the roadmap lists what was asked up to this day (today)
 
 
 def _as_of(end: date) -> date:
@@ -462,10 +463,10 @@ def commit_section(ctx: Context) -> dict:
 
 
 def roadmap_section(ctx: Context) -> dict:
-    # Everything asked up to the day the QBR is assembled: the roadmap is where things stand
-    # now, not at the period's end (a saved QBR keeps the list it had that day).
-    today = clock.today()
-    items = [i for i in voc_selectors.account_feedback(account=ctx.account) if i.date <= today]
+    # Everything asked up to the day the QBR is assembled (or, for one held on an earlier day,
+    # that day): the roadmap is where things stood for the meeting, not at the period's end.
+    cutoff = ctx.asked_by or clock.today()
+    items = [i for i in voc_selectors.account_feedback(account=ctx.account) if i.date <= cutoff]
     if not items:
         return rules.section(
             "roadmap",
@@ -516,14 +517,17 @@ def steps_rows(steps: list[NextStep]) -> dict | None:
     }
 
 
-def assemble(*, account: Account, start: date, end: date) -> list[dict]:
+def assemble(
+    *, account: Account, start: date, end: date, asked_by: date | None = None
+) -> list[dict]:
     """The sections of a QBR of `account` over `start`-`end`, from today's data, in the
-    default order, before the CSM's layout."""
+    default order, before the CSM's layout. `asked_by`: the day the roadmap stops at (a QBR
+    frozen for a meeting already held), today when None."""
     as_of = _as_of(end)
     acct = _account_on(account, as_of)
     plan = success_selectors.success_plan_of(account=account)
     outcomes = [line for line in (plan.outcomes.splitlines() if plan else []) if line.strip()]
-    ctx = Context(acct, start, end, as_of, outcomes, plan)
+    ctx = Context(acct, start, end, as_of, outcomes, plan, asked_by)
     commit = commit_section(ctx)
     sections = {
         "health": health_section(ctx),

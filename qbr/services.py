@@ -100,15 +100,18 @@ def qbr_section_edit(
 
 
 @transaction.atomic
-def qbr_save(*, qbr: Qbr, by: User) -> Qbr:
+def qbr_save(*, qbr: Qbr, by: User, held_on: date | None = None) -> Qbr:
     """Freeze the draft: the sections assembled now (numbers, the CSM's sentences, visibility
-    and order) are stored on the row, and every later view renders from them. Saving a QBR
-    that is already saved changes nothing."""
+    and order) are stored on the row, and every later view renders from them. A draft frozen
+    because it was held on an earlier day (`held_on`) lists on its roadmap what had been
+    asked by then. Saving a QBR that is already saved changes nothing."""
     _check(by, qbr.account)
     qbr = _locked(qbr)
     if qbr.snapshot is not None:
         return qbr
-    sections = selectors.assemble(account=qbr.account, start=qbr.period_start, end=qbr.period_end)
+    sections = selectors.assemble(
+        account=qbr.account, start=qbr.period_start, end=qbr.period_end, asked_by=held_on
+    )
     qbr.snapshot = {
         "sections": rules.layout_apply(sections, qbr.layout),
         "assembled_on": clock.today().isoformat(),
@@ -129,7 +132,7 @@ def qbr_mark_held(*, qbr: Qbr, by: User, on: date) -> Qbr:
     _check(by, qbr.account)
     if on > clock.today():
         raise ValidationError({"on": "A QBR cannot be held in the future."})
-    qbr = qbr_save(qbr=qbr, by=by)
+    qbr = qbr_save(qbr=qbr, by=by, held_on=on)
     qbr = _locked(qbr)
     if qbr.status == QbrStatus.HELD:
         return qbr

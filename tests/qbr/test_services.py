@@ -141,3 +141,18 @@ def test_only_the_accounts_csm_or_a_manager_prepares(acme_book, bob, maya, pat, 
             )
     qbr = services.qbr_prepare(account=acme_book, by=maya, start=quarter.start, end=quarter.end)
     assert qbr.created_by == maya
+
+
+def test_a_draft_held_on_an_earlier_day_lists_what_was_asked_by_then(draft, alice, quarter):
+    held = services.qbr_mark_held(qbr=draft, by=alice, on=quarter.start + timedelta(days=2))
+    roadmap = next(s for s in held.snapshot["sections"] if s["key"] == "roadmap")
+    # Polygon lending was asked on S + 3, after the meeting: not on its roadmap.
+    assert [row[1] for row in roadmap["table"]["rows"]] == ["Solana DEX trades"]
+    later = services.qbr_prepare(
+        account=draft.account, by=alice, start=quarter.start, end=quarter.end
+    )
+    live = next(s for s in qbr_sections(later) if s["key"] == "roadmap")
+    assert sorted(row[1] for row in live["table"]["rows"]) == [
+        "Polygon lending",
+        "Solana DEX trades",
+    ]
