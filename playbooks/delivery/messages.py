@@ -161,12 +161,12 @@ def slack_message(*, alerts: list[Alert]) -> dict:
 def digest_email(*, owner, alerts: list[Alert]) -> EmailMultiAlternatives:
     """One CSM's digest: a plain-text body and a simple HTML alternative."""
     count = len(alerts)
-    subject = f"CS Portal: {count} new alert{'s' if count != 1 else ''} on your accounts"
+    subject = f"CS Portal: {count} new alert{'s' if count != 1 else ''} routed to you"
     items = [{"alert": a, "link": account_link(a.account)} for a in alerts]
     lines = [
         f"Hi {owner.display_name},",
         "",
-        f"{count} alert{'s' if count != 1 else ''} on your accounts since the last digest:",
+        f"{count} alert{'s' if count != 1 else ''} routed to you since the last digest:",
         "",
     ]
     for item in items:

@@ -423,11 +423,11 @@ def test_digest_sends_one_email_per_csm_and_marks_them_sent(two_books, alice, bo
 
     assert sorted(m.to[0] for m in mail.outbox) == ["alice@cs.example", "bob@cs.example"]
     to_alice = next(m for m in mail.outbox if m.to == ["alice@cs.example"])
-    assert to_alice.subject == "CS Portal: 2 new alerts on your accounts"
+    assert to_alice.subject == "CS Portal: 2 new alerts routed to you"
     assert to_alice.body.splitlines()[:6] == [
         "Hi Alice Archer,",
         "",
-        "2 alerts on your accounts since the last digest:",
+        "2 alerts routed to you since the last digest:",
         "",
         "* Acme Analytics: Acme renews in 60 days while red",
         "  Renewal on …",

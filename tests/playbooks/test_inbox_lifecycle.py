@@ -442,7 +442,7 @@ def test_the_digest_leaves_resolved_alerts_out(
     assert digests_send() == 1
 
     [email] = mail.outbox
-    assert email.subject == "CS Portal: 1 new alert on your accounts"
+    assert email.subject == "CS Portal: 1 new alert routed to you"
     assert "* Acme Analytics: Acme renews in 45 days while yellow" in email.body
     assert "Acme moved green → red" not in email.body
     assert AlertDelivery.objects.get(alert=gone, channel="email").status == "dropped"
