@@ -306,8 +306,11 @@ def test_warming_fills_the_panels_a_manager_and_each_csm_open_next(
 def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
     today, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from django.core.cache import cache
+
     from cockpit import tasks
 
+    cache.delete(tasks.WARM_PENDING_KEY)
     queued = []
     monkeypatch.setattr(tasks.warm_cockpit, "apply_async", lambda **kw: queued.append(kw))
     monkeypatch.setitem(tasks.warm_cockpit.app.conf, "task_always_eager", True)
@@ -321,3 +324,11 @@ def test_a_live_recompute_queues_the_warm_up_only_with_a_worker(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=None)
     assert queued == [{"expires": tasks.WARM_TASK_EXPIRES}]
+    # A burst of recomputes while it waits queues no second one; once it runs, the next does.
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=[1])
+    assert len(queued) == 1
+    tasks.warm_cockpit()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.warm_after_recompute(as_of=today - timedelta(days=1), account_ids=[1])
+    assert len(queued) == 2
