@@ -2,6 +2,9 @@
 
     make bench-qbr                                    # the demo book, 5 runs per tier-1 account
     .venv/bin/python bench/qbr_deck.py --runs 5 --sqlite bench/out/qbr/demo.sqlite3
+    .venv/bin/python bench/cockpit.py --keep --no-doc  # then, on its 5,500-account PostgreSQL book:
+    .venv/bin/python bench/qbr_deck.py --runs 2 \
+        --database-url postgres://postgres@127.0.0.1:5432/cs_portal_cockpit_5000
 
 The book is the demo book (475 accounts, 240 days of usage, success plans, pipeline and
 feedback), seeded once into a SQLite file under bench/out/qbr/ with `manage.py seed_demo` (about
@@ -11,6 +14,9 @@ data (the six sections: success plan, usage by product and chain, similar accoun
 burn-up, feedback, health) and rendered to a deck with its native charts, inside a transaction
 that is rolled back (nothing is written). Each phase is timed per run; p50, p95 and max of the
 total are reported.
+
+`--database-url` measures a book already in PostgreSQL instead (its tier-1 accounts with a CSM),
+writing its table between `<!-- qbr-pg:start -->` and `<!-- qbr-pg:end -->`.
 
 Writes the table between `<!-- qbr:start -->` and `<!-- qbr:end -->` in docs/benchmarks.md and
 exits 1 if the total's p95 is 2 s or more.
@@ -31,7 +37,7 @@ ROOT = BENCH.parent
 OUT = BENCH / "out" / "qbr"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_S = 2.0
-START, END = "<!-- qbr:start -->", "<!-- qbr:end -->"
+MAX_ACCOUNTS = 30  # tier-1 accounts measured in turn (a generated book has hundreds)
 
 
 def log(msg: str) -> None:
@@ -70,7 +76,9 @@ def measure(runs: int) -> dict:
     from qbr.selectors import qbr_sections
 
     start, end = last_full_quarter(clock.today())
-    accounts = list(Account.objects.filter(tier=1).order_by("external_id"))
+    accounts = list(
+        Account.objects.filter(tier=1, csm__isnull=False).order_by("external_id")[:MAX_ACCOUNTS]
+    )
     if not accounts:
         raise SystemExit("the book has no tier-1 account")
     totals, assembles, decks, sizes, slides = [], [], [], [], []
@@ -109,15 +117,21 @@ def measure(runs: int) -> dict:
     }
 
 
-def table(r: dict) -> str:
+def markers(pg: bool) -> tuple[str, str]:
+    name = "qbr-pg" if pg else "qbr"
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def table(r: dict, *, command: str, pg: bool) -> str:
     ok = "under" if r["p95"] < TARGET_S else "OVER"
+    start, end = markers(pg)
+    book = "a generated PostgreSQL book" if pg else f"the demo book, {r['database'].split(' ')[0]}"
     return "\n".join(
         [
-            START,
-            f"Run with `make bench-qbr` on {time.strftime('%Y-%m-%d')}: {r['book']} accounts "
-            f"(the demo book, {r['database'].split(' ')[0]}), a QBR over {r['period']} for each "
-            f"of its {r['accounts']} tier-1 accounts in turn, {r['runs']} runs after one "
-            "warm-up, in one process.",
+            start,
+            f"Run with `{command}` on {time.strftime('%Y-%m-%d')}: {r['book']:,} accounts "
+            f"({book}), a QBR over {r['period']} for each of {r['accounts']} tier-1 accounts "
+            f"in turn, {r['runs']} runs after one warm-up, in one process.",
             "",
             "| phase | p50 | p95 | max |",
             "|---|---|---|---|",
@@ -129,17 +143,21 @@ def table(r: dict) -> str:
             "",
             f"A deck is {r['slides']:.0f} slides and about {r['size_kb']:.0f} KB. Target: under "
             f"{TARGET_S:.0f} s for one account, judged on the p95: {ok} target.",
-            END,
+            end,
         ]
     )
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, *, pg: bool) -> None:
     doc = DOC.read_text()
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        _, tail = rest.split(END, 1)
+    start, end = markers(pg)
+    if start in doc and end in doc:
+        head, rest = doc.split(start, 1)
+        _, tail = rest.split(end, 1)
         doc = head + text + tail
+    elif pg and markers(False)[1] in doc:  # the PostgreSQL table goes after the demo book's
+        head, tail = doc.split(markers(False)[1], 1)
+        doc = head + markers(False)[1] + "\n\n" + text + tail
     else:
         doc = doc.rstrip("\n") + "\n\n## QBR deck for one account\n\n" + text + "\n"
     DOC.write_text(doc)
@@ -149,15 +167,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per tier-1 account")
     parser.add_argument("--sqlite", type=Path, default=OUT / "demo.sqlite3")
+    parser.add_argument("--database-url", help="measure this PostgreSQL book instead")
     args = parser.parse_args()
-    seed(args.sqlite)
-    os.environ["SQLITE_PATH"] = str(args.sqlite.resolve())
-    os.environ.pop("DATABASE_URL", None)
+    pg = bool(args.database_url)
+    if pg:
+        os.environ["DATABASE_URL"] = args.database_url
+        os.environ.pop("SQLITE_PATH", None)
+        command = "bench/qbr_deck.py --database-url …" + (
+            f" --runs {args.runs}" if args.runs != 5 else ""
+        )
+    else:
+        seed(args.sqlite)
+        os.environ["SQLITE_PATH"] = str(args.sqlite.resolve())
+        os.environ.pop("DATABASE_URL", None)
+        command = "make bench-qbr"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_portal.settings")
     sys.path.insert(0, str(ROOT))
     result = measure(args.runs)
-    text = table(result)
-    write_doc(text)
+    text = table(result, command=command, pg=pg)
+    write_doc(text, pg=pg)
     log(text)
     return 0 if result["p95"] < TARGET_S else 1
 
