@@ -147,6 +147,7 @@ def test_a_manager_changes_a_trigger_and_every_version_is_kept(db, maya_client, 
     assert latest.version == 2 and latest.created_by == maya
     assert latest.values["seats_on"] is False and latest.values["commit_consumed_min"] == 0.85
     page = maya_client.get("/pipeline/triggers/").content.decode()
+    assert page.count("Saved version 2; the next recompute uses it.") == 1  # said once
     assert "Seats trigger on: on → off" in page and "Share of commit consumed: 0.9 → 0.85" in page
     assert "upsize sooner" in page and TriggerSettings.objects.count() == 2
 
