@@ -3,6 +3,7 @@ pipeline, and version the trigger settings."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -173,18 +174,7 @@ def opportunities_refresh(
         now = timezone.now()
         for opp in changed:
             opp.updated_at = now
-        Opportunity.objects.bulk_update(
-            changed,
-            [
-                "thesis",
-                "evidence",
-                "arr_potential",
-                "trigger_holds",
-                "evidence_as_of",
-                "updated_at",
-            ],
-            batch_size=500,
-        )
+        _opportunities_update(changed)
     # Green and yellow accounts are the pipeline: a red one needs saving first, so nothing new
     # is drawn on it (what is already open keeps its evidence fresh).
     held_back = set() if cfg["draw_on_red"] else _red_accounts(as_of, scored)
@@ -203,6 +193,57 @@ def opportunities_refresh(
             stopped,
         )
     return Refreshed(created, len(changed), stopped)
+
+
+REFRESHED_FIELDS = (
+    "thesis",
+    "evidence",
+    "arr_potential",
+    "trigger_holds",
+    "evidence_as_of",
+    "updated_at",
+)
+# From this many refreshed opportunities on, PostgreSQL writes them through a staging table.
+COPY_MIN_ROWS = 200
+
+
+def _opportunities_update(changed: list[Opportunity]) -> None:
+    """Write the refreshed fields of `changed`. Every open opportunity changes on a new day (its
+    evidence is as of that day), and Django's bulk_update builds a CASE per field and row: at
+    5,000 accounts (2,550 open opportunities) it took 2.4 s of the daily feed's rescore. On
+    PostgreSQL many rows go through COPY into a staging table and one UPDATE … FROM instead;
+    elsewhere, and for a few rows, bulk_update."""
+    if connection.vendor != "postgresql" or len(changed) < COPY_MIN_ROWS:
+        Opportunity.objects.bulk_update(changed, list(REFRESHED_FIELDS), batch_size=500)
+        return
+    meta, quote = Opportunity._meta, connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    cols = [quote(meta.get_field(name).column) for name in REFRESHED_FIELDS]
+    encoder = meta.get_field("evidence").encoder
+    stage = "expansion_refresh_stage"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+            f"SELECT {pk}, {', '.join(cols)} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {stage} ({pk}, {', '.join(cols)}) FROM STDIN") as copy:
+            for o in changed:
+                copy.write_row(
+                    (
+                        o.pk,
+                        o.thesis,
+                        json.dumps(o.evidence, cls=encoder),
+                        o.arr_potential,
+                        o.trigger_holds,
+                        o.evidence_as_of,
+                        o.updated_at,
+                    )
+                )
+        assignments = ", ".join(f"{c} = s.{c}" for c in cols)
+        cursor.execute(
+            f"UPDATE {table} AS o SET {assignments} FROM {stage} s WHERE o.{pk} = s.{pk}"
+        )
+        cursor.execute(f"DROP TABLE {stage}")
 
 
 def _red_accounts(as_of: date, account_ids: set[int]) -> set[int]:

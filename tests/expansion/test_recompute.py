@@ -178,3 +178,27 @@ def test_a_red_account_is_not_drawn_into_the_pipeline_unless_a_manager_says_so(
         "commit_upsize",
         "seats",
     }
+
+
+@pytest.mark.parametrize("copy_from", [1, 10_000])
+def test_refreshed_opportunities_are_the_same_through_either_write_path(
+    heavy_acme, as_of, alice, monkeypatch, copy_from
+):
+    """PostgreSQL writes many refreshed opportunities through a staging table, a few (and
+    SQLite all) through bulk_update: both store the same fields."""
+    from expansion import services
+
+    monkeypatch.setattr(services, "COPY_MIN_ROWS", copy_from)
+    health_recompute(as_of=as_of)
+    seats = Opportunity.objects.get(kind="seats")
+    UsageFact.objects.filter(metric="active_users").update(value=11)
+    health_recompute(as_of=as_of)
+    seats.refresh_from_db()
+    assert seats.trigger_holds and seats.thesis.startswith("Peak of 11 active users")
+    assert seats.evidence["as_of"] == as_of.isoformat() and seats.evidence_as_of == as_of
+    UsageFact.objects.filter(metric="active_users").update(value=9)  # stops holding
+    health_recompute(as_of=as_of)
+    seats.refresh_from_db()
+    assert not seats.trigger_holds
+    assert seats.evidence["stopped_holding_on"] == as_of.isoformat()
+    assert seats.thesis.startswith("Peak of 11 active users")
