@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account
+from cs_portal.models import Versioned
 
 
 class OpportunityKind(models.TextChoices):
@@ -118,20 +119,13 @@ class StageChange(models.Model):
         return f"{self.opportunity_id}: {self.from_stage or '—'} → {self.to_stage}"
 
 
-class TriggerSettings(models.Model):
+class TriggerSettings(Versioned):
     """One version of the expansion triggers' switches, thresholds and ARR rules. A change
     saves a new version; the latest is in force and every earlier one is kept."""
 
-    version = models.PositiveIntegerField(unique=True)
     values = models.JSONField(help_text="see expansion.rules.SETTINGS")
-    note = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-version"]
+    class Meta(Versioned.Meta):
         verbose_name_plural = "trigger settings"
 
     def __str__(self) -> str:

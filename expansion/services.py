@@ -21,6 +21,7 @@ from accounts.notices import Notice, notice_send
 from accounts.permissions import can_edit_expansion_triggers, can_move_opportunity
 from accounts.selectors import accounts_with_commercials
 from cs_portal import clock
+from cs_portal.models import version_current, version_next
 from health import aggregates
 from health import events as health_events
 from health.engine import AccountInputs
@@ -47,12 +48,7 @@ HANDOFF_NOTICE = "expansion_handoff"
 
 def trigger_settings_current() -> TriggerSettings:
     """The version in force (the defaults as version 1 on first use)."""
-    current = TriggerSettings.objects.order_by("-version").first()
-    if current is None:
-        current, _ = TriggerSettings.objects.get_or_create(
-            version=1, defaults={"values": dict(DEFAULTS), "note": "Defaults"}
-        )
-    return current
+    return version_current(TriggerSettings, values=dict(DEFAULTS))
 
 
 @transaction.atomic
@@ -64,12 +60,8 @@ def trigger_settings_save(*, values: dict[str, Any], user: User, note: str) -> T
     unknown = set(values) - set(SETTING_KEYS)
     if unknown:
         raise ValidationError(f"unknown settings: {', '.join(sorted(unknown))}")
-    latest = TriggerSettings.objects.select_for_update().order_by("-version").first()
-    return TriggerSettings.objects.create(
-        version=(latest.version + 1) if latest else 1,
-        values=settings_with_defaults(values),
-        note=note.strip()[:300],
-        created_by=user,
+    return version_next(
+        TriggerSettings, user=user, note=note, values=settings_with_defaults(values)
     )
 
 

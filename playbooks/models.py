@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account, Tier
+from cs_portal.models import Versioned
 
 
 class AlertKind(models.TextChoices):
@@ -390,21 +391,14 @@ class Nudge(models.Model):
         ]
 
 
-class RoutingRules(models.Model):
+class RoutingRules(Versioned):
     """One version of the alert routing rules: per alert kind, direction and tier, the
     channels, the audience and whether preferences may mute it (see playbooks/routing). A change
     saves a new version; the latest is in force and every earlier one is kept."""
 
-    version = models.PositiveIntegerField(unique=True)
     rules = models.JSONField(help_text="see playbooks.routing.rules")
-    note = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-version"]
+    class Meta(Versioned.Meta):
         verbose_name_plural = "routing rules"
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.permissions import can_edit_routing
+from cs_portal.models import version_current, version_next
 from playbooks.models import RoutingPreference, RoutingRules
 
 from .rules import (
@@ -27,12 +28,7 @@ from .selectors import people_for, prefs_for
 
 def routing_current() -> RoutingRules:
     """The version in force (the defaults as version 1 on first use)."""
-    current = RoutingRules.objects.order_by("-version").first()
-    if current is None:
-        current, _ = RoutingRules.objects.get_or_create(
-            version=1, defaults={"rules": default_rules(), "note": "Defaults"}
-        )
-    return current
+    return version_current(RoutingRules, rules=default_rules())
 
 
 def routing_rules_current() -> tuple[int, dict[str, Rule]]:
@@ -48,12 +44,8 @@ def routing_save(*, rules: list[dict], user: User, note: str = "") -> RoutingRul
     if not can_edit_routing(user):
         raise PermissionDenied("Only CS managers change the alert routing.")
     parsed = rules_parse(rules)
-    latest = RoutingRules.objects.select_for_update().order_by("-version").first()
-    return RoutingRules.objects.create(
-        version=(latest.version + 1) if latest else 1,
-        rules=[r.as_dict() for r in parsed.values()],
-        note=note.strip()[:300],
-        created_by=user,
+    return version_next(
+        RoutingRules, user=user, note=note, rules=[r.as_dict() for r in parsed.values()]
     )
 
 
