@@ -24,6 +24,7 @@ from cs_portal.params import query_string
 
 from .extensions import NO_SCORES, book_scores
 from .models import Account, ApiToken, Contact, ContactRole, Contract, Role, Touchpoint, User
+from .permissions import can_change_tier, can_edit_account
 
 QUIET_AFTER_DAYS = 60
 RENEWAL_WINDOWS = {"30": 30, "60": 60, "90": 90, "180": 180, "365": 365}
@@ -317,3 +318,19 @@ def with_last_touch(qs: QuerySet[Account], *, kind: str, on_or_before: date) -> 
         account=OuterRef("pk"), kind=kind, date__lte=on_or_before
     ).order_by("-date")
     return qs.annotate(last_touch_on=Subquery(latest.values("date")[:1]))
+
+
+_LATEST = object()
+
+
+def account_header(*, user: User, account: Account, snapshot=_LATEST) -> dict:
+    """What every account tab's header (`accounts/_header.html`) shows: the account, its
+    latest health (or `snapshot`, a tab's own day), the contract's progress and what `user` may
+    do there. One place, so a tab added by a higher app renders the same header."""
+    return {
+        "account": account,
+        "snapshot": book_scores().snapshot(account=account) if snapshot is _LATEST else snapshot,
+        "progress": contract_progress(account=account),
+        "can_edit": can_edit_account(user, account),
+        "can_change_tier": can_change_tier(user),
+    }

@@ -123,14 +123,10 @@ def book(request: AuthedRequest) -> HttpResponse:
 
 def _account_context(request: AuthedRequest, account: Account, **extra) -> dict:
     context = {
-        "account": account,
+        **selectors.account_header(user=request.user, account=account),
         "people": selectors.account_people(account=account),
         "contracts": selectors.account_contracts(account=account),
-        "progress": selectors.contract_progress(account=account),
-        "snapshot": book_scores().snapshot(account=account),
         "timeline": selectors.account_timeline(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
         "touchpoint_kinds": TouchpointKind.choices,
         "contacts": account.contacts.filter(left__isnull=True).order_by("name"),
         "tiers": Tier.choices,

@@ -16,15 +16,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
 from accounts.permissions import (
-    can_change_tier,
-    can_edit_account,
     can_edit_expansion_triggers,
     can_move_opportunity,
 )
 from cs_portal import clock
 from cs_portal.formtools import first_error
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot
 
 from . import selectors, services
 from .forms import MoveForm, PipelineFilterForm, TriggerSettingsForm
@@ -243,11 +240,7 @@ def account_expansion(request: AuthedRequest, external_id: str) -> HttpResponse:
         opp.chart_key = f"opp-{opp.pk}"
     _with_moves(request, open_)
     context = {
-        "account": account,
-        "snapshot": account_snapshot(account=account),
-        "progress": account_selectors.contract_progress(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
+        **account_selectors.account_header(user=request.user, account=account),
         "open_opps": open_,
         "past_opps": past,
         "lost_reasons": LostReason.choices,

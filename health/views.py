@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import selectors as account_selectors
-from accounts.permissions import can_change_tier, can_edit_account, can_edit_health_model
+from accounts.permissions import can_edit_health_model
 from cs_portal.http import AuthedRequest
 
 from . import aggregates, backtest, charts, selectors, services
@@ -32,11 +32,7 @@ def account_health(request: AuthedRequest, external_id: str) -> HttpResponse:
     error = " ".join(form.errors.get("as_of", []))
     snapshot = selectors.account_snapshot(account=account, as_of=as_of)
     context = {
-        "account": account,
-        "progress": account_selectors.contract_progress(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
-        "snapshot": snapshot,
+        **account_selectors.account_header(user=request.user, account=account, snapshot=snapshot),
         "error": error,
         "asked_as_of": as_of,
         "usage_landed": snapshot is not None or usage_landed_through() is not None,

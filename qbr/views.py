@@ -13,11 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors as account_selectors
 from accounts.models import User
-from accounts.permissions import can_change_tier, can_edit_account, can_edit_qbr, is_manager
+from accounts.permissions import can_edit_qbr, is_manager
 from cs_portal import clock
 from cs_portal.formtools import first_error
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot
 
 from . import charts, rules, selectors, services
 from .deck import CONTENT_TYPE, company_name, deck_bytes, deck_filename
@@ -26,13 +25,7 @@ from .models import Qbr
 
 
 def _header(request: AuthedRequest, account) -> dict:
-    return {
-        "account": account,
-        "snapshot": account_snapshot(account=account),
-        "progress": account_selectors.contract_progress(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
-    }
+    return account_selectors.account_header(user=request.user, account=account)
 
 
 def _qbr_or_404(pk: int) -> Qbr:

@@ -15,8 +15,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors as account_selectors
 from accounts.models import Account
 from accounts.permissions import (
-    can_change_tier,
-    can_edit_account,
     can_edit_themes,
     can_log_feedback,
     is_csm,
@@ -26,7 +24,6 @@ from cs_portal import clock
 from cs_portal.formtools import first_error
 from cs_portal.http import AuthedRequest
 from cs_portal.params import whole_number
-from health.selectors import account_snapshot
 
 from . import charts, rules, selectors, services
 from .forms import (
@@ -349,11 +346,7 @@ def account_feedback(request: AuthedRequest, external_id: str) -> HttpResponse:
             return redirect("account_feedback", external_id=account.external_id)
         status = 422
     context = {
-        "account": account,
-        "snapshot": account_snapshot(account=account),
-        "progress": account_selectors.contract_progress(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
+        **account_selectors.account_header(user=request.user, account=account),
         "can_log": can_log,
         "items": selectors.account_feedback(account=account),
         "form": form,

@@ -11,10 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
-from accounts.permissions import can_change_tier, can_edit_account
+from accounts.permissions import can_edit_account
 from cs_portal.clock import today
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot
 from playbooks.models import PlayStatus
 from playbooks.plays import selectors as play_selectors
 from playbooks.plays import services as play_services
@@ -30,11 +29,7 @@ def plays_context(request: AuthedRequest, account: Account, **extra) -> dict:
     can_edit = can_edit_account(request.user, account)
     all_plays = list(play_selectors.account_plays(account=account))
     context = {
-        "account": account,
-        "snapshot": account_snapshot(account=account),
-        "progress": account_selectors.contract_progress(account=account),
-        "can_edit": can_edit,
-        "can_change_tier": can_change_tier(request.user),
+        **account_selectors.account_header(user=request.user, account=account),
         "open_plays": [p for p in all_plays if p.status == PlayStatus.OPEN],
         "finished_plays": [p for p in all_plays if p.status != PlayStatus.OPEN],
         "startable": playbooks_startable(account=account) if can_edit else [],

@@ -11,10 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
 from accounts.models import Account
-from accounts.permissions import can_change_tier, can_edit_account
+from accounts.permissions import can_edit_account
 from cs_portal import clock
 from cs_portal.http import AuthedRequest
-from health.selectors import account_snapshot
 from playbooks.models import SuccessPlan
 from playbooks.success import services as success_services
 from playbooks.success.forms import MilestoneCompleteForm, SuccessPlanForm
@@ -48,11 +47,7 @@ def _success_context(request: AuthedRequest, account: Account, **extra) -> dict:
     today = clock.today()
     plan = success_plan_of(account=account)
     context = {
-        "account": account,
-        "progress": account_selectors.contract_progress(account=account),
-        "snapshot": account_snapshot(account=account),
-        "can_edit": can_edit_account(request.user, account),
-        "can_change_tier": can_change_tier(request.user),
+        **account_selectors.account_header(user=request.user, account=account),
         "plan": plan,
         "roi": roi_baseline(plan),
         "milestones": account_milestones(account=account, today=today),
