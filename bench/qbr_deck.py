@@ -90,7 +90,7 @@ def measure(runs: int) -> dict:
             t0 = time.perf_counter()
             sections = qbr_sections(qbr)
             t1 = time.perf_counter()
-            data = deck_bytes(qbr)
+            data = deck_bytes(qbr, sections)
             t2 = time.perf_counter()
             transaction.set_rollback(True)
         if i == 0:

@@ -283,8 +283,8 @@ def _section_slide(prs, section: dict, footer: str) -> None:
     _footer(slide, footer)
 
 
-def deck_bytes(qbr: Qbr) -> bytes:
-    """The QBR's deck as .pptx bytes."""
+def deck_bytes(qbr: Qbr, sections: list[dict] | None = None) -> bytes:
+    """The QBR's deck as .pptx bytes (from `sections` when the caller already has them)."""
     prs = Presentation(str(TEMPLATE))
     account, ours = qbr.account.name, company_name()
     period = period_label(qbr.period_start, qbr.period_end)
@@ -300,7 +300,7 @@ def deck_bytes(qbr: Qbr) -> bytes:
         color=MUTED,
     )
     footer = f"{account} · {ours} · QBR {period}"
-    for section in qbr_sections(qbr):
+    for section in qbr_sections(qbr) if sections is None else sections:
         if section["visible"]:
             _section_slide(prs, section, footer)
     out = io.BytesIO()
