@@ -22,6 +22,7 @@ from accounts.permissions import can_edit_expansion_triggers, can_move_opportuni
 from accounts.selectors import accounts_with_commercials
 from cs_portal import clock
 from cs_portal.models import version_current, version_next
+from cs_portal.sql import staged
 from health import aggregates
 from health import events as health_events
 from health.engine import AccountInputs
@@ -212,30 +213,33 @@ def _opportunities_update(changed: list[Opportunity]) -> None:
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     cols = [quote(meta.get_field(name).column) for name in REFRESHED_FIELDS]
     encoder = meta.get_field("evidence").encoder
-    stage = "expansion_refresh_stage"
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
-            f"SELECT {pk}, {', '.join(cols)} FROM {table} WITH NO DATA"
+    rows = (
+        (
+            o.pk,
+            o.thesis,
+            json.dumps(o.evidence, cls=encoder),
+            o.arr_potential,
+            o.trigger_holds,
+            o.evidence_as_of,
+            o.updated_at,
         )
-        with cursor.copy(f"COPY {stage} ({pk}, {', '.join(cols)}) FROM STDIN") as copy:
-            for o in changed:
-                copy.write_row(
-                    (
-                        o.pk,
-                        o.thesis,
-                        json.dumps(o.evidence, cls=encoder),
-                        o.arr_potential,
-                        o.trigger_holds,
-                        o.evidence_as_of,
-                        o.updated_at,
-                    )
-                )
-        assignments = ", ".join(f"{c} = s.{c}" for c in cols)
+        for o in changed
+    )
+    assignments = ", ".join(f"{c} = s.{c}" for c in cols)
+    with (
+        transaction.atomic(savepoint=False),
+        connection.cursor() as cursor,
+        staged(
+            cursor,
+            stage="expansion_refresh_stage",
+            like=table,
+            cols=", ".join([pk, *cols]),
+            rows=rows,
+        ) as stage,
+    ):
         cursor.execute(
             f"UPDATE {table} AS o SET {assignments} FROM {stage} s WHERE o.{pk} = s.{pk}"
         )
-        cursor.execute(f"DROP TABLE {stage}")
 
 
 def _red_accounts(as_of: date, account_ids: set[int]) -> set[int]:

@@ -21,6 +21,7 @@ from accounts.models import Account, User
 from cs_portal import clock
 from cs_portal.celery import app as celery_app
 from cs_portal.models import ImportRun
+from cs_portal.sql import staged
 
 from . import aggregates, events, tasks
 from .engine import (
@@ -256,10 +257,6 @@ WHOLE_BOOK_MIN = 500
 # goes into SnapshotRow and here as well (a test compares this path with the ORM's).
 _TYPES = ("bigint", "date", "bigint", "smallint", "float8", "varchar", "jsonb", "jsonb", "jsonb")
 assert len(_TYPES) == len(SnapshotRow._fields)
-_STAGE_SQL = f"""
-    CREATE TEMPORARY TABLE health_snapshot_stage ON COMMIT DROP AS
-    SELECT {_cols()} FROM health_healthsnapshot WITH NO DATA
-"""
 # The anti-join leaves out unchanged rows before they are locked; the conflict clause's WHERE
 # covers a row another transaction wrote in the meantime.
 _UPSERT_SQL = f"""
@@ -288,14 +285,15 @@ def _snapshots_write_pg(snapshots: list[SnapshotRow]) -> int:
             source = f"(VALUES {', '.join([row] * len(rows))}) AS s ({_cols()})"
             cursor.execute(_UPSERT_SQL.format(source=source), [now, *itertools.chain(*rows)])
             return cursor.rowcount
-        cursor.execute(_STAGE_SQL)
-        with cursor.copy(f"COPY health_snapshot_stage ({_cols()}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(_UPSERT_SQL.format(source="health_snapshot_stage s"), [now])
-        written = cursor.rowcount
-        cursor.execute("DROP TABLE health_snapshot_stage")
-    return written
+        with staged(
+            cursor,
+            stage="health_snapshot_stage",
+            like="health_healthsnapshot",
+            cols=_cols(),
+            rows=rows,
+        ) as stage:
+            cursor.execute(_UPSERT_SQL.format(source=f"{stage} s"), [now])
+            return cursor.rowcount
 
 
 def _signals_json(signals: list[Signal]) -> list[dict]:
