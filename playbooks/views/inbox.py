@@ -107,11 +107,11 @@ def _stories(alerts: list[Alert]) -> list[dict]:
     for parts in entries.values():
         parts.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.pk))
         labels = dict.fromkeys(a.get_kind_display() for a in parts)
+        # _for_row has set what this person may do and the status as read today.
         workable = sum(
             1
             for a in parts
-            if getattr(a, "can_mark", False)
-            and getattr(a, "shown_status", a.status) in (AlertStatus.OPEN, AlertStatus.SNOOZED)
+            if a.can_mark and a.shown_status in (AlertStatus.OPEN, AlertStatus.SNOOZED)
         )
         out.append(
             {"parts": parts, "head": parts[0], "kinds": " + ".join(labels), "open_parts": workable}
